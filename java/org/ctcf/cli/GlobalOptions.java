@@ -1,0 +1,40 @@
+package org.ctcf.cli;
+
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import picocli.CommandLine.Option;
+
+/** Options every command accepts: verbosity and stack traces. */
+public final class GlobalOptions {
+    @Option(names = {"-v", "--verbose"}, description = "Log what ctcf does (native library search, timings).",
+            scope = picocli.CommandLine.ScopeType.INHERIT)
+    boolean verbose;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.",
+            scope = picocli.CommandLine.ScopeType.INHERIT)
+    boolean quiet;
+
+    @Option(names = {"-x", "--stacktrace"}, description = "Print the full stack trace of an error.",
+            scope = picocli.CommandLine.ScopeType.INHERIT)
+    boolean stacktrace;
+
+    private static final Logger CTCF_LOGGER = Logger.getLogger("org.ctcf");
+
+    void applyLogging() {
+        if (verbose && quiet) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--verbose and --quiet are mutually exclusive");
+        }
+        if (verbose) {
+            CTCF_LOGGER.setLevel(Level.FINE);
+            ConsoleHandler h = new ConsoleHandler();
+            h.setLevel(Level.FINE);
+            CTCF_LOGGER.addHandler(h);
+            CTCF_LOGGER.setUseParentHandlers(false);
+        } else if (quiet) {
+            CTCF_LOGGER.setLevel(Level.SEVERE);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package org.ctcf.cli;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** The {@code ctcf} command line: a thin shell over the Java API. {@link #run} is what tests call in-process. */
+@Command(name = "ctcf", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Counterfactual explanations for 3D CT classifiers (Latent Shift).",
+        subcommands = {InfoCommand.class, PreprocessCommand.class, DoctorCommand.class,
+            CommandLine.HelpCommand.class},
+        footerHeading = "%nExit codes:%n", footer = {
+            "  0 success, 2 usage, 3 bad input file, 4 kernel error, 5 native library unavailable,",
+            "  6 invalid option value, 7 out of memory, 130 cancelled, 1 internal error"})
+public final class Main implements Runnable {
+    @Mixin
+    GlobalOptions global = new GlobalOptions();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        System.exit(code);
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code (never calls System.exit). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        Main main = new Main();
+        CommandLine cmd = new CommandLine(main);
+        cmd.setOut(out);
+        cmd.setErr(err);
+        cmd.setExecutionExceptionHandler(new ExceptionMapper(main.global));
+        cmd.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("ctcf: " + ex.getMessage());
+            ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
+                    + " --help' for usage.");
+            return ExitCode.USAGE.code();
+        });
+        cmd.setExecutionStrategy(parseResult -> {
+            main.global.applyLogging();
+            return new CommandLine.RunLast().execute(parseResult);
+        });
+        return cmd.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    static String version() {
+        try (InputStream in = Main.class.getResourceAsStream("/org/ctcf/version.properties")) {
+            Properties p = new Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** {@code ctcf --version}: the Java layer's version; the native library's is in {@code ctcf doctor}. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"ctcf " + version(), "Java " + Runtime.version() + " (" + System.getProperty(
+                    "java.vm.name") + ")"};
+        }
+    }
+}

@@ -1,0 +1,202 @@
+package org.ctcf.internal;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
+
+import org.ctcf.api.CtcfException;
+import org.ctcf.api.CtcfException.NativeLibraryException;
+import org.ctcf.api.ErrorCode;
+
+/**
+ * All bindings to {@code native/include/ctcf.h}, in one place: the struct layouts, one {@code static final}
+ * method handle per entry point, and {@link #call} — the single helper that turns a status into an exception, so
+ * no call site can forget to check. Loading happens on first use of this class (holder idiom); a failure is
+ * remembered and re-thrown with the same message on every later use.
+ */
+public final class NativeLib {
+    /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
+    public static final int ABI_VERSION = 1;
+    public static final int ERROR_MESSAGE_CAPACITY = 2048;
+
+    // --- struct layouts (must match ctcf.h field for field) ---
+    public static final StructLayout ERROR = MemoryLayout.structLayout(
+            JAVA_INT.withName("code"),
+            MemoryLayout.sequenceLayout(ERROR_MESSAGE_CAPACITY, JAVA_BYTE).withName("message"));
+    public static final StructLayout VOLUME = MemoryLayout.structLayout(
+            ADDRESS.withName("data"),
+            MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("dims"),
+            MemoryLayout.sequenceLayout(3, JAVA_DOUBLE).withName("spacing"));
+    public static final StructLayout PREPROCESS_PARAMS = MemoryLayout.structLayout(
+            MemoryLayout.sequenceLayout(3, JAVA_INT).withName("axis_perm"),
+            MemoryLayout.sequenceLayout(3, JAVA_INT).withName("axis_flip"),
+            MemoryLayout.sequenceLayout(3, JAVA_DOUBLE).withName("target_spacing"),
+            JAVA_DOUBLE.withName("window_low"),
+            JAVA_DOUBLE.withName("window_high"),
+            MemoryLayout.sequenceLayout(2, JAVA_LONG).withName("in_plane_size"),
+            JAVA_DOUBLE.withName("pad_value"));
+
+    public static final long VOLUME_DATA = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("data"));
+    public static final long VOLUME_DIMS = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("dims"));
+    public static final long VOLUME_SPACING = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("spacing"));
+    public static final long PP_PERM = offset(PREPROCESS_PARAMS, "axis_perm");
+    public static final long PP_FLIP = offset(PREPROCESS_PARAMS, "axis_flip");
+    public static final long PP_TARGET = offset(PREPROCESS_PARAMS, "target_spacing");
+    public static final long PP_WLOW = offset(PREPROCESS_PARAMS, "window_low");
+    public static final long PP_WHIGH = offset(PREPROCESS_PARAMS, "window_high");
+    public static final long PP_SIZE = offset(PREPROCESS_PARAMS, "in_plane_size");
+    public static final long PP_PAD = offset(PREPROCESS_PARAMS, "pad_value");
+
+    private static long offset(StructLayout l, String name) {
+        return l.byteOffset(MemoryLayout.PathElement.groupElement(name));
+    }
+
+    private NativeLib() {
+    }
+
+    /** Handles, bound once the library is loaded and its ABI version checked. */
+    public static final class H {
+        public static final NativeLoader.Loaded LIB;
+        public static final MethodHandle ABI_VERSION_FN;
+        public static final MethodHandle BUILD_INFO;
+        public static final MethodHandle CONTEXT_CREATE;
+        public static final MethodHandle CONTEXT_FREE;
+        public static final MethodHandle CONTEXT_CANCEL;
+        public static final MethodHandle CONTEXT_RESET_CANCEL;
+        public static final MethodHandle PREPROCESS_DIMS;
+        public static final MethodHandle PREPROCESS;
+        public static final MethodHandle PREPROCESS_INVERSE;
+        public static final MethodHandle SELFTEST;
+
+        static {
+            LIB = NativeLoader.load();
+            try {
+                ABI_VERSION_FN = bind("ctcf_abi_version", FunctionDescriptor.of(JAVA_INT));
+                int abi = (int) ABI_VERSION_FN.invokeExact();
+                if (abi != ABI_VERSION) {
+                    throw new NativeLibraryException(ErrorCode.ABI_MISMATCH, "native library " + LIB.path()
+                            + " has ABI version " + abi + " but this ctcf jar needs " + ABI_VERSION
+                            + "; rebuild with 'mvn package' or point -D" + NativeLoader.PROPERTY
+                            + " at a matching build", null);
+                }
+            } catch (CtcfException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new NativeLibraryException(ErrorCode.LIBRARY_UNAVAILABLE,
+                        "cannot call ctcf_abi_version in " + LIB.path() + ": " + t, t);
+            }
+            BUILD_INFO = bind("ctcf_build_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+            CONTEXT_CREATE = bind("ctcf_context_create",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+            CONTEXT_FREE = bind("ctcf_context_free", FunctionDescriptor.ofVoid(ADDRESS));
+            CONTEXT_CANCEL = bind("ctcf_context_cancel", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+            CONTEXT_RESET_CANCEL = bind("ctcf_context_reset_cancel",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+            PREPROCESS_DIMS = bind("ctcf_preprocess_dims",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            PREPROCESS = bind("ctcf_preprocess",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            PREPROCESS_INVERSE = bind("ctcf_preprocess_inverse",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+            SELFTEST = bind("ctcf_selftest", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
+        }
+
+        private H() {
+        }
+
+        private static MethodHandle bind(String name, FunctionDescriptor fd) {
+            MemorySegment symbol = LIB.lookup().find(name).orElseThrow(() -> new NativeLibraryException(
+                    ErrorCode.LIBRARY_UNAVAILABLE, "symbol " + name + " missing in " + LIB.path(), null));
+            try {
+                return Linker.nativeLinker().downcallHandle(symbol, fd);
+            } catch (IllegalCallerException e) {
+                throw new NativeLibraryException(ErrorCode.LIBRARY_UNAVAILABLE, NativeLoader.nativeAccessHint(), e);
+            }
+        }
+    }
+
+    /** Loads the library now (or re-throws why it cannot be loaded). */
+    public static NativeLoader.Loaded ensureLoaded() {
+        try {
+            return H.LIB;
+        } catch (ExceptionInInitializerError e) {
+            if (e.getCause() instanceof CtcfException ce) {
+                throw ce;
+            }
+            throw new NativeLibraryException(ErrorCode.LIBRARY_UNAVAILABLE, "ctcf native library failed to load: "
+                    + e.getCause(), e.getCause());
+        } catch (NoClassDefFoundError e) {
+            // A second use after a failed static initializer: load again to get the original reason.
+            NativeLoader.load();
+            throw new NativeLibraryException(ErrorCode.LIBRARY_UNAVAILABLE,
+                    "ctcf native library failed to initialise earlier: " + e.getMessage(), e);
+        }
+    }
+
+    /** A native call that writes its status into the error record it is given. */
+    @FunctionalInterface
+    public interface StatusCall {
+        int invoke(MemorySegment error) throws Throwable;
+    }
+
+    /**
+     * Runs one native call with a fresh error record and converts a non-zero status into the matching
+     * {@link CtcfException}, prefixed with {@code what}. Throwables from the call itself propagate unchanged
+     * when they are runtime exceptions or errors.
+     */
+    public static void call(String what, StatusCall call) {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(ERROR);
+            int status;
+            try {
+                status = call.invoke(err);
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new CtcfException(ErrorCode.INTERNAL, what + ": " + t, t);
+            }
+            if (status != 0) {
+                String message = err.get(JAVA_INT, 0) == status ? readMessage(err) : "(no message)";
+                throw CtcfException.forStatus(status, what + " failed: " + message);
+            }
+        }
+    }
+
+    private static String readMessage(MemorySegment err) {
+        MemorySegment bytes = err.asSlice(4, ERROR_MESSAGE_CAPACITY);
+        long n = 0;
+        while (n < ERROR_MESSAGE_CAPACITY && bytes.get(JAVA_BYTE, n) != 0) {
+            n++;
+        }
+        return new String(bytes.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+    }
+
+    /** The library's self-description ("ctcf x; LibTorch y; CUDA z; threads n"). */
+    public static String buildInfo() {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(512);
+            int status = (int) H.BUILD_INFO.invokeExact(buf, 512L);
+            if (status != 0) {
+                throw CtcfException.forStatus(status, "ctcf_build_info failed");
+            }
+            return buf.getString(0, StandardCharsets.UTF_8);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CtcfException(ErrorCode.INTERNAL, "ctcf_build_info: " + t, t);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package org.ctcf.io;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+import org.ctcf.api.Geometry;
+import org.ctcf.api.Volume;
+
+/** Entry point for volume files: picks the reader by extension, writes NIfTI-1. */
+public final class VolumeIO {
+    private VolumeIO() {
+    }
+
+    /** The file formats ctcf reads. */
+    public enum Format {
+        NIFTI, METAIMAGE;
+
+        static Format of(Path file) throws VolumeFormatException {
+            String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+            if (name.endsWith(".nii") || name.endsWith(".nii.gz")) {
+                return NIFTI;
+            }
+            if (name.endsWith(".mha") || name.endsWith(".mhd")) {
+                return METAIMAGE;
+            }
+            throw new VolumeFormatException(file, "unknown volume format (ctcf reads .nii, .nii.gz, .mha, .mhd)");
+        }
+    }
+
+    /** What {@code ctcf info} reports without reading voxels. */
+    public record Info(Format format, String detail, Geometry geometry) {
+    }
+
+    public static Volume read(Path file) throws IOException {
+        return read(file, ReadOptions.defaults());
+    }
+
+    public static Volume read(Path file, ReadOptions options) throws IOException {
+        checkReadable(file);
+        return switch (Format.of(file)) {
+            case NIFTI -> NiftiReader.read(file, options);
+            case METAIMAGE -> MetaImageReader.read(file, options);
+        };
+    }
+
+    public static Info info(Path file) throws IOException {
+        checkReadable(file);
+        return switch (Format.of(file)) {
+            case NIFTI -> {
+                NiftiReader.Header h = NiftiReader.readHeader(file, ReadOptions.defaults());
+                String detail = "NIfTI-" + h.version() + (NiftiReader.isGzip(file) ? " (gzip)" : "") + ", "
+                        + h.type().name().toLowerCase(Locale.ROOT) + ", " + (h.order() == java.nio.ByteOrder.BIG_ENDIAN
+                                ? "big" : "little") + "-endian, scl " + h.slope() + "/" + h.intercept()
+                        + ", affine from " + h.transformSource();
+                yield new Info(Format.NIFTI, detail, h.geometry());
+            }
+            case METAIMAGE -> {
+                MetaImageReader.Header h = MetaImageReader.readHeader(file, ReadOptions.defaults());
+                String detail = "MetaImage, " + h.elementType() + (h.compressed() ? ", zlib" : "") + ", "
+                        + (h.order() == java.nio.ByteOrder.BIG_ENDIAN ? "big" : "little") + "-endian"
+                        + (h.dataFile().equals(file) ? "" : ", data in " + h.dataFile().getFileName());
+                yield new Info(Format.METAIMAGE, detail, h.geometry());
+            }
+        };
+    }
+
+    /** Writes NIfTI-1 float32; {@code .nii.gz} compresses. The output keeps the volume's affine exactly. */
+    public static void write(Volume volume, Path file) throws IOException {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (!name.endsWith(".nii") && !name.endsWith(".nii.gz")) {
+            throw new VolumeFormatException(file, "ctcf writes NIfTI; name the output .nii.gz or .nii");
+        }
+        NiftiWriter.write(volume, file);
+    }
+
+    private static void checkReadable(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no such file");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new VolumeFormatException(file, "not a regular file");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+/* ctcf.h — the only public C ABI of the ctcf LibTorch kernel.
+ *
+ * Rules every entry point follows (the Java binding in org.ctcf.internal relies on them):
+ *  - C linkage, prefix ctcf_, no C++ type crosses the boundary.
+ *  - Every fallible function returns an int32_t status (a ctcf_status value, CTCF_OK = 0) and, when the
+ *    caller passes a non-NULL ctcf_error*, writes the same code and a NUL-terminated message into it.
+ *    The message travels with the call; there is no global "last error" to remember to fetch.
+ *  - No C++ exception, abort or exit ever leaves the library: c10::Error, std::exception and anything else
+ *    are caught in the entry point and turned into a status.
+ *  - Ownership is stated per function. Voxel buffers passed in are owned by the caller and only borrowed for
+ *    the duration of the call. Objects the library creates (ctcf_context) are freed only by their ctcf_*_free.
+ *
+ * Voxel layout everywhere: float32, x fastest: value(x, y, z) = data[x + nx * (y + ny * z)]
+ * (the NIfTI / Fortran order of the on-disk data). Inside the kernel that is a contiguous [nz, ny, nx] tensor,
+ * so each slice z is one contiguous plane.
+ */
+#ifndef CTCF_H
+#define CTCF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CTCF_API __declspec(dllexport)
+#else
+#define CTCF_API __attribute__((visibility("default")))
+#endif
+
+/* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
+ * library whose ctcf_abi_version() differs from the one it was written for. */
+#define CTCF_ABI_VERSION 1
+
+/* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
+typedef enum ctcf_status {
+    CTCF_OK = 0,
+    CTCF_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a bad size or an inconsistent parameter */
+    CTCF_ERR_TORCH = 2,            /* LibTorch raised c10::Error (shape mismatch, bad dtype, ...) */
+    CTCF_ERR_OUT_OF_MEMORY = 3,    /* host or device allocation failed */
+    CTCF_ERR_INTERNAL = 4,         /* another std::exception */
+    CTCF_ERR_UNKNOWN = 5,          /* a non-standard exception */
+    CTCF_ERR_UNSUPPORTED = 6,      /* the request is valid but this build cannot do it (e.g. no CUDA) */
+    CTCF_ERR_CANCELLED = 7         /* the caller cancelled the context while the call ran */
+} ctcf_status;
+
+/* Capacity of ctcf_error.message including the terminating NUL; longer messages are truncated. */
+#define CTCF_ERROR_MESSAGE_CAPACITY 2048
+
+/* Caller-allocated error record. Owned by the caller; the library only writes into it. */
+typedef struct ctcf_error {
+    int32_t code;                              /* a ctcf_status value; CTCF_OK after a successful call */
+    char message[CTCF_ERROR_MESSAGE_CAPACITY]; /* NUL-terminated UTF-8 */
+} ctcf_error;
+
+/* A volume the caller owns. The library reads it (inputs) or writes it (outputs) only during one call. */
+typedef struct ctcf_volume {
+    float* data;        /* nx*ny*nz float32 voxels, x fastest; never retained after the call */
+    int64_t dims[3];    /* nx, ny, nz; each >= 1 */
+    double spacing[3];  /* voxel size in mm along x, y, z; each > 0 */
+} ctcf_volume;
+
+/* Device kinds for ctcf_context_create. */
+typedef enum ctcf_device_kind {
+    CTCF_DEVICE_CPU = 0,
+    CTCF_DEVICE_CUDA = 1
+} ctcf_device_kind;
+
+/* The kernel's preprocessing pipeline, in order:
+ *  1. reorient: output axis a takes input axis axis_perm[a], reversed if axis_flip[a] != 0
+ *     (the caller derives this from the affine; for RAS it maps each voxel axis onto +R, +A, +S);
+ *  2. resample each axis with target_spacing[a] > 0 to that spacing: output voxel i sits at input index
+ *     i * target / input_spacing (first voxel centres coincide), n_out = rint((n_in - 1) * input / target) + 1,
+ *     linear interpolation along each axis (= trilinear), border values beyond the last voxel;
+ *  3. if window_low < window_high: v -> clamp((v - window_low) / (window_high - window_low), 0, 1);
+ *  4. in-plane pad (value pad_value, split floor(d/2) before, the rest after) then centre-crop
+ *     (start floor(d/2)) to in_plane_size[0] x in_plane_size[1] where that size is > 0; z is untouched. */
+typedef struct ctcf_preprocess_params {
+    int32_t axis_perm[3];
+    int32_t axis_flip[3];
+    double target_spacing[3];
+    double window_low;
+    double window_high;
+    int64_t in_plane_size[2];
+    double pad_value;
+} ctcf_preprocess_params;
+
+/* Flags for ctcf_context_create. */
+typedef enum ctcf_context_flags {
+    CTCF_CONTEXT_DEFAULT = 0,
+    /* Use only LibTorch tensor operations, even where the kernel has a fused CPU loop for the same result.
+     * For cross-checking the two implementations; slower. */
+    CTCF_CONTEXT_TENSOR_OPS_ONLY = 1
+} ctcf_context_flags;
+
+/* Opaque execution context: device, thread settings, cancellation flag. */
+typedef struct ctcf_context ctcf_context;
+
+/* Never fails. Compare with CTCF_ABI_VERSION of the header the caller was written for. */
+CTCF_API int32_t ctcf_abi_version(void);
+
+/* Writes "ctcf <version>; LibTorch <version>; CUDA <yes/no>" into buf (NUL-terminated, truncated to cap).
+ * Never fails for cap >= 1; returns CTCF_ERR_INVALID_ARGUMENT for buf == NULL or cap == 0. */
+CTCF_API int32_t ctcf_build_info(char* buf, size_t cap);
+
+/* Creates a context. device: CTCF_DEVICE_CPU or CTCF_DEVICE_CUDA with device_index >= 0.
+ * num_threads > 0 sets LibTorch's intra-op thread count (process-wide, as LibTorch has one pool); 0 keeps it.
+ * flags: a bitwise OR of ctcf_context_flags.
+ * The first context created also tunes glibc malloc to keep freed memory for reuse (large tensors otherwise
+ * page-fault on every allocation); set CTCF_MALLOC_TUNING=off in the environment to prevent that.
+ * On success *out receives a context the caller must release with ctcf_context_free. */
+CTCF_API int32_t ctcf_context_create(int32_t device, int32_t device_index, int32_t num_threads, int32_t flags,
+                                     ctcf_context** out, ctcf_error* err);
+
+/* Frees a context. NULL is ignored. The caller guarantees no call is using it (the Java side reference-counts). */
+CTCF_API void ctcf_context_free(ctcf_context* ctx);
+
+/* Asks calls running on ctx to stop at their next check point (they then return CTCF_ERR_CANCELLED).
+ * Thread-safe; cancellation stays set until ctcf_context_reset_cancel. */
+CTCF_API int32_t ctcf_context_cancel(ctcf_context* ctx, ctcf_error* err);
+CTCF_API int32_t ctcf_context_reset_cancel(ctcf_context* ctx, ctcf_error* err);
+
+/* Computes the output dims of ctcf_preprocess without touching voxels. in->data may be NULL. */
+CTCF_API int32_t ctcf_preprocess_dims(const ctcf_volume* in, const ctcf_preprocess_params* params,
+                                      int64_t out_dims[3], ctcf_error* err);
+
+/* Runs the preprocessing pipeline from `in` into `out`. Both buffers are owned by the caller; out->dims must
+ * equal ctcf_preprocess_dims(...) and out->spacing is ignored. `in` is only read. */
+CTCF_API int32_t ctcf_preprocess(ctcf_context* ctx, const ctcf_volume* in, const ctcf_preprocess_params* params,
+                                 ctcf_volume* out, ctcf_error* err);
+
+/* The inverse geometry of ctcf_preprocess: maps a processed volume back onto the original grid described by
+ * `out` (its dims and spacing are the original's; its data buffer receives the result). Undoes the in-plane
+ * pad/crop (voxels cropped away become pad_value), resamples back with the same linear rule, and undoes the
+ * reorientation. If invert_window != 0 and the window is enabled, values are mapped back to
+ * v * (high - low) + low. `processed` is only read. */
+CTCF_API int32_t ctcf_preprocess_inverse(ctcf_context* ctx, const ctcf_volume* processed,
+                                         const ctcf_preprocess_params* params, int32_t invert_window,
+                                         ctcf_volume* out, ctcf_error* err);
+
+/* Diagnostics for `ctcf doctor` and the boundary tests: what = 0 runs a small LibTorch computation and
+ * returns CTCF_OK; 1 provokes a LibTorch shape error; 2 throws a std::runtime_error; 3 throws a
+ * non-standard exception; 4 throws std::bad_alloc; 5 sleeps for `arg` milliseconds, checking ctx's
+ * cancellation flag every millisecond. Each failure must come back as a status with a message. */
+CTCF_API int32_t ctcf_selftest(ctcf_context* ctx, int32_t what, int64_t arg, ctcf_error* err);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CTCF_H */
