@@ -31,6 +31,29 @@ public final class Affine {
             a[8] * x + a[9] * y + a[10] * z + a[11]};
     }
 
+    /** Inverse of an affine 4×4 (last row 0 0 0 1). Throws for a singular matrix. */
+    public static double[] inverse(double[] a) {
+        double det = det3(a);
+        if (det == 0.0 || !Double.isFinite(det)) {
+            throw new IllegalArgumentException("singular affine:\n" + format(a));
+        }
+        double[] r = new double[16];
+        r[0] = (a[5] * a[10] - a[6] * a[9]) / det;
+        r[1] = (a[2] * a[9] - a[1] * a[10]) / det;
+        r[2] = (a[1] * a[6] - a[2] * a[5]) / det;
+        r[4] = (a[6] * a[8] - a[4] * a[10]) / det;
+        r[5] = (a[0] * a[10] - a[2] * a[8]) / det;
+        r[6] = (a[2] * a[4] - a[0] * a[6]) / det;
+        r[8] = (a[4] * a[9] - a[5] * a[8]) / det;
+        r[9] = (a[1] * a[8] - a[0] * a[9]) / det;
+        r[10] = (a[0] * a[5] - a[1] * a[4]) / det;
+        for (int i = 0; i < 3; i++) {
+            r[i * 4 + 3] = -(r[i * 4] * a[3] + r[i * 4 + 1] * a[7] + r[i * 4 + 2] * a[11]);
+        }
+        r[15] = 1;
+        return r;
+    }
+
     /** Determinant of the upper-left 3×3 block. */
     public static double det3(double[] a) {
         return a[0] * (a[5] * a[10] - a[6] * a[9]) - a[1] * (a[4] * a[10] - a[6] * a[8])

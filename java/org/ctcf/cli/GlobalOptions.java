@@ -23,10 +23,6 @@ public final class GlobalOptions {
     private static final Logger CTCF_LOGGER = Logger.getLogger("org.ctcf");
 
     void applyLogging() {
-        if (verbose && quiet) {
-            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                    "--verbose and --quiet are mutually exclusive");
-        }
         if (verbose) {
             CTCF_LOGGER.setLevel(Level.FINE);
             ConsoleHandler h = new ConsoleHandler();

@@ -42,6 +42,10 @@ public final class Main implements Runnable {
             return ExitCode.USAGE.code();
         });
         cmd.setExecutionStrategy(parseResult -> {
+            if (main.global.verbose && main.global.quiet) {
+                err.println("ctcf: --verbose and --quiet are mutually exclusive");
+                return ExitCode.USAGE.code();
+            }
             main.global.applyLogging();
             return new CommandLine.RunLast().execute(parseResult);
         });

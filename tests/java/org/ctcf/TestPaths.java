@@ -1,0 +1,32 @@
+package org.ctcf;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Locations of the project's shipped files, for tests (Maven passes the project root). */
+public final class TestPaths {
+    private TestPaths() {
+    }
+
+    public static Path root() {
+        String r = System.getProperty("ctcf.test.root");
+        Path p = r != null ? Path.of(r) : Path.of("").toAbsolutePath();
+        if (!Files.isDirectory(p.resolve("models"))) {
+            throw new IllegalStateException("project root not found (ctcf.test.root=" + r + ")");
+        }
+        return p;
+    }
+
+    public static Path sample() {
+        return root().resolve("models/sample/cip_ct64.nii.gz");
+    }
+
+    public static Path fixture(String name) {
+        return root().resolve("tests/fixtures/volumes").resolve(name);
+    }
+
+    /** The shared data folder beside the checkout, if this machine has it (never required). */
+    public static Path sharedCt() {
+        return root().resolveSibling("shared").resolve("data/ct");
+    }
+}

@@ -1,0 +1,76 @@
+package org.ctcf.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.ctcf.internal.NativeLib;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Every kind of failure inside the kernel comes back as a Java exception; the JVM and the kernel live on. */
+class NativeBoundaryTest {
+    private static Kernel kernel;
+
+    @BeforeAll
+    static void open() {
+        kernel = Kernel.open();
+    }
+
+    @AfterAll
+    static void close() {
+        kernel.close();
+    }
+
+    @Test
+    void libraryReportsItsVersions() {
+        assertThat(NativeLib.ensureLoaded().path()).exists();
+        assertThat(Kernel.buildInfo()).startsWith("ctcf ").contains("LibTorch ");
+        kernel.selfTest(0, 0);
+    }
+
+    @Test
+    void libTorchShapeErrorBecomesTorchExceptionWithLibTorchsMessageAndTheNextCallWorks() {
+        assertThatThrownBy(() -> kernel.selfTest(1, 0))
+                .isInstanceOf(CtcfException.TorchException.class)
+                .hasMessageContaining("shapes cannot be multiplied")
+                .hasMessageContaining("2x3")
+                .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.TORCH));
+        kernel.selfTest(0, 0);
+        assertThatThrownBy(() -> kernel.selfTest(1, 0)).isInstanceOf(CtcfException.TorchException.class);
+        kernel.selfTest(0, 0);
+    }
+
+    @Test
+    void standardNonStandardAndAllocationExceptionsAreFenced() {
+        assertThatThrownBy(() -> kernel.selfTest(2, 0)).isInstanceOf(CtcfException.class)
+                .hasMessageContaining("std::runtime_error")
+                .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.INTERNAL));
+        assertThatThrownBy(() -> kernel.selfTest(3, 0)).isInstanceOf(CtcfException.class)
+                .hasMessageContaining("non-standard")
+                .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.UNKNOWN));
+        assertThatThrownBy(() -> kernel.selfTest(4, 0))
+                .isInstanceOf(CtcfException.KernelOutOfMemoryException.class);
+        assertThatThrownBy(() -> kernel.selfTest(99, 0))
+                .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining("unknown selftest 99");
+        kernel.selfTest(0, 0);
+    }
+
+    @Test
+    void unavailableDeviceIsAClearError() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Kernel.buildInfo().contains("CUDA yes"), "machine has CUDA");
+        assertThatThrownBy(() -> Kernel.open(new Device(Device.Kind.CUDA, 0), 0))
+                .isInstanceOf(CtcfException.UnsupportedFeatureException.class).hasMessageContaining("CUDA");
+    }
+
+    @Test
+    void errorCodesMapByValueNotPosition() {
+        for (ErrorCode c : ErrorCode.values()) {
+            assertThat(ErrorCode.fromCode(c.code())).isSameAs(c);
+        }
+        assertThat(ErrorCode.fromCode(2)).isEqualTo(ErrorCode.TORCH);
+        assertThat(ErrorCode.fromCode(100)).isEqualTo(ErrorCode.LIBRARY_UNAVAILABLE);
+        assertThat(ErrorCode.fromCode(12345)).isEqualTo(ErrorCode.UNKNOWN);
+        assertThat(CtcfException.forStatus(7, "x")).isInstanceOf(CtcfException.CancelledException.class);
+    }
+}

@@ -1,0 +1,118 @@
+package org.ctcf.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.ctcf.TestPaths;
+import org.ctcf.api.Volume;
+import org.ctcf.io.VolumeIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI run in-process with captured streams. */
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void versionAndHelp() {
+        Result r = run("--version");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("ctcf ");
+        Result h = run("--help");
+        assertThat(h.code()).isZero();
+        assertThat(h.out()).contains("info").contains("preprocess").contains("Exit codes");
+    }
+
+    @Test
+    void infoPrintsDimsSpacingOrientationRangeAndAffine() {
+        Result r = run("info", TestPaths.sample().toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("dims:         64 x 64 x 79").contains("spacing (mm): 4.17187 x 4.17187 x 3.98734")
+                .contains("orientation:  LPS").contains("value range:  -1007.00 .. 1095.00")
+                .contains("affine (voxel -> RAS+ mm)").contains("NIfTI-1 (gzip), int16");
+    }
+
+    @Test
+    void preprocessWritesTheProcessedVolumeAndTheRestoredOne() throws IOException {
+        Path out = tmp.resolve("p.nii.gz");
+        Path back = tmp.resolve("back.nii.gz");
+        Result r = run("preprocess", TestPaths.sample().toString(), out.toString(), "--restore", back.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        try (Volume p = VolumeIO.read(out); Volume b = VolumeIO.read(back); Volume in = VolumeIO.read(TestPaths.sample())) {
+            assertThat(p.geometry().dims()).containsExactly(224, 224, 105);
+            assertThat(b.geometry().affine()).containsExactly(in.geometry().affine());
+        }
+        Result q = run("preprocess", "-q", TestPaths.sample().toString(), tmp.resolve("q.nii.gz").toString(),
+                "--spacing", "3,3,6", "--size", "0,0");
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(q.out()).isEmpty();
+    }
+
+    @Test
+    void errorsMapToDocumentedExitCodesWithClearMessages() throws IOException {
+        Result missing = run("info", tmp.resolve("nope.nii.gz").toString());
+        assertThat(missing.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(missing.err()).contains("nope.nii.gz").contains("no such file");
+
+        Path junk = tmp.resolve("junk.nii");
+        Files.writeString(junk, "this is not a volume at all, just some text to fill the header");
+        Result bad = run("info", junk.toString());
+        assertThat(bad.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(bad.err()).contains("junk.nii").contains("not a NIfTI file");
+
+        Result usage = run("info");
+        assertThat(usage.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(usage.err()).contains("Missing required parameter");
+
+        Result unknown = run("preprocess", "--frobnicate", "a", "b");
+        assertThat(unknown.code()).isEqualTo(ExitCode.USAGE.code());
+
+        Result both = run("info", "-v", "-q", TestPaths.sample().toString());
+        assertThat(both.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(both.err()).contains("mutually exclusive");
+
+        Result badValue = run("preprocess", TestPaths.sample().toString(), tmp.resolve("o.nii.gz").toString(),
+                "--spacing", "1,2");
+        assertThat(badValue.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(badValue.err()).contains("--spacing takes 3 values");
+
+        Result device = run("preprocess", TestPaths.sample().toString(), tmp.resolve("o.nii.gz").toString(),
+                "--device", "tpu");
+        assertThat(device.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(device.err()).contains("unknown device 'tpu'");
+
+        Result badOut = run("preprocess", TestPaths.sample().toString(), tmp.resolve("o.png").toString());
+        assertThat(badOut.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(badOut.err()).contains("o.png").contains("NIfTI");
+        assertThat(tmp.resolve("o.png")).doesNotExist();
+    }
+
+    @Test
+    void doctorReportsTheLibraryAndPassesItsSelfTest() {
+        Result r = run("doctor");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("native library:").contains("LibTorch").contains("self-test:      ok");
+    }
+
+    @Test
+    void exitCodeTableHasUniqueNumbers() {
+        assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
+                .isEqualTo(ExitCode.values().length);
+    }
+}
