@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 1
+#define CTCF_ABI_VERSION 2
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -145,6 +145,113 @@ CTCF_API int32_t ctcf_preprocess_inverse(ctcf_context* ctx, const ctcf_volume* p
  * non-standard exception; 4 throws std::bad_alloc; 5 sleeps for `arg` milliseconds, checking ctx's
  * cancellation flag every millisecond. Each failure must come back as a status with a message. */
 CTCF_API int32_t ctcf_selftest(ctcf_context* ctx, int32_t what, int64_t arg, ctcf_error* err);
+
+
+/* ---- Slice autoencoder (taming VQModel) ------------------------------------------------------------------- */
+
+/* Element types of tensor data handed to the kernel (checkpoint storages). */
+typedef enum ctcf_dtype {
+    CTCF_DTYPE_F32 = 0,
+    CTCF_DTYPE_F64 = 1,
+    CTCF_DTYPE_F16 = 2,
+    CTCF_DTYPE_BF16 = 3,
+    CTCF_DTYPE_I64 = 4,
+    CTCF_DTYPE_I32 = 5,
+    CTCF_DTYPE_I16 = 6,
+    CTCF_DTYPE_I8 = 7,
+    CTCF_DTYPE_U8 = 8,
+    CTCF_DTYPE_BOOL = 9
+} ctcf_dtype;
+
+#define CTCF_MAX_LEVELS 16
+#define CTCF_MAX_DIMS 8
+
+/* model.params.ddconfig + embed_dim + n_embed of a taming VQModel. */
+typedef struct ctcf_vq_config {
+    int64_t ch;
+    int64_t out_ch;
+    int64_t in_channels;
+    int64_t resolution;
+    int64_t z_channels;
+    int64_t num_res_blocks;
+    int64_t embed_dim;
+    int64_t n_embed;
+    int32_t double_z;
+    int32_t resamp_with_conv;
+    int32_t n_ch_mult;
+    int32_t n_attn_resolutions;
+    int64_t ch_mult[CTCF_MAX_LEVELS];
+    int64_t attn_resolutions[CTCF_MAX_LEVELS];
+    double dropout;
+} ctcf_vq_config;
+
+/* How volume slices become autoencoder images and back. Encoding a slice s ([ny][nx], or [nx][ny] if transposed):
+ * x = s * in_scale + in_shift; resize to resize x resize (bilinear, if resize > 0); if reference_orientation:
+ * rot90(k=1, dims=[2,3]) then flip(dims=[3]); repeated over in_channels; encoder -> quant_conv -> codebook.
+ * Decoding inverts each step: decoder output (channel mean if out_ch > 1), flip(3) then rot90(k=3), resize back,
+ * y * out_scale + out_shift, transpose back. The shifted latent is never re-quantized. */
+typedef struct ctcf_slice_wrapper {
+    double in_scale;
+    double in_shift;
+    double out_scale;
+    double out_shift;
+    int64_t resize;
+    int32_t transpose;
+    int32_t reference_orientation;
+} ctcf_slice_wrapper;
+
+/* Opaque: a VQModel with its weights, on one device. */
+typedef struct ctcf_autoencoder ctcf_autoencoder;
+/* Opaque: a float32 tensor the kernel owns (e.g. a volume's latents [D, C, h, w]). */
+typedef struct ctcf_tensor ctcf_tensor;
+
+/* Builds a VQModel with randomly initialised weights on the CPU. Free with ctcf_autoencoder_free. */
+CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_autoencoder** out, ctcf_error* err);
+CTCF_API void ctcf_autoencoder_free(ctcf_autoencoder* ae);
+
+/* Parameters and buffers in state_dict order: count, then name (NUL-terminated, truncated to name_cap) and shape. */
+CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_t* count, ctcf_error* err);
+CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t index, char* name, size_t name_cap,
+                                             int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+
+/* Copies caller memory into the named parameter: `data` holds elements of `dtype` laid out by `shape` and `strides`
+ * (in elements; NULL = contiguous), converted to float32. The shape must equal the parameter's. The caller keeps
+ * ownership of data (e.g. a memory-mapped checkpoint). */
+CTCF_API int32_t ctcf_autoencoder_set_param(ctcf_autoencoder* ae, const char* name, int32_t dtype, const void* data,
+                                            int32_t ndim, const int64_t* shape, const int64_t* strides,
+                                            ctcf_error* err);
+
+/* Copies the named parameter (float32, contiguous) into dst, which holds numel floats. */
+CTCF_API int32_t ctcf_autoencoder_get_param(const ctcf_autoencoder* ae, const char* name, float* dst, int64_t numel,
+                                            ctcf_error* err);
+
+/* Moves the model to ctx's device. */
+CTCF_API int32_t ctcf_autoencoder_to(ctcf_autoencoder* ae, ctcf_context* ctx, ctcf_error* err);
+
+/* Encodes every slice z of `in` (batches of `batch` slices, no autograd) into quantized latents [nz, C, h, w].
+ * *latents receives a tensor the caller frees with ctcf_tensor_free. */
+CTCF_API int32_t ctcf_autoencoder_encode_volume(ctcf_context* ctx, ctcf_autoencoder* ae,
+                                                const ctcf_slice_wrapper* wrapper, const ctcf_volume* in,
+                                                int64_t batch, ctcf_tensor** latents, ctcf_error* err);
+
+/* Decodes latents [nz, C, h, w] into `out` (caller-owned, dims nx, ny, nz as when encoded). */
+CTCF_API int32_t ctcf_autoencoder_decode_volume(ctcf_context* ctx, ctcf_autoencoder* ae,
+                                                const ctcf_slice_wrapper* wrapper, const ctcf_tensor* latents,
+                                                int64_t batch, ctcf_volume* out, ctcf_error* err);
+
+/* Raw VQModel calls on a [N, C, H, W] float32 batch (no wrapper): op 0 = encode (quantized latent), 1 = decode,
+ * 2 = encoder + quant_conv (continuous latent), 3 = codebook indices (as float32, [N*h*w]). */
+CTCF_API int32_t ctcf_autoencoder_run(ctcf_context* ctx, ctcf_autoencoder* ae, int32_t op, const float* in,
+                                      const int64_t shape[4], ctcf_tensor** out, ctcf_error* err);
+
+/* Rank and shape of a kernel tensor. */
+CTCF_API int32_t ctcf_tensor_info(const ctcf_tensor* t, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+/* Copies a kernel tensor (float32, contiguous order) into dst, which holds numel floats. */
+CTCF_API int32_t ctcf_tensor_read(const ctcf_tensor* t, float* dst, int64_t numel, ctcf_error* err);
+/* Creates a kernel tensor from caller floats (copied) with the given shape. */
+CTCF_API int32_t ctcf_tensor_create(const float* data, int32_t ndim, const int64_t* shape, ctcf_tensor** out,
+                                    ctcf_error* err);
+CTCF_API void ctcf_tensor_free(ctcf_tensor* t);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -174,12 +174,22 @@ public final class Kernel implements AutoCloseable {
         return life.isClosed();
     }
 
+    /** A lease keeping the native context alive during a call (for the other API classes of this package). */
+    RefCounted.Lease lease() {
+        return life.acquire();
+    }
+
+    /** The native context; valid only under a {@link #lease()}. */
+    MemorySegment handle() {
+        return handle;
+    }
+
     @Override
     public void close() {
         life.close();
     }
 
-    private static MemorySegment describe(Arena arena, MemorySegment data, int[] dims, double[] spacing) {
+    static MemorySegment describe(Arena arena, MemorySegment data, int[] dims, double[] spacing) {
         MemorySegment d = arena.allocate(NativeLib.VOLUME);
         d.set(ADDRESS, NativeLib.VOLUME_DATA, data);
         for (int i = 0; i < 3; i++) {

@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 1;
+    public static final int ABI_VERSION = 2;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -46,6 +46,37 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("window_high"),
             MemoryLayout.sequenceLayout(2, JAVA_LONG).withName("in_plane_size"),
             JAVA_DOUBLE.withName("pad_value"));
+
+    public static final int MAX_LEVELS = 16;
+    public static final int MAX_DIMS = 8;
+    public static final StructLayout VQ_CONFIG = MemoryLayout.structLayout(
+            JAVA_LONG.withName("ch"),
+            JAVA_LONG.withName("out_ch"),
+            JAVA_LONG.withName("in_channels"),
+            JAVA_LONG.withName("resolution"),
+            JAVA_LONG.withName("z_channels"),
+            JAVA_LONG.withName("num_res_blocks"),
+            JAVA_LONG.withName("embed_dim"),
+            JAVA_LONG.withName("n_embed"),
+            JAVA_INT.withName("double_z"),
+            JAVA_INT.withName("resamp_with_conv"),
+            JAVA_INT.withName("n_ch_mult"),
+            JAVA_INT.withName("n_attn_resolutions"),
+            MemoryLayout.sequenceLayout(MAX_LEVELS, JAVA_LONG).withName("ch_mult"),
+            MemoryLayout.sequenceLayout(MAX_LEVELS, JAVA_LONG).withName("attn_resolutions"),
+            JAVA_DOUBLE.withName("dropout"));
+    public static final StructLayout SLICE_WRAPPER = MemoryLayout.structLayout(
+            JAVA_DOUBLE.withName("in_scale"),
+            JAVA_DOUBLE.withName("in_shift"),
+            JAVA_DOUBLE.withName("out_scale"),
+            JAVA_DOUBLE.withName("out_shift"),
+            JAVA_LONG.withName("resize"),
+            JAVA_INT.withName("transpose"),
+            JAVA_INT.withName("reference_orientation"));
+
+    public static long offsetOf(StructLayout l, String name) {
+        return offset(l, name);
+    }
 
     public static final long VOLUME_DATA = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("data"));
     public static final long VOLUME_DIMS = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("dims"));
@@ -78,6 +109,20 @@ public final class NativeLib {
         public static final MethodHandle PREPROCESS;
         public static final MethodHandle PREPROCESS_INVERSE;
         public static final MethodHandle SELFTEST;
+        public static final MethodHandle AE_CREATE;
+        public static final MethodHandle AE_FREE;
+        public static final MethodHandle AE_PARAM_COUNT;
+        public static final MethodHandle AE_PARAM_INFO;
+        public static final MethodHandle AE_SET_PARAM;
+        public static final MethodHandle AE_GET_PARAM;
+        public static final MethodHandle AE_TO;
+        public static final MethodHandle AE_ENCODE_VOLUME;
+        public static final MethodHandle AE_DECODE_VOLUME;
+        public static final MethodHandle AE_RUN;
+        public static final MethodHandle TENSOR_INFO;
+        public static final MethodHandle TENSOR_READ;
+        public static final MethodHandle TENSOR_CREATE;
+        public static final MethodHandle TENSOR_FREE;
 
         static {
             LIB = NativeLoader.load();
@@ -110,6 +155,29 @@ public final class NativeLib {
             PREPROCESS_INVERSE = bind("ctcf_preprocess_inverse",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
             SELFTEST = bind("ctcf_selftest", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
+            AE_CREATE = bind("ctcf_autoencoder_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            AE_FREE = bind("ctcf_autoencoder_free", FunctionDescriptor.ofVoid(ADDRESS));
+            AE_PARAM_COUNT = bind("ctcf_autoencoder_param_count",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            AE_PARAM_INFO = bind("ctcf_autoencoder_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            AE_SET_PARAM = bind("ctcf_autoencoder_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            AE_GET_PARAM = bind("ctcf_autoencoder_get_param",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            AE_TO = bind("ctcf_autoencoder_to", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            AE_ENCODE_VOLUME = bind("ctcf_autoencoder_encode_volume", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+            AE_DECODE_VOLUME = bind("ctcf_autoencoder_decode_volume", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+            AE_RUN = bind("ctcf_autoencoder_run", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            TENSOR_INFO = bind("ctcf_tensor_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            TENSOR_READ = bind("ctcf_tensor_read",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            TENSOR_CREATE = bind("ctcf_tensor_create",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            TENSOR_FREE = bind("ctcf_tensor_free", FunctionDescriptor.ofVoid(ADDRESS));
         }
 
         private H() {

@@ -25,6 +25,10 @@ public final class TestPaths {
         return root().resolve("tests/fixtures/volumes").resolve(name);
     }
 
+    public static Path vqgan(String name) {
+        return root().resolve("tests/fixtures/vqgan").resolve(name);
+    }
+
     /** The shared data folder beside the checkout, if this machine has it (never required). */
     public static Path sharedCt() {
         return root().resolveSibling("shared").resolve("data/ct");

@@ -1,0 +1,390 @@
+package org.ctcf.api;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.ctcf.internal.NativeLib;
+import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.RefCounted;
+import org.ctcf.io.checkpoint.Checkpoint;
+import org.ctcf.io.checkpoint.ModelFormatException;
+import org.ctcf.io.checkpoint.SafeTensors;
+import org.ctcf.io.checkpoint.TensorData;
+
+/**
+ * A slice-wise VQ-GAN autoencoder (taming-transformers VQModel) in the kernel, on the device of the
+ * {@link Kernel} it was loaded with. Loads published checkpoints directly — Lightning {@code .ckpt}, bare
+ * {@code .pth} (zip or legacy), safetensors — by parameter name, without Python and without executing anything
+ * in the file. Encodes a volume's slices to quantized latents and decodes latents back.
+ *
+ * <p>Owned by the caller; close it (idempotent). The {@code Kernel} must stay open while it is used.
+ */
+public final class SliceAutoencoder implements AutoCloseable {
+    /** Key prefixes dropped on purpose: the training losses (LPIPS, discriminator). */
+    public static final String IGNORED_PREFIX = "loss.";
+    /** Prefix of a VQGAN embedded in a taming transformer checkpoint; stripped when present. */
+    public static final String FIRST_STAGE_PREFIX = "first_stage_model.";
+
+    private final MemorySegment handle;
+    private final VqConfig config;
+    private final Kernel kernel;
+    private final RefCounted life;
+    private SliceWrapper wrapper = SliceWrapper.plain();
+    private int batchSize = 16;
+
+    private SliceAutoencoder(MemorySegment handle, VqConfig config, Kernel kernel) {
+        this.handle = handle;
+        this.config = config;
+        this.kernel = kernel;
+        this.life = new RefCounted("autoencoder", () -> {
+            try {
+                H.AE_FREE.invokeExact(handle);
+            } catch (Throwable t) {
+                throw new IllegalStateException("ctcf_autoencoder_free failed", t);
+            }
+        });
+    }
+
+    /** A model with random weights (taming's initialisation) on {@code kernel}'s device. */
+    public static SliceAutoencoder create(VqConfig config, Kernel kernel) {
+        NativeLib.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment c = nativeConfig(arena, config);
+            MemorySegment out = arena.allocate(ADDRESS);
+            NativeLib.call("building the VQ-GAN", err -> (int) H.AE_CREATE.invokeExact(c, out, err));
+            SliceAutoencoder ae = new SliceAutoencoder(out.get(ADDRESS, 0), config, kernel);
+            try {
+                ae.moveToKernelDevice();
+            } catch (RuntimeException e) {
+                ae.close();
+                throw e;
+            }
+            return ae;
+        }
+    }
+
+    /**
+     * Loads weights from {@code weights}. {@code config} may be null: then it comes from the file's ctcf metadata
+     * (safetensors written by {@link #save}) or is inferred from the tensor shapes. Missing, unexpected and
+     * shape-mismatched keys are reported together in one {@link ModelFormatException}; {@code loss.*} keys are
+     * ignored and a {@code first_stage_model.} prefix is stripped.
+     */
+    public static SliceAutoencoder load(Path weights, VqConfig config, Kernel kernel) throws IOException {
+        try (Checkpoint ckpt = Checkpoint.open(weights)) {
+            Map<String, TensorData> tensors = modelTensors(ckpt.tensors());
+            VqConfig cfg = config;
+            if (cfg == null && ckpt.root() instanceof Map<?, ?> meta && meta.get("ctcf.vq_config") instanceof String s) {
+                cfg = VqConfig.fromJson(s);
+            }
+            if (cfg == null) {
+                cfg = VqConfig.infer(tensors, weights);
+            }
+            SliceAutoencoder ae;
+            try {
+                ae = create(cfg, kernel);
+            } catch (CtcfException.InvalidArgumentException e) {
+                throw new ModelFormatException(weights, e.getMessage(), e);
+            }
+            try {
+                ae.loadTensors(weights, tensors, cfg);
+                return ae;
+            } catch (IOException | RuntimeException e) {
+                ae.close();
+                throw e;
+            }
+        }
+    }
+
+    private static Map<String, TensorData> modelTensors(Map<String, TensorData> all) {
+        boolean prefixed = all.keySet().stream().anyMatch(k -> k.startsWith(FIRST_STAGE_PREFIX + "encoder."));
+        Map<String, TensorData> out = new LinkedHashMap<>();
+        for (Map.Entry<String, TensorData> e : all.entrySet()) {
+            String k = e.getKey();
+            if (prefixed) {
+                if (!k.startsWith(FIRST_STAGE_PREFIX)) {
+                    continue;
+                }
+                k = k.substring(FIRST_STAGE_PREFIX.length());
+            }
+            if (k.startsWith(IGNORED_PREFIX)) {
+                continue;
+            }
+            out.put(k, e.getValue());
+        }
+        return out;
+    }
+
+    /** One parameter or buffer of the model: name and shape, in state_dict order. */
+    public record Parameter(String name, long[] shape) {
+        public long numel() {
+            long n = 1;
+            for (long s : shape) {
+                n *= s;
+            }
+            return n;
+        }
+    }
+
+    public List<Parameter> parameters() {
+        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(JAVA_LONG);
+            NativeLib.call("parameter count", err -> (int) H.AE_PARAM_COUNT.invokeExact(handle, count, err));
+            long n = count.get(JAVA_LONG, 0);
+            List<Parameter> out = new ArrayList<>();
+            MemorySegment name = arena.allocate(512);
+            MemorySegment ndim = arena.allocate(JAVA_INT);
+            MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
+            for (long i = 0; i < n; i++) {
+                long idx = i;
+                NativeLib.call("parameter info", err -> (int) H.AE_PARAM_INFO.invokeExact(handle, idx, name, 512L,
+                        ndim, shape, err));
+                long[] s = new long[ndim.get(JAVA_INT, 0)];
+                for (int d = 0; d < s.length; d++) {
+                    s[d] = shape.getAtIndex(JAVA_LONG, d);
+                }
+                out.add(new Parameter(name.getString(0, StandardCharsets.UTF_8), s));
+            }
+            return out;
+        }
+    }
+
+    public long parameterCount() {
+        return parameters().stream().mapToLong(Parameter::numel).sum();
+    }
+
+    private void loadTensors(Path file, Map<String, TensorData> tensors, VqConfig cfg) throws ModelFormatException {
+        List<Parameter> params = parameters();
+        List<String> missing = new ArrayList<>();
+        List<String> mismatched = new ArrayList<>();
+        Map<String, Parameter> byName = new LinkedHashMap<>();
+        for (Parameter p : params) {
+            byName.put(p.name(), p);
+            TensorData t = tensors.get(p.name());
+            if (t == null) {
+                missing.add(p.name());
+            } else if (!Arrays.equals(t.shape(), p.shape())) {
+                mismatched.add(p.name() + ": checkpoint " + t.shapeString() + " vs model " + Arrays.toString(p.shape()));
+            }
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String k : tensors.keySet()) {
+            if (!byName.containsKey(k)) {
+                unexpected.add(k);
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty()) {
+            StringBuilder sb = new StringBuilder("the checkpoint does not fit the VQ-GAN config ");
+            sb.append(describe(cfg)).append(':');
+            appendList(sb, "missing keys", missing);
+            appendList(sb, "unexpected keys", unexpected);
+            appendList(sb, "shape mismatches", mismatched);
+            throw new ModelFormatException(file, sb.toString());
+        }
+        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
+            for (Parameter p : params) {
+                TensorData t = tensors.get(p.name());
+                MemorySegment name = arena.allocateFrom(p.name(), StandardCharsets.UTF_8);
+                MemorySegment data = t.storage().asSlice(t.offset() * t.dtype().size());
+                MemorySegment shape = arena.allocateFrom(JAVA_LONG, t.shape().length == 0 ? new long[1] : t.shape());
+                MemorySegment strides = arena.allocateFrom(JAVA_LONG,
+                        t.strides().length == 0 ? new long[1] : t.strides());
+                int nd = t.shape().length;
+                int dtype = t.dtype().code();
+                NativeLib.call("loading " + p.name() + " from " + file, err -> (int) H.AE_SET_PARAM.invokeExact(handle,
+                        name, dtype, data, nd, shape, strides, err));
+            }
+        }
+    }
+
+    private static void appendList(StringBuilder sb, String what, List<String> items) {
+        if (items.isEmpty()) {
+            return;
+        }
+        sb.append("\n  ").append(what).append(" (").append(items.size()).append("): ");
+        sb.append(String.join(", ", items.subList(0, Math.min(12, items.size()))));
+        if (items.size() > 12) {
+            sb.append(", …");
+        }
+    }
+
+    private static String describe(VqConfig c) {
+        return "(ch " + c.ch() + ", ch_mult " + c.chMult() + ", num_res_blocks " + c.numResBlocks() + ", attention at "
+                + c.attnResolutions() + ", z_channels " + c.zChannels() + ", embed_dim " + c.embedDim() + ", n_embed "
+                + c.nEmbed() + ", in/out " + c.inChannels() + "/" + c.outCh() + ")";
+    }
+
+    private void moveToKernelDevice() {
+        try (var lease = life.acquire(); var kl = kernel.lease()) {
+            MemorySegment ctx = kernel.handle();
+            NativeLib.call("moving the VQ-GAN to " + kernel.device(),
+                    err -> (int) H.AE_TO.invokeExact(handle, ctx, err));
+        }
+    }
+
+    public VqConfig config() {
+        return config;
+    }
+
+    public SliceWrapper wrapper() {
+        return wrapper;
+    }
+
+    /** Sets how slices are mapped to the model (default {@link SliceWrapper#plain()}). */
+    public SliceAutoencoder withWrapper(SliceWrapper w) {
+        this.wrapper = w;
+        return this;
+    }
+
+    public int batchSize() {
+        return batchSize;
+    }
+
+    /** Slices per encoder/decoder batch (default 16, as the reference). */
+    public SliceAutoencoder withBatchSize(int b) {
+        if (b < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1");
+        }
+        this.batchSize = b;
+        return this;
+    }
+
+    /** Quantized latents {@code [nz, embed_dim, h, w]} of every slice of {@code volume} (no autograd). */
+    public Latents encode(Volume volume) {
+        try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
+                    volume.geometry().spacing());
+            MemorySegment w = nativeWrapper(arena, wrapper);
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment ctx = kernel.handle();
+            long b = batchSize;
+            NativeLib.call("encoding " + volume.geometry(), err -> (int) H.AE_ENCODE_VOLUME.invokeExact(ctx, handle, w,
+                    in, b, out, err));
+            return new Latents(out.get(ADDRESS, 0));
+        }
+    }
+
+    /** Decodes latents into a new volume on {@code geometry} (the geometry of the encoded volume). */
+    public Volume decode(Latents latents, Geometry geometry) {
+        Volume out = Volume.allocate(geometry);
+        boolean ok = false;
+        try (var lease = life.acquire(); var kl = kernel.lease(); var ll = latents.lease(); var ol = out.lease();
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment desc = Kernel.describe(arena, out.segmentUnderLease(), geometry.dims(), geometry.spacing());
+            MemorySegment w = nativeWrapper(arena, wrapper);
+            MemorySegment ctx = kernel.handle();
+            MemorySegment z = latents.handle();
+            long b = batchSize;
+            NativeLib.call("decoding onto " + geometry, err -> (int) H.AE_DECODE_VOLUME.invokeExact(ctx, handle, w, z, b,
+                    desc, err));
+            ok = true;
+            return out;
+        } finally {
+            if (!ok) {
+                out.close();
+            }
+        }
+    }
+
+    /** The raw VQModel operations on a [N, C, H, W] batch, for cross-checks against other implementations. */
+    public enum RawOp {
+        ENCODE(0), DECODE(1), ENCODE_CONTINUOUS(2), INDICES(3);
+
+        final int code;
+
+        RawOp(int code) {
+            this.code = code;
+        }
+    }
+
+    public Latents run(RawOp op, float[] input, long n, long c, long h, long w) {
+        try (var lease = life.acquire(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
+            MemorySegment in = arena.allocateFrom(JAVA_FLOAT, input);
+            MemorySegment shape = arena.allocateFrom(JAVA_LONG, n, c, h, w);
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment ctx = kernel.handle();
+            int code = op.code;
+            NativeLib.call("VQ-GAN " + op, err -> (int) H.AE_RUN.invokeExact(ctx, handle, code, in, shape, out, err));
+            return new Latents(out.get(ADDRESS, 0));
+        }
+    }
+
+    /** A heap copy of one parameter's values (float32). */
+    public float[] parameter(String name) {
+        Parameter p = parameters().stream().filter(q -> q.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no parameter " + name));
+        long n = p.numel();
+        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
+            MemorySegment nm = arena.allocateFrom(name, StandardCharsets.UTF_8);
+            MemorySegment dst = arena.allocate(JAVA_FLOAT, Math.max(1, n));
+            NativeLib.call("reading " + name, err -> (int) H.AE_GET_PARAM.invokeExact(handle, nm, dst, n, err));
+            return dst.asSlice(0, 4 * n).toArray(JAVA_FLOAT);
+        }
+    }
+
+    /** Saves the weights as safetensors (float32, state_dict names) with the config in the metadata. */
+    public void save(Path file) throws IOException {
+        List<SafeTensors.FloatTensor> ts = new ArrayList<>();
+        for (Parameter p : parameters()) {
+            ts.add(new SafeTensors.FloatTensor(p.name(), p.shape(), parameter(p.name())));
+        }
+        SafeTensors.writeF32(file, ts, Map.of("format", "pt", "ctcf.vq_config", config.toJson()));
+    }
+
+    @Override
+    public void close() {
+        life.close();
+    }
+
+    static MemorySegment nativeConfig(Arena arena, VqConfig c) {
+        MemorySegment s = arena.allocate(NativeLib.VQ_CONFIG);
+        String[] longs = {"ch", "out_ch", "in_channels", "resolution", "z_channels", "num_res_blocks", "embed_dim",
+            "n_embed"};
+        long[] values = {c.ch(), c.outCh(), c.inChannels(), c.resolution(), c.zChannels(), c.numResBlocks(),
+            c.embedDim(), c.nEmbed()};
+        for (int i = 0; i < longs.length; i++) {
+            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.VQ_CONFIG, longs[i]), values[i]);
+        }
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "double_z"), c.doubleZ() ? 1 : 0);
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "resamp_with_conv"), c.resampWithConv() ? 1 : 0);
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "n_ch_mult"), c.chMult().size());
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "n_attn_resolutions"), c.attnResolutions().size());
+        long cm = NativeLib.offsetOf(NativeLib.VQ_CONFIG, "ch_mult");
+        long ar = NativeLib.offsetOf(NativeLib.VQ_CONFIG, "attn_resolutions");
+        for (int i = 0; i < c.chMult().size(); i++) {
+            s.set(JAVA_LONG, cm + 8L * i, c.chMult().get(i));
+        }
+        for (int i = 0; i < c.attnResolutions().size(); i++) {
+            s.set(JAVA_LONG, ar + 8L * i, c.attnResolutions().get(i));
+        }
+        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "dropout"), c.dropout());
+        return s;
+    }
+
+    static MemorySegment nativeWrapper(Arena arena, SliceWrapper w) {
+        MemorySegment s = arena.allocate(NativeLib.SLICE_WRAPPER);
+        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "in_scale"), w.inScale());
+        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "in_shift"), w.inShift());
+        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "out_scale"), w.outScale());
+        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "out_shift"), w.outShift());
+        s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "resize"), w.resize());
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "transpose"), w.transpose() ? 1 : 0);
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "reference_orientation"),
+                w.referenceOrientation() ? 1 : 0);
+        return s;
+    }
+}

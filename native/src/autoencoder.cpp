@@ -1,0 +1,372 @@
+// autoencoder.cpp — the slice autoencoder entry points: VQModel handles, parameter I/O by name, batched
+// volume encode/decode through a slice wrapper, and kernel-owned tensors.
+#include <c10/core/InferenceMode.h>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "context.h"
+#include "ctcf.h"
+#include "guard.h"
+#include "vqgan.h"
+
+struct ctcf_autoencoder {
+    ctcf::VQModel model{nullptr};
+    c10::Device device{c10::kCPU};
+    std::vector<std::pair<std::string, torch::Tensor>> params;  // state_dict order
+};
+
+struct ctcf_tensor {
+    at::Tensor t;
+};
+
+namespace {
+
+using ctcf::InvalidArgument;
+
+void require(const void* p, const char* what) {
+    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
+}
+
+std::string shape_str(at::IntArrayRef s) {
+    std::ostringstream o;
+    o << "[";
+    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+    o << "]";
+    return o.str();
+}
+
+at::ScalarType scalar_type(int32_t dtype) {
+    switch (dtype) {
+        case CTCF_DTYPE_F32: return at::kFloat;
+        case CTCF_DTYPE_F64: return at::kDouble;
+        case CTCF_DTYPE_F16: return at::kHalf;
+        case CTCF_DTYPE_BF16: return at::kBFloat16;
+        case CTCF_DTYPE_I64: return at::kLong;
+        case CTCF_DTYPE_I32: return at::kInt;
+        case CTCF_DTYPE_I16: return at::kShort;
+        case CTCF_DTYPE_I8: return at::kChar;
+        case CTCF_DTYPE_U8: return at::kByte;
+        case CTCF_DTYPE_BOOL: return at::kBool;
+        default: throw InvalidArgument("unknown dtype code " + std::to_string(dtype));
+    }
+}
+
+ctcf::VqConfig to_config(const ctcf_vq_config& c) {
+    if (c.n_ch_mult < 1 || c.n_ch_mult > CTCF_MAX_LEVELS) throw InvalidArgument("n_ch_mult out of range");
+    if (c.n_attn_resolutions < 0 || c.n_attn_resolutions > CTCF_MAX_LEVELS) {
+        throw InvalidArgument("n_attn_resolutions out of range");
+    }
+    ctcf::VqConfig v;
+    v.ch = c.ch;
+    v.out_ch = c.out_ch;
+    v.in_channels = c.in_channels;
+    v.resolution = c.resolution;
+    v.z_channels = c.z_channels;
+    v.num_res_blocks = c.num_res_blocks;
+    v.embed_dim = c.embed_dim;
+    v.n_embed = c.n_embed;
+    v.double_z = c.double_z != 0;
+    v.resamp_with_conv = c.resamp_with_conv != 0;
+    v.ch_mult.assign(c.ch_mult, c.ch_mult + c.n_ch_mult);
+    v.attn_resolutions.assign(c.attn_resolutions, c.attn_resolutions + c.n_attn_resolutions);
+    v.dropout = c.dropout;
+    return v;
+}
+
+void check_device(const ctcf_context* ctx, const ctcf_autoencoder* ae) {
+    require(ctx, "context");
+    require(ae, "autoencoder");
+    if (ctx->device != ae->device) {
+        throw InvalidArgument("the autoencoder is on " + ae->device.str() + " but the context is on " +
+                              ctx->device.str() + "; move it with ctcf_autoencoder_to");
+    }
+}
+
+void check_wrapper(const ctcf_slice_wrapper* w) {
+    require(w, "slice wrapper");
+    if (!std::isfinite(w->in_scale) || !std::isfinite(w->in_shift) || !std::isfinite(w->out_scale) ||
+        !std::isfinite(w->out_shift)) {
+        throw InvalidArgument("slice wrapper maps must be finite");
+    }
+    if (w->resize < 0 || w->resize > 8192) throw InvalidArgument("slice wrapper resize out of range");
+}
+
+at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
+    if (x.size(2) == h && x.size(3) == w) return x;
+    return torch::nn::functional::interpolate(
+        x, torch::nn::functional::InterpolateFuncOptions()
+               .size(std::vector<int64_t>{h, w})
+               .mode(torch::kBilinear)
+               .align_corners(false));
+}
+
+// Slices [n, H, W] -> model input [n, in_channels, h, w].
+at::Tensor to_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, at::Tensor s) {
+    at::Tensor x = s.unsqueeze(1);
+    if (w.transpose) x = x.transpose(2, 3);
+    x = x * w.in_scale + w.in_shift;
+    if (w.resize > 0) x = resize(x, w.resize, w.resize);
+    if (w.reference_orientation) x = torch::rot90(x, 1, {2, 3}).flip({3});
+    const int64_t c = ae.model->config.in_channels;
+    if (c > 1) x = x.expand({-1, c, -1, -1});
+    return x.contiguous();
+}
+
+// Model output [n, out_ch, h, w] -> slices [n, H, W] (H, W = the volume's ny, nx).
+at::Tensor from_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, at::Tensor y, int64_t ny, int64_t nx) {
+    if (y.size(1) > 1) y = y.mean(1, /*keepdim=*/true);
+    if (w.reference_orientation) y = torch::rot90(y.flip({3}), 3, {2, 3});
+    const int64_t h = w.transpose ? nx : ny;
+    const int64_t ww = w.transpose ? ny : nx;
+    y = resize(y, h, ww);
+    y = y * w.out_scale + w.out_shift;
+    if (w.transpose) y = y.transpose(2, 3);
+    return y.squeeze(1);
+}
+
+}  // namespace
+
+extern "C" {
+
+CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_autoencoder** out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(config, "config");
+    require(out, "out");
+    *out = nullptr;
+    auto ae = std::make_unique<ctcf_autoencoder>();
+    ae->model = ctcf::VQModel(to_config(*config));
+    ae->model->eval();
+    for (auto& p : ae->model->named_parameters(/*recurse=*/true)) ae->params.emplace_back(p.key(), p.value());
+    for (auto& b : ae->model->named_buffers(/*recurse=*/true)) ae->params.emplace_back(b.key(), b.value());
+    *out = ae.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API void ctcf_autoencoder_free(ctcf_autoencoder* ae) { delete ae; }
+
+CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_t* count, ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(ae, "autoencoder");
+    require(count, "count");
+    *count = static_cast<int64_t>(ae->params.size());
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t index, char* name, size_t name_cap,
+                                             int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(ae, "autoencoder");
+    require(name, "name");
+    require(ndim, "ndim");
+    require(shape, "shape");
+    if (index < 0 || index >= static_cast<int64_t>(ae->params.size())) throw InvalidArgument("index out of range");
+    const auto& p = ae->params[static_cast<size_t>(index)];
+    std::snprintf(name, name_cap, "%s", p.first.c_str());
+    *ndim = static_cast<int32_t>(p.second.dim());
+    for (int64_t d = 0; d < p.second.dim() && d < CTCF_MAX_DIMS; ++d) shape[d] = p.second.size(d);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_set_param(ctcf_autoencoder* ae, const char* name, int32_t dtype, const void* data,
+                                            int32_t ndim, const int64_t* shape, const int64_t* strides,
+                                            ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(ae, "autoencoder");
+    require(name, "name");
+    require(data, "data");
+    if (ndim < 0 || ndim > CTCF_MAX_DIMS) throw InvalidArgument("ndim out of range");
+    if (ndim > 0) require(shape, "shape");
+    for (auto& p : ae->params) {
+        if (p.first != name) continue;
+        std::vector<int64_t> sz(shape, shape + ndim);
+        if (!p.second.sizes().equals(sz)) {
+            throw InvalidArgument(std::string("shape mismatch for ") + name + ": checkpoint " + shape_str(sz) +
+                                  ", model " + shape_str(p.second.sizes()));
+        }
+        auto opts = at::TensorOptions().dtype(scalar_type(dtype));
+        at::Tensor src = strides != nullptr
+                             ? at::from_blob(const_cast<void*>(data), sz, std::vector<int64_t>(strides, strides + ndim), opts)
+                             : at::from_blob(const_cast<void*>(data), sz, opts);
+        torch::NoGradGuard no_grad;
+        p.second.copy_(src.to(p.second.scalar_type()));
+        return ctcf::set_ok(err);
+    }
+    throw InvalidArgument(std::string("the model has no parameter named ") + name);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_get_param(const ctcf_autoencoder* ae, const char* name, float* dst, int64_t numel,
+                                            ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(ae, "autoencoder");
+    require(name, "name");
+    require(dst, "dst");
+    for (const auto& p : ae->params) {
+        if (p.first != name) continue;
+        if (p.second.numel() != numel) {
+            throw InvalidArgument(std::string(name) + " has " + std::to_string(p.second.numel()) + " elements, not " +
+                                  std::to_string(numel));
+        }
+        at::from_blob(dst, {numel}, at::kFloat).copy_(p.second.detach().reshape({numel}).to(at::kCPU, at::kFloat));
+        return ctcf::set_ok(err);
+    }
+    throw InvalidArgument(std::string("the model has no parameter named ") + name);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_to(ctcf_autoencoder* ae, ctcf_context* ctx, ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(ae, "autoencoder");
+    require(ctx, "context");
+    ae->model->to(ctx->device);
+    ae->device = ctx->device;
+    ae->params.clear();
+    for (auto& p : ae->model->named_parameters(true)) ae->params.emplace_back(p.key(), p.value());
+    for (auto& b : ae->model->named_buffers(true)) ae->params.emplace_back(b.key(), b.value());
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_encode_volume(ctcf_context* ctx, ctcf_autoencoder* ae,
+                                                const ctcf_slice_wrapper* wrapper, const ctcf_volume* in,
+                                                int64_t batch, ctcf_tensor** latents, ctcf_error* err) {
+    CTCF_API_BEGIN
+    check_device(ctx, ae);
+    check_wrapper(wrapper);
+    require(in, "input volume");
+    require(in->data, "input voxels");
+    require(latents, "latents");
+    *latents = nullptr;
+    if (batch < 1) throw InvalidArgument("batch size must be >= 1");
+    const int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
+    if (nx < 1 || ny < 1 || nz < 1) throw InvalidArgument("volume dims must be >= 1");
+    c10::InferenceMode guard;
+    at::Tensor vol = at::from_blob(in->data, {nz, ny, nx}, at::kFloat);
+    std::vector<at::Tensor> parts;
+    for (int64_t s = 0; s < nz; s += batch) {
+        ctx->check_cancelled();
+        const int64_t e = std::min(nz, s + batch);
+        at::Tensor x = to_model(*ae, *wrapper, vol.slice(0, s, e).to(ctx->device));
+        parts.push_back(ae->model->encode(x));
+    }
+    auto t = std::make_unique<ctcf_tensor>();
+    t->t = at::cat(parts, 0).contiguous();
+    *latents = t.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_decode_volume(ctcf_context* ctx, ctcf_autoencoder* ae,
+                                                const ctcf_slice_wrapper* wrapper, const ctcf_tensor* latents,
+                                                int64_t batch, ctcf_volume* out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    check_device(ctx, ae);
+    check_wrapper(wrapper);
+    require(latents, "latents");
+    require(out, "output volume");
+    require(out->data, "output voxels");
+    if (batch < 1) throw InvalidArgument("batch size must be >= 1");
+    const int64_t nx = out->dims[0], ny = out->dims[1], nz = out->dims[2];
+    const at::Tensor& z = latents->t;
+    if (z.dim() != 4 || z.size(0) != nz || z.size(1) != ae->model->config.embed_dim) {
+        throw InvalidArgument("latents " + shape_str(z.sizes()) + " do not fit a volume of " + std::to_string(nz) +
+                              " slices and embed_dim " + std::to_string(ae->model->config.embed_dim));
+    }
+    c10::InferenceMode guard;
+    at::Tensor dst = at::from_blob(out->data, {nz, ny, nx}, at::kFloat);
+    for (int64_t s = 0; s < nz; s += batch) {
+        ctx->check_cancelled();
+        const int64_t e = std::min(nz, s + batch);
+        at::Tensor y = ae->model->decode(z.slice(0, s, e).to(ctx->device));
+        dst.slice(0, s, e).copy_(from_model(*ae, *wrapper, y, ny, nx).to(at::kCPU));
+    }
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_autoencoder_run(ctcf_context* ctx, ctcf_autoencoder* ae, int32_t op, const float* in,
+                                      const int64_t shape[4], ctcf_tensor** out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    check_device(ctx, ae);
+    require(in, "input");
+    require(shape, "shape");
+    require(out, "out");
+    *out = nullptr;
+    for (int d = 0; d < 4; ++d) {
+        if (shape[d] < 1) throw InvalidArgument("input shape must be positive");
+    }
+    c10::InferenceMode guard;
+    at::Tensor x = at::from_blob(const_cast<float*>(in), {shape[0], shape[1], shape[2], shape[3]}, at::kFloat)
+                       .to(ctx->device);
+    at::Tensor r;
+    switch (op) {
+        case 0: r = ae->model->encode(x); break;
+        case 1: r = ae->model->decode(x); break;
+        case 2: r = ae->model->encode_continuous(x); break;
+        case 3: {
+            at::Tensor idx;
+            ae->model->encode(x, &idx);
+            r = idx.to(at::kFloat);
+            break;
+        }
+        default: throw InvalidArgument("unknown autoencoder op " + std::to_string(op));
+    }
+    auto t = std::make_unique<ctcf_tensor>();
+    t->t = r.to(at::kCPU).contiguous();
+    *out = t.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_tensor_info(const ctcf_tensor* t, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(t, "tensor");
+    require(ndim, "ndim");
+    require(shape, "shape");
+    *ndim = static_cast<int32_t>(t->t.dim());
+    for (int64_t d = 0; d < t->t.dim() && d < CTCF_MAX_DIMS; ++d) shape[d] = t->t.size(d);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_tensor_read(const ctcf_tensor* t, float* dst, int64_t numel, ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(t, "tensor");
+    require(dst, "dst");
+    if (t->t.numel() != numel) {
+        throw InvalidArgument("tensor has " + std::to_string(t->t.numel()) + " elements, not " + std::to_string(numel));
+    }
+    at::from_blob(dst, {numel}, at::kFloat).copy_(t->t.reshape({numel}).to(at::kCPU, at::kFloat));
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_tensor_create(const float* data, int32_t ndim, const int64_t* shape, ctcf_tensor** out,
+                                    ctcf_error* err) {
+    CTCF_API_BEGIN
+    require(data, "data");
+    require(out, "out");
+    *out = nullptr;
+    if (ndim < 0 || ndim > CTCF_MAX_DIMS) throw InvalidArgument("ndim out of range");
+    if (ndim > 0) require(shape, "shape");
+    std::vector<int64_t> sz(shape, shape + ndim);
+    for (int64_t s : sz) {
+        if (s < 0) throw InvalidArgument("negative tensor size");
+    }
+    auto t = std::make_unique<ctcf_tensor>();
+    t->t = at::from_blob(const_cast<float*>(data), sz, at::kFloat).clone();
+    *out = t.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API void ctcf_tensor_free(ctcf_tensor* t) { delete t; }
+
+}  // extern "C"
