@@ -38,8 +38,8 @@ void tune_allocator_once() {
 #if defined(__GLIBC__)
         const char* env = std::getenv("CTCF_MALLOC_TUNING");
         if (env != nullptr && std::string(env) == "off") return;
-        mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);     // glibc's maximum: larger blocks still use mmap
-        mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);    // keep up to 512 MiB of freed heap for reuse
+        mallopt(M_MMAP_MAX, 0);                       // large blocks from the heap too, so they can be reused
+        mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);  // keep up to 1 GiB of freed heap for reuse
 #endif
     });
 }

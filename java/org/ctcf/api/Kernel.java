@@ -31,9 +31,12 @@ public final class Kernel implements AutoCloseable {
         this.life = new RefCounted("kernel context (" + device + ")", () -> free(handle));
     }
 
-    /** Opens a context on the CPU with LibTorch's default thread count. */
+    /**
+     * Opens a context on the CPU using every available processor for LibTorch's intra-op threads (LibTorch's own
+     * default counts physical cores, which virtual machines often under-report).
+     */
     public static Kernel open() {
-        return open(Device.CPU, 0);
+        return open(Device.CPU, Runtime.getRuntime().availableProcessors());
     }
 
     /**

@@ -11,7 +11,8 @@ import picocli.CommandLine.Mixin;
 /** The {@code ctcf} command line: a thin shell over the Java API. {@link #run} is what tests call in-process. */
 @Command(name = "ctcf", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Counterfactual explanations for 3D CT classifiers (Latent Shift).",
-        subcommands = {InfoCommand.class, PreprocessCommand.class, DoctorCommand.class,
+        subcommands = {InfoCommand.class, PreprocessCommand.class, AeCommand.class, BenchCommand.class,
+            DoctorCommand.class,
             CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n", footer = {
             "  0 success, 2 usage, 3 bad input file, 4 kernel error, 5 native library unavailable,",

@@ -96,11 +96,14 @@ final class PreprocessCommand implements Callable<Integer> {
         String device;
 
         @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-                description = "LibTorch intra-op threads (0 = LibTorch's default).")
+                description = "LibTorch intra-op threads (0 = every available processor).")
         int threads;
 
         Kernel open() {
-            return Kernel.open(Device.parse(device), threads);
+            if (threads < 0) {
+                throw new IllegalArgumentException("--threads must be >= 0");
+            }
+            return Kernel.open(Device.parse(device), threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
         }
     }
 }

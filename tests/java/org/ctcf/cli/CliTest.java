@@ -111,6 +111,44 @@ class CliTest {
     }
 
     @Test
+    void aeRoundtripWritesTheReconstructionOnTheInputGridAndPrintsErrorsInHu() throws IOException {
+        Path out = tmp.resolve("rec.nii.gz");
+        Result r = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.ckpt").toString(), "--config", TestPaths.vqgan("tiny_vqgan.yaml").toString(),
+                "--resize", "16", "-o", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("latents:      105 x 8 x 8 x 8").contains("PSNR:").contains("MAE:")
+                .contains("236,969 parameters");
+        try (Volume rec = VolumeIO.read(out); Volume in = VolumeIO.read(TestPaths.sample())) {
+            assertThat(rec.geometry().affine()).containsExactly(in.geometry().affine());
+            assertThat(rec.stats().nonFinite()).isZero();
+        }
+    }
+
+    @Test
+    void aeErrorsNameTheModelFile() throws IOException {
+        Result missing = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder",
+                tmp.resolve("none.ckpt").toString());
+        assertThat(missing.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(missing.err()).contains("none.ckpt");
+
+        Path evil = tmp.resolve("evil.pth");
+        java.nio.file.Files.write(evil, "\u0080\u0002cos\nsystem\nX\u0002\u0000\u0000\u0000ls\u0085R."
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        // not a recognised container: refused before any pickle is read
+        Result notCkpt = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder", evil.toString());
+        assertThat(notCkpt.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(notCkpt.err()).contains("evil.pth");
+    }
+
+    @Test
+    void benchAeRunsAndPrintsThroughputAndMemory() {
+        Result r = run("bench", "ae", "--configs", "tiny", "--slices", "2", "--size", "32");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("cores").contains("encode/s").contains("peak RSS MiB").contains("tiny");
+    }
+
+    @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
                 .isEqualTo(ExitCode.values().length);
