@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 2
+#define CTCF_ABI_VERSION 3
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -252,6 +252,166 @@ CTCF_API int32_t ctcf_tensor_read(const ctcf_tensor* t, float* dst, int64_t nume
 CTCF_API int32_t ctcf_tensor_create(const float* data, int32_t ndim, const int64_t* shape, ctcf_tensor** out,
                                     ctcf_error* err);
 CTCF_API void ctcf_tensor_free(ctcf_tensor* t);
+
+/* ---- Classifiers (TorchScript) ----------------------------------------------------------------------------- */
+
+/* How a [D, ny, nx] volume is laid out for the classifier. */
+typedef enum ctcf_layout {
+    CTCF_LAYOUT_BCDHW = 0, /* [B, 1, nz, ny, nx]: slices first (ctcf's own order) */
+    CTCF_LAYOUT_BCHWD = 1  /* [B, 1, nx, ny, nz]: the reference's [B, 1, H, W, D] on a RAS volume */
+} ctcf_layout;
+
+/* Which number of the classifier's output [B, K] is explained: s = output[:, target] + offset, then
+ * sigmoid(s) if apply_sigmoid. */
+typedef struct ctcf_score_spec {
+    int64_t target;
+    int32_t apply_sigmoid;
+    int32_t reserved;
+    double offset;
+} ctcf_score_spec;
+
+/* Opaque: a differentiable classifier (TorchScript module) on one device. */
+typedef struct ctcf_classifier ctcf_classifier;
+
+/* Loads a TorchScript file (torch.jit.save / torch::jit::Module::save). max_batch: the largest batch the model
+ * accepts (0 = any). Free with ctcf_classifier_free. */
+CTCF_API int32_t ctcf_classifier_load(const char* path, int32_t layout, int64_t max_batch, ctcf_classifier** out,
+                                      ctcf_error* err);
+/* Builds a TorchScript module from source text defining `forward(self, x)` (no parameters). For tests and
+ * tools that must not depend on Python. */
+CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int64_t max_batch, ctcf_classifier** out,
+                                        ctcf_error* err);
+/* Saves the module as a TorchScript file. */
+CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* path, ctcf_error* err);
+CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctcf_error* err);
+CTCF_API void ctcf_classifier_free(ctcf_classifier* clf);
+/* Runs the classifier on one volume; writes up to cap raw outputs (before the score spec) and their count. */
+CTCF_API int32_t ctcf_classifier_predict(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
+                                         int64_t cap, int64_t* count, ctcf_error* err);
+
+/* ---- Latent Shift ------------------------------------------------------------------------------------------ */
+
+/* Stop reasons of the lambda search. */
+typedef enum ctcf_stop_reason {
+    CTCF_STOP_NONE = 0,            /* fix_range given: no search */
+    CTCF_STOP_PREDICTION_ROSE = 1, /* the prediction stopped decreasing */
+    CTCF_STOP_BELOW = 2,           /* the prediction fell below stop_below (0.05) */
+    CTCF_STOP_DROPPED = 3,         /* it dropped by search_pred_diff */
+    CTCF_STOP_MAX_STEPS = 4,       /* lambda <= -search_max_steps */
+    CTCF_STOP_PIXEL_CAP = 5        /* pixel change over search_max_pixel_diff_pct of sum|x0| */
+} ctcf_stop_reason;
+
+typedef enum ctcf_heatmap {
+    CTCF_HEATMAP_INT = 0,  /* mean_i |frame_i - frame_{i+1}| */
+    CTCF_HEATMAP_MEAN = 1, /* mean_i |x0 - frame_i| */
+    CTCF_HEATMAP_MAX = 2,  /* max_i |x0 - frame_i| */
+    CTCF_HEATMAP_MM = 3    /* |frame_0 - frame_last| */
+} ctcf_heatmap;
+
+/* Latent Shift options; defaults are the reference's (ctcf_shift_options_default). */
+typedef struct ctcf_shift_options {
+    double search_pred_diff;          /* 0.8 */
+    double search_step_size;          /* 10 */
+    double search_max_steps;          /* 3000 */
+    double search_max_pixel_diff_pct; /* 0.05 */
+    double stop_below;                /* 0.05 */
+    double fix_lb;                    /* used when fix_range != 0 */
+    double fix_rb;
+    int32_t lambda_sweep_steps;       /* 10 (the chunk sweep uses 2) */
+    int32_t heatmap;                  /* ctcf_heatmap */
+    int32_t fix_range;                /* != 0: lambdas = linspace(fix_lb, fix_rb, steps), no search */
+    int32_t reference_mode;           /* != 0: the literal published algorithm (every step re-decodes all slices) */
+    int64_t lambda_batch;             /* fast mode: lambda candidates per classifier batch (1 = sequential) */
+    int64_t decoder_batch;            /* slices per decoder batch / VJP micro-batch (16) */
+} ctcf_shift_options;
+
+CTCF_API void ctcf_shift_options_default(ctcf_shift_options* opts);
+
+/* Progress/cancellation callback: phase 0 = encode+decode, 1 = gradient, 2 = a search step, 3 = a sweep frame,
+ * 4 = a chunk finished. Returning non-zero cancels (the call returns CTCF_ERR_CANCELLED). May be NULL. */
+typedef int32_t (*ctcf_progress_fn)(void* user, int32_t phase, int64_t chunk, int64_t chunks, int64_t step,
+                                    double lambda, double prediction);
+
+/* Opaque result of an explanation or a chunk sweep; all arrays stay valid until ctcf_result_free. */
+typedef struct ctcf_result ctcf_result;
+
+/* Latent Shift of one chunk of slices [start, end) of a processed volume x (values as the autoencoder expects).
+ * The classifier sees the whole volume. */
+CTCF_API int32_t ctcf_explain(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
+                              ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x, int64_t start,
+                              int64_t end, const ctcf_shift_options* opts, ctcf_progress_fn progress, void* user,
+                              ctcf_result** out, ctcf_error* err);
+
+/* The chunk sweep: Latent Shift for chunks [i, i + chunk) for i = offset + first, offset + first + stride, ...
+ * below last (slice range [first, last); last <= 0 means all slices; the last chunk is clipped to the range).
+ * Builds the stitched counterfactual and re-scores it with the classifier. */
+CTCF_API int32_t ctcf_sweep(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
+                            ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x, int64_t chunk,
+                            int64_t stride, int64_t offset, int64_t first, int64_t last,
+                            const ctcf_shift_options* opts, ctcf_progress_fn progress, void* user, ctcf_result** out,
+                            ctcf_error* err);
+
+/* Diagnostics: the latent gradient dp/dz of slices [start, end) as Latent Shift uses it, computed the fast way
+ * (one classifier backward, per-slice VJPs) or, with reference != 0, by joint autograd through the chunk as
+ * published. *out receives [end - start, C, h, w]; free it with ctcf_tensor_free. */
+CTCF_API int32_t ctcf_latent_gradient(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
+                                      ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x,
+                                      int64_t start, int64_t end, int32_t reference, int64_t decoder_batch,
+                                      ctcf_tensor** out, ctcf_error* err);
+
+/* Scalars of a result. */
+typedef struct ctcf_result_info {
+    double p0;               /* prediction on the reconstruction (lambda = 0) */
+    double bound;            /* the lambda bound (single chunk) */
+    double stitched_prediction; /* sweep: the classifier on the stitched counterfactual */
+    double seconds[6];       /* encode+decode, gradient, search, sweep frames, stitching, total */
+    int64_t dims[3];         /* nx, ny, nz */
+    int64_t frames;          /* number of sweep frames (single chunk) */
+    int64_t lambdas_evaluated; /* distinct lambdas decoded and classified */
+    int64_t slices_decoded;  /* decoder work, in slices */
+    int64_t classifier_calls; /* classifier forward passes (one per volume) */
+    int64_t chunks;          /* sweep: number of chunks */
+    int32_t stop_reason;     /* single chunk */
+    int32_t reserved;
+} ctcf_result_info;
+
+typedef struct ctcf_chunk_row {
+    int64_t start;
+    int64_t end;
+    double min_prediction;
+    double bound;
+    double pixel_change;     /* sum |x0 - cf| over the chunk's slices at the bound */
+    int32_t stop_reason;
+    int32_t rank;            /* 1 = lowers the prediction most */
+} ctcf_chunk_row;
+
+typedef enum ctcf_result_array {
+    CTCF_ARRAY_LAMBDAS = 0,      /* the sweep lambdas (single chunk) */
+    CTCF_ARRAY_PREDICTIONS = 1,  /* their predictions */
+    CTCF_ARRAY_SEARCH_LAMBDAS = 2, /* every lambda the search evaluated, in order */
+    CTCF_ARRAY_SEARCH_PREDICTIONS = 3,
+    CTCF_ARRAY_SLICE_PREDICTION = 4, /* sweep: per slice, the min prediction of the chunk(s) covering it */
+    CTCF_ARRAY_SLICE_CHANGE = 5      /* sweep: per slice, sum of the stitched heatmap squared */
+} ctcf_result_array;
+
+typedef enum ctcf_result_volume_kind {
+    CTCF_VOLUME_FRAME = 0,          /* single chunk: frame `index` of the sweep (index 0 = the counterfactual) */
+    CTCF_VOLUME_HEATMAP = 1,        /* single chunk: the heatmap; sweep: the stitched heatmap */
+    CTCF_VOLUME_RECONSTRUCTION = 2, /* x0 = decode(encode(x)) */
+    CTCF_VOLUME_COUNTERFACTUAL = 3  /* single chunk: frame 0; sweep: the stitched counterfactual */
+} ctcf_result_volume_kind;
+
+CTCF_API int32_t ctcf_result_info_get(const ctcf_result* r, ctcf_result_info* info, ctcf_error* err);
+/* Pointer to an array of doubles owned by the result, and its length. */
+CTCF_API int32_t ctcf_result_array_get(const ctcf_result* r, int32_t which, const double** data, int64_t* n,
+                                       ctcf_error* err);
+/* Copies up to cap chunk rows; *n receives the number of chunks. */
+CTCF_API int32_t ctcf_result_chunks_get(const ctcf_result* r, ctcf_chunk_row* rows, int64_t cap, int64_t* n,
+                                        ctcf_error* err);
+/* Pointer to a float32 [nz, ny, nx] volume owned by the result (x fastest). */
+CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int64_t index, const float** data,
+                                        ctcf_error* err);
+CTCF_API void ctcf_result_free(ctcf_result* r);
 
 #ifdef __cplusplus
 } /* extern "C" */

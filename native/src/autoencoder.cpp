@@ -11,17 +11,8 @@
 #include "context.h"
 #include "ctcf.h"
 #include "guard.h"
+#include "autoencoder.h"
 #include "vqgan.h"
-
-struct ctcf_autoencoder {
-    ctcf::VQModel model{nullptr};
-    c10::Device device{c10::kCPU};
-    std::vector<std::pair<std::string, torch::Tensor>> params;  // state_dict order
-};
-
-struct ctcf_tensor {
-    at::Tensor t;
-};
 
 namespace {
 
@@ -86,7 +77,9 @@ void check_device(const ctcf_context* ctx, const ctcf_autoencoder* ae) {
     }
 }
 
-void check_wrapper(const ctcf_slice_wrapper* w) {
+}  // namespace
+
+void ctcf::check_wrapper(const ctcf_slice_wrapper* w) {
     require(w, "slice wrapper");
     if (!std::isfinite(w->in_scale) || !std::isfinite(w->in_shift) || !std::isfinite(w->out_scale) ||
         !std::isfinite(w->out_shift)) {
@@ -94,6 +87,8 @@ void check_wrapper(const ctcf_slice_wrapper* w) {
     }
     if (w->resize < 0 || w->resize > 8192) throw InvalidArgument("slice wrapper resize out of range");
 }
+
+namespace {
 
 at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
     if (x.size(2) == h && x.size(3) == w) return x;
@@ -129,6 +124,35 @@ at::Tensor from_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, a
 }
 
 }  // namespace
+
+at::Tensor ctcf::encode_slices(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& slices) {
+    return ae.model->encode(to_model(ae, w, slices));
+}
+
+at::Tensor ctcf::decode_slices(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& z,
+                               int64_t ny, int64_t nx) {
+    return from_model(ae, w, ae.model->decode(z), ny, nx);
+}
+
+at::Tensor ctcf::encode_volume(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& vol,
+                               int64_t batch) {
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> parts;
+    for (int64_t s = 0; s < vol.size(0); s += batch) {
+        parts.push_back(encode_slices(ae, w, vol.slice(0, s, std::min(vol.size(0), s + batch))));
+    }
+    return at::cat(parts, 0);
+}
+
+at::Tensor ctcf::decode_volume(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& z,
+                               int64_t ny, int64_t nx, int64_t batch) {
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> parts;
+    for (int64_t s = 0; s < z.size(0); s += batch) {
+        parts.push_back(decode_slices(ae, w, z.slice(0, s, std::min(z.size(0), s + batch)), ny, nx));
+    }
+    return at::cat(parts, 0);
+}
 
 extern "C" {
 
@@ -239,7 +263,7 @@ CTCF_API int32_t ctcf_autoencoder_encode_volume(ctcf_context* ctx, ctcf_autoenco
                                                 int64_t batch, ctcf_tensor** latents, ctcf_error* err) {
     CTCF_API_BEGIN
     check_device(ctx, ae);
-    check_wrapper(wrapper);
+    ctcf::check_wrapper(wrapper);
     require(in, "input volume");
     require(in->data, "input voxels");
     require(latents, "latents");
@@ -268,7 +292,7 @@ CTCF_API int32_t ctcf_autoencoder_decode_volume(ctcf_context* ctx, ctcf_autoenco
                                                 int64_t batch, ctcf_volume* out, ctcf_error* err) {
     CTCF_API_BEGIN
     check_device(ctx, ae);
-    check_wrapper(wrapper);
+    ctcf::check_wrapper(wrapper);
     require(latents, "latents");
     require(out, "output volume");
     require(out->data, "output voxels");

@@ -345,6 +345,18 @@ public final class SliceAutoencoder implements AutoCloseable {
         SafeTensors.writeF32(file, ts, Map.of("format", "pt", "ctcf.vq_config", config.toJson()));
     }
 
+    Kernel kernel() {
+        return kernel;
+    }
+
+    RefCounted.Lease lease() {
+        return life.acquire();
+    }
+
+    MemorySegment handle() {
+        return handle;
+    }
+
     @Override
     public void close() {
         life.close();

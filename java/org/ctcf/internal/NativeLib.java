@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 2;
+    public static final int ABI_VERSION = 3;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -73,6 +73,50 @@ public final class NativeLib {
             JAVA_LONG.withName("resize"),
             JAVA_INT.withName("transpose"),
             JAVA_INT.withName("reference_orientation"));
+
+    public static final StructLayout SCORE_SPEC = MemoryLayout.structLayout(
+            JAVA_LONG.withName("target"),
+            JAVA_INT.withName("apply_sigmoid"),
+            JAVA_INT.withName("reserved"),
+            JAVA_DOUBLE.withName("offset"));
+    public static final StructLayout SHIFT_OPTIONS = MemoryLayout.structLayout(
+            JAVA_DOUBLE.withName("search_pred_diff"),
+            JAVA_DOUBLE.withName("search_step_size"),
+            JAVA_DOUBLE.withName("search_max_steps"),
+            JAVA_DOUBLE.withName("search_max_pixel_diff_pct"),
+            JAVA_DOUBLE.withName("stop_below"),
+            JAVA_DOUBLE.withName("fix_lb"),
+            JAVA_DOUBLE.withName("fix_rb"),
+            JAVA_INT.withName("lambda_sweep_steps"),
+            JAVA_INT.withName("heatmap"),
+            JAVA_INT.withName("fix_range"),
+            JAVA_INT.withName("reference_mode"),
+            JAVA_LONG.withName("lambda_batch"),
+            JAVA_LONG.withName("decoder_batch"));
+    public static final StructLayout RESULT_INFO = MemoryLayout.structLayout(
+            JAVA_DOUBLE.withName("p0"),
+            JAVA_DOUBLE.withName("bound"),
+            JAVA_DOUBLE.withName("stitched_prediction"),
+            MemoryLayout.sequenceLayout(6, JAVA_DOUBLE).withName("seconds"),
+            MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("dims"),
+            JAVA_LONG.withName("frames"),
+            JAVA_LONG.withName("lambdas_evaluated"),
+            JAVA_LONG.withName("slices_decoded"),
+            JAVA_LONG.withName("classifier_calls"),
+            JAVA_LONG.withName("chunks"),
+            JAVA_INT.withName("stop_reason"),
+            JAVA_INT.withName("reserved"));
+    public static final StructLayout CHUNK_ROW = MemoryLayout.structLayout(
+            JAVA_LONG.withName("start"),
+            JAVA_LONG.withName("end"),
+            JAVA_DOUBLE.withName("min_prediction"),
+            JAVA_DOUBLE.withName("bound"),
+            JAVA_DOUBLE.withName("pixel_change"),
+            JAVA_INT.withName("stop_reason"),
+            JAVA_INT.withName("rank"));
+    /** ctcf_progress_fn. */
+    public static final FunctionDescriptor PROGRESS_FN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG,
+            JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_DOUBLE);
 
     public static long offsetOf(StructLayout l, String name) {
         return offset(l, name);
@@ -123,6 +167,21 @@ public final class NativeLib {
         public static final MethodHandle TENSOR_READ;
         public static final MethodHandle TENSOR_CREATE;
         public static final MethodHandle TENSOR_FREE;
+        public static final MethodHandle CLF_LOAD;
+        public static final MethodHandle CLF_DEFINE;
+        public static final MethodHandle CLF_SAVE;
+        public static final MethodHandle CLF_TO;
+        public static final MethodHandle CLF_FREE;
+        public static final MethodHandle CLF_PREDICT;
+        public static final MethodHandle SHIFT_DEFAULTS;
+        public static final MethodHandle EXPLAIN;
+        public static final MethodHandle SWEEP;
+        public static final MethodHandle RESULT_INFO_GET;
+        public static final MethodHandle RESULT_ARRAY_GET;
+        public static final MethodHandle RESULT_CHUNKS_GET;
+        public static final MethodHandle RESULT_VOLUME_GET;
+        public static final MethodHandle RESULT_FREE;
+        public static final MethodHandle LATENT_GRADIENT;
 
         static {
             LIB = NativeLoader.load();
@@ -178,6 +237,31 @@ public final class NativeLib {
             TENSOR_CREATE = bind("ctcf_tensor_create",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             TENSOR_FREE = bind("ctcf_tensor_free", FunctionDescriptor.ofVoid(ADDRESS));
+            CLF_LOAD = bind("ctcf_classifier_load",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            CLF_DEFINE = bind("ctcf_classifier_define",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            CLF_SAVE = bind("ctcf_classifier_save", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            CLF_TO = bind("ctcf_classifier_to", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            CLF_FREE = bind("ctcf_classifier_free", FunctionDescriptor.ofVoid(ADDRESS));
+            CLF_PREDICT = bind("ctcf_classifier_predict", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+            SHIFT_DEFAULTS = bind("ctcf_shift_options_default", FunctionDescriptor.ofVoid(ADDRESS));
+            EXPLAIN = bind("ctcf_explain", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            SWEEP = bind("ctcf_sweep", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS));
+            RESULT_INFO_GET = bind("ctcf_result_info_get", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            RESULT_ARRAY_GET = bind("ctcf_result_array_get",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            RESULT_CHUNKS_GET = bind("ctcf_result_chunks_get",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+            RESULT_VOLUME_GET = bind("ctcf_result_volume_get",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            RESULT_FREE = bind("ctcf_result_free", FunctionDescriptor.ofVoid(ADDRESS));
+            LATENT_GRADIENT = bind("ctcf_latent_gradient", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
         }
 
         private H() {

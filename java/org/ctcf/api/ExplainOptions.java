@@ -1,0 +1,144 @@
+package org.ctcf.api;
+
+/**
+ * Latent Shift options. Defaults are the reference's ({@code LatentShift.attribute}): search_pred_diff 0.8,
+ * search_step_size 10, search_max_steps 3000, search_max_pixel_diff_pct 0.05, the 0.05 floor,
+ * lambda_sweep_steps 10, heatmap "int", sigmoid on output 0, no fixed range, fast mode.
+ *
+ * @param fixLow with {@code fixHigh}: a fixed λ range (no search); both null for the search
+ * @param referenceMode run the literal published algorithm (every step re-decodes every slice)
+ * @param lambdaBatch fast mode: λ candidates decoded and classified per batch (same bound as sequential)
+ * @param decoderBatch slices per decoder batch and per VJP micro-batch
+ */
+public record ExplainOptions(Target target, double searchPredDiff, double searchStepSize, double searchMaxSteps,
+        double searchMaxPixelDiffPct, double stopBelow, int lambdaSweepSteps, HeatmapMethod heatmap, Double fixLow,
+        Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch) {
+
+    public ExplainOptions {
+        if (target == null || heatmap == null) {
+            throw new IllegalArgumentException("target and heatmap are required");
+        }
+        if (!(searchStepSize > 0) || searchPredDiff < 0 || searchMaxSteps < 0 || searchMaxPixelDiffPct < 0) {
+            throw new IllegalArgumentException("search options must be >= 0 (step size > 0)");
+        }
+        if (lambdaSweepSteps < 1 || lambdaBatch < 1 || decoderBatch < 1) {
+            throw new IllegalArgumentException("lambda_sweep_steps, lambda batch and decoder batch must be >= 1");
+        }
+        if ((fixLow == null) != (fixHigh == null)) {
+            throw new IllegalArgumentException("a fixed range needs both bounds");
+        }
+    }
+
+    public static ExplainOptions defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.target = target;
+        b.searchPredDiff = searchPredDiff;
+        b.searchStepSize = searchStepSize;
+        b.searchMaxSteps = searchMaxSteps;
+        b.searchMaxPixelDiffPct = searchMaxPixelDiffPct;
+        b.stopBelow = stopBelow;
+        b.lambdaSweepSteps = lambdaSweepSteps;
+        b.heatmap = heatmap;
+        b.fixLow = fixLow;
+        b.fixHigh = fixHigh;
+        b.referenceMode = referenceMode;
+        b.lambdaBatch = lambdaBatch;
+        b.decoderBatch = decoderBatch;
+        return b;
+    }
+
+    public boolean fixedRange() {
+        return fixLow != null;
+    }
+
+    /** Builder with the reference defaults. */
+    public static final class Builder {
+        private Target target = Target.sigmoidOf(0);
+        private double searchPredDiff = 0.8;
+        private double searchStepSize = 10.0;
+        private double searchMaxSteps = 3000;
+        private double searchMaxPixelDiffPct = 0.05;
+        private double stopBelow = 0.05;
+        private int lambdaSweepSteps = 10;
+        private HeatmapMethod heatmap = HeatmapMethod.INT;
+        private Double fixLow;
+        private Double fixHigh;
+        private boolean referenceMode;
+        private int lambdaBatch = 1;
+        private int decoderBatch = 16;
+
+        public Builder target(Target t) {
+            this.target = t;
+            return this;
+        }
+
+        public Builder searchPredDiff(double v) {
+            this.searchPredDiff = v;
+            return this;
+        }
+
+        public Builder searchStepSize(double v) {
+            this.searchStepSize = v;
+            return this;
+        }
+
+        public Builder searchMaxSteps(double v) {
+            this.searchMaxSteps = v;
+            return this;
+        }
+
+        public Builder searchMaxPixelDiffPct(double v) {
+            this.searchMaxPixelDiffPct = v;
+            return this;
+        }
+
+        public Builder stopBelow(double v) {
+            this.stopBelow = v;
+            return this;
+        }
+
+        public Builder lambdaSweepSteps(int v) {
+            this.lambdaSweepSteps = v;
+            return this;
+        }
+
+        public Builder heatmap(HeatmapMethod v) {
+            this.heatmap = v;
+            return this;
+        }
+
+        public Builder fixRange(double low, double high) {
+            this.fixLow = low;
+            this.fixHigh = high;
+            return this;
+        }
+
+        public Builder referenceMode(boolean v) {
+            this.referenceMode = v;
+            return this;
+        }
+
+        public Builder lambdaBatch(int v) {
+            this.lambdaBatch = v;
+            return this;
+        }
+
+        public Builder decoderBatch(int v) {
+            this.decoderBatch = v;
+            return this;
+        }
+
+        public ExplainOptions build() {
+            return new ExplainOptions(target, searchPredDiff, searchStepSize, searchMaxSteps, searchMaxPixelDiffPct,
+                    stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch);
+        }
+    }
+}

@@ -1,0 +1,390 @@
+package org.ctcf.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.ctcf.TestPaths;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Latent Shift engine on a tiny VQ-GAN (the committed fixture) and classifiers written as TorchScript source:
+ * the published λ schedule, every stop rule, fast = reference, batched = sequential, localization.
+ */
+class LatentShiftTest {
+    static final int D = 48;
+    private static Kernel kernel;
+    private static SliceAutoencoder ae;
+    private static Volume volume;
+    /** Mean of the reconstruction over slices 20..24: what the crafted classifiers are centred on. */
+    private static double m0;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        kernel = Kernel.open();
+        ae = SliceAutoencoder.load(TestPaths.vqgan("tiny_vqgan.safetensors"), null, kernel)
+                .withWrapper(SliceWrapper.plain()).withBatchSize(16);
+        volume = Volume.allocate(Geometry.of(16, 16, D, 1.5, 1.5, 3, 0, 0, 0));
+        Random r = new Random(3);
+        for (int z = 0; z < D; z++) {
+            for (int y = 0; y < 16; y++) {
+                for (int x = 0; x < 16; x++) {
+                    volume.set(x, y, z, (float) (0.5 + 0.3 * Math.sin(x * 0.4 + z * 0.2) * Math.cos(y * 0.3)
+                            + 0.05 * r.nextGaussian()));
+                }
+            }
+        }
+        try (Classifier c = classifier("return x.mean(dim=[1, 2, 3, 4]).unsqueeze(1)");
+                Explanation e = LatentShift.explain(volume, ae, c, ExplainOptions.builder().target(Target.raw(0))
+                        .fixRange(0, 0).lambdaSweepSteps(1).build(), 0, D, null)) {
+            double s = 0;
+            for (int z = 20; z < 25; z++) {
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) {
+                        s += e.reconstruction().get(x, y, z);
+                    }
+                }
+            }
+            m0 = s / (5 * 256);
+        }
+    }
+
+    @AfterAll
+    static void tearDown() {
+        volume.close();
+        ae.close();
+        kernel.close();
+    }
+
+    static Classifier classifier(String body) {
+        return Classifier.define("def forward(self, x):\n    " + body + "\n", Classifier.Layout.BCDHW, 0, kernel);
+    }
+
+    /** Mean intensity of slices 20..24 (input layout [B, 1, D, H, W]). */
+    static final String M = "x[:, :, 20:25].mean(dim=[1, 2, 3, 4])";
+
+    static String num(double v) {
+        return String.format(Locale.ROOT, "%.9f", v);
+    }
+
+    @Test
+    void lambdaScheduleIsThePublishedOne() {
+        double[] expected = {0, -10, -21, -34, -48, -63, -80, -98, -118, -140, -164, -191, -221, -254, -290, -329,
+            -372, -420, -472, -530, -593, -663, -740, -824, -917, -1019, -1131, -1255, -1391, -1541, -1706, -1887,
+            -2086, -2305, -2546, -2811};
+        assertThat(expected).hasSize(36);
+        assertThat(LatentShift.lambdaSchedule(36, 10.0)).containsExactly(expected);
+        // The kernel's search walks the same schedule (a classifier that never stops it early).
+        try (Classifier c = classifier("return (" + M + " * 0.000000001 + 0.5).unsqueeze(1)");
+                Explanation e = LatentShift.explain(volume, ae, c, ExplainOptions.builder().target(Target.raw(0))
+                        .build(), 20, 25, null)) {
+            assertThat(java.util.Arrays.copyOf(e.searchLambdas(), 36)).containsExactly(expected);
+            assertThat(e.stopReason()).isEqualTo(StopReason.MAX_STEPS);
+            assertThat(e.bound()).isEqualTo(-3103.0); // the first lambda <= -3000
+        }
+    }
+
+    @Test
+    void fastLatentGradientsEqualReferenceJointAutogradForRandomChunks() {
+        try (Classifier c = classifier("return ((x[:, :, 10:30] * x[:, :, 10:30]).mean(dim=[1, 2, 3, 4]) * 3.0 "
+                + "- x[:, :, 5:40, 2:9].mean(dim=[1, 2, 3, 4])).unsqueeze(1)")) {
+            Random r = new Random(17);
+            for (int t = 0; t < 4; t++) {
+                int start = r.nextInt(D - 12);
+                int end = start + 1 + r.nextInt(12);
+                try (Latents fast = LatentShift.latentGradient(volume, ae, c, Target.sigmoidOf(0), start, end, false);
+                        Latents ref = LatentShift.latentGradient(volume, ae, c, Target.sigmoidOf(0), start, end, true)) {
+                    assertThat(fast.shape()).containsExactly(ref.shape());
+                    float[] a = fast.read();
+                    float[] b = ref.read();
+                    assertThat(SliceAutoencoderTest.relativeError(a, b)).as("chunk [%d, %d)", start, end)
+                            .isLessThanOrEqualTo(1e-4);
+                    double norm = 0;
+                    for (float v : b) {
+                        norm += Math.abs(v);
+                    }
+                    assertThat(norm).as("gradient is not trivially zero").isGreaterThan(0);
+                }
+            }
+        }
+    }
+
+    record Case(String name, String body, Target target, double predDiff, StopReason expected) {
+    }
+
+    List<Case> stopCases() {
+        return List.of(
+                new Case("rose", "return ((" + M + " - " + num(m0 + 0.002) + ") * (" + M + " - " + num(m0 + 0.002)
+                        + ") * 1000.0 + 0.5).unsqueeze(1)", Target.raw(0), 0.8, StopReason.PREDICTION_ROSE),
+                new Case("below", "return ((" + M + " - " + num(m0) + ") * 500.0 + 2.0).unsqueeze(1)",
+                        Target.sigmoidOf(0), 1.0, StopReason.BELOW_THRESHOLD),
+                new Case("dropped", "return (" + M + " * 200.0 + 5.0).unsqueeze(1)", Target.raw(0), 0.8,
+                        StopReason.DROPPED_ENOUGH),
+                new Case("max-steps", "return (" + M + " * 0.000000001 + 0.5).unsqueeze(1)", Target.raw(0), 0.8,
+                        StopReason.MAX_STEPS),
+                new Case("pixel-cap", "return (" + M + " * 2.0 + 5.0).unsqueeze(1)", Target.raw(0), 0.8,
+                        StopReason.PIXEL_CAP));
+    }
+
+    @Test
+    void everyStopRuleIsTriggeredByAClassifierCraftedForItAndReported() {
+        for (Case k : stopCases()) {
+            try (Classifier c = classifier(k.body())) {
+                for (boolean reference : new boolean[] {false, true}) {
+                    ExplainOptions o = ExplainOptions.builder().target(k.target()).searchPredDiff(k.predDiff())
+                            .referenceMode(reference).build();
+                    try (Explanation e = LatentShift.explain(volume, ae, c, o, 20, 25, null)) {
+                        assertThat(e.stopReason()).as("%s (reference=%s), trace %s", k.name(), reference,
+                                java.util.Arrays.toString(e.searchPredictions())).isEqualTo(k.expected());
+                        double[] l = e.searchLambdas();
+                        assertThat(e.bound()).as("the stopping lambda is the bound").isEqualTo(l[l.length - 1]);
+                        assertThat(e.lambdas()[0]).isEqualTo(e.bound());
+                        assertThat(e.lambdas()[e.lambdas().length - 1]).isEqualTo(0.0);
+                        assertThat(e.frames()).hasSize(10);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void batchedAndSequentialSearchesGiveTheSameBoundFramesAndPredictions() {
+        for (Case k : stopCases()) {
+            try (Classifier c = classifier(k.body())) {
+                ExplainOptions seq = ExplainOptions.builder().target(k.target()).searchPredDiff(k.predDiff()).build();
+                try (Explanation a = LatentShift.explain(volume, ae, c, seq, 20, 25, null);
+                        Explanation b = LatentShift.explain(volume, ae, c, seq.toBuilder().lambdaBatch(5).build(), 20,
+                                25, null)) {
+                    assertThat(b.bound()).as(k.name()).isEqualTo(a.bound());
+                    assertThat(b.stopReason()).isEqualTo(a.stopReason());
+                    assertThat(b.lambdas()).containsExactly(a.lambdas());
+                    assertThat(b.predictions()).containsExactly(a.predictions(), within(1e-6));
+                    assertMaxAbsDifference(a.counterfactual(), b.counterfactual(), 1e-5);
+                }
+            }
+        }
+    }
+
+    static double maxAbsDifference(Volume a, Volume b) {
+        double m = 0;
+        for (int z = 0; z < a.nz(); z++) {
+            for (int y = 0; y < a.ny(); y++) {
+                for (int x = 0; x < a.nx(); x++) {
+                    m = Math.max(m, Math.abs(a.get(x, y, z) - b.get(x, y, z)));
+                }
+            }
+        }
+        return m;
+    }
+
+    static void assertMaxAbsDifference(Volume a, Volume b, double tol) {
+        assertThat(maxAbsDifference(a, b)).isLessThanOrEqualTo(tol);
+    }
+
+    @Test
+    void referenceAndFastModesGiveTheSameFramesAndTheSameChunkTable() {
+        try (Classifier c = classifier("return ((x[:, :, 8:40] - 0.3).abs().mean(dim=[1, 2, 3, 4]) * 40.0 - 4.0)"
+                + ".unsqueeze(1)")) {
+            ExplainOptions fast = ExplainOptions.builder().target(Target.sigmoidOf(0)).build();
+            ExplainOptions ref = fast.toBuilder().referenceMode(true).build();
+            try (Explanation a = LatentShift.explain(volume, ae, c, fast, 16, 24, null);
+                    Explanation b = LatentShift.explain(volume, ae, c, ref, 16, 24, null)) {
+                assertThat(a.bound()).isEqualTo(b.bound());
+                assertThat(a.stopReason()).isEqualTo(b.stopReason());
+                assertThat(a.predictions()).containsExactly(b.predictions(), within(1e-4));
+                for (int i = 0; i < a.frames().size(); i++) {
+                    assertMaxAbsDifference(a.frames().get(i), b.frames().get(i), 1e-4);
+                }
+                assertMaxAbsDifference(a.heatmap(), b.heatmap(), 1e-4);
+                // fewer decoded slices in fast mode
+                assertThat(a.timings().slicesDecoded()).isLessThan(b.timings().slicesDecoded() / 3);
+            }
+            ExplainOptions sweepFast = fast.toBuilder().lambdaSweepSteps(2).build();
+            try (SweepResult a = LatentShift.sweep(volume, ae, c, sweepFast, ChunkSweep.of(8), null);
+                    SweepResult b = LatentShift.sweep(volume, ae, c, sweepFast.toBuilder().referenceMode(true).build(),
+                            ChunkSweep.of(8), null)) {
+                assertThat(a.chunks()).hasSize(6);
+                for (int i = 0; i < 6; i++) {
+                    SweepResult.Chunk x = a.chunks().get(i);
+                    SweepResult.Chunk y = b.chunks().get(i);
+                    assertThat(x.start()).isEqualTo(y.start());
+                    assertThat(x.end()).isEqualTo(y.end());
+                    assertThat(x.bound()).as("chunk %d", i).isEqualTo(y.bound());
+                    assertThat(x.stopReason()).isEqualTo(y.stopReason());
+                    assertThat(x.minPrediction()).isCloseTo(y.minPrediction(), within(1e-4));
+                    assertThat(x.pixelChange()).isCloseTo(y.pixelChange(), within(1e-3 * Math.max(1, y.pixelChange())));
+                    assertThat(x.rank()).isEqualTo(y.rank());
+                }
+                assertMaxAbsDifference(a.counterfactual(), b.counterfactual(), 1e-4);
+                assertThat(a.stitchedPrediction()).isCloseTo(b.stitchedPrediction(), within(1e-4));
+                assertThat(a.timings().slicesDecoded()).isLessThan(b.timings().slicesDecoded() / 5);
+            }
+        }
+    }
+
+    @Test
+    void sweepLocalizesAClassifierThatOnlySeesSlices20To24() {
+        try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
+            ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2).build();
+            try (SweepResult s = LatentShift.sweep(volume, ae, c, o, ChunkSweep.of(5), null)) {
+                SweepResult.Chunk best = s.ranked().get(0);
+                assertThat(best.start()).isEqualTo(20);
+                assertThat(best.end()).isEqualTo(25);
+                assertThat(best.minPrediction()).isLessThan(s.initialPrediction() - 0.1);
+                for (SweepResult.Chunk k : s.chunks()) {
+                    if (k.start() != 20) {
+                        assertThat(k.minPrediction()).as("chunk [%d, %d)", k.start(), k.end())
+                                .isEqualTo(s.initialPrediction());
+                        assertThat(k.pixelChange()).isZero();
+                    }
+                }
+                double[] curve = s.slicePrediction();
+                assertThat(curve).hasSize(D);
+                assertThat(curve[22]).isEqualTo(best.minPrediction());
+                assertThat(curve[0]).isEqualTo(s.initialPrediction());
+                double[] change = s.sliceChange();
+                assertThat(change[22]).isGreaterThan(0);
+                assertThat(change[30]).isZero();
+                // The stitched counterfactual, re-scored, is as low as the best chunk's.
+                assertThat(s.stitchedPrediction()).isCloseTo(best.minPrediction(), within(1e-4));
+            }
+        }
+    }
+
+    @Test
+    void heatmapsFollowTheirDefinitions() {
+        try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
+            for (HeatmapMethod h : HeatmapMethod.values()) {
+                ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).heatmap(h).lambdaSweepSteps(4)
+                        .build();
+                try (Explanation e = LatentShift.explain(volume, ae, c, o, 20, 25, null)) {
+                    List<Volume> f = e.frames();
+                    double maxErr = 0;
+                    for (int z = 18; z < 27; z++) {
+                        for (int y = 0; y < 16; y += 3) {
+                            for (int x = 0; x < 16; x += 3) {
+                                double x0 = e.reconstruction().get(x, y, z);
+                                double expected = switch (h) {
+                                    case INT -> {
+                                        double s = 0;
+                                        for (int i = 0; i < 3; i++) {
+                                            s += Math.abs(f.get(i).get(x, y, z) - f.get(i + 1).get(x, y, z));
+                                        }
+                                        yield s / 3;
+                                    }
+                                    case MEAN -> {
+                                        double s = 0;
+                                        for (Volume v : f) {
+                                            s += Math.abs(x0 - v.get(x, y, z));
+                                        }
+                                        yield s / 4;
+                                    }
+                                    case MAX -> {
+                                        double m = 0;
+                                        for (Volume v : f) {
+                                            m = Math.max(m, Math.abs(x0 - v.get(x, y, z)));
+                                        }
+                                        yield m;
+                                    }
+                                    case MM -> Math.abs(f.get(0).get(x, y, z) - f.get(3).get(x, y, z));
+                                };
+                                maxErr = Math.max(maxErr, Math.abs(e.heatmap().get(x, y, z) - expected));
+                            }
+                        }
+                    }
+                    assertThat(maxErr).as("%s", h).isLessThanOrEqualTo(1e-6);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fixedRangeSkipsTheSearchAndUsesLinspace() {
+        try (Classifier c = classifier("return (" + M + " * 3.0).unsqueeze(1)");
+                Explanation e = LatentShift.explain(volume, ae, c, ExplainOptions.builder().fixRange(-100, 20)
+                        .lambdaSweepSteps(4).build(), 20, 25, null)) {
+            assertThat(e.stopReason()).isEqualTo(StopReason.NONE);
+            assertThat(e.lambdas()).containsExactly(-100, -60, -20, 20);
+            assertThat(e.searchLambdas()).isEmpty();
+        }
+    }
+
+    @Test
+    void progressIsReportedAndTheListenerCanCancel() {
+        try (Classifier c = classifier("return (" + M + " * 0.000000001 + 0.5).unsqueeze(1)")) {
+            List<Progress> seen = new ArrayList<>();
+            try (SweepResult s = LatentShift.sweep(volume, ae, c, ExplainOptions.builder().target(Target.raw(0))
+                    .lambdaSweepSteps(2).build(), ChunkSweep.of(16), p -> seen.add(p))) {
+                assertThat(s.chunks()).hasSize(3);
+            }
+            assertThat(seen).extracting(Progress::phase).contains(Progress.Phase.ENCODE, Progress.Phase.GRADIENT,
+                    Progress.Phase.SEARCH_STEP, Progress.Phase.SWEEP_FRAME, Progress.Phase.CHUNK_DONE);
+            assertThat(seen.stream().filter(p -> p.phase() == Progress.Phase.CHUNK_DONE).count()).isEqualTo(3);
+            AtomicInteger calls = new AtomicInteger();
+            assertThatThrownBy(() -> LatentShift.sweep(volume, ae, c, ExplainOptions.defaults(), ChunkSweep.of(16),
+                    p -> calls.incrementAndGet() < 5)).isInstanceOf(CtcfException.CancelledException.class);
+            assertThat(calls.get()).isEqualTo(5);
+            // A listener that throws cancels too, and its exception is reported.
+            assertThatThrownBy(() -> LatentShift.sweep(volume, ae, c, ExplainOptions.defaults(), ChunkSweep.of(16),
+                    p -> {
+                        throw new IllegalStateException("listener broke");
+                    })).hasMessageContaining("listener broke");
+            // The kernel still works afterwards.
+            try (Explanation e = LatentShift.explain(volume, ae, c, ExplainOptions.builder().fixRange(0, 0)
+                    .lambdaSweepSteps(1).build(), 0, 4, null)) {
+                assertThat(e.frames()).hasSize(1);
+            }
+        }
+    }
+
+    @Test
+    void badChunksAndClassifiersGiveClearErrors() {
+        try (Classifier c = classifier("return x.mean(dim=[1, 2, 3, 4]).unsqueeze(1)")) {
+            assertThatThrownBy(() -> LatentShift.explain(volume, ae, c, ExplainOptions.defaults(), 40, 60, null))
+                    .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining("[40, 60)");
+            assertThatThrownBy(() -> LatentShift.sweep(volume, ae, c, ExplainOptions.defaults(), ChunkSweep.of(64),
+                    null)).isInstanceOf(CtcfException.InvalidArgumentException.class)
+                    .hasMessageContaining("chunk size 64 is larger than the 48 slices");
+            assertThatThrownBy(() -> LatentShift.explain(volume, ae, c, ExplainOptions.builder()
+                    .target(Target.raw(3)).build(), 0, 4, null)).isInstanceOf(CtcfException.TorchException.class)
+                    .hasMessageContaining("target index 3");
+        }
+        try (Classifier nan = classifier("return (x.mean(dim=[1, 2, 3, 4]) * float('nan')).unsqueeze(1)")) {
+            assertThatThrownBy(() -> LatentShift.explain(volume, ae, nan, ExplainOptions.defaults(), 0, 4, null))
+                    .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining("non-finite");
+        }
+        assertThatThrownBy(() -> classifier("return x.mean(dim=[1, 2, 3, 4]) +"))
+                .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining("does not compile");
+    }
+
+    @Test
+    void torchScriptClassifiersSaveAndLoad() throws IOException {
+        Path file = tmp.resolve("clf.pt");
+        try (Classifier c = classifier("return (x.mean(dim=[1, 2, 3, 4]) * 2.0).unsqueeze(1)")) {
+            c.save(file);
+            try (Classifier back = Classifier.loadTorchScript(file, Classifier.Layout.BCDHW, 0, kernel)) {
+                assertThat(back.predict(volume)).containsExactly(c.predict(volume));
+            }
+        }
+        assertThatThrownBy(() -> Classifier.loadTorchScript(tmp.resolve("none.pt"), Classifier.Layout.BCDHW, 0, kernel))
+                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+        Path junk = tmp.resolve("junk.pt");
+        java.nio.file.Files.writeString(junk, "not torchscript");
+        assertThatThrownBy(() -> Classifier.loadTorchScript(junk, Classifier.Layout.BCDHW, 0, kernel))
+                .isInstanceOf(org.ctcf.io.checkpoint.ModelFormatException.class).hasMessageContaining("junk.pt");
+    }
+}
