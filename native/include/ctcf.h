@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 3
+#define CTCF_ABI_VERSION 4
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -261,13 +261,31 @@ typedef enum ctcf_layout {
     CTCF_LAYOUT_BCHWD = 1  /* [B, 1, nx, ny, nz]: the reference's [B, 1, H, W, D] on a RAS volume */
 } ctcf_layout;
 
-/* Which number of the classifier's output [B, K] is explained: s = output[:, target] + offset, then
- * sigmoid(s) if apply_sigmoid. */
+/* Activation applied to the classifier's outputs over the class axis before the target is taken. */
+typedef enum ctcf_activation {
+    CTCF_ACTIVATION_NONE = 0,
+    CTCF_ACTIVATION_SIGMOID = 1,
+    CTCF_ACTIVATION_SOFTMAX = 2,
+    CTCF_ACTIVATION_EXP = 3 /* log-probabilities -> probabilities */
+} ctcf_activation;
+
+/* How a segmentation output [B, C, ...spatial] becomes one number per volume. */
+typedef enum ctcf_reducer {
+    CTCF_REDUCER_NONE = 0,          /* the output is [B, K]: take column `target` */
+    CTCF_REDUCER_ONE_MINUS_MEAN = 1, /* 1 - mean over voxels of channel `target` */
+    CTCF_REDUCER_MEAN = 2,           /* mean over voxels of channel `target` */
+    CTCF_REDUCER_SUM = 3             /* sum over voxels of channel `target` */
+} ctcf_reducer;
+
+/* Which number is explained: v = reduce(activation(output))[target]; s = v + offset; then sigmoid(s) if
+ * apply_sigmoid (the reference's adjustment(f(x))[:, target] followed by LatentShift's apply_sigmoid). */
 typedef struct ctcf_score_spec {
     int64_t target;
     int32_t apply_sigmoid;
-    int32_t reserved;
+    int32_t activation;
     double offset;
+    int32_t reducer;
+    int32_t reserved;
 } ctcf_score_spec;
 
 /* Opaque: a differentiable classifier (TorchScript module) on one device. */
@@ -281,13 +299,33 @@ CTCF_API int32_t ctcf_classifier_load(const char* path, int32_t layout, int64_t 
  * tools that must not depend on Python. */
 CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int64_t max_batch, ctcf_classifier** out,
                                         ctcf_error* err);
+/* Builds a built-in architecture with random weights: "lungmask-unet" (lungmask's U-Net, `classes` output
+ * channels, run on every slice), "i3resnet152" (Merlin's inflated ResNet-152 with `classes` phenotype logits).
+ * Load weights with ctcf_classifier_set_param. */
+CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t classes, int32_t layout, int64_t max_batch,
+                                         ctcf_classifier** out, ctcf_error* err);
+/* Volumes are resized in-plane to nx x ny (trilinear) before the model sees them; 0 x 0 turns it off. */
+CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx, int64_t ny, ctcf_error* err);
+/* Parameters of a built-in classifier (a TorchScript one reports none), as for the autoencoder. */
+CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err);
+CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
+                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+CTCF_API int32_t ctcf_classifier_set_param(ctcf_classifier* clf, const char* name, int32_t dtype, const void* data,
+                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
+                                           ctcf_error* err);
+CTCF_API int32_t ctcf_classifier_get_param(const ctcf_classifier* clf, const char* name, float* dst, int64_t numel,
+                                           ctcf_error* err);
+/* Raw outputs of the model for one volume: writes up to cap values and the output shape (rank <= CTCF_MAX_DIMS). */
+CTCF_API int32_t ctcf_classifier_outputs(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
+                                         int64_t cap, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+/* The explained score for one volume under a score spec. */
+CTCF_API int32_t ctcf_classifier_score(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
+                                       const ctcf_volume* in, double* value, ctcf_error* err);
+
 /* Saves the module as a TorchScript file. */
 CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* path, ctcf_error* err);
 CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctcf_error* err);
 CTCF_API void ctcf_classifier_free(ctcf_classifier* clf);
-/* Runs the classifier on one volume; writes up to cap raw outputs (before the score spec) and their count. */
-CTCF_API int32_t ctcf_classifier_predict(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
-                                         int64_t cap, int64_t* count, ctcf_error* err);
 
 /* ---- Latent Shift ------------------------------------------------------------------------------------------ */
 
@@ -322,7 +360,8 @@ typedef struct ctcf_shift_options {
     int32_t fix_range;                /* != 0: lambdas = linspace(fix_lb, fix_rb, steps), no search */
     int32_t reference_mode;           /* != 0: the literal published algorithm (every step re-decodes all slices) */
     int64_t lambda_batch;             /* fast mode: lambda candidates per classifier batch (1 = sequential) */
-    int64_t decoder_batch;            /* slices per decoder batch / VJP micro-batch (16) */
+    int64_t decoder_batch;            /* slices per no-grad decoder batch (16) */
+    int64_t gradient_batch;           /* slices per vector-Jacobian micro-batch (4): bounds gradient memory */
 } ctcf_shift_options;
 
 CTCF_API void ctcf_shift_options_default(ctcf_shift_options* opts);
@@ -352,11 +391,12 @@ CTCF_API int32_t ctcf_sweep(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_
                             ctcf_error* err);
 
 /* Diagnostics: the latent gradient dp/dz of slices [start, end) as Latent Shift uses it, computed the fast way
- * (one classifier backward, per-slice VJPs) or, with reference != 0, by joint autograd through the chunk as
- * published. *out receives [end - start, C, h, w]; free it with ctcf_tensor_free. */
+ * (one classifier backward, per-slice VJPs in micro-batches of gradient_batch) or, with reference != 0, by
+ * joint autograd through the chunk as published. *out receives [end - start, C, h, w]; free it with
+ * ctcf_tensor_free. */
 CTCF_API int32_t ctcf_latent_gradient(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
                                       ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x,
-                                      int64_t start, int64_t end, int32_t reference, int64_t decoder_batch,
+                                      int64_t start, int64_t end, int32_t reference, int64_t gradient_batch,
                                       ctcf_tensor** out, ctcf_error* err);
 
 /* Scalars of a result. */

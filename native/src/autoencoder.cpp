@@ -30,22 +30,6 @@ std::string shape_str(at::IntArrayRef s) {
     return o.str();
 }
 
-at::ScalarType scalar_type(int32_t dtype) {
-    switch (dtype) {
-        case CTCF_DTYPE_F32: return at::kFloat;
-        case CTCF_DTYPE_F64: return at::kDouble;
-        case CTCF_DTYPE_F16: return at::kHalf;
-        case CTCF_DTYPE_BF16: return at::kBFloat16;
-        case CTCF_DTYPE_I64: return at::kLong;
-        case CTCF_DTYPE_I32: return at::kInt;
-        case CTCF_DTYPE_I16: return at::kShort;
-        case CTCF_DTYPE_I8: return at::kChar;
-        case CTCF_DTYPE_U8: return at::kByte;
-        case CTCF_DTYPE_BOOL: return at::kBool;
-        default: throw InvalidArgument("unknown dtype code " + std::to_string(dtype));
-    }
-}
-
 ctcf::VqConfig to_config(const ctcf_vq_config& c) {
     if (c.n_ch_mult < 1 || c.n_ch_mult > CTCF_MAX_LEVELS) throw InvalidArgument("n_ch_mult out of range");
     if (c.n_attn_resolutions < 0 || c.n_attn_resolutions > CTCF_MAX_LEVELS) {
@@ -164,8 +148,7 @@ CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_auto
     auto ae = std::make_unique<ctcf_autoencoder>();
     ae->model = ctcf::VQModel(to_config(*config));
     ae->model->eval();
-    for (auto& p : ae->model->named_parameters(/*recurse=*/true)) ae->params.emplace_back(p.key(), p.value());
-    for (auto& b : ae->model->named_buffers(/*recurse=*/true)) ae->params.emplace_back(b.key(), b.value());
+    ae->params.collect(*ae->model);
     *out = ae.release();
     return ctcf::set_ok(err);
     CTCF_API_END(err)
@@ -177,7 +160,7 @@ CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_
     CTCF_API_BEGIN
     require(ae, "autoencoder");
     require(count, "count");
-    *count = static_cast<int64_t>(ae->params.size());
+    *count = ae->params.count();
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
@@ -186,14 +169,7 @@ CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t
                                              int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
     CTCF_API_BEGIN
     require(ae, "autoencoder");
-    require(name, "name");
-    require(ndim, "ndim");
-    require(shape, "shape");
-    if (index < 0 || index >= static_cast<int64_t>(ae->params.size())) throw InvalidArgument("index out of range");
-    const auto& p = ae->params[static_cast<size_t>(index)];
-    std::snprintf(name, name_cap, "%s", p.first.c_str());
-    *ndim = static_cast<int32_t>(p.second.dim());
-    for (int64_t d = 0; d < p.second.dim() && d < CTCF_MAX_DIMS; ++d) shape[d] = p.second.size(d);
+    ae->params.info(index, name, name_cap, ndim, shape);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
@@ -203,26 +179,8 @@ CTCF_API int32_t ctcf_autoencoder_set_param(ctcf_autoencoder* ae, const char* na
                                             ctcf_error* err) {
     CTCF_API_BEGIN
     require(ae, "autoencoder");
-    require(name, "name");
-    require(data, "data");
-    if (ndim < 0 || ndim > CTCF_MAX_DIMS) throw InvalidArgument("ndim out of range");
-    if (ndim > 0) require(shape, "shape");
-    for (auto& p : ae->params) {
-        if (p.first != name) continue;
-        std::vector<int64_t> sz(shape, shape + ndim);
-        if (!p.second.sizes().equals(sz)) {
-            throw InvalidArgument(std::string("shape mismatch for ") + name + ": checkpoint " + shape_str(sz) +
-                                  ", model " + shape_str(p.second.sizes()));
-        }
-        auto opts = at::TensorOptions().dtype(scalar_type(dtype));
-        at::Tensor src = strides != nullptr
-                             ? at::from_blob(const_cast<void*>(data), sz, std::vector<int64_t>(strides, strides + ndim), opts)
-                             : at::from_blob(const_cast<void*>(data), sz, opts);
-        torch::NoGradGuard no_grad;
-        p.second.copy_(src.to(p.second.scalar_type()));
-        return ctcf::set_ok(err);
-    }
-    throw InvalidArgument(std::string("the model has no parameter named ") + name);
+    ae->params.set(name, dtype, data, ndim, shape, strides);
+    return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
 
@@ -230,18 +188,8 @@ CTCF_API int32_t ctcf_autoencoder_get_param(const ctcf_autoencoder* ae, const ch
                                             ctcf_error* err) {
     CTCF_API_BEGIN
     require(ae, "autoencoder");
-    require(name, "name");
-    require(dst, "dst");
-    for (const auto& p : ae->params) {
-        if (p.first != name) continue;
-        if (p.second.numel() != numel) {
-            throw InvalidArgument(std::string(name) + " has " + std::to_string(p.second.numel()) + " elements, not " +
-                                  std::to_string(numel));
-        }
-        at::from_blob(dst, {numel}, at::kFloat).copy_(p.second.detach().reshape({numel}).to(at::kCPU, at::kFloat));
-        return ctcf::set_ok(err);
-    }
-    throw InvalidArgument(std::string("the model has no parameter named ") + name);
+    ae->params.get(name, dst, numel);
+    return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
 
@@ -251,9 +199,7 @@ CTCF_API int32_t ctcf_autoencoder_to(ctcf_autoencoder* ae, ctcf_context* ctx, ct
     require(ctx, "context");
     ae->model->to(ctx->device);
     ae->device = ctx->device;
-    ae->params.clear();
-    for (auto& p : ae->model->named_parameters(true)) ae->params.emplace_back(p.key(), p.value());
-    for (auto& b : ae->model->named_buffers(true)) ae->params.emplace_back(b.key(), b.value());
+    ae->params.collect(*ae->model);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "ctcf.h"
+#include "params.h"
 #include "vqgan.h"
 
 struct ctcf_autoencoder {
     ctcf::VQModel model{nullptr};
     c10::Device device{c10::kCPU};
-    std::vector<std::pair<std::string, torch::Tensor>> params;  // state_dict order
+    ctcf::NamedParams params;
 };
 
 struct ctcf_tensor {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "context.h"
+#include "builtin.h"
 #include "guard.h"
 
 namespace ctcf {
@@ -32,19 +33,46 @@ void prepare(ctcf_classifier& c) {
 
 }  // namespace
 
+namespace {
+
+// [k, A, B, C] model-layout volumes -> the model's outputs, per slice for 2-D models.
+at::Tensor run_model(ctcf_classifier& clf, const at::Tensor& in) {
+    auto forward = [&](const at::Tensor& x) -> at::Tensor {
+        return clf.scripted ? clf.module.forward({x}).toTensor() : clf.net_forward(x);
+    };
+    if (!clf.per_slice) return forward(in.unsqueeze(1));
+    // Slices run along the last axis in the reference layout ([k, X, Y, Z]) and along axis 1 in ours ([k, D, H, W]).
+    const int64_t k = in.size(0);
+    at::Tensor slices = clf.layout == CTCF_LAYOUT_BCHWD ? in.permute({0, 3, 1, 2}) : in;  // [k, n, h, w]
+    const int64_t n = slices.size(1);
+    at::Tensor out = forward(slices.reshape({k * n, 1, slices.size(2), slices.size(3)}));  // [k*n, C, h, w]
+    out = out.reshape({k, n, out.size(1), out.size(2), out.size(3)});
+    return clf.layout == CTCF_LAYOUT_BCHWD ? out.permute({0, 2, 3, 4, 1}) : out.permute({0, 2, 1, 3, 4});
+}
+
+}  // namespace
+
 at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
     TORCH_CHECK(volumes.dim() == 4, "classifier input must be [K, D, H, W], got ", volumes.sizes());
-    const int64_t k = volumes.size(0);
+    at::Tensor vols = volumes;
+    if (clf.input_nx > 0 && (vols.size(3) != clf.input_nx || vols.size(2) != clf.input_ny)) {
+        vols = torch::nn::functional::interpolate(
+                   vols.unsqueeze(1), torch::nn::functional::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{vols.size(1), clf.input_ny, clf.input_nx})
+                                          .mode(torch::kTrilinear)
+                                          .align_corners(false))
+                   .squeeze(1);
+    }
+    const int64_t k = vols.size(0);
     const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
     std::vector<at::Tensor> outs;
     for (int64_t s = 0; s < k; s += step) {
-        at::Tensor v = volumes.slice(0, s, std::min(k, s + step));
+        at::Tensor v = vols.slice(0, s, std::min(k, s + step));
         at::Tensor in = clf.layout == CTCF_LAYOUT_BCHWD ? v.permute({0, 3, 2, 1}) : v;  // [k, nx, ny, nz]
-        in = in.unsqueeze(1);
-        at::Tensor out = clf.module.forward({in}).toTensor();
+        at::Tensor out = run_model(clf, in);
         if (out.dim() == 1) out = out.unsqueeze(1);
-        TORCH_CHECK(out.dim() == 2 && out.size(0) == in.size(0), "the classifier must return [batch, classes], got ",
-                    out.sizes(), " for an input of ", in.sizes());
+        TORCH_CHECK(out.dim() >= 2 && out.size(0) == v.size(0), "the classifier must return [batch, classes, ...], got ",
+                    out.sizes(), " for a batch of ", v.size(0));
         outs.push_back(out);
     }
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
@@ -54,7 +82,28 @@ at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, c
     at::Tensor out = classifier_outputs(clf, volumes);
     TORCH_CHECK(spec.target >= 0 && spec.target < out.size(1), "target index ", spec.target,
                 " is outside the classifier's ", out.size(1), " outputs");
-    at::Tensor s = out.select(1, spec.target).to(at::kDouble) + spec.offset;
+    switch (spec.activation) {
+        case CTCF_ACTIVATION_SIGMOID: out = torch::sigmoid(out); break;
+        case CTCF_ACTIVATION_SOFTMAX: out = torch::softmax(out, /*dim=*/1); break;
+        case CTCF_ACTIVATION_EXP: out = torch::exp(out); break;
+        default: break;
+    }
+    at::Tensor s;
+    if (spec.reducer == CTCF_REDUCER_NONE) {
+        TORCH_CHECK(out.dim() == 2, "the classifier returns maps ", out.sizes(),
+                    "; explaining them needs a segmentation reducer");
+        s = out.select(1, spec.target);
+    } else {
+        at::Tensor m = out.select(1, spec.target).reshape({out.size(0), -1});
+        if (spec.reducer == CTCF_REDUCER_SUM) {
+            s = m.sum(1);
+        } else if (spec.reducer == CTCF_REDUCER_MEAN) {
+            s = m.mean(1);
+        } else {
+            s = 1.0 - m.mean(1);
+        }
+    }
+    s = s.to(at::kDouble) + spec.offset;
     if (spec.apply_sigmoid) s = torch::sigmoid(s);
     return s;
 }
@@ -63,6 +112,12 @@ void check_score_spec(const ctcf_score_spec* spec) {
     require(spec, "score spec");
     if (spec->target < 0) throw InvalidArgument("target index must be >= 0");
     if (!std::isfinite(spec->offset)) throw InvalidArgument("score offset must be finite");
+    if (spec->activation < CTCF_ACTIVATION_NONE || spec->activation > CTCF_ACTIVATION_EXP) {
+        throw InvalidArgument("unknown activation " + std::to_string(spec->activation));
+    }
+    if (spec->reducer < CTCF_REDUCER_NONE || spec->reducer > CTCF_REDUCER_SUM) {
+        throw InvalidArgument("unknown reducer " + std::to_string(spec->reducer));
+    }
 }
 
 }  // namespace ctcf
@@ -121,10 +176,135 @@ CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int6
     CTCF_API_END(err)
 }
 
+CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t classes, int32_t layout, int64_t max_batch,
+                                         ctcf_classifier** out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(architecture, "architecture");
+    ctcf::require(out, "out");
+    *out = nullptr;
+    ctcf::check_layout(layout);
+    if (classes < 1 || classes > 100000) throw ctcf::InvalidArgument("classes must be in 1..100000");
+    if (max_batch < 0) throw ctcf::InvalidArgument("max_batch must be >= 0");
+    auto c = std::make_unique<ctcf_classifier>();
+    const std::string arch = architecture;
+    if (arch == "lungmask-unet") {
+        ctcf::LungmaskUNet m(classes);
+        c->net = m.ptr();
+        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+        c->per_slice = true;
+    } else if (arch == "i3resnet152") {
+        ctcf::I3ResNet m(classes);
+        c->net = m.ptr();
+        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+    } else {
+        throw ctcf::InvalidArgument("unknown architecture '" + arch + "' (lungmask-unet, i3resnet152)");
+    }
+    c->scripted = false;
+    c->net->eval();
+    c->params.collect(*c->net);
+    for (auto& p : c->net->parameters()) p.set_requires_grad(false);
+    c->layout = layout;
+    c->max_batch = max_batch;
+    *out = c.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx, int64_t ny, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    if (nx < 0 || ny < 0 || nx > 8192 || ny > 8192 || (nx == 0) != (ny == 0)) {
+        throw ctcf::InvalidArgument("input size must be 0 x 0 or two sizes in 1..8192");
+    }
+    clf->input_nx = nx;
+    clf->input_ny = ny;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    ctcf::require(count, "count");
+    *count = clf->params.count();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
+                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    clf->params.info(index, name, name_cap, ndim, shape);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_set_param(ctcf_classifier* clf, const char* name, int32_t dtype, const void* data,
+                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
+                                           ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    clf->params.set(name, dtype, data, ndim, shape, strides);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_get_param(const ctcf_classifier* clf, const char* name, float* dst, int64_t numel,
+                                           ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    clf->params.get(name, dst, numel);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_outputs(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
+                                         int64_t cap, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(ctx, "context");
+    ctcf::require(clf, "classifier");
+    ctcf::require(in, "volume");
+    ctcf::require(in->data, "voxels");
+    ctcf::require(ndim, "ndim");
+    ctcf::require(shape, "shape");
+    if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
+    c10::InferenceMode guard;
+    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
+    at::Tensor o = ctcf::classifier_outputs(*clf, v).to(at::kCPU, at::kFloat).contiguous();
+    if (o.dim() > CTCF_MAX_DIMS) throw ctcf::InvalidArgument("classifier output has too many dimensions");
+    *ndim = static_cast<int32_t>(o.dim());
+    for (int64_t d = 0; d < o.dim(); ++d) shape[d] = o.size(d);
+    if (out != nullptr) {
+        std::memcpy(out, o.data_ptr<float>(), static_cast<size_t>(std::min(cap, o.numel())) * sizeof(float));
+    }
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_score(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
+                                       const ctcf_volume* in, double* value, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(ctx, "context");
+    ctcf::require(clf, "classifier");
+    ctcf::require(in, "volume");
+    ctcf::require(in->data, "voxels");
+    ctcf::require(value, "value");
+    ctcf::check_score_spec(score);
+    if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
+    c10::InferenceMode guard;
+    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
+    *value = ctcf::classifier_score(*clf, *score, v)[0].item<double>();
+    if (!std::isfinite(*value)) throw ctcf::InvalidArgument("the classifier returned a non-finite score");
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
 CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* path, ctcf_error* err) {
     CTCF_API_BEGIN
     ctcf::require(clf, "classifier");
     ctcf::require(path, "path");
+    if (!clf->scripted) throw ctcf::Unsupported("a built-in classifier is saved as a state_dict, not TorchScript");
     clf->module.save(path);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
@@ -134,33 +314,17 @@ CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctc
     CTCF_API_BEGIN
     ctcf::require(clf, "classifier");
     ctcf::require(ctx, "context");
-    clf->module.to(ctx->device);
+    if (clf->scripted) {
+        clf->module.to(ctx->device);
+    } else {
+        clf->net->to(ctx->device);
+        clf->params.collect(*clf->net);
+    }
     clf->device = ctx->device;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
 
 CTCF_API void ctcf_classifier_free(ctcf_classifier* clf) { delete clf; }
-
-CTCF_API int32_t ctcf_classifier_predict(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
-                                         int64_t cap, int64_t* count, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(ctx, "context");
-    ctcf::require(clf, "classifier");
-    ctcf::require(in, "volume");
-    ctcf::require(in->data, "voxels");
-    ctcf::require(count, "count");
-    if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
-    c10::InferenceMode guard;
-    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
-    at::Tensor o = ctcf::classifier_outputs(*clf, v).to(at::kCPU, at::kFloat).contiguous();
-    *count = o.size(1);
-    if (out != nullptr) {
-        const int64_t n = std::min(cap, o.size(1));
-        std::memcpy(out, o.data_ptr<float>(), static_cast<size_t>(n) * sizeof(float));
-    }
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
 
 }  // extern "C"

@@ -4,12 +4,23 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <functional>
+#include <memory>
+
 #include "ctcf.h"
+#include "params.h"
 
 struct ctcf_classifier {
-    torch::jit::Module module;
+    bool scripted = true;
+    torch::jit::Module module;                  // a TorchScript classifier
+    std::shared_ptr<torch::nn::Module> net;     // or a built-in architecture
+    std::function<at::Tensor(const at::Tensor&)> net_forward;
+    ctcf::NamedParams params;                   // the built-in's parameters by state_dict name
+    bool per_slice = false;  // a 2-D model run on every slice of the volume; outputs are stacked back to 3-D
     int32_t layout = CTCF_LAYOUT_BCDHW;
-    int64_t max_batch = 0;  // 0 = any batch size
+    int64_t max_batch = 0;   // 0 = any batch size
+    int64_t input_nx = 0;    // > 0: volumes are resized in-plane to input_nx x input_ny first
+    int64_t input_ny = 0;
     c10::Device device{c10::kCPU};
 };
 
@@ -18,7 +29,7 @@ namespace ctcf {
 // Raw outputs [K, classes] for K volumes [K, D, ny, nx]; differentiable. Splits K into allowed batches.
 at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes);
 
-// The explained score [K]: outputs[:, target] + offset, then sigmoid if asked.
+// The explained score [K] (see ctcf_score_spec).
 at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes);
 
 void check_score_spec(const ctcf_score_spec* spec);

@@ -83,7 +83,9 @@ void check_options(const ctcf_shift_options* o) {
     if (o->fix_range && (!std::isfinite(o->fix_lb) || !std::isfinite(o->fix_rb))) {
         throw InvalidArgument("fix_range bounds must be finite");
     }
-    if (o->lambda_batch < 1 || o->decoder_batch < 1) throw InvalidArgument("batch sizes must be >= 1");
+    if (o->lambda_batch < 1 || o->decoder_batch < 1 || o->gradient_batch < 1) {
+        throw InvalidArgument("batch sizes must be >= 1");
+    }
 }
 
 // One explanation run: shared state of a volume (latents, reconstruction, gradients) and both algorithms.
@@ -214,7 +216,7 @@ public:
                 continue;
             }
             int64_t e = s;
-            while (e < b && e - s < o_.decoder_batch && !g_done_[static_cast<size_t>(e)]) ++e;
+            while (e < b && e - s < o_.gradient_batch && !g_done_[static_cast<size_t>(e)]) ++e;
             at::Tensor zz = z_.slice(0, s, e).detach().clone().requires_grad_(true);
             at::Tensor y = decode_slices(ae_, w_, zz, ny_, nx_);
             at::Tensor gz = torch::autograd::grad({y}, {zz}, {dpdx_.slice(0, s, e)})[0];
@@ -369,15 +371,29 @@ public:
         r_.info.seconds[1] += seconds_since(t);
     }
 
-    // shift(lambda) as published: decode every slice of z + lambda g, classify, pixel change over the volume.
-    std::pair<at::Tensor, Eval> shift_reference(double lambda) {
-        torch::NoGradGuard no_grad;
-        at::Tensor xl = decode_volume(ae_, w_, z_ + lambda * g_, ny_, nx_, o_.decoder_batch);
-        r_.info.slices_decoded += d_;
+    // shift(lambda) as published: SliceAEFull.decode decodes every slice of z + lambda g without grad and the
+    // chunk's slices again with grad (a graph through the decoder's parameters), then the classifier runs on
+    // that volume with its graph. The pixel change is over the whole volume.
+    std::pair<at::Tensor, Eval> shift_reference(double lambda, int64_t s, int64_t e) {
+        at::Tensor zl;
+        at::Tensor all;
+        {
+            torch::NoGradGuard no_grad;
+            zl = z_ + lambda * g_;
+            all = decode_volume(ae_, w_, zl, ny_, nx_, o_.decoder_batch);
+        }
+        at::Tensor xc = decode_slices(ae_, w_, zl.slice(0, s, e), ny_, nx_);
+        r_.info.slices_decoded += d_ + (e - s);
+        at::Tensor x = at::cat({all.slice(0, 0, s), xc, all.slice(0, e, d_)}, 0);
+        at::Tensor p = classifier_score(clf_, spec_, x.unsqueeze(0));
+        r_.info.classifier_calls += 1;
         Eval ev;
-        ev.pred = score(xl.unsqueeze(0))[0];
-        ev.dpix = (x0_ - xl).abs().sum().item<double>();
-        return {xl, ev};
+        ev.pred = p[0].item<double>();
+        if (!std::isfinite(ev.pred)) throw InvalidArgument("the classifier returned a non-finite score");
+        torch::NoGradGuard no_grad;
+        at::Tensor xd = x.detach();
+        ev.dpix = (x0_ - xd).abs().sum().item<double>();
+        return {xd, ev};
     }
 
     ChunkRun run_chunk_reference(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, int32_t steps,
@@ -387,7 +403,7 @@ public:
         auto eval = [&](double l) {
             auto it = memo_.find(l);
             if (it != memo_.end()) return it->second;
-            Eval ev = shift_reference(l).second;
+            Eval ev = shift_reference(l, s, e).second;
             memo_[l] = ev;
             r_.info.lambdas_evaluated += 1;
             return ev;
@@ -410,7 +426,7 @@ public:
         run.lambdas = linspace(run.search.bound, rb, steps);
         std::vector<at::Tensor> frames;
         for (size_t i = 0; i < run.lambdas.size(); ++i) {
-            auto fr = shift_reference(run.lambdas[i]);  // every sweep step re-decodes all slices
+            auto fr = shift_reference(run.lambdas[i], s, e);  // every sweep step re-decodes all slices
             frames.push_back(fr.first);
             run.preds.push_back(fr.second.pred);
             tick(3, chunk_index, chunks, static_cast<int64_t>(i), run.lambdas[i], fr.second.pred);
@@ -597,6 +613,7 @@ CTCF_API void ctcf_shift_options_default(ctcf_shift_options* o) {
     o->reference_mode = 0;
     o->lambda_batch = 1;
     o->decoder_batch = 16;
+    o->gradient_batch = 4;
 }
 
 CTCF_API int32_t ctcf_explain(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
@@ -648,12 +665,12 @@ CTCF_API int32_t ctcf_sweep(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_
 
 CTCF_API int32_t ctcf_latent_gradient(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
                                       ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x,
-                                      int64_t start, int64_t end, int32_t reference, int64_t decoder_batch,
+                                      int64_t start, int64_t end, int32_t reference, int64_t gradient_batch,
                                       ctcf_tensor** out, ctcf_error* err) {
     CTCF_API_BEGIN
     ctcf_shift_options o;
     ctcf_shift_options_default(&o);
-    o.decoder_batch = decoder_batch;
+    o.gradient_batch = gradient_batch;
     ctcf_result* dummy = nullptr;
     ctcf::check_inputs(ctx, ae, wrapper, clf, score, &o, &dummy);
     ctcf::require(out, "out");

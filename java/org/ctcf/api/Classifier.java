@@ -1,7 +1,9 @@
 package org.ctcf.api;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
@@ -11,16 +13,25 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
 import org.ctcf.internal.RefCounted;
+import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
+import org.ctcf.io.checkpoint.SafeTensors;
+import org.ctcf.io.checkpoint.TensorData;
+import org.ctcf.io.checkpoint.TorchZipWriter;
 
 /**
- * A differentiable 3D classifier in the kernel (a TorchScript module) on the device of its {@link Kernel}. It
- * receives a processed volume as {@code [B, 1, D, H, W]} or, in the reference layout, {@code [B, 1, H, W, D]}
- * and returns {@code [B, classes]}. Owned by the caller; close it.
+ * A differentiable 3D classifier in the kernel, on the device of its {@link Kernel}: a TorchScript module, or one
+ * of the built-in architectures (lungmask's U-Net {@code lungmask-unet}, Merlin's I3D ResNet-152
+ * {@code i3resnet152}) whose published weights load by name. A processed volume reaches the model as
+ * {@code [B, 1, D, H, W]} or, in the reference layout, {@code [B, 1, H, W, D]}; 2-D models run on every slice.
+ * Usually loaded from a {@link ClassifierCard}. Owned by the caller; close it.
  */
 public final class Classifier implements AutoCloseable {
     /** How a volume is laid out for the model; codes mirror {@code ctcf_layout}. */
@@ -37,10 +48,16 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
+    /** The built-in architectures and the prefixes their published checkpoints put before the keys. */
+    public static final Map<String, List<String>> ARCHITECTURE_PREFIXES = Map.of(
+            "lungmask-unet", List.of(""),
+            "i3resnet152", List.of("encode_image.i3_resnet.", ""));
+
     private final MemorySegment handle;
     private final Kernel kernel;
     private final Layout layout;
     private final RefCounted life;
+    private ClassifierCard card;
 
     private Classifier(MemorySegment handle, Kernel kernel, Layout layout) {
         this.handle = handle;
@@ -92,6 +109,49 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
+    /** A built-in architecture with random weights ({@code lungmask-unet}, {@code i3resnet152}). */
+    public static Classifier builtin(String architecture, int classes, Layout layout, int maxBatch, Kernel kernel) {
+        NativeLib.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocateFrom(architecture, StandardCharsets.UTF_8);
+            MemorySegment out = arena.allocate(ADDRESS);
+            long n = classes;
+            long mb = maxBatch;
+            int l = layout.code;
+            NativeLib.call("building " + architecture, err -> (int) H.CLF_BUILTIN.invokeExact(a, n, l, mb, out, err));
+            return bind(out.get(ADDRESS, 0), kernel, layout);
+        }
+    }
+
+    /** Loads the classifier a card describes (model, weights, layout, input size). */
+    public static Classifier load(ClassifierCard card, Kernel kernel) throws IOException {
+        Classifier c;
+        if (card.torchScript() != null) {
+            c = loadTorchScript(card.torchScript(), card.layout(), card.maxBatch(), kernel);
+        } else {
+            try {
+                c = builtin(card.architecture(), card.outputCount(), card.layout(), card.maxBatch(), kernel);
+            } catch (CtcfException.InvalidArgumentException e) {
+                throw new ModelFormatException(card.file(), e.getMessage(), e);
+            }
+            try {
+                c.loadWeights(card.weights(), card.keyPrefix());
+            } catch (IOException | RuntimeException e) {
+                c.close();
+                throw e;
+            }
+        }
+        c.card = card;
+        if (card.inputNx() > 0) {
+            c.setInputSize(card.inputNx(), card.inputNy());
+        }
+        return c;
+    }
+
+    public static Classifier load(Path cardFile, Kernel kernel) throws IOException {
+        return load(ClassifierCard.read(cardFile), kernel);
+    }
+
     private static Classifier bind(MemorySegment h, Kernel kernel, Layout layout) {
         Classifier c = new Classifier(h, kernel, layout);
         try (var lease = c.life.acquire(); var kl = kernel.lease()) {
@@ -104,15 +164,102 @@ public final class Classifier implements AutoCloseable {
         return c;
     }
 
+    private NamedParameters named() {
+        return new NamedParameters(handle, H.CLF_PARAM_COUNT, H.CLF_PARAM_INFO, H.CLF_SET_PARAM, H.CLF_GET_PARAM);
+    }
+
+    /**
+     * Loads weights into a built-in architecture. {@code keyPrefix} "auto" tries the architecture's known prefixes
+     * (Merlin: {@code encode_image.i3_resnet.} or none); keys outside the prefix (e.g. Merlin's text encoder) are
+     * ignored; BatchNorm's {@code num_batches_tracked} may be absent.
+     */
+    public void loadWeights(Path weights, String keyPrefix) throws IOException {
+        try (Checkpoint ckpt = Checkpoint.open(weights); var lease = life.acquire()) {
+            Map<String, TensorData> all = ckpt.tensors();
+            String prefix = keyPrefix == null || keyPrefix.equals("auto") ? detectPrefix(all) : keyPrefix;
+            Map<String, TensorData> selected = new LinkedHashMap<>();
+            for (var e : all.entrySet()) {
+                if (e.getKey().startsWith(prefix)) {
+                    selected.put(e.getKey().substring(prefix.length()), e.getValue());
+                }
+            }
+            named().load(weights, selected, "the classifier" + (prefix.isEmpty() ? "" : " (key prefix '" + prefix
+                    + "')"), List.of(".num_batches_tracked"));
+        }
+    }
+
+    private String detectPrefix(Map<String, TensorData> all) {
+        List<String> names = named().list().stream().map(NamedParameters.Parameter::name).toList();
+        String probe = names.isEmpty() ? "" : names.get(0);
+        for (List<String> prefixes : ARCHITECTURE_PREFIXES.values()) {
+            for (String p : prefixes) {
+                if (!p.isEmpty() && all.containsKey(p + probe)) {
+                    return p;
+                }
+            }
+        }
+        return "";
+    }
+
+    /** Parameters of a built-in architecture, in state_dict order (none for TorchScript). */
+    public List<SliceAutoencoder.Parameter> parameters() {
+        try (var lease = life.acquire()) {
+            return named().list().stream().map(p -> new SliceAutoencoder.Parameter(p.name(), p.shape())).toList();
+        }
+    }
+
+    /** Number of values in parameters and buffers. */
+    public long parameterCount() {
+        return parameters().stream().mapToLong(SliceAutoencoder.Parameter::numel).sum();
+    }
+
+    public float[] parameter(String name) {
+        try (var lease = life.acquire()) {
+            return named().read(name);
+        }
+    }
+
+    /** Saves a built-in's weights as safetensors, keys prefixed with {@code prefix}. */
+    public void saveSafetensors(Path file, String prefix) throws IOException {
+        List<SafeTensors.FloatTensor> ts;
+        try (var lease = life.acquire()) {
+            ts = named().snapshot(prefix);
+        }
+        SafeTensors.writeF32(file, ts, Map.of("format", "pt"));
+    }
+
+    /** Saves a built-in's weights in PyTorch's zip format (as torch.save(state_dict)). */
+    public void saveTorch(Path file, String prefix) throws IOException {
+        List<SafeTensors.FloatTensor> ts;
+        try (var lease = life.acquire()) {
+            ts = named().snapshot(prefix);
+        }
+        TorchZipWriter.write(file, ts);
+    }
+
+    /** Volumes are resized in-plane to nx × ny before the model sees them (0 × 0: off). */
+    public void setInputSize(int nx, int ny) {
+        try (var lease = life.acquire()) {
+            long x = nx;
+            long y = ny;
+            NativeLib.call("setting the input size", err -> (int) H.CLF_SET_INPUT_SIZE.invokeExact(handle, x, y, err));
+        }
+    }
+
     public Layout layout() {
         return layout;
+    }
+
+    /** The card it was loaded from, or null. */
+    public ClassifierCard card() {
+        return card;
     }
 
     Kernel kernel() {
         return kernel;
     }
 
-    /** Saves the module as a TorchScript file. */
+    /** Saves a TorchScript classifier as a TorchScript file. */
     public void save(Path file) {
         try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocateFrom(file.toString(), StandardCharsets.UTF_8);
@@ -120,21 +267,74 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    /** The raw outputs (before any target spec) for one processed volume. */
-    public float[] predict(Volume volume) {
+    /** The model's raw outputs for one processed volume, with their shape ({@code [1, classes]} or maps). */
+    public record Outputs(long[] shape, float[] values) {
+    }
+
+    public Outputs outputs(Volume volume) {
+        checkDepth(volume);
         try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
                     volume.geometry().spacing());
-            MemorySegment count = arena.allocate(JAVA_LONG);
+            MemorySegment ndim = arena.allocate(JAVA_INT);
+            MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
             MemorySegment ctx = kernel.handle();
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_PREDICT.invokeExact(ctx, handle, in,
-                    MemorySegment.NULL, 0L, count, err));
-            long n = count.get(JAVA_LONG, 0);
+            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle, in,
+                    MemorySegment.NULL, 0L, ndim, shape, err));
+            long[] s = new long[ndim.get(JAVA_INT, 0)];
+            long n = 1;
+            for (int d = 0; d < s.length; d++) {
+                s[d] = shape.getAtIndex(JAVA_LONG, d);
+                n *= s[d];
+            }
+            if (n > Integer.MAX_VALUE) {
+                throw new IllegalStateException("classifier output too large to copy: " + n);
+            }
             MemorySegment out = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_PREDICT.invokeExact(ctx, handle, in,
-                    out, n, count, err));
-            return out.asSlice(0, 4 * n).toArray(JAVA_FLOAT);
+            long cap = n;
+            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle, in,
+                    out, cap, ndim, shape, err));
+            return new Outputs(s, out.asSlice(0, 4 * n).toArray(JAVA_FLOAT));
+        }
+    }
+
+    /** The raw outputs of a classifier that returns {@code [1, classes]}. */
+    public float[] predict(Volume volume) {
+        return outputs(volume).values();
+    }
+
+    /** The explained score for one processed volume. */
+    public double score(Volume volume, Target target) {
+        checkDepth(volume);
+        try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
+                    volume.geometry().spacing());
+            MemorySegment spec = LatentShift.scoreSpec(arena, target);
+            MemorySegment v = arena.allocate(JAVA_DOUBLE);
+            MemorySegment ctx = kernel.handle();
+            NativeLib.call("scoring " + volume.geometry(), err -> (int) H.CLF_SCORE.invokeExact(ctx, handle, spec, in,
+                    v, err));
+            return v.get(JAVA_DOUBLE, 0);
+        }
+    }
+
+    /** The target a card names (by class name or index), or {@code name} when given. */
+    public Target target(String name) throws ModelFormatException {
+        if (card == null) {
+            throw new IllegalStateException("this classifier has no card; build a Target directly");
+        }
+        ClassifierCard.Score s = card.score();
+        int index = card.classIndex(name != null ? name : s.target());
+        return new Target(index, Target.Activation.parse(s.activation()), Target.Reducer.parse(s.reducer()),
+                s.offset(), s.applySigmoid());
+    }
+
+    void checkDepth(Volume v) {
+        if (card != null && card.depth() > 0 && v.nz() != card.depth()) {
+            throw new CtcfException.InvalidArgumentException(card.file() + ": the classifier takes exactly "
+                    + card.depth() + " slices, the volume has " + v.nz());
         }
     }
 

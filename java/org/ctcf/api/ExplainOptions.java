@@ -8,11 +8,12 @@ package org.ctcf.api;
  * @param fixLow with {@code fixHigh}: a fixed λ range (no search); both null for the search
  * @param referenceMode run the literal published algorithm (every step re-decodes every slice)
  * @param lambdaBatch fast mode: λ candidates decoded and classified per batch (same bound as sequential)
- * @param decoderBatch slices per decoder batch and per VJP micro-batch
+ * @param decoderBatch slices per no-grad decoder batch
+ * @param gradientBatch slices per vector–Jacobian micro-batch (bounds the memory of the gradient)
  */
 public record ExplainOptions(Target target, double searchPredDiff, double searchStepSize, double searchMaxSteps,
         double searchMaxPixelDiffPct, double stopBelow, int lambdaSweepSteps, HeatmapMethod heatmap, Double fixLow,
-        Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch) {
+        Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch, int gradientBatch) {
 
     public ExplainOptions {
         if (target == null || heatmap == null) {
@@ -21,8 +22,8 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         if (!(searchStepSize > 0) || searchPredDiff < 0 || searchMaxSteps < 0 || searchMaxPixelDiffPct < 0) {
             throw new IllegalArgumentException("search options must be >= 0 (step size > 0)");
         }
-        if (lambdaSweepSteps < 1 || lambdaBatch < 1 || decoderBatch < 1) {
-            throw new IllegalArgumentException("lambda_sweep_steps, lambda batch and decoder batch must be >= 1");
+        if (lambdaSweepSteps < 1 || lambdaBatch < 1 || decoderBatch < 1 || gradientBatch < 1) {
+            throw new IllegalArgumentException("lambda_sweep_steps and the batch sizes must be >= 1");
         }
         if ((fixLow == null) != (fixHigh == null)) {
             throw new IllegalArgumentException("a fixed range needs both bounds");
@@ -52,6 +53,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         b.referenceMode = referenceMode;
         b.lambdaBatch = lambdaBatch;
         b.decoderBatch = decoderBatch;
+        b.gradientBatch = gradientBatch;
         return b;
     }
 
@@ -74,6 +76,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         private boolean referenceMode;
         private int lambdaBatch = 1;
         private int decoderBatch = 16;
+        private int gradientBatch = 4;
 
         public Builder target(Target t) {
             this.target = t;
@@ -136,9 +139,15 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
             return this;
         }
 
+        public Builder gradientBatch(int v) {
+            this.gradientBatch = v;
+            return this;
+        }
+
         public ExplainOptions build() {
             return new ExplainOptions(target, searchPredDiff, searchStepSize, searchMaxSteps, searchMaxPixelDiffPct,
-                    stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch);
+                    stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch,
+                    gradientBatch);
         }
     }
 }

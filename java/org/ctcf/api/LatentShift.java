@@ -78,7 +78,7 @@ public final class LatentShift {
             MemorySegment aeh = ae.handle();
             MemorySegment ch = clf.handle();
             int ref = reference ? 1 : 0;
-            long batch = ae.batchSize();
+            long batch = ExplainOptions.defaults().gradientBatch();
             NativeLib.call("latent gradient", err -> (int) H.LATENT_GRADIENT.invokeExact(ctx, aeh, w, ch, spec, vol,
                     (long) start, (long) end, ref, batch, out, err));
             return new Latents(out.get(ADDRESS, 0));
@@ -155,7 +155,7 @@ public final class LatentShift {
                     x.geometry().spacing());
             MemorySegment w = SliceAutoencoder.nativeWrapper(arena, ae.wrapper());
             MemorySegment spec = scoreSpec(arena, o.target());
-            MemorySegment opts = shiftOptions(arena, o, ae.batchSize());
+            MemorySegment opts = shiftOptions(arena, o);
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment cb = upcall.stub(arena);
             MemorySegment ctx = kernel.handle();
@@ -187,11 +187,13 @@ public final class LatentShift {
         MemorySegment s = arena.allocate(NativeLib.SCORE_SPEC);
         s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.SCORE_SPEC, "target"), t.index());
         s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SCORE_SPEC, "apply_sigmoid"), t.sigmoid() ? 1 : 0);
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SCORE_SPEC, "activation"), t.activation().code);
         s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SCORE_SPEC, "offset"), t.offset());
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SCORE_SPEC, "reducer"), t.reducer().code);
         return s;
     }
 
-    private static MemorySegment shiftOptions(Arena arena, ExplainOptions o, int decoderBatch) {
+    private static MemorySegment shiftOptions(Arena arena, ExplainOptions o) {
         MemorySegment s = arena.allocate(NativeLib.SHIFT_OPTIONS);
         var L = NativeLib.SHIFT_OPTIONS;
         s.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "search_pred_diff"), o.searchPredDiff());
@@ -207,6 +209,7 @@ public final class LatentShift {
         s.set(JAVA_INT, NativeLib.offsetOf(L, "reference_mode"), o.referenceMode() ? 1 : 0);
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "lambda_batch"), o.lambdaBatch());
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "decoder_batch"), o.decoderBatch());
+        s.set(JAVA_LONG, NativeLib.offsetOf(L, "gradient_batch"), o.gradientBatch());
         return s;
     }
 

@@ -11,8 +11,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -139,26 +137,13 @@ public final class SliceAutoencoder implements AutoCloseable {
         }
     }
 
+    private NamedParameters named() {
+        return new NamedParameters(handle, H.AE_PARAM_COUNT, H.AE_PARAM_INFO, H.AE_SET_PARAM, H.AE_GET_PARAM);
+    }
+
     public List<Parameter> parameters() {
-        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
-            MemorySegment count = arena.allocate(JAVA_LONG);
-            NativeLib.call("parameter count", err -> (int) H.AE_PARAM_COUNT.invokeExact(handle, count, err));
-            long n = count.get(JAVA_LONG, 0);
-            List<Parameter> out = new ArrayList<>();
-            MemorySegment name = arena.allocate(512);
-            MemorySegment ndim = arena.allocate(JAVA_INT);
-            MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
-            for (long i = 0; i < n; i++) {
-                long idx = i;
-                NativeLib.call("parameter info", err -> (int) H.AE_PARAM_INFO.invokeExact(handle, idx, name, 512L,
-                        ndim, shape, err));
-                long[] s = new long[ndim.get(JAVA_INT, 0)];
-                for (int d = 0; d < s.length; d++) {
-                    s[d] = shape.getAtIndex(JAVA_LONG, d);
-                }
-                out.add(new Parameter(name.getString(0, StandardCharsets.UTF_8), s));
-            }
-            return out;
+        try (var lease = life.acquire()) {
+            return named().list().stream().map(p -> new Parameter(p.name(), p.shape())).toList();
         }
     }
 
@@ -167,57 +152,8 @@ public final class SliceAutoencoder implements AutoCloseable {
     }
 
     private void loadTensors(Path file, Map<String, TensorData> tensors, VqConfig cfg) throws ModelFormatException {
-        List<Parameter> params = parameters();
-        List<String> missing = new ArrayList<>();
-        List<String> mismatched = new ArrayList<>();
-        Map<String, Parameter> byName = new LinkedHashMap<>();
-        for (Parameter p : params) {
-            byName.put(p.name(), p);
-            TensorData t = tensors.get(p.name());
-            if (t == null) {
-                missing.add(p.name());
-            } else if (!Arrays.equals(t.shape(), p.shape())) {
-                mismatched.add(p.name() + ": checkpoint " + t.shapeString() + " vs model " + Arrays.toString(p.shape()));
-            }
-        }
-        List<String> unexpected = new ArrayList<>();
-        for (String k : tensors.keySet()) {
-            if (!byName.containsKey(k)) {
-                unexpected.add(k);
-            }
-        }
-        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty()) {
-            StringBuilder sb = new StringBuilder("the checkpoint does not fit the VQ-GAN config ");
-            sb.append(describe(cfg)).append(':');
-            appendList(sb, "missing keys", missing);
-            appendList(sb, "unexpected keys", unexpected);
-            appendList(sb, "shape mismatches", mismatched);
-            throw new ModelFormatException(file, sb.toString());
-        }
-        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
-            for (Parameter p : params) {
-                TensorData t = tensors.get(p.name());
-                MemorySegment name = arena.allocateFrom(p.name(), StandardCharsets.UTF_8);
-                MemorySegment data = t.storage().asSlice(t.offset() * t.dtype().size());
-                MemorySegment shape = arena.allocateFrom(JAVA_LONG, t.shape().length == 0 ? new long[1] : t.shape());
-                MemorySegment strides = arena.allocateFrom(JAVA_LONG,
-                        t.strides().length == 0 ? new long[1] : t.strides());
-                int nd = t.shape().length;
-                int dtype = t.dtype().code();
-                NativeLib.call("loading " + p.name() + " from " + file, err -> (int) H.AE_SET_PARAM.invokeExact(handle,
-                        name, dtype, data, nd, shape, strides, err));
-            }
-        }
-    }
-
-    private static void appendList(StringBuilder sb, String what, List<String> items) {
-        if (items.isEmpty()) {
-            return;
-        }
-        sb.append("\n  ").append(what).append(" (").append(items.size()).append("): ");
-        sb.append(String.join(", ", items.subList(0, Math.min(12, items.size()))));
-        if (items.size() > 12) {
-            sb.append(", …");
+        try (var lease = life.acquire()) {
+            named().load(file, tensors, "the VQ-GAN config " + describe(cfg), List.of());
         }
     }
 
@@ -325,22 +261,16 @@ public final class SliceAutoencoder implements AutoCloseable {
 
     /** A heap copy of one parameter's values (float32). */
     public float[] parameter(String name) {
-        Parameter p = parameters().stream().filter(q -> q.name().equals(name)).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no parameter " + name));
-        long n = p.numel();
-        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
-            MemorySegment nm = arena.allocateFrom(name, StandardCharsets.UTF_8);
-            MemorySegment dst = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            NativeLib.call("reading " + name, err -> (int) H.AE_GET_PARAM.invokeExact(handle, nm, dst, n, err));
-            return dst.asSlice(0, 4 * n).toArray(JAVA_FLOAT);
+        try (var lease = life.acquire()) {
+            return named().read(name);
         }
     }
 
     /** Saves the weights as safetensors (float32, state_dict names) with the config in the metadata. */
     public void save(Path file) throws IOException {
-        List<SafeTensors.FloatTensor> ts = new ArrayList<>();
-        for (Parameter p : parameters()) {
-            ts.add(new SafeTensors.FloatTensor(p.name(), p.shape(), parameter(p.name())));
+        List<SafeTensors.FloatTensor> ts;
+        try (var lease = life.acquire()) {
+            ts = named().snapshot("");
         }
         SafeTensors.writeF32(file, ts, Map.of("format", "pt", "ctcf.vq_config", config.toJson()));
     }

@@ -8,7 +8,11 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import org.ctcf.api.ChunkSweep;
+import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Geometry;
+import org.ctcf.api.LatentShift;
+import org.ctcf.api.SweepResult;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Latents;
 import org.ctcf.api.SliceAutoencoder;
@@ -22,7 +26,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf bench}: throughput and memory benchmarks (never part of the tests). */
-@Command(name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Ae.class})
+@Command(name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
 final class BenchCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -128,6 +132,217 @@ final class BenchCommand implements Runnable {
                     slices, size, size, Math.min(slices, 16));
             o.flush();
             return ExitCode.OK.code();
+        }
+    }
+
+    @Command(name = "explain", description = {
+        "Chunk sweep of a whole volume, reference mode vs fast mode on the same inputs, for several chunk sizes:",
+        "wall time, decoder work, peak resident memory and the fast/reference ratios. Then the whole-volume",
+        "latent gradient (fast mode) against a plain no-grad decode of the volume. Each measurement runs in a",
+        "fresh JVM so its peak memory is its own."})
+    static final class Explain implements Callable<Integer> {
+        @Option(names = "--slices", defaultValue = "64", description = "Slices of the volume. Default: ${DEFAULT-VALUE}.")
+        int slices;
+
+        @Option(names = "--size", defaultValue = "64", description = "In-plane size. Default: ${DEFAULT-VALUE}.")
+        int size;
+
+        @Option(names = "--chunks", defaultValue = "4,8,16,64", split = ",",
+                description = "Chunk sizes. Default: ${DEFAULT-VALUE}.")
+        List<Integer> chunks;
+
+        @Option(names = "--autoencoder", paramLabel = "FILE",
+                description = "VQ-GAN weights (default: a small random VQ-GAN built for the benchmark).")
+        Path autoencoder;
+
+        @Option(names = "--classifier", paramLabel = "FILE",
+                description = "TorchScript classifier, layout [B,1,D,H,W] (default: a small pooled-feature model).")
+        Path classifier;
+
+        @Option(names = "--no-reference", description = "Skip reference mode (it is slow).")
+        boolean noReference;
+
+        @Option(names = "--worker", hidden = true, description = "internal: run one measurement and print it")
+        String worker;
+
+        @Mixin
+        PreprocessCommand.KernelOptions kernel;
+
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        static final String DEFAULT_CLASSIFIER = String.join("\n",
+                "def forward(self, x):",
+                "    p = torch.avg_pool3d(x, [4, 4, 4])",
+                "    a = (p * p).mean(dim=[1, 2, 3, 4])",
+                "    b = torch.relu(p - 0.45).mean(dim=[1, 2, 3, 4])",
+                "    return (a * 8.0 + b * 30.0 - 2.0).unsqueeze(1)",
+                "");
+
+        /** One measurement: seconds, decoded slices, peak and baseline resident memory (MiB). */
+        record Measurement(double seconds, long slicesDecoded, double peakMiB, double baselineMiB) {
+            double ownMiB() {
+                return peakMiB - baselineMiB;
+            }
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            if (worker != null) {
+                return runWorker();
+            }
+            var o = spec.commandLine().getOut();
+            Path tmpModel = null;
+            if (autoencoder == null) {
+                // One random VQ-GAN for every worker, so that all runs explain with the same model.
+                tmpModel = Files.createTempFile("ctcf-bench-vqgan", ".safetensors");
+                try (Kernel k = Kernel.open(); SliceAutoencoder ae = SliceAutoencoder.create(benchConfig(), k)) {
+                    ae.save(tmpModel);
+                }
+                autoencoder = tmpModel;
+            }
+            try {
+                return compare(o, tmpModel != null);
+            } finally {
+                if (tmpModel != null) {
+                    Files.deleteIfExists(tmpModel);
+                }
+            }
+        }
+
+        private VqConfig benchConfig() {
+            return new VqConfig(32, 1, 1, size, 32, 1, 16, 256, false, true, List.of(1, 2, 2), List.of(), 0.0);
+        }
+
+        private int compare(java.io.PrintWriter o, boolean builtInModel) throws Exception {
+            o.printf(Locale.ROOT, "machine: %d cores, LibTorch threads per run: %s; %s%n",
+                    Runtime.getRuntime().availableProcessors(),
+                    kernel.threads == 0 ? "all" : String.valueOf(kernel.threads), Kernel.buildInfo().split(";")[1].trim());
+            o.printf(Locale.ROOT, "volume %dx%dx%d, autoencoder %s, classifier %s, %s%n", size, size, slices,
+                    builtInModel ? "random (ch 32, ch_mult 1,2,2)" : autoencoder.getFileName(),
+                    classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk");
+            o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s%n", "chunk", "mode", "seconds",
+                    "slices decoded", "run MiB", "time x", "memory x");
+            for (int chunk : chunks) {
+                if (chunk > slices) {
+                    continue;
+                }
+                Measurement fast = spawn("fast:" + chunk);
+                o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f%n", chunk, "fast", fast.seconds(),
+                        fast.slicesDecoded(), fast.ownMiB());
+                if (!noReference) {
+                    Measurement ref = spawn("reference:" + chunk);
+                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.1fx %9.2fx%n", chunk, "reference",
+                            ref.seconds(), ref.slicesDecoded(), ref.ownMiB(), ref.seconds() / fast.seconds(),
+                            ref.ownMiB() / Math.max(1, fast.ownMiB()));
+                }
+                o.flush();
+            }
+            Measurement decode = spawn("decode:0");
+            Measurement grad = spawn("gradient:0");
+            o.printf(Locale.ROOT, "encode + no-grad decode of the volume: %.2f s, %.0f MiB%n", decode.seconds(),
+                    decode.ownMiB());
+            o.printf(Locale.ROOT, "whole-volume latent gradient (fast):   %.2f s, %.0f MiB (%.2fx the decode)%n",
+                    grad.seconds(), grad.ownMiB(), grad.ownMiB() / Math.max(1, decode.ownMiB()));
+            o.printf(Locale.ROOT, "(run MiB = peak resident memory of the run above the process's resident memory%n"
+                    + " just before it, models and volume loaded; each run in its own JVM)%n");
+            o.flush();
+            return ExitCode.OK.code();
+        }
+
+        private Measurement spawn(String what) throws Exception {
+            List<String> cmd = new java.util.ArrayList<>();
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(Main.class.getName());
+            cmd.addAll(List.of("bench", "explain", "--worker", what, "--slices", String.valueOf(slices), "--size",
+                    String.valueOf(size), "--threads", String.valueOf(kernel.threads), "--device", kernel.device));
+            if (autoencoder != null) {
+                cmd.addAll(List.of("--autoencoder", autoencoder.toString()));
+            }
+            if (classifier != null) {
+                cmd.addAll(List.of("--classifier", classifier.toString()));
+            }
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            int rc = p.waitFor();
+            for (String line : out.split("\n")) {
+                if (line.startsWith("RESULT ")) {
+                    String[] f = line.split(" ");
+                    return new Measurement(Double.parseDouble(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
+                            Double.parseDouble(f[4]));
+                }
+            }
+            throw new IllegalStateException("benchmark worker '" + what + "' failed (exit " + rc + "):\n" + out);
+        }
+
+        private int runWorker() throws Exception {
+            String[] parts = worker.split(":");
+            String mode = parts[0];
+            int chunk = Integer.parseInt(parts[1]);
+            try (Kernel k = kernel.open();
+                    Volume v = Volume.allocate(Geometry.of(size, size, slices, 1.5, 1.5, 3, 0, 0, 0));
+                    SliceAutoencoder ae = SliceAutoencoder.load(autoencoder, null, k);
+                    org.ctcf.api.Classifier clf = classifier != null
+                            ? org.ctcf.api.Classifier.loadTorchScript(classifier, org.ctcf.api.Classifier.Layout.BCDHW,
+                                    0, k)
+                            : org.ctcf.api.Classifier.define(DEFAULT_CLASSIFIER, org.ctcf.api.Classifier.Layout.BCDHW,
+                                    0, k)) {
+                ae.withWrapper(SliceWrapper.plain()).withBatchSize(16);
+                Random r = new Random(1);
+                for (int z = 0; z < slices; z++) {
+                    for (int y = 0; y < size; y++) {
+                        for (int x = 0; x < size; x++) {
+                            v.set(x, y, z, (float) (0.5 + 0.25 * Math.sin(0.2 * x + 0.1 * z) * Math.cos(0.15 * y)
+                                    + 0.05 * r.nextGaussian()));
+                        }
+                    }
+                }
+                ExplainOptions base = ExplainOptions.builder().target(org.ctcf.api.Target.sigmoidOf(0))
+                        .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
+                double baseline = residentMiB();
+                PeakMemory.reset();
+                long t0 = System.nanoTime();
+                long decoded;
+                switch (mode) {
+                    case "fast", "reference" -> {
+                        try (SweepResult s = LatentShift.sweep(v, ae, clf, base, ChunkSweep.of(chunk), null)) {
+                            decoded = s.timings().slicesDecoded();
+                        }
+                    }
+                    case "decode" -> {
+                        try (Latents z = ae.encode(v); Volume rec = ae.decode(z, v.geometry())) {
+                            decoded = slices;
+                        }
+                    }
+                    case "gradient" -> {
+                        try (Latents g = LatentShift.latentGradient(v, ae, clf, base.target(), 0, slices, false)) {
+                            decoded = slices;
+                        }
+                    }
+                    default -> throw new IllegalArgumentException("unknown worker mode " + mode);
+                }
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f%n", seconds, decoded,
+                        PeakMemory.peakKiB() / 1024.0, baseline);
+                spec.commandLine().getOut().flush();
+            }
+            return ExitCode.OK.code();
+        }
+
+        static double residentMiB() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                    if (line.startsWith("VmRSS:")) {
+                        return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                return -1;
+            }
+            return -1;
         }
     }
 }

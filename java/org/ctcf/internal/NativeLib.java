@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 3;
+    public static final int ABI_VERSION = 4;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -77,8 +77,10 @@ public final class NativeLib {
     public static final StructLayout SCORE_SPEC = MemoryLayout.structLayout(
             JAVA_LONG.withName("target"),
             JAVA_INT.withName("apply_sigmoid"),
-            JAVA_INT.withName("reserved"),
-            JAVA_DOUBLE.withName("offset"));
+            JAVA_INT.withName("activation"),
+            JAVA_DOUBLE.withName("offset"),
+            JAVA_INT.withName("reducer"),
+            JAVA_INT.withName("reserved"));
     public static final StructLayout SHIFT_OPTIONS = MemoryLayout.structLayout(
             JAVA_DOUBLE.withName("search_pred_diff"),
             JAVA_DOUBLE.withName("search_step_size"),
@@ -92,7 +94,8 @@ public final class NativeLib {
             JAVA_INT.withName("fix_range"),
             JAVA_INT.withName("reference_mode"),
             JAVA_LONG.withName("lambda_batch"),
-            JAVA_LONG.withName("decoder_batch"));
+            JAVA_LONG.withName("decoder_batch"),
+            JAVA_LONG.withName("gradient_batch"));
     public static final StructLayout RESULT_INFO = MemoryLayout.structLayout(
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
@@ -172,7 +175,14 @@ public final class NativeLib {
         public static final MethodHandle CLF_SAVE;
         public static final MethodHandle CLF_TO;
         public static final MethodHandle CLF_FREE;
-        public static final MethodHandle CLF_PREDICT;
+        public static final MethodHandle CLF_BUILTIN;
+        public static final MethodHandle CLF_SET_INPUT_SIZE;
+        public static final MethodHandle CLF_PARAM_COUNT;
+        public static final MethodHandle CLF_PARAM_INFO;
+        public static final MethodHandle CLF_SET_PARAM;
+        public static final MethodHandle CLF_GET_PARAM;
+        public static final MethodHandle CLF_OUTPUTS;
+        public static final MethodHandle CLF_SCORE;
         public static final MethodHandle SHIFT_DEFAULTS;
         public static final MethodHandle EXPLAIN;
         public static final MethodHandle SWEEP;
@@ -244,8 +254,22 @@ public final class NativeLib {
             CLF_SAVE = bind("ctcf_classifier_save", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_TO = bind("ctcf_classifier_to", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_FREE = bind("ctcf_classifier_free", FunctionDescriptor.ofVoid(ADDRESS));
-            CLF_PREDICT = bind("ctcf_classifier_predict", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
-                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+            CLF_BUILTIN = bind("ctcf_classifier_builtin", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT,
+                    JAVA_LONG, ADDRESS, ADDRESS));
+            CLF_SET_INPUT_SIZE = bind("ctcf_classifier_set_input_size",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
+            CLF_PARAM_COUNT = bind("ctcf_classifier_param_count",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            CLF_PARAM_INFO = bind("ctcf_classifier_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            CLF_SET_PARAM = bind("ctcf_classifier_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            CLF_GET_PARAM = bind("ctcf_classifier_get_param",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            CLF_OUTPUTS = bind("ctcf_classifier_outputs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            CLF_SCORE = bind("ctcf_classifier_score", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS));
             SHIFT_DEFAULTS = bind("ctcf_shift_options_default", FunctionDescriptor.ofVoid(ADDRESS));
             EXPLAIN = bind("ctcf_explain", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));

@@ -149,6 +149,30 @@ class CliTest {
     }
 
     @Test
+    void predictRunsATorchScriptClassifierFromItsCard() throws IOException {
+        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
+                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.define("def forward(self, x):\n"
+                        + "    m = x.mean(dim=[1, 2, 3, 4])\n    return torch.stack([m, 1.0 - m], dim=1)\n",
+                        org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
+            c.save(tmp.resolve("bright.pt"));
+        }
+        Path card = tmp.resolve("bright.json");
+        Files.writeString(card, """
+                {"name": "brightness", "model": {"torchscript": "bright.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "probabilities", "classes": ["bright", "dark"]},
+                 "score": {"target": "dark"}}
+                """);
+        Result r = run("predict", TestPaths.sample().toString(), "--classifier", card.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("classifier:   brightness (TorchScript)").contains("224x224x105")
+                .contains("(dark, index 1, none)").contains("top outputs:").contains("bright");
+        Result byName = run("predict", TestPaths.sample().toString(), "--classifier", card.toString(), "--target",
+                "purple");
+        assertThat(byName.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(byName.err()).contains("bright.json").contains("target 'purple'");
+    }
+
+    @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
                 .isEqualTo(ExitCode.values().length);

@@ -1,0 +1,184 @@
+package org.ctcf.api;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import org.ctcf.io.checkpoint.ModelFormatException;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * A classifier's model card: which model (a TorchScript file, or a built-in architecture and its weights), how a
+ * volume is laid out for it, how a CT is preprocessed for it, what it outputs, and which score is explained.
+ * Paths are relative to the card's folder. Example:
+ *
+ * <pre>{@code
+ * {
+ *   "name": "lung-size",
+ *   "model": {"architecture": "lungmask-unet", "weights": "unet_r231.pth"},
+ *   "input": {"layout": "BCHWD", "depth": "free"},
+ *   "preprocessing": {"spacing": [1.5, 1.5, 3], "window": [-1000, 1000], "size": [224, 224]},
+ *   "output": {"kind": "segmentation", "classes": ["no lung", "right lung", "left lung"]},
+ *   "score": {"target": "no lung", "activation": "sigmoid", "reducer": "one_minus_mean"}
+ * }
+ * }</pre>
+ */
+public record ClassifierCard(Path file, String name, String description, Path torchScript, String architecture,
+        Path weights, String keyPrefix, Classifier.Layout layout, int inputNx, int inputNy, int depth, int maxBatch,
+        PreprocessOptions preprocessing, String outputKind, List<String> classes, int outputCount, Score score) {
+
+    /** What is explained (before the target is resolved to an index). */
+    public record Score(String target, String activation, String reducer, double offset, boolean applySigmoid) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static ClassifierCard read(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such classifier card");
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new ModelFormatException(file, "the card is not valid JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelFormatException(file, "the card must be a JSON object");
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            JsonNode model = required(root, "model");
+            Path ts = model.has("torchscript") ? dir.resolve(model.get("torchscript").asText()) : null;
+            String arch = model.has("architecture") ? model.get("architecture").asText() : null;
+            Path weights = model.has("weights") ? dir.resolve(model.get("weights").asText()) : null;
+            if ((ts == null) == (arch == null)) {
+                throw new IllegalArgumentException("model needs exactly one of \"torchscript\" or \"architecture\"");
+            }
+            if (arch != null && weights == null) {
+                throw new IllegalArgumentException("model.architecture " + arch + " needs \"weights\"");
+            }
+            for (Path p : new Path[] {ts, weights}) {
+                if (p != null && !Files.isRegularFile(p)) {
+                    throw new IllegalArgumentException("the card references " + p + ", which does not exist");
+                }
+            }
+            String prefix = model.has("key_prefix") ? model.get("key_prefix").asText() : "auto";
+
+            JsonNode input = root.path("input");
+            Classifier.Layout layout = Classifier.Layout.valueOf(input.path("layout").asText("BCDHW")
+                    .toUpperCase(Locale.ROOT));
+            int[] size = pair(input.path("size"), "input.size");
+            String depthText = input.path("depth").asText("free");
+            int depth = depthText.equals("free") ? 0 : Integer.parseInt(depthText);
+            int maxBatch = input.path("max_batch").asInt(0);
+
+            JsonNode pre = root.path("preprocessing");
+            PreprocessOptions p = PreprocessOptions.reference();
+            if (pre.has("spacing")) {
+                JsonNode s = pre.get("spacing");
+                p = p.withSpacing(s.get(0).asDouble(), s.get(1).asDouble(), s.get(2).asDouble());
+            }
+            if (pre.has("window")) {
+                p = p.withWindow(pre.get("window").get(0).asDouble(), pre.get("window").get(1).asDouble());
+            }
+            if (pre.has("size")) {
+                int[] s = pair(pre.get("size"), "preprocessing.size");
+                p = p.withInPlaneSize(s[0], s[1]);
+            }
+
+            JsonNode out = required(root, "output");
+            String kind = out.path("kind").asText("logits");
+            if (!List.of("logits", "probabilities", "log_probabilities", "segmentation").contains(kind)) {
+                throw new IllegalArgumentException("output.kind must be logits, probabilities, log_probabilities or"
+                        + " segmentation, not " + kind);
+            }
+            List<String> classes = new ArrayList<>();
+            if (out.has("classes")) {
+                out.get("classes").forEach(c -> classes.add(c.asText()));
+            } else if (out.has("classes_file")) {
+                Path cf = dir.resolve(out.get("classes_file").asText());
+                if (!Files.isRegularFile(cf)) {
+                    throw new IllegalArgumentException("output.classes_file " + cf + " does not exist");
+                }
+                for (String line : Files.readAllLines(cf)) {
+                    if (!line.isBlank()) {
+                        classes.add(line.strip());
+                    }
+                }
+            }
+            int count = out.path("count").asInt(classes.size());
+            if (count < 1) {
+                throw new IllegalArgumentException("output needs \"classes\", \"classes_file\" or \"count\"");
+            }
+            if (!classes.isEmpty() && classes.size() != count) {
+                throw new IllegalArgumentException("output.count " + count + " disagrees with " + classes.size()
+                        + " class names");
+            }
+
+            JsonNode sc = required(root, "score");
+            String defaultActivation = switch (kind) {
+                case "log_probabilities" -> "exp";
+                case "probabilities" -> "none";
+                default -> "sigmoid";
+            };
+            Score score = new Score(required(sc, "target").asText(), sc.path("activation").asText(defaultActivation),
+                    sc.path("reducer").asText("none"),
+                    sc.path("offset").asDouble(0.0), sc.path("apply_sigmoid").asBoolean(false));
+            Target.Activation.parse(score.activation());
+            Target.Reducer.parse(score.reducer());
+            if (kind.equals("segmentation") == score.reducer().equals("none")) {
+                throw new IllegalArgumentException(kind.equals("segmentation")
+                        ? "a segmentation output needs score.reducer (one_minus_mean, mean, sum)"
+                        : "score.reducer is only for segmentation outputs");
+            }
+            return new ClassifierCard(file, root.path("name").asText(file.getFileName().toString()),
+                    root.path("description").asText(""), ts, arch, weights, prefix, layout, size[0], size[1], depth,
+                    maxBatch, p, kind, List.copyOf(classes), count, score);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new ModelFormatException(file, "bad classifier card: " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonNode required(JsonNode n, String key) {
+        JsonNode v = n.get(key);
+        if (v == null || v.isNull()) {
+            throw new IllegalArgumentException("missing \"" + key + "\"");
+        }
+        return v;
+    }
+
+    private static int[] pair(JsonNode n, String what) {
+        if (n.isMissingNode() || n.isNull()) {
+            return new int[] {0, 0};
+        }
+        if (!n.isArray() || n.size() != 2) {
+            throw new IllegalArgumentException(what + " must be [x, y]");
+        }
+        return new int[] {n.get(0).asInt(), n.get(1).asInt()};
+    }
+
+    /** The index of a class given by name or number; the error names the card and the choices. */
+    public int classIndex(String target) throws ModelFormatException {
+        int idx = classes.indexOf(target);
+        if (idx >= 0) {
+            return idx;
+        }
+        try {
+            idx = Integer.parseInt(target);
+        } catch (NumberFormatException e) {
+            throw new ModelFormatException(file, "target '" + target + "' is not one of the " + classes.size()
+                    + " class names" + (classes.isEmpty() ? "" : " (e.g. " + String.join(", ",
+                            classes.subList(0, Math.min(5, classes.size()))) + ")"));
+        }
+        if (idx < 0 || idx >= outputCount) {
+            throw new ModelFormatException(file, "target index " + idx + " is outside the " + outputCount + " outputs");
+        }
+        return idx;
+    }
+}

@@ -1,0 +1,145 @@
+// builtin.cpp — lungmask U-Net and Merlin I3ResNet-152, written from architectures.md §2 and §3.
+#include "builtin.h"
+
+namespace ctcf {
+namespace {
+
+torch::nn::Conv2d conv2d(int64_t in, int64_t out, int64_t k, int64_t pad) {
+    return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).padding(pad).bias(true));
+}
+
+torch::nn::BatchNorm2d bn2d(int64_t c) {
+    return torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(c).eps(1e-5).momentum(0.1));
+}
+
+torch::nn::Conv3d conv3d(int64_t in, int64_t out, std::vector<int64_t> k, std::vector<int64_t> s,
+                         std::vector<int64_t> p, bool bias) {
+    return torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, torch::ExpandingArray<3>(k))
+                                 .stride(torch::ExpandingArray<3>(s))
+                                 .padding(torch::ExpandingArray<3>(p))
+                                 .bias(bias));
+}
+
+torch::nn::BatchNorm3d bn3d(int64_t c) {
+    return torch::nn::BatchNorm3d(torch::nn::BatchNormOptions(c).eps(1e-5).momentum(0.1));
+}
+
+}  // namespace
+
+UNetConvBlockImpl::UNetConvBlockImpl(int64_t in, int64_t out) {
+    // Registered although the forward never uses them: they are in the published state_dict.
+    residual_input_conv = register_module("residual_input_conv", conv2d(in, out, 1, 0));
+    residual_batchnorm = register_module("residual_batchnorm", bn2d(out));
+    // conv -> ReLU -> BN, twice; the ReLUs hold indices 1 and 4 so that the BN keys are block.2 and block.5.
+    block = register_module("block", torch::nn::Sequential(conv2d(in, out, 3, 1), torch::nn::ReLU(), bn2d(out),
+                                                           conv2d(out, out, 3, 1), torch::nn::ReLU(), bn2d(out)));
+}
+
+torch::Tensor UNetConvBlockImpl::forward(const torch::Tensor& x) { return block->forward(x); }
+
+UNetUpBlockImpl::UNetUpBlockImpl(int64_t in, int64_t out) {
+    residual_input_conv = register_module("residual_input_conv", conv2d(in, out, 1, 0));
+    residual_batchnorm = register_module("residual_batchnorm", bn2d(out));
+    up = register_module("up", torch::nn::Sequential(
+                                   torch::nn::Upsample(torch::nn::UpsampleOptions()
+                                                           .scale_factor(std::vector<double>{2.0, 2.0})
+                                                           .mode(torch::kBilinear)
+                                                           .align_corners(false)),
+                                   conv2d(in, out, 1, 0)));
+    conv_block = register_module("conv_block", UNetConvBlock(in, out));
+}
+
+torch::Tensor UNetUpBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& bridge) {
+    torch::Tensor u = up->forward(x);
+    const int64_t dy = (bridge.size(2) - u.size(2)) / 2;
+    const int64_t dx = (bridge.size(3) - u.size(3)) / 2;
+    torch::Tensor c = bridge.slice(2, dy, dy + u.size(2)).slice(3, dx, dx + u.size(3));
+    return conv_block(torch::cat({u, c}, 1));  // up first, bridge second
+}
+
+LungmaskUNetImpl::LungmaskUNetImpl(int64_t n_classes) {
+    down_path = register_module("down_path", torch::nn::ModuleList());
+    int64_t prev = 1;
+    for (int i = 0; i < 5; ++i) {
+        const int64_t c = int64_t{1} << (6 + i);
+        down_path->push_back(UNetConvBlock(prev, c));
+        prev = c;
+    }
+    up_path = register_module("up_path", torch::nn::ModuleList());
+    for (int i = 3; i >= 0; --i) {
+        const int64_t c = int64_t{1} << (6 + i);
+        up_path->push_back(UNetUpBlock(prev, c));
+        prev = c;
+    }
+    last = register_module("last", conv2d(prev, n_classes, 1, 0));
+}
+
+torch::Tensor LungmaskUNetImpl::forward(const torch::Tensor& input) {
+    std::vector<torch::Tensor> bridges;
+    torch::Tensor x = input;
+    for (size_t i = 0; i < down_path->size(); ++i) {
+        x = down_path[i]->as<UNetConvBlockImpl>()->forward(x);
+        if (i + 1 != down_path->size()) {
+            bridges.push_back(x);
+            x = torch::avg_pool2d(x, 2);
+        }
+    }
+    for (size_t j = 0; j < up_path->size(); ++j) {
+        x = up_path[j]->as<UNetUpBlockImpl>()->forward(x, bridges[bridges.size() - 1 - j]);
+    }
+    return torch::log_softmax(last(x), /*dim=*/1);
+}
+
+Bottleneck3dImpl::Bottleneck3dImpl(int64_t in, int64_t width, int64_t stride, bool ds) {
+    conv1 = register_module("conv1", conv3d(in, width, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, false));
+    bn1 = register_module("bn1", bn3d(width));
+    conv2 = register_module("conv2", conv3d(width, width, {3, 3, 3}, {stride, stride, stride}, {1, 1, 1}, false));
+    bn2 = register_module("bn2", bn3d(width));
+    conv3 = register_module("conv3", conv3d(width, 4 * width, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, false));
+    bn3 = register_module("bn3", bn3d(4 * width));
+    if (ds) {
+        downsample = register_module(
+            "downsample",
+            torch::nn::Sequential(conv3d(in, 4 * width, {1, 1, 1}, {stride, stride, stride}, {0, 0, 0}, false),
+                                  bn3d(4 * width)));
+    }
+}
+
+torch::Tensor Bottleneck3dImpl::forward(const torch::Tensor& x) {
+    torch::Tensor out = torch::relu(bn1(conv1(x)));
+    out = torch::relu(bn2(conv2(out)));
+    out = bn3(conv3(out));
+    out = out + (downsample ? downsample->forward(x) : x);
+    return torch::relu(out);
+}
+
+I3ResNetImpl::I3ResNetImpl(int64_t classes, std::vector<int64_t> blocks) {
+    conv1 = register_module("conv1", conv3d(3, 64, {3, 7, 7}, {1, 2, 2}, {1, 3, 3}, false));
+    bn1 = register_module("bn1", bn3d(64));
+    int64_t in = 64;
+    const int64_t widths[4] = {64, 128, 256, 512};
+    torch::nn::Sequential* layers[4] = {&layer1, &layer2, &layer3, &layer4};
+    for (int l = 0; l < 4; ++l) {
+        torch::nn::Sequential seq;
+        const int64_t stride = l == 0 ? 1 : 2;
+        for (int64_t b = 0; b < blocks[static_cast<size_t>(l)]; ++b) {
+            seq->push_back(Bottleneck3d(in, widths[l], b == 0 ? stride : 1, b == 0));
+            in = 4 * widths[l];
+        }
+        *layers[l] = register_module("layer" + std::to_string(l + 1), seq);
+    }
+    classifier = register_module("classifier", conv3d(in, classes, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, true));
+    contrastive_head = register_module("contrastive_head", conv3d(in, 512, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, true));
+}
+
+torch::Tensor I3ResNetImpl::forward(const torch::Tensor& input) {
+    torch::Tensor x = input.permute({0, 1, 4, 2, 3});  // [B,1,H,W,D] -> [B,1,D,H,W]
+    x = torch::cat({x, x, x}, 1);
+    x = torch::relu(bn1(conv1(x)));
+    x = torch::max_pool3d(x, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
+    x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+    torch::Tensor f = torch::adaptive_avg_pool3d(x, {1, 1, 1});
+    return classifier(f).flatten(1);  // [B, classes]: the phenotype logits
+}
+
+}  // namespace ctcf
