@@ -327,6 +327,22 @@ CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* pa
 CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctcf_error* err);
 CTCF_API void ctcf_classifier_free(ctcf_classifier* clf);
 
+/* Per-voxel argmax over the classes of a segmentation classifier, written into `out` (the label of each voxel
+ * as a float, x fastest; out->dims are the output map's, usually the input's). */
+CTCF_API int32_t ctcf_classifier_argmax(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in,
+                                        ctcf_volume* out, ctcf_error* err);
+
+/* The original lungmask preprocessing of an LPS volume in HU (rows = A->P, columns = R->L): clip to [-1024, 600],
+ * per slice a body mask (threshold -500 HU at 128 x 128, closing, hole filling, erosion, largest 4-connected
+ * region, dilation), the bounding box of its first 8-connected region, the crop resized to size x size
+ * (scipy zoom, order 1), (HU + 1024) / 1624. `out` holds nz * size * size floats; `boxes` 4 * nz values
+ * (row0, col0, row1, col1; half-open). */
+CTCF_API int32_t ctcf_lungmask_preprocess(const ctcf_volume* lps_hu, int64_t size, float* out, int64_t* boxes,
+                                          ctcf_error* err);
+/* The way back: each size x size label map resized (nearest, scipy zoom order 0) into its box of a zero slice. */
+CTCF_API int32_t ctcf_lungmask_restore(const float* labels, int64_t size, const int64_t* boxes, ctcf_volume* out,
+                                       ctcf_error* err);
+
 /* ---- Latent Shift ------------------------------------------------------------------------------------------ */
 
 /* Stop reasons of the lambda search. */

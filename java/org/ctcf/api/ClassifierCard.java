@@ -23,6 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  *   "model": {"architecture": "lungmask-unet", "weights": "unet_r231.pth"},
  *   "input": {"layout": "BCHWD", "depth": "free"},
  *   "preprocessing": {"spacing": [1.5, 1.5, 3], "window": [-1000, 1000], "size": [224, 224]},
+ *   (or "preprocessing": {"mode": "lungmask"} for lungmask's own body-mask crop, see LungmaskPipeline)
  *   "output": {"kind": "segmentation", "classes": ["no lung", "right lung", "left lung"]},
  *   "score": {"target": "no lung", "activation": "sigmoid", "reducer": "one_minus_mean"}
  * }
@@ -30,7 +31,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  */
 public record ClassifierCard(Path file, String name, String description, Path torchScript, String architecture,
         Path weights, String keyPrefix, Classifier.Layout layout, int inputNx, int inputNy, int depth, int maxBatch,
-        PreprocessOptions preprocessing, String outputKind, List<String> classes, int outputCount, Score score) {
+        PreprocessOptions preprocessing, String preprocessingMode, String outputKind, List<String> classes, int outputCount, Score score) {
 
     /** What is explained (before the target is resolved to an index). */
     public record Score(String target, String activation, String reducer, double offset, boolean applySigmoid) {
@@ -79,6 +80,10 @@ public record ClassifierCard(Path file, String name, String description, Path to
             int maxBatch = input.path("max_batch").asInt(0);
 
             JsonNode pre = root.path("preprocessing");
+            String mode = pre.path("mode").asText("reference");
+            if (!mode.equals("reference") && !mode.equals("lungmask")) {
+                throw new IllegalArgumentException("preprocessing.mode must be reference or lungmask, not " + mode);
+            }
             PreprocessOptions p = PreprocessOptions.reference();
             if (pre.has("spacing")) {
                 JsonNode s = pre.get("spacing");
@@ -139,7 +144,7 @@ public record ClassifierCard(Path file, String name, String description, Path to
             }
             return new ClassifierCard(file, root.path("name").asText(file.getFileName().toString()),
                     root.path("description").asText(""), ts, arch, weights, prefix, layout, size[0], size[1], depth,
-                    maxBatch, p, kind, List.copyOf(classes), count, score);
+                    maxBatch, p, mode, kind, List.copyOf(classes), count, score);
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new ModelFormatException(file, "bad classifier card: " + e.getMessage(), e);
         }

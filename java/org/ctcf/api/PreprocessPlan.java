@@ -18,9 +18,13 @@ public record PreprocessPlan(int[] axisPerm, boolean[] axisFlip, int[] resampled
         double[] a = input.affine();
         int[] perm = new int[3];
         boolean[] flip = new boolean[3];
+        boolean lps = "LPS".equals(options.orientation());
         for (int c = 0; c < 3; c++) {
             perm[worldOf[c]] = c;
-            flip[worldOf[c]] = a[worldOf[c] * 4 + c] < 0;
+            boolean positive = a[worldOf[c] * 4 + c] > 0;
+            // RAS: every axis runs toward +world; LPS: x and y run toward -world (left, posterior).
+            boolean wantPositive = !(lps && worldOf[c] < 2);
+            flip[worldOf[c]] = positive != wantPositive;
         }
         int[] inDims = input.dims();
         double[] inSpacing = input.spacing();

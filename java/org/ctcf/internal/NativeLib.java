@@ -183,6 +183,9 @@ public final class NativeLib {
         public static final MethodHandle CLF_GET_PARAM;
         public static final MethodHandle CLF_OUTPUTS;
         public static final MethodHandle CLF_SCORE;
+        public static final MethodHandle CLF_ARGMAX;
+        public static final MethodHandle LUNGMASK_PREPROCESS;
+        public static final MethodHandle LUNGMASK_RESTORE;
         public static final MethodHandle SHIFT_DEFAULTS;
         public static final MethodHandle EXPLAIN;
         public static final MethodHandle SWEEP;
@@ -270,6 +273,12 @@ public final class NativeLib {
                     ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             CLF_SCORE = bind("ctcf_classifier_score", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS));
+            CLF_ARGMAX = bind("ctcf_classifier_argmax",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            LUNGMASK_PREPROCESS = bind("ctcf_lungmask_preprocess",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            LUNGMASK_RESTORE = bind("ctcf_lungmask_restore",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             SHIFT_DEFAULTS = bind("ctcf_shift_options_default", FunctionDescriptor.ofVoid(ADDRESS));
             EXPLAIN = bind("ctcf_explain", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));

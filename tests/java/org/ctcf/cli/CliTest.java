@@ -173,6 +173,48 @@ class CliTest {
     }
 
     @Test
+    void segmentRunsLungmasksOwnPipelineAndWritesLabelsOnTheInputGrid() throws IOException {
+        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
+                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.builtin("lungmask-unet", 3,
+                        org.ctcf.api.Classifier.Layout.BCDHW, 0, k)) {
+            c.saveSafetensors(tmp.resolve("unet.safetensors"), "");
+        }
+        Path card = tmp.resolve("lungmask.json");
+        Files.writeString(card, """
+                {"name": "lungmask R231 (random weights)",
+                 "model": {"architecture": "lungmask-unet", "weights": "unet.safetensors"},
+                 "input": {"layout": "BCDHW"}, "preprocessing": {"mode": "lungmask"},
+                 "output": {"kind": "log_probabilities", "classes": ["background", "right lung", "left lung"]},
+                 "score": {"target": "background"}}
+                """);
+        // Two slices of the sample: the U-Net runs at 256 x 256 per slice, which is slow on two CPU cores.
+        Path small = tmp.resolve("two-slices.nii.gz");
+        try (Volume in = VolumeIO.read(TestPaths.sample())) {
+            double[] a = in.geometry().affine();
+            try (Volume two = Volume.allocate(new org.ctcf.api.Geometry(in.nx(), in.ny(), 2, a))) {
+                for (int z = 0; z < 2; z++) {
+                    for (int y = 0; y < in.ny(); y++) {
+                        for (int x = 0; x < in.nx(); x++) {
+                            two.set(x, y, z, in.get(x, y, 40 + z));
+                        }
+                    }
+                }
+                VolumeIO.write(two, small);
+            }
+        }
+        Path out = tmp.resolve("labels.nii.gz");
+        Result r = run("segment", small.toString(), "--classifier", card.toString(), "-o", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("label 0 background").contains("label 2 left lung").contains("wrote");
+        try (Volume labels = VolumeIO.read(out); Volume in = VolumeIO.read(small)) {
+            assertThat(labels.geometry().affine()).containsExactly(in.geometry().affine());
+            Volume.VoxelStats st = labels.stats();
+            assertThat(st.min()).isGreaterThanOrEqualTo(0.0);
+            assertThat(st.max()).isLessThanOrEqualTo(2.0);
+        }
+    }
+
+    @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
                 .isEqualTo(ExitCode.values().length);

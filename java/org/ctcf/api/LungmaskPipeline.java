@@ -1,0 +1,85 @@
+package org.ctcf.api;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import org.ctcf.internal.NativeLib;
+import org.ctcf.internal.NativeLib.H;
+
+/**
+ * lungmask's own pipeline around its U-Net, as an alternative to the ct-counterfactuals wrapper: the volume is
+ * reoriented to LPS (exactly, no resampling), each slice is cropped to its body mask's box and resized to
+ * 256 × 256, HU are mapped {@code (HU + 1024) / 1624}, the U-Net labels every pixel (argmax), and the labels go
+ * back into their boxes (nearest) and onto the input's grid. lungmask's 3-D label post-processing (keeping the
+ * largest components, filling holes) is not applied.
+ */
+public final class LungmaskPipeline {
+    /** The slice size the U-Net sees. */
+    public static final int SIZE = 256;
+
+    private LungmaskPipeline() {
+    }
+
+    /** Per-slice crops and boxes (row0, col0, row1, col1 in the LPS slice, half-open). */
+    public record Prepared(Volume slices, long[] boxes, Geometry lpsGeometry) implements AutoCloseable {
+        @Override
+        public void close() {
+            slices.close();
+        }
+    }
+
+    /** The preprocessing alone: reorient to LPS, body-mask crop, resize, normalise. */
+    public static Prepared prepare(Volume ct, Kernel kernel) {
+        PreprocessOptions lps = PreprocessOptions.reorientOnly("LPS");
+        try (Volume v = kernel.preprocess(ct, lps)) {
+            Volume out = Volume.allocate(Geometry.of(SIZE, SIZE, v.nz(), 1, 1, 1, 0, 0, 0));
+            long[] boxes = new long[4 * v.nz()];
+            try (var vl = v.lease(); var ol = out.lease(); Arena arena = Arena.ofConfined()) {
+                MemorySegment in = Kernel.describe(arena, v.segmentUnderLease(), v.geometry().dims(),
+                        v.geometry().spacing());
+                MemorySegment b = arena.allocate(JAVA_LONG, boxes.length);
+                MemorySegment dst = out.segmentUnderLease();
+                long size = SIZE;
+                NativeLib.call("lungmask preprocessing", err -> (int) H.LUNGMASK_PREPROCESS.invokeExact(in, size, dst,
+                        b, err));
+                MemorySegment.copy(b, JAVA_LONG, 0, boxes, 0, boxes.length);
+            } catch (RuntimeException e) {
+                out.close();
+                throw e;
+            }
+            return new Prepared(out, boxes, v.geometry());
+        }
+    }
+
+    /**
+     * Labels every voxel of {@code ct} with the U-Net (a {@code lungmask-unet} classifier in the BCDHW layout):
+     * 0 background, then the model's classes (R231: 1 right lung, 2 left lung). The result is on ct's grid.
+     */
+    public static Volume segment(Volume ct, Classifier unet, Kernel kernel) {
+        try (Prepared p = prepare(ct, kernel); Volume labels = Volume.allocate(p.slices().geometry());
+                Volume lpsLabels = Volume.allocate(p.lpsGeometry())) {
+            try (var cl = unet.lease(); var kl = kernel.lease(); var sl = p.slices().lease(); var ll = labels.lease();
+                    Arena arena = Arena.ofConfined()) {
+                MemorySegment in = Kernel.describe(arena, p.slices().segmentUnderLease(),
+                        p.slices().geometry().dims(), p.slices().geometry().spacing());
+                MemorySegment out = Kernel.describe(arena, labels.segmentUnderLease(), labels.geometry().dims(),
+                        labels.geometry().spacing());
+                MemorySegment ctx = kernel.handle();
+                MemorySegment h = unet.handle();
+                NativeLib.call("lungmask U-Net", err -> (int) H.CLF_ARGMAX.invokeExact(ctx, h, in, out, err));
+            }
+            try (var ll = labels.lease(); var ol = lpsLabels.lease(); Arena arena = Arena.ofConfined()) {
+                MemorySegment lab = labels.segmentUnderLease();
+                MemorySegment b = arena.allocateFrom(JAVA_LONG, p.boxes());
+                MemorySegment out = Kernel.describe(arena, lpsLabels.segmentUnderLease(), lpsLabels.geometry().dims(),
+                        lpsLabels.geometry().spacing());
+                long size = SIZE;
+                NativeLib.call("lungmask restore", err -> (int) H.LUNGMASK_RESTORE.invokeExact(lab, size, b, out, err));
+            }
+            // No resampling happened, so going back is the exact inverse permutation/flip.
+            return kernel.restore(lpsLabels, ct.geometry(), PreprocessOptions.reorientOnly("LPS"), false);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package org.ctcf.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.ctcf.api.Classifier;
+import org.ctcf.api.ClassifierCard;
+import org.ctcf.api.Kernel;
+import org.ctcf.api.LungmaskPipeline;
+import org.ctcf.api.Volume;
+import org.ctcf.io.VolumeIO;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code ctcf segment}: a segmentation classifier's label map for a CT volume, with per-label voxel counts. */
+@Command(name = "segment", description = {
+    "Label every voxel with a segmentation classifier. Cards with \"preprocessing\": {\"mode\": \"lungmask\"}",
+    "run lungmask's own pipeline and return labels on the input grid."})
+final class SegmentCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "VOLUME")
+    Path input;
+
+    @Option(names = "--classifier", required = true, paramLabel = "CARD")
+    Path card;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "FILE", description = "Label map (.nii.gz).")
+    Path out;
+
+    @Mixin
+    PreprocessCommand.KernelOptions kernel;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        ClassifierCard c = ClassifierCard.read(card);
+        if (!c.preprocessingMode().equals("lungmask")) {
+            throw new IllegalArgumentException(card + ": ctcf segment needs a card with \"preprocessing\": "
+                    + "{\"mode\": \"lungmask\"} (labels of other classifiers come back on the processed grid only)");
+        }
+        var o = spec.commandLine().getOut();
+        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
+                Volume labels = LungmaskPipeline.segment(ct, clf, k)) {
+            long[] counts = new long[Math.max(2, c.outputCount())];
+            labels.withSegment(seg -> {
+                for (long i = 0; i < labels.voxelCount(); i++) {
+                    int l = (int) seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i);
+                    if (l >= 0 && l < counts.length) {
+                        counts[l]++;
+                    }
+                }
+                return null;
+            });
+            for (int l = 0; l < counts.length; l++) {
+                o.printf(Locale.ROOT, "label %d %-16s %,d voxels%n", l, l < c.classes().size() ? c.classes().get(l)
+                        : "", counts[l]);
+            }
+            if (out != null) {
+                VolumeIO.write(labels, out);
+                o.printf(Locale.ROOT, "wrote %s%n", out);
+            }
+        }
+        o.flush();
+        return ExitCode.OK.code();
+    }
+}
