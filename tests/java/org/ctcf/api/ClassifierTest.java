@@ -212,6 +212,28 @@ class ClassifierTest {
         }
     }
 
+    @Test
+    void bothArchitecturesRunOnAPreprocessedRealCt() throws IOException {
+        try (Volume ct = org.ctcf.io.VolumeIO.read(org.ctcf.TestPaths.sample());
+                Volume x = kernel.preprocess(ct, PreprocessOptions.reference());
+                Classifier merlin = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, kernel);
+                Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+            assertThat(x.geometry().dims()).containsExactly(224, 224, 105);
+            merlin.setInputSize(64, 64); // keeps the 3-D ResNet-152 quick on two CPU cores
+            Classifier.Outputs out = merlin.outputs(x);
+            assertThat(out.shape()).containsExactly(1, 1692);
+            for (float v : out.values()) {
+                assertThat(Float.isFinite(v)).isTrue();
+            }
+            double effusion = merlin.score(x, Target.sigmoidOf(877));
+            assertThat(effusion).isBetween(0.0, 1.0);
+            unet.setInputSize(32, 32);
+            double lungSize = unet.score(x, new Target(0, Target.Activation.SIGMOID, Target.Reducer.ONE_MINUS_MEAN,
+                    0, false));
+            assertThat(lungSize).isBetween(0.0, 1.0);
+        }
+    }
+
     // ---- cards -----------------------------------------------------------------------------------------------
 
     Path card(String json) throws IOException {
