@@ -11,8 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -148,7 +146,7 @@ public final class LatentShift {
             throw new IllegalArgumentException("the autoencoder and the classifier must be loaded with the same Kernel");
         }
         Upcall upcall = new Upcall(listener == null ? Progress.Listener.NONE : listener);
-        resetPeak();
+        ProcessMemory.resetPeak();
         try (var kl = kernel.lease(); var al = ae.lease(); var cl = clf.lease(); var vl = x.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment vol = Kernel.describe(arena, x.segmentUnderLease(), x.geometry().dims(),
@@ -270,7 +268,7 @@ public final class LatentShift {
 
     private static Timings timings(Info i) {
         return new Timings(i.seconds()[0], i.seconds()[1], i.seconds()[2], i.seconds()[3], i.seconds()[4],
-                i.seconds()[5], i.lambdas(), i.slices(), i.calls(), peakMiB());
+                i.seconds()[5], i.lambdas(), i.slices(), i.calls(), ProcessMemory.peakMiB());
     }
 
     private static Explanation toExplanation(MemorySegment r, Geometry g, int start, int end) {
@@ -331,28 +329,5 @@ public final class LatentShift {
             }
             throw e;
         }
-    }
-
-    // ---- peak memory (Linux: VmHWM, reset through clear_refs) ----------------------------------------------------
-
-    static void resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (Exception e) {
-            // not Linux or not permitted
-        }
-    }
-
-    static double peakMiB() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-                }
-            }
-        } catch (Exception e) {
-            return -1;
-        }
-        return -1;
     }
 }

@@ -12,6 +12,7 @@ import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Geometry;
 import org.ctcf.api.LatentShift;
+import org.ctcf.api.ProcessMemory;
 import org.ctcf.api.SweepResult;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Latents;
@@ -34,30 +35,6 @@ final class BenchCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
-    /** Peak resident memory of this process (VmHWM), reset by writing 5 to /proc/self/clear_refs (Linux). */
-    static final class PeakMemory {
-        static void reset() {
-            try {
-                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            } catch (IOException | UnsupportedOperationException e) {
-                // not Linux or not permitted: peaks then include earlier work
-            }
-        }
-
-        static long peakKiB() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                    if (line.startsWith("VmHWM:")) {
-                        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                    }
-                }
-            } catch (IOException | NumberFormatException e) {
-                return -1;
-            }
-            return -1;
-        }
     }
 
     @Command(name = "ae", description = {
@@ -109,7 +86,7 @@ final class BenchCommand implements Runnable {
                 }
                 for (String name : configs) {
                     VqConfig c = named(name.trim());
-                    PeakMemory.reset();
+                    ProcessMemory.resetPeak();
                     try (SliceAutoencoder ae = SliceAutoencoder.create(c, k)) {
                         ae.withWrapper(SliceWrapper.plain()).withBatchSize(Math.min(slices, 16));
                         // one warm-up slice pass is not worth its time here: LibTorch CPU kernels have no JIT
@@ -122,7 +99,7 @@ final class BenchCommand implements Runnable {
                                 o.printf(Locale.ROOT, "%-9s %,12d %-22s %12.3f %12.3f %14.0f%n", name,
                                         ae.parameterCount(), s[1] + "x" + s[2] + "x" + s[3],
                                         slices / ((t1 - t0) / 1e9), slices / ((t2 - t1) / 1e9),
-                                        PeakMemory.peakKiB() / 1024.0);
+                                        ProcessMemory.peakMiB());
                             }
                         }
                     }
@@ -302,8 +279,8 @@ final class BenchCommand implements Runnable {
                 }
                 ExplainOptions base = ExplainOptions.builder().target(org.ctcf.api.Target.sigmoidOf(0))
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
-                double baseline = residentMiB();
-                PeakMemory.reset();
+                double baseline = ProcessMemory.residentMiB();
+                ProcessMemory.resetPeak();
                 long t0 = System.nanoTime();
                 long decoded;
                 switch (mode) {
@@ -326,23 +303,10 @@ final class BenchCommand implements Runnable {
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f%n", seconds, decoded,
-                        PeakMemory.peakKiB() / 1024.0, baseline);
+                        ProcessMemory.peakMiB(), baseline);
                 spec.commandLine().getOut().flush();
             }
             return ExitCode.OK.code();
-        }
-
-        static double residentMiB() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                    if (line.startsWith("VmRSS:")) {
-                        return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-                    }
-                }
-            } catch (IOException | NumberFormatException e) {
-                return -1;
-            }
-            return -1;
         }
     }
 }
