@@ -21,7 +21,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf ae}: slice autoencoder tools. */
-@Command(name = "ae", description = "Slice autoencoder tools.", subcommands = {AeCommand.Roundtrip.class})
+@Command(mixinStandardHelpOptions = true, name = "ae", description = "Slice autoencoder tools.", subcommands = {AeCommand.Roundtrip.class})
 final class AeCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -64,9 +64,10 @@ final class AeCommand implements Runnable {
         }
     }
 
-    @Command(name = "roundtrip", description = {
-        "Encode and decode a CT volume through the slice autoencoder (after the reference preprocessing),",
-        "write the reconstruction on the input grid, and print PSNR and MAE in HU inside [-1000, 1000]."})
+    @Command(mixinStandardHelpOptions = true, name = "roundtrip", description = {
+        "Encode and decode a CT volume through the slice autoencoder; print PSNR and MAE in HU.",
+        "Runs after the reference preprocessing, writes the reconstruction on the input grid, and measures",
+        "inside [-1000, 1000] HU."})
     static final class Roundtrip implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "VOLUME")
         Path input;

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf bench}: throughput and memory benchmarks (never part of the tests). */
-@Command(name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
+@Command(mixinStandardHelpOptions = true, name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
 final class BenchCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -37,9 +37,9 @@ final class BenchCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    @Command(name = "ae", description = {
-        "Encode + decode throughput (slices/s) and peak resident memory of the slice autoencoder on random",
-        "slices, for taming's standard config and a paper-shaped config (256x256 -> 256x4x4 latent)."})
+    @Command(mixinStandardHelpOptions = true, name = "ae", description = {
+        "Slice autoencoder throughput (slices/s) and peak resident memory.",
+        "Random slices, for taming's standard config and a paper-shaped config (256x256 -> 256x4x4 latent)."})
     static final class Ae implements Callable<Integer> {
         @Option(names = "--slices", defaultValue = "4", description = "Slices per run. Default: ${DEFAULT-VALUE}.")
         int slices;
@@ -112,8 +112,9 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "explain", description = {
-        "Chunk sweep of a whole volume, reference mode vs fast mode on the same inputs, for several chunk sizes:",
+    @Command(mixinStandardHelpOptions = true, name = "explain", description = {
+        "Latent Shift chunk sweep, reference mode vs fast mode on the same inputs.",
+        "For several chunk sizes:",
         "wall time, decoder work, peak resident memory and the fast/reference ratios. Then the whole-volume",
         "latent gradient (fast mode) against a plain no-grad decode of the volume. Each measurement runs in a",
         "fresh JVM so its peak memory is its own."})

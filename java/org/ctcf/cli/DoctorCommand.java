@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf doctor}: where the native library came from, what it was built with, and a kernel self-test. */
-@Command(name = "doctor", description = "Check the native kernel: library location, LibTorch version, self-test.")
+@Command(mixinStandardHelpOptions = true, name = "doctor", description = "Check the native kernel: library location, LibTorch version, self-test.")
 final class DoctorCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf info}: what a volume file holds — format, dims, spacing, orientation, HU range, affine. */
-@Command(name = "info", description = "Show a volume's format, dims, spacing, orientation, value range and affine.")
+@Command(mixinStandardHelpOptions = true, name = "info", description = "Show a volume's format, dims, spacing, orientation, value range and affine.")
 final class InfoCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "A .nii, .nii.gz, .mha or .mhd file.")
     Path file;

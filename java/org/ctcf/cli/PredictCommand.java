@@ -20,9 +20,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf predict}: a classifier's score (and top classes) for a CT volume, preprocessed as its card says. */
-@Command(name = "predict", description = {
-    "Run a classifier (described by its card) on a CT volume: preprocess as the card says, print the",
-    "explained score and, for class outputs, the top classes."})
+@Command(mixinStandardHelpOptions = true, name = "predict", description = {
+    "Run a classifier (described by its card) on a CT volume.",
+    "Preprocesses as the card says, prints the explained score and, for class outputs, the top classes."})
 final class PredictCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME")
     Path input;

@@ -18,9 +18,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf segment}: a segmentation classifier's label map for a CT volume, with per-label voxel counts. */
-@Command(name = "segment", description = {
-    "Label every voxel with a segmentation classifier. Cards with \"preprocessing\": {\"mode\": \"lungmask\"}",
-    "run lungmask's own pipeline and return labels on the input grid."})
+@Command(mixinStandardHelpOptions = true, name = "segment", description = {
+    "Label every voxel with lungmask's own pipeline.",
+    "For cards with \"preprocessing\": {\"mode\": \"lungmask\"}; labels come back on the input grid."})
 final class SegmentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME")
     Path input;

@@ -37,6 +37,12 @@ class CliTest {
         Result h = run("--help");
         assertThat(h.code()).isZero();
         assertThat(h.out()).contains("info").contains("preprocess").contains("Exit codes");
+        for (String[] sub : new String[][] {{"preprocess", "--help"}, {"bench", "--help"}, {"bench", "explain", "--help"},
+            {"ae", "roundtrip", "--help"}, {"predict", "--help"}, {"segment", "--help"}}) {
+            Result r2 = run(sub);
+            assertThat(r2.code()).as(String.join(" ", sub)).isZero();
+            assertThat(r2.out()).startsWith("Usage: ctcf " + sub[0]);
+        }
     }
 
     @Test
