@@ -221,6 +221,52 @@ class CliTest {
     }
 
     @Test
+    void explainWritesVolumesOnTheInputGridAndASummary() throws IOException {
+        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
+                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.define("def forward(self, x):\n"
+                        + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
+                        org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
+            c.save(tmp.resolve("middle.pt"));
+        }
+        Path card = tmp.resolve("middle.json");
+        Files.writeString(card, """
+                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "logits", "classes": ["bright middle"]},
+                 "score": {"target": "bright middle", "activation": "sigmoid"}}
+                """);
+        Path outDir = tmp.resolve("explained");
+        Result r = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier",
+                card.toString(), "--chunk", "20", "-o", outDir.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("chunk 1/6 done").contains("outputs in");
+        try (Volume in = VolumeIO.read(TestPaths.sample())) {
+            for (String f : new String[] {"counterfactual.nii.gz", "reconstruction.nii.gz", "heatmap.nii.gz"}) {
+                try (Volume v = VolumeIO.read(outDir.resolve(f))) {
+                    assertThat(v.geometry().affine()).as(f).containsExactly(in.geometry().affine());
+                }
+            }
+        }
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(outDir.resolve("summary.json").toFile());
+        assertThat(summary.get("chunks")).hasSize(6);
+        assertThat(summary.get("slice_prediction")).hasSize(105);
+        assertThat(summary.get("initial_prediction").asDouble()).isBetween(0.0, 1.0);
+        assertThat(summary.get("mode").asText()).isEqualTo("fast");
+        try (var files = Files.list(outDir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".partial"))).isEmpty();
+        }
+        Result bad = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString(), "--chunk", "500",
+                "-o", outDir.toString());
+        assertThat(bad.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(bad.err()).contains("chunk size 500 is larger than the 105 slices");
+        Result both = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString());
+        assertThat(both.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(both.err()).contains("exactly one of --slices");
+    }
+
+    @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
                 .isEqualTo(ExitCode.values().length);
