@@ -209,7 +209,7 @@ typedef struct ctcf_tensor ctcf_tensor;
 CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_autoencoder** out, ctcf_error* err);
 CTCF_API void ctcf_autoencoder_free(ctcf_autoencoder* ae);
 
-/* Parameters and buffers in state_dict order: count, then name (NUL-terminated, truncated to name_cap) and shape. */
+/* Parameters, then buffers, by state_dict name: count, then name (NUL-terminated, truncated to name_cap) and shape. */
 CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_t* count, ctcf_error* err);
 CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t index, char* name, size_t name_cap,
                                              int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);

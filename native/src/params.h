@@ -13,7 +13,7 @@
 namespace ctcf {
 
 struct NamedParams {
-    std::vector<std::pair<std::string, torch::Tensor>> list;  // state_dict order
+    std::vector<std::pair<std::string, torch::Tensor>> list;  // parameters, then buffers (registration order)
 
     void collect(torch::nn::Module& m);
     int64_t count() const { return static_cast<int64_t>(list.size()); }

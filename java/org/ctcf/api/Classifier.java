@@ -201,7 +201,7 @@ public final class Classifier implements AutoCloseable {
         return "";
     }
 
-    /** Parameters of a built-in architecture, in state_dict order (none for TorchScript). */
+    /** Parameters and buffers of a built-in architecture (none for TorchScript). */
     public List<SliceAutoencoder.Parameter> parameters() {
         try (var lease = life.acquire()) {
             return named().list().stream().map(p -> new SliceAutoencoder.Parameter(p.name(), p.shape())).toList();

@@ -26,7 +26,7 @@ import org.ctcf.io.checkpoint.TensorData;
  * The native calls are the model's {@code *_param_count/info/set/get} entry points.
  */
 final class NamedParameters {
-    /** One parameter or buffer: name and shape, in state_dict order. */
+    /** One parameter or buffer: name and shape (parameters first, then buffers). */
     record Parameter(String name, long[] shape) {
         long numel() {
             long n = 1;

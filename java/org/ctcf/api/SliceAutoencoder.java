@@ -126,7 +126,7 @@ public final class SliceAutoencoder implements AutoCloseable {
         return out;
     }
 
-    /** One parameter or buffer of the model: name and shape, in state_dict order. */
+    /** One parameter or buffer of the model: name and shape (parameters first, then buffers). */
     public record Parameter(String name, long[] shape) {
         public long numel() {
             long n = 1;
