@@ -29,8 +29,8 @@
 
 namespace {
 
-// Page faults dominate large tensor allocations on some virtual machines (measured: 48 MB fresh = 130 ms,
-// reused = 2 ms). Keeping freed memory in the process heap lets LibTorch reuse it. Process-wide, applied once
+// On some virtual machines page faults dominate large tensor allocations: a freshly mapped block costs far more
+// than a reused one. Keeping freed memory in the process heap lets LibTorch reuse it. Process-wide, applied once
 // when the first context is created; CTCF_MALLOC_TUNING=off leaves glibc's defaults alone.
 void tune_allocator_once() {
     static std::once_flag once;
