@@ -19,7 +19,6 @@ import java.util.Map;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
-import org.ctcf.internal.RefCounted;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -33,7 +32,7 @@ import org.ctcf.io.checkpoint.TorchZipWriter;
  * {@code [B, 1, D, H, W]} or, in the reference layout, {@code [B, 1, H, W, D]}; 2-D models run on every slice.
  * Usually loaded from a {@link ClassifierCard}. Owned by the caller; close it.
  */
-public final class Classifier implements AutoCloseable {
+public final class Classifier extends NativeHandle {
     /** How a volume is laid out for the model; codes mirror {@code ctcf_layout}. */
     public enum Layout {
         /** {@code [B, 1, slices, y, x]}: ctcf's own order. */
@@ -53,23 +52,14 @@ public final class Classifier implements AutoCloseable {
             "lungmask-unet", List.of(""),
             "i3resnet152", List.of("encode_image.i3_resnet.", ""));
 
-    private final MemorySegment handle;
     private final Kernel kernel;
     private final Layout layout;
-    private final RefCounted life;
     private ClassifierCard card;
 
     private Classifier(MemorySegment handle, Kernel kernel, Layout layout) {
-        this.handle = handle;
+        super("classifier", handle, H.CLF_FREE);
         this.kernel = kernel;
         this.layout = layout;
-        this.life = new RefCounted("classifier", () -> {
-            try {
-                H.CLF_FREE.invokeExact(handle);
-            } catch (Throwable t) {
-                throw new IllegalStateException("ctcf_classifier_free failed", t);
-            }
-        });
     }
 
     /** Loads a TorchScript file. {@code maxBatch} is the largest batch it accepts (0 = any). */
@@ -154,7 +144,7 @@ public final class Classifier implements AutoCloseable {
 
     private static Classifier bind(MemorySegment h, Kernel kernel, Layout layout) {
         Classifier c = new Classifier(h, kernel, layout);
-        try (var lease = c.life.acquire(); var kl = kernel.lease()) {
+        try (var lease = c.lease(); var kl = kernel.lease()) {
             MemorySegment ctx = kernel.handle();
             NativeLib.call("moving the classifier to " + kernel.device(), err -> (int) H.CLF_TO.invokeExact(h, ctx, err));
         } catch (RuntimeException e) {
@@ -165,7 +155,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     private NamedParameters named() {
-        return new NamedParameters(handle, H.CLF_PARAM_COUNT, H.CLF_PARAM_INFO, H.CLF_SET_PARAM, H.CLF_GET_PARAM);
+        return new NamedParameters(handle(), H.CLF_PARAM_COUNT, H.CLF_PARAM_INFO, H.CLF_SET_PARAM, H.CLF_GET_PARAM);
     }
 
     /**
@@ -174,7 +164,7 @@ public final class Classifier implements AutoCloseable {
      * ignored; BatchNorm's {@code num_batches_tracked} may be absent.
      */
     public void loadWeights(Path weights, String keyPrefix) throws IOException {
-        try (Checkpoint ckpt = Checkpoint.open(weights); var lease = life.acquire()) {
+        try (Checkpoint ckpt = Checkpoint.open(weights); var lease = lease()) {
             Map<String, TensorData> all = ckpt.tensors();
             String prefix = keyPrefix == null || keyPrefix.equals("auto") ? detectPrefix(all) : keyPrefix;
             Map<String, TensorData> selected = new LinkedHashMap<>();
@@ -203,7 +193,7 @@ public final class Classifier implements AutoCloseable {
 
     /** Parameters and buffers of a built-in architecture (none for TorchScript). */
     public List<SliceAutoencoder.Parameter> parameters() {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             return named().list().stream().map(p -> new SliceAutoencoder.Parameter(p.name(), p.shape())).toList();
         }
     }
@@ -214,7 +204,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     public float[] parameter(String name) {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             return named().read(name);
         }
     }
@@ -222,7 +212,7 @@ public final class Classifier implements AutoCloseable {
     /** Saves a built-in's weights as safetensors, keys prefixed with {@code prefix}. */
     public void saveSafetensors(Path file, String prefix) throws IOException {
         List<SafeTensors.FloatTensor> ts;
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             ts = named().snapshot(prefix);
         }
         SafeTensors.writeF32(file, ts, Map.of("format", "pt"));
@@ -231,7 +221,7 @@ public final class Classifier implements AutoCloseable {
     /** Saves a built-in's weights in PyTorch's zip format (as torch.save(state_dict)). */
     public void saveTorch(Path file, String prefix) throws IOException {
         List<SafeTensors.FloatTensor> ts;
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             ts = named().snapshot(prefix);
         }
         TorchZipWriter.write(file, ts);
@@ -239,10 +229,10 @@ public final class Classifier implements AutoCloseable {
 
     /** Volumes are resized in-plane to nx × ny before the model sees them (0 × 0: off). */
     public void setInputSize(int nx, int ny) {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             long x = nx;
             long y = ny;
-            NativeLib.call("setting the input size", err -> (int) H.CLF_SET_INPUT_SIZE.invokeExact(handle, x, y, err));
+            NativeLib.call("setting the input size", err -> (int) H.CLF_SET_INPUT_SIZE.invokeExact(handle(), x, y, err));
         }
     }
 
@@ -261,9 +251,9 @@ public final class Classifier implements AutoCloseable {
 
     /** Saves a TorchScript classifier as a TorchScript file. */
     public void save(Path file) {
-        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
+        try (var lease = lease(); Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocateFrom(file.toString(), StandardCharsets.UTF_8);
-            NativeLib.call("saving " + file, err -> (int) H.CLF_SAVE.invokeExact(handle, p, err));
+            NativeLib.call("saving " + file, err -> (int) H.CLF_SAVE.invokeExact(handle(), p, err));
         }
     }
 
@@ -273,14 +263,14 @@ public final class Classifier implements AutoCloseable {
 
     public Outputs outputs(Volume volume) {
         checkDepth(volume);
-        try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
                     volume.geometry().spacing());
             MemorySegment ndim = arena.allocate(JAVA_INT);
             MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
             MemorySegment ctx = kernel.handle();
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle, in,
+            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle(), in,
                     MemorySegment.NULL, 0L, ndim, shape, err));
             long[] s = new long[ndim.get(JAVA_INT, 0)];
             long n = 1;
@@ -293,7 +283,7 @@ public final class Classifier implements AutoCloseable {
             }
             MemorySegment out = arena.allocate(JAVA_FLOAT, Math.max(1, n));
             long cap = n;
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle, in,
+            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle(), in,
                     out, cap, ndim, shape, err));
             return new Outputs(s, out.asSlice(0, 4 * n).toArray(JAVA_FLOAT));
         }
@@ -307,14 +297,14 @@ public final class Classifier implements AutoCloseable {
     /** The explained score for one processed volume. */
     public double score(Volume volume, Target target) {
         checkDepth(volume);
-        try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
                     volume.geometry().spacing());
             MemorySegment spec = LatentShift.scoreSpec(arena, target);
             MemorySegment v = arena.allocate(JAVA_DOUBLE);
             MemorySegment ctx = kernel.handle();
-            NativeLib.call("scoring " + volume.geometry(), err -> (int) H.CLF_SCORE.invokeExact(ctx, handle, spec, in,
+            NativeLib.call("scoring " + volume.geometry(), err -> (int) H.CLF_SCORE.invokeExact(ctx, handle(), spec, in,
                     v, err));
             return v.get(JAVA_DOUBLE, 0);
         }
@@ -338,16 +328,6 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    RefCounted.Lease lease() {
-        return life.acquire();
-    }
 
-    MemorySegment handle() {
-        return handle;
-    }
 
-    @Override
-    public void close() {
-        life.close();
-    }
 }

@@ -10,7 +10,6 @@ import java.lang.foreign.MemorySegment;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
-import org.ctcf.internal.RefCounted;
 
 /**
  * A handle on the native kernel: one execution context (device, threads, cancellation) through which volume
@@ -20,15 +19,12 @@ import org.ctcf.internal.RefCounted;
  * is still running on another thread the native context is freed when that call returns, and every later use
  * throws {@link CtcfException.ResourceClosedException}.
  */
-public final class Kernel implements AutoCloseable {
-    private final MemorySegment handle;
+public final class Kernel extends NativeHandle {
     private final Device device;
-    private final RefCounted life;
 
     private Kernel(MemorySegment handle, Device device) {
-        this.handle = handle;
+        super("kernel context (" + device + ")", handle, H.CONTEXT_FREE);
         this.device = device;
-        this.life = new RefCounted("kernel context (" + device + ")", () -> free(handle));
     }
 
     /**
@@ -65,13 +61,6 @@ public final class Kernel implements AutoCloseable {
         }
     }
 
-    private static void free(MemorySegment handle) {
-        try {
-            H.CONTEXT_FREE.invokeExact(handle);
-        } catch (Throwable t) {
-            throw new IllegalStateException("ctcf_context_free failed", t);
-        }
-    }
 
     public Device device() {
         return device;
@@ -84,15 +73,15 @@ public final class Kernel implements AutoCloseable {
 
     /** Asks running calls on this context to stop; they throw {@link CtcfException.CancelledException}. */
     public void cancel() {
-        try (var lease = life.acquire()) {
-            NativeLib.call("cancel", err -> (int) H.CONTEXT_CANCEL.invokeExact(handle, err));
+        try (var lease = lease()) {
+            NativeLib.call("cancel", err -> (int) H.CONTEXT_CANCEL.invokeExact(handle(), err));
         }
     }
 
     /** Clears a previous {@link #cancel()} so the context can be used again. */
     public void resetCancel() {
-        try (var lease = life.acquire()) {
-            NativeLib.call("reset cancel", err -> (int) H.CONTEXT_RESET_CANCEL.invokeExact(handle, err));
+        try (var lease = lease()) {
+            NativeLib.call("reset cancel", err -> (int) H.CONTEXT_RESET_CANCEL.invokeExact(handle(), err));
         }
     }
 
@@ -105,7 +94,7 @@ public final class Kernel implements AutoCloseable {
         Geometry og = plan.output();
         Volume out = Volume.allocate(og);
         boolean ok = false;
-        try (var k = life.acquire(); var in = input.lease(); var o = out.lease(); Arena arena = Arena.ofConfined()) {
+        try (var k = lease(); var in = input.lease(); var o = out.lease(); Arena arena = Arena.ofConfined()) {
             MemorySegment inDesc = describe(arena, input.segmentUnderLease(), input.geometry().dims(),
                     input.geometry().spacing());
             MemorySegment params = params(arena, plan, options);
@@ -120,8 +109,9 @@ public final class Kernel implements AutoCloseable {
                 }
             }
             MemorySegment outDesc = describe(arena, out.segmentUnderLease(), og.dims(), og.spacing());
+            MemorySegment ctx = handle();
             NativeLib.call("preprocess " + input.geometry(),
-                    err -> (int) H.PREPROCESS.invokeExact(handle, inDesc, params, outDesc, err));
+                    err -> (int) H.PREPROCESS.invokeExact(ctx, inDesc, params, outDesc, err));
             ok = true;
             return out;
         } finally {
@@ -144,15 +134,16 @@ public final class Kernel implements AutoCloseable {
         }
         Volume out = Volume.allocate(original);
         boolean ok = false;
-        try (var k = life.acquire(); var in = processed.lease(); var o = out.lease();
+        try (var k = lease(); var in = processed.lease(); var o = out.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment inDesc = describe(arena, processed.segmentUnderLease(), processed.geometry().dims(),
                     processed.geometry().spacing());
             MemorySegment outDesc = describe(arena, out.segmentUnderLease(), original.dims(), original.spacing());
             MemorySegment params = params(arena, plan, options);
             int inv = invertWindow ? 1 : 0;
+            MemorySegment ctx = handle();
             NativeLib.call("restore onto " + original,
-                    err -> (int) H.PREPROCESS_INVERSE.invokeExact(handle, inDesc, params, inv, outDesc, err));
+                    err -> (int) H.PREPROCESS_INVERSE.invokeExact(ctx, inDesc, params, inv, outDesc, err));
             ok = true;
             return out;
         } finally {
@@ -168,29 +159,15 @@ public final class Kernel implements AutoCloseable {
      * 4 = std::bad_alloc, 5 = sleep {@code arg} ms while honouring cancellation.
      */
     public void selfTest(int what, long arg) {
-        try (var lease = life.acquire()) {
-            NativeLib.call("selftest " + what, err -> (int) H.SELFTEST.invokeExact(handle, what, arg, err));
+        try (var lease = lease()) {
+            MemorySegment ctx = handle();
+            NativeLib.call("selftest " + what, err -> (int) H.SELFTEST.invokeExact(ctx, what, arg, err));
         }
     }
 
-    public boolean isClosed() {
-        return life.isClosed();
-    }
 
-    /** A lease keeping the native context alive during a call (for the other API classes of this package). */
-    RefCounted.Lease lease() {
-        return life.acquire();
-    }
 
-    /** The native context; valid only under a {@link #lease()}. */
-    MemorySegment handle() {
-        return handle;
-    }
 
-    @Override
-    public void close() {
-        life.close();
-    }
 
     static MemorySegment describe(Arena arena, MemorySegment data, int[] dims, double[] spacing) {
         MemorySegment d = arena.allocate(NativeLib.VOLUME);

@@ -10,21 +10,17 @@ import java.lang.foreign.MemorySegment;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
-import org.ctcf.internal.RefCounted;
 
 /**
  * A float32 tensor owned by the kernel — typically a volume's latents {@code [slices, C, h, w]}. The data stay
  * native; {@link #read()} copies them out when a caller needs them. Close it when done (idempotent; safe while
  * another thread uses it).
  */
-public final class Latents implements AutoCloseable {
-    private final MemorySegment handle;
+public final class Latents extends NativeHandle {
     private final long[] shape;
-    private final RefCounted life;
 
     Latents(MemorySegment handle) {
-        this.handle = handle;
-        this.life = new RefCounted("latents", () -> free(handle));
+        super("latents", handle, H.TENSOR_FREE);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ndim = arena.allocate(JAVA_INT);
             MemorySegment dims = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
@@ -35,7 +31,7 @@ public final class Latents implements AutoCloseable {
                 shape[i] = dims.getAtIndex(JAVA_LONG, i);
             }
         } catch (RuntimeException e) {
-            life.close();
+            close();
             throw e;
         }
     }
@@ -59,13 +55,6 @@ public final class Latents implements AutoCloseable {
         }
     }
 
-    private static void free(MemorySegment h) {
-        try {
-            H.TENSOR_FREE.invokeExact(h);
-        } catch (Throwable t) {
-            throw new IllegalStateException("ctcf_tensor_free failed", t);
-        }
-    }
 
     public long[] shape() {
         return shape.clone();
@@ -85,23 +74,13 @@ public final class Latents implements AutoCloseable {
         if (n > Integer.MAX_VALUE) {
             throw new IllegalStateException("tensor too large to copy to the heap: " + n);
         }
-        try (var lease = life.acquire(); Arena arena = Arena.ofConfined()) {
+        try (var lease = lease(); Arena arena = Arena.ofConfined()) {
             MemorySegment dst = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            NativeLib.call("tensor read", err -> (int) H.TENSOR_READ.invokeExact(handle, dst, n, err));
+            NativeLib.call("tensor read", err -> (int) H.TENSOR_READ.invokeExact(handle(), dst, n, err));
             return dst.asSlice(0, 4 * n).toArray(JAVA_FLOAT);
         }
     }
 
-    RefCounted.Lease lease() {
-        return life.acquire();
-    }
 
-    MemorySegment handle() {
-        return handle;
-    }
 
-    @Override
-    public void close() {
-        life.close();
-    }
 }

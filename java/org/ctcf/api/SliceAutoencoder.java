@@ -17,7 +17,6 @@ import java.util.Map;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
-import org.ctcf.internal.RefCounted;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -31,30 +30,21 @@ import org.ctcf.io.checkpoint.TensorData;
  *
  * <p>Owned by the caller; close it (idempotent). The {@code Kernel} must stay open while it is used.
  */
-public final class SliceAutoencoder implements AutoCloseable {
+public final class SliceAutoencoder extends NativeHandle {
     /** Key prefixes dropped on purpose: the training losses (LPIPS, discriminator). */
     public static final String IGNORED_PREFIX = "loss.";
     /** Prefix of a VQGAN embedded in a taming transformer checkpoint; stripped when present. */
     public static final String FIRST_STAGE_PREFIX = "first_stage_model.";
 
-    private final MemorySegment handle;
     private final VqConfig config;
     private final Kernel kernel;
-    private final RefCounted life;
     private SliceWrapper wrapper = SliceWrapper.plain();
     private int batchSize = 16;
 
     private SliceAutoencoder(MemorySegment handle, VqConfig config, Kernel kernel) {
-        this.handle = handle;
+        super("autoencoder", handle, H.AE_FREE);
         this.config = config;
         this.kernel = kernel;
-        this.life = new RefCounted("autoencoder", () -> {
-            try {
-                H.AE_FREE.invokeExact(handle);
-            } catch (Throwable t) {
-                throw new IllegalStateException("ctcf_autoencoder_free failed", t);
-            }
-        });
     }
 
     /** A model with random weights (taming's initialisation) on {@code kernel}'s device. */
@@ -138,11 +128,11 @@ public final class SliceAutoencoder implements AutoCloseable {
     }
 
     private NamedParameters named() {
-        return new NamedParameters(handle, H.AE_PARAM_COUNT, H.AE_PARAM_INFO, H.AE_SET_PARAM, H.AE_GET_PARAM);
+        return new NamedParameters(handle(), H.AE_PARAM_COUNT, H.AE_PARAM_INFO, H.AE_SET_PARAM, H.AE_GET_PARAM);
     }
 
     public List<Parameter> parameters() {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             return named().list().stream().map(p -> new Parameter(p.name(), p.shape())).toList();
         }
     }
@@ -152,7 +142,7 @@ public final class SliceAutoencoder implements AutoCloseable {
     }
 
     private void loadTensors(Path file, Map<String, TensorData> tensors, VqConfig cfg) throws ModelFormatException {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             named().load(file, tensors, "the VQ-GAN config " + describe(cfg), List.of());
         }
     }
@@ -164,10 +154,10 @@ public final class SliceAutoencoder implements AutoCloseable {
     }
 
     private void moveToKernelDevice() {
-        try (var lease = life.acquire(); var kl = kernel.lease()) {
+        try (var lease = lease(); var kl = kernel.lease()) {
             MemorySegment ctx = kernel.handle();
             NativeLib.call("moving the VQ-GAN to " + kernel.device(),
-                    err -> (int) H.AE_TO.invokeExact(handle, ctx, err));
+                    err -> (int) H.AE_TO.invokeExact(handle(), ctx, err));
         }
     }
 
@@ -200,7 +190,7 @@ public final class SliceAutoencoder implements AutoCloseable {
 
     /** Quantized latents {@code [nz, embed_dim, h, w]} of every slice of {@code volume} (no autograd). */
     public Latents encode(Volume volume) {
-        try (var lease = life.acquire(); var kl = kernel.lease(); var vl = volume.lease();
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
                     volume.geometry().spacing());
@@ -208,7 +198,7 @@ public final class SliceAutoencoder implements AutoCloseable {
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment ctx = kernel.handle();
             long b = batchSize;
-            NativeLib.call("encoding " + volume.geometry(), err -> (int) H.AE_ENCODE_VOLUME.invokeExact(ctx, handle, w,
+            NativeLib.call("encoding " + volume.geometry(), err -> (int) H.AE_ENCODE_VOLUME.invokeExact(ctx, handle(), w,
                     in, b, out, err));
             return new Latents(out.get(ADDRESS, 0));
         }
@@ -218,14 +208,14 @@ public final class SliceAutoencoder implements AutoCloseable {
     public Volume decode(Latents latents, Geometry geometry) {
         Volume out = Volume.allocate(geometry);
         boolean ok = false;
-        try (var lease = life.acquire(); var kl = kernel.lease(); var ll = latents.lease(); var ol = out.lease();
+        try (var lease = lease(); var kl = kernel.lease(); var ll = latents.lease(); var ol = out.lease();
                 Arena arena = Arena.ofConfined()) {
             MemorySegment desc = Kernel.describe(arena, out.segmentUnderLease(), geometry.dims(), geometry.spacing());
             MemorySegment w = nativeWrapper(arena, wrapper);
             MemorySegment ctx = kernel.handle();
             MemorySegment z = latents.handle();
             long b = batchSize;
-            NativeLib.call("decoding onto " + geometry, err -> (int) H.AE_DECODE_VOLUME.invokeExact(ctx, handle, w, z, b,
+            NativeLib.call("decoding onto " + geometry, err -> (int) H.AE_DECODE_VOLUME.invokeExact(ctx, handle(), w, z, b,
                     desc, err));
             ok = true;
             return out;
@@ -248,20 +238,20 @@ public final class SliceAutoencoder implements AutoCloseable {
     }
 
     public Latents run(RawOp op, float[] input, long n, long c, long h, long w) {
-        try (var lease = life.acquire(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
+        try (var lease = lease(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocateFrom(JAVA_FLOAT, input);
             MemorySegment shape = arena.allocateFrom(JAVA_LONG, n, c, h, w);
             MemorySegment out = arena.allocate(ADDRESS);
             MemorySegment ctx = kernel.handle();
             int code = op.code;
-            NativeLib.call("VQ-GAN " + op, err -> (int) H.AE_RUN.invokeExact(ctx, handle, code, in, shape, out, err));
+            NativeLib.call("VQ-GAN " + op, err -> (int) H.AE_RUN.invokeExact(ctx, handle(), code, in, shape, out, err));
             return new Latents(out.get(ADDRESS, 0));
         }
     }
 
     /** A heap copy of one parameter's values (float32). */
     public float[] parameter(String name) {
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             return named().read(name);
         }
     }
@@ -269,7 +259,7 @@ public final class SliceAutoencoder implements AutoCloseable {
     /** Saves the weights as safetensors (float32, state_dict names) with the config in the metadata. */
     public void save(Path file) throws IOException {
         List<SafeTensors.FloatTensor> ts;
-        try (var lease = life.acquire()) {
+        try (var lease = lease()) {
             ts = named().snapshot("");
         }
         SafeTensors.writeF32(file, ts, Map.of("format", "pt", "ctcf.vq_config", config.toJson()));
@@ -279,18 +269,8 @@ public final class SliceAutoencoder implements AutoCloseable {
         return kernel;
     }
 
-    RefCounted.Lease lease() {
-        return life.acquire();
-    }
 
-    MemorySegment handle() {
-        return handle;
-    }
 
-    @Override
-    public void close() {
-        life.close();
-    }
 
     static MemorySegment nativeConfig(Arena arena, VqConfig c) {
         MemorySegment s = arena.allocate(NativeLib.VQ_CONFIG);
