@@ -37,9 +37,22 @@ final class BenchCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /** The benchmarks' input: a smooth [0, 1] pattern plus seeded noise, the same in every run. */
+    static void fillBenchmarkPattern(Volume v) {
+        Random r = new Random(1);
+        for (int z = 0; z < v.nz(); z++) {
+            for (int y = 0; y < v.ny(); y++) {
+                for (int x = 0; x < v.nx(); x++) {
+                    v.set(x, y, z, (float) (0.5 + 0.25 * Math.sin(0.2 * x + 0.1 * z) * Math.cos(0.15 * y)
+                            + 0.05 * r.nextGaussian()));
+                }
+            }
+        }
+    }
+
     @Command(mixinStandardHelpOptions = true, name = "ae", description = {
         "Slice autoencoder throughput (slices/s) and peak resident memory.",
-        "Random slices, for taming's standard config and a paper-shaped config (256x256 -> 256x4x4 latent)."})
+        "Synthetic slices, for taming's standard config and a paper-shaped config (256x256 -> 256x4x4 latent)."})
     static final class Ae implements Callable<Integer> {
         @Option(names = "--slices", defaultValue = "4", description = "Slices per run. Default: ${DEFAULT-VALUE}.")
         int slices;
@@ -76,14 +89,7 @@ final class BenchCommand implements Runnable {
                         Runtime.getRuntime().availableProcessors(), Kernel.buildInfo(), k.device());
                 o.printf(Locale.ROOT, "%-9s %12s %-22s %12s %12s %14s%n", "config", "parameters", "latent", "encode/s",
                         "decode/s", "peak RSS MiB");
-                Random r = new Random(1);
-                for (int z = 0; z < slices; z++) {
-                    for (int y = 0; y < size; y++) {
-                        for (int x = 0; x < size; x++) {
-                            v.set(x, y, z, r.nextFloat());
-                        }
-                    }
-                }
+                fillBenchmarkPattern(v);
                 for (String name : configs) {
                     VqConfig c = named(name.trim());
                     ProcessMemory.resetPeak();
@@ -105,7 +111,7 @@ final class BenchCommand implements Runnable {
                     }
                 }
             }
-            o.printf(Locale.ROOT, "(%d random %dx%d slices per config, batch %d; CPU numbers depend on the thread count)%n",
+            o.printf(Locale.ROOT, "(%d synthetic %dx%d slices per config, batch %d; CPU numbers depend on the thread count)%n",
                     slices, size, size, Math.min(slices, 16));
             o.flush();
             return ExitCode.OK.code();
@@ -269,15 +275,7 @@ final class BenchCommand implements Runnable {
                             : org.ctcf.api.Classifier.define(DEFAULT_CLASSIFIER, org.ctcf.api.Classifier.Layout.BCDHW,
                                     0, k)) {
                 ae.withWrapper(SliceWrapper.plain()).withBatchSize(16);
-                Random r = new Random(1);
-                for (int z = 0; z < slices; z++) {
-                    for (int y = 0; y < size; y++) {
-                        for (int x = 0; x < size; x++) {
-                            v.set(x, y, z, (float) (0.5 + 0.25 * Math.sin(0.2 * x + 0.1 * z) * Math.cos(0.15 * y)
-                                    + 0.05 * r.nextGaussian()));
-                        }
-                    }
-                }
+                fillBenchmarkPattern(v);
                 ExplainOptions base = ExplainOptions.builder().target(org.ctcf.api.Target.sigmoidOf(0))
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
                 double baseline = ProcessMemory.residentMiB();

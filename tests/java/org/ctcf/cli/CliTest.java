@@ -29,6 +29,18 @@ class CliTest {
         return new Result(code, out.toString(), err.toString());
     }
 
+    /** Saves a BCHWD TorchScript classifier with this forward body as NAME.pt and writes NAME.json. */
+    Path torchScriptCard(String name, String forwardBody, String cardJson) throws IOException {
+        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
+                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.define("def forward(self, x):\n" + forwardBody,
+                        org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
+            c.save(tmp.resolve(name + ".pt"));
+        }
+        Path card = tmp.resolve(name + ".json");
+        Files.writeString(card, cardJson);
+        return card;
+    }
+
     @Test
     void versionAndHelp() {
         Result r = run("--version");
@@ -156,14 +168,8 @@ class CliTest {
 
     @Test
     void predictRunsATorchScriptClassifierFromItsCard() throws IOException {
-        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
-                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.define("def forward(self, x):\n"
-                        + "    m = x.mean(dim=[1, 2, 3, 4])\n    return torch.stack([m, 1.0 - m], dim=1)\n",
-                        org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
-            c.save(tmp.resolve("bright.pt"));
-        }
-        Path card = tmp.resolve("bright.json");
-        Files.writeString(card, """
+        Path card = torchScriptCard("bright", "    m = x.mean(dim=[1, 2, 3, 4])\n"
+                + "    return torch.stack([m, 1.0 - m], dim=1)\n", """
                 {"name": "brightness", "model": {"torchscript": "bright.pt"}, "input": {"layout": "BCHWD"},
                  "output": {"kind": "probabilities", "classes": ["bright", "dark"]},
                  "score": {"target": "dark"}}
@@ -222,14 +228,8 @@ class CliTest {
 
     @Test
     void explainWritesVolumesOnTheInputGridAndASummary() throws IOException {
-        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
-                org.ctcf.api.Classifier c = org.ctcf.api.Classifier.define("def forward(self, x):\n"
-                        + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
-                        org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
-            c.save(tmp.resolve("middle.pt"));
-        }
-        Path card = tmp.resolve("middle.json");
-        Files.writeString(card, """
+        Path card = torchScriptCard("middle",
+                "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n", """
                 {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
                  "output": {"kind": "logits", "classes": ["bright middle"]},
                  "score": {"target": "bright middle", "activation": "sigmoid"}}
