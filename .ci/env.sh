@@ -1,6 +1,7 @@
 # .ci/env.sh — sourced by ./ctcf, tests/run and .ci/run: installs what the build needs when it is missing
-# (Debian/Ubuntu: LibTorch headers + CMake config, CMake, g++, Maven) and selects a JDK >= 22 as JAVA_HOME.
-# Set CTCF_NO_INSTALL=1 to only check, never install.
+# (Debian/Ubuntu: LibTorch headers + CMake config, CMake, g++, Maven, npm for bundling the report's NiiVue viewer,
+# fonts for the images' labels; with CTCF_TEST_TOOLS=1 also Chromium for the report's browser test) and selects a
+# JDK >= 22 as JAVA_HOME. Set CTCF_NO_INSTALL=1 to only check, never install.
 
 ctcf_die() { echo "ctcf setup: $*" >&2; exit 1; }
 
@@ -9,6 +10,13 @@ ctcf_install_missing() {
     command -v cmake >/dev/null 2>&1 || missing+=(cmake)
     command -v g++ >/dev/null 2>&1 || missing+=(g++)
     command -v mvn >/dev/null 2>&1 || missing+=(maven)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list 2>/dev/null | head -1)" ]; then
+        missing+=(fontconfig fonts-dejavu-core)
+    fi
+    if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+        missing+=(chromium)
+    fi
     if [ -z "${CMAKE_PREFIX_PATH:-}" ] && ! ls /usr/lib/*/cmake/Torch/TorchConfig.cmake >/dev/null 2>&1 \
         && ! ls /usr/share/cmake/Torch/TorchConfig.cmake >/dev/null 2>&1; then
         missing+=(libtorch-dev)

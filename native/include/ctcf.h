@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 4
+#define CTCF_ABI_VERSION 5
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -468,6 +468,74 @@ CTCF_API int32_t ctcf_result_chunks_get(const ctcf_result* r, ctcf_chunk_row* ro
 CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int64_t index, const float** data,
                                         ctcf_error* err);
 CTCF_API void ctcf_result_free(ctcf_result* r);
+
+/* ---- Training ---------------------------------------------------------------------------------------------- */
+
+/* Training options; ctcf_train_options_default fills taming's VQ-GAN defaults. */
+typedef struct ctcf_train_options {
+    double learning_rate;      /* Adam step size (1e-4) */
+    double beta1;              /* Adam (0.5, as taming) */
+    double beta2;              /* Adam (0.9, as taming) */
+    double weight_decay;       /* L2 added to the gradient (0) */
+    double codebook_weight;    /* autoencoder: weight of the VQ loss (1) */
+    double commitment;         /* autoencoder: the quantizer's beta (0.25) */
+    double disc_weight;        /* autoencoder: weight of the adaptive generator loss (0.8) */
+    double disc_learning_rate; /* autoencoder: the discriminator's Adam step size (1e-4) */
+    int64_t disc_start;        /* autoencoder: step from which the hinge PatchGAN trains and is used; < 0 = never */
+    int64_t disc_channels;     /* autoencoder: PatchGAN width ndf (64) */
+    int32_t disc_layers;       /* autoencoder: PatchGAN layers (3) */
+    int32_t reserved;
+    int64_t code_restart_every; /* autoencoder: every N steps, codebook entries unused since the last restart are
+                                   moved onto random encoder outputs of the batch (0 = never, as taming) */
+} ctcf_train_options;
+
+/* What one step measured. Unused terms are 0. */
+typedef struct ctcf_train_stats {
+    int64_t step;              /* steps done, this one included */
+    double loss;               /* the generator / classifier objective */
+    double reconstruction;     /* autoencoder: mean |x - x_rec| in model units */
+    double codebook;           /* autoencoder: VQ loss */
+    double generator;          /* autoencoder: -mean D(x_rec) */
+    double discriminator;      /* autoencoder: hinge loss of the discriminator */
+    double adaptive_weight;    /* autoencoder: taming's adaptive generator weight (times disc_weight) */
+    int64_t codes_used;        /* autoencoder: distinct codebook entries in the batch */
+} ctcf_train_stats;
+
+/* Opaque: an optimiser (Adam) bound to one model; free it before the model. */
+typedef struct ctcf_trainer ctcf_trainer;
+
+CTCF_API void ctcf_train_options_default(ctcf_train_options* options);
+/* Seeds LibTorch's global generator (weight initialisation of models created afterwards). */
+CTCF_API int32_t ctcf_manual_seed(uint64_t seed, ctcf_error* err);
+/* Trains the autoencoder on [B, ny, nx] slices in the processed units (the wrapper maps them to the model):
+ * L1 reconstruction + codebook/commitment loss, optional hinge PatchGAN with taming's adaptive weight. The model
+ * must be on the context's device and have in_channels == out_ch. */
+CTCF_API int32_t ctcf_trainer_create_autoencoder(ctcf_context* ctx, ctcf_autoencoder* ae,
+                                                 const ctcf_slice_wrapper* wrapper, const ctcf_train_options* options,
+                                                 ctcf_trainer** out, ctcf_error* err);
+/* Trains a built-in classifier with binary cross-entropy on its logits: targets [B, classes] for vector outputs,
+ * [B, D, ny, nx] maps (values in [0, 1], resized to the output map) for one-channel segmentation outputs. A pooled
+ * detector (ctcf-nodule3d) also takes [B, D, ny, nx] maps: dense BCE on its logit map (positives weighted by
+ * the imbalance) plus BCE of its pooled logit against whether the map has a positive. */
+CTCF_API int32_t ctcf_trainer_create_classifier(ctcf_context* ctx, ctcf_classifier* clf,
+                                                const ctcf_train_options* options, ctcf_trainer** out,
+                                                ctcf_error* err);
+/* One optimisation step. x: [B, ny, nx] slices (autoencoder) or [B, D, ny, nx] volumes (classifier), float32,
+ * C order; y: the classifier's targets (NULL for the autoencoder). */
+CTCF_API int32_t ctcf_trainer_step(ctcf_context* ctx, ctcf_trainer* t, const float* x, int32_t x_ndim,
+                                   const int64_t* x_shape, const float* y, int32_t y_ndim, const int64_t* y_shape,
+                                   ctcf_train_stats* stats, ctcf_error* err);
+/* The optimiser state by name, as for model parameters, for checkpoints and resume: "step", "adam.m.<param>",
+ * "adam.v.<param>", and with a discriminator "disc.<param>", "disc_adam.m.<param>", "disc_adam.v.<param>". */
+CTCF_API int32_t ctcf_trainer_state_count(const ctcf_trainer* t, int64_t* count, ctcf_error* err);
+CTCF_API int32_t ctcf_trainer_state_info(const ctcf_trainer* t, int64_t index, char* name, size_t name_cap,
+                                         int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+CTCF_API int32_t ctcf_trainer_state_set(ctcf_trainer* t, const char* name, int32_t dtype, const void* data,
+                                        int32_t ndim, const int64_t* shape, const int64_t* strides, ctcf_error* err);
+CTCF_API int32_t ctcf_trainer_state_get(const ctcf_trainer* t, const char* name, float* dst, int64_t numel,
+                                        ctcf_error* err);
+/* Frees the optimiser; a classifier goes back to inference mode (no parameter gradients). */
+CTCF_API void ctcf_trainer_free(ctcf_trainer* t);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -109,6 +109,10 @@ at::Tensor from_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, a
 
 }  // namespace
 
+at::Tensor ctcf::to_model_input(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& slices) {
+    return to_model(ae, w, slices);
+}
+
 at::Tensor ctcf::encode_slices(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& slices) {
     return ae.model->encode(to_model(ae, w, slices));
 }

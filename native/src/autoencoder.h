@@ -25,6 +25,9 @@ namespace ctcf {
 
 void check_wrapper(const ctcf_slice_wrapper* w);
 
+// Slices [n, ny, nx] -> model images [n, in_channels, h, w] (the wrapper's input map, resize, orientation).
+at::Tensor to_model_input(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& slices);
+
 // Slices [n, ny, nx] -> quantized latents [n, C, h, w]. Differentiable unless called under a no-grad guard.
 at::Tensor encode_slices(ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, const at::Tensor& slices);
 

@@ -142,4 +142,60 @@ torch::Tensor I3ResNetImpl::forward(const torch::Tensor& input) {
     return classifier(f).flatten(1);  // [B, classes]: the phenotype logits
 }
 
+namespace {
+
+torch::nn::Sequential conv_gn_relu2d(int64_t in, int64_t out) {
+    auto block = [](int64_t i, int64_t o) {
+        return torch::nn::Sequential(conv2d(i, o, 3, 1), torch::nn::GroupNorm(torch::nn::GroupNormOptions(4, o)),
+                                     torch::nn::ReLU());
+    };
+    torch::nn::Sequential s;
+    s->extend(*block(in, out));
+    s->extend(*block(out, out));
+    return s;
+}
+
+}  // namespace
+
+LungSegNetImpl::LungSegNetImpl(int64_t w, int64_t classes) {
+    enc1 = register_module("enc1", conv_gn_relu2d(1, w));
+    enc2 = register_module("enc2", conv_gn_relu2d(w, 2 * w));
+    bottom = register_module("bottom", conv_gn_relu2d(2 * w, 4 * w));
+    up2 = register_module("up2", conv2d(4 * w, 2 * w, 1, 0));
+    dec2 = register_module("dec2", conv_gn_relu2d(4 * w, 2 * w));
+    up1 = register_module("up1", conv2d(2 * w, w, 1, 0));
+    dec1 = register_module("dec1", conv_gn_relu2d(2 * w, w));
+    last = register_module("last", conv2d(w, classes, 1, 0));
+}
+
+torch::Tensor LungSegNetImpl::forward(const torch::Tensor& input) {
+    const int64_t h = input.size(2), w = input.size(3);
+    const int64_t ph = (4 - h % 4) % 4, pw = (4 - w % 4) % 4;
+    torch::Tensor x = (ph || pw) ? at::replication_pad2d(input, {0, pw, 0, ph}) : input;
+    torch::Tensor e1 = enc1->forward(x);
+    torch::Tensor e2 = enc2->forward(torch::avg_pool2d(e1, 2));
+    torch::Tensor b = bottom->forward(torch::avg_pool2d(e2, 2));
+    auto up = [](const torch::Tensor& t) { return at::upsample_nearest2d(t, {t.size(2) * 2, t.size(3) * 2}); };
+    torch::Tensor d2 = dec2->forward(torch::cat({up2(up(b)), e2}, 1));
+    torch::Tensor d1 = dec1->forward(torch::cat({up1(up(d2)), e1}, 1));
+    torch::Tensor out = last(d1);
+    return (ph || pw) ? out.slice(2, 0, h).slice(3, 0, w) : out;
+}
+
+NoduleNetImpl::NoduleNetImpl(int64_t w, int64_t classes) {
+    auto c = [](int64_t i, int64_t o, int64_t s) { return conv3d(i, o, {3, 3, 3}, {s, s, s}, {1, 1, 1}, true); };
+    auto act = [] { return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)); };
+    features = register_module("features", torch::nn::Sequential(
+        c(1, w, 2), act(), c(w, 2 * w, 1), act(), c(2 * w, 2 * w, 2), act(), c(2 * w, 4 * w, 1), act()));
+    head = register_module("head", conv3d(4 * w, classes, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, true));
+}
+
+// Inputs are window units in [0, 1]; centring them at 0.5 (-1000 .. 1000 HU -> -0.5 .. 0.5) keeps the first
+// layer's activations balanced. Leaky ReLUs keep every unit trainable through the spatial max.
+torch::Tensor NoduleNetImpl::logit_map(const torch::Tensor& x) { return head(features->forward(x - 0.5)); }
+
+torch::Tensor NoduleNetImpl::forward(const torch::Tensor& x) {
+    return std::get<0>(logit_map(x).flatten(2).max(2));
+}
+
 }  // namespace ctcf

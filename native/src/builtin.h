@@ -56,4 +56,25 @@ struct I3ResNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(I3ResNet);
 
+// ctcf's demo lung segmenter: a two-level 2-D U-Net (GroupNorm, ReLU), [N, 1, H, W] in [0, 1] window units ->
+// one lung logit per pixel [N, 1, H, W]. Any H, W (padded to a multiple of 4 inside).
+struct LungSegNetImpl : torch::nn::Module {
+    explicit LungSegNetImpl(int64_t width = 16, int64_t classes = 1);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::Sequential enc1{nullptr}, enc2{nullptr}, bottom{nullptr}, dec2{nullptr}, dec1{nullptr};
+    torch::nn::Conv2d up2{nullptr}, up1{nullptr}, last{nullptr};
+};
+TORCH_MODULE(LungSegNet);
+
+// ctcf's demo nodule detector: a fully convolutional 3-D CNN whose logit map is max-pooled to one logit per volume:
+// [B, 1, D, H, W] -> [B, classes]. Training on crops and explaining whole volumes use the same network.
+struct NoduleNetImpl : torch::nn::Module {
+    explicit NoduleNetImpl(int64_t width = 8, int64_t classes = 1);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor logit_map(const torch::Tensor& x);  // [B, classes, d, h, w] before the max
+    torch::nn::Sequential features{nullptr};
+    torch::nn::Conv3d head{nullptr};
+};
+TORCH_MODULE(NoduleNet);
+
 }  // namespace ctcf

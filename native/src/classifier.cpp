@@ -196,8 +196,19 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
         ctcf::I3ResNet m(classes);
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+    } else if (arch == "ctcf-lungseg") {
+        ctcf::LungSegNet m(16, classes);
+        c->net = m.ptr();
+        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+        c->per_slice = true;
+    } else if (arch == "ctcf-nodule3d") {
+        ctcf::NoduleNet m(8, classes);
+        c->net = m.ptr();
+        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+        c->net_dense = [m](const at::Tensor& x) mutable { return m->logit_map(x); };
     } else {
-        throw ctcf::InvalidArgument("unknown architecture '" + arch + "' (lungmask-unet, i3resnet152)");
+        throw ctcf::InvalidArgument("unknown architecture '" + arch +
+                                    "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d)");
     }
     c->scripted = false;
     c->net->eval();

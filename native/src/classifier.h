@@ -15,6 +15,8 @@ struct ctcf_classifier {
     torch::jit::Module module;                  // a TorchScript classifier
     std::shared_ptr<torch::nn::Module> net;     // or a built-in architecture
     std::function<at::Tensor(const at::Tensor&)> net_forward;
+    // Built-ins with a dense output before their spatial pooling ([B, C, d, h, w] logits): dense supervision.
+    std::function<at::Tensor(const at::Tensor&)> net_dense;
     ctcf::NamedParams params;                   // the built-in's parameters by state_dict name
     bool per_slice = false;  // a 2-D model run on every slice of the volume; outputs are stacked back to 3-D
     int32_t layout = CTCF_LAYOUT_BCDHW;

@@ -18,10 +18,27 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
     return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(true));
 }
 
-torch::Tensor swish(const torch::Tensor& x) { return x * torch::sigmoid(x); }
+torch::Tensor swish(const torch::Tensor& x) { return torch::silu(x); }
 
 bool has_attention(const VqConfig& c, int64_t res) {
     return std::find(c.attn_resolutions.begin(), c.attn_resolutions.end(), res) != c.attn_resolutions.end();
+}
+
+// Index of the nearest codebook entry for every row of zf [N, C] (squared distances as the reference computes
+// them), in row blocks so that the N x n_embed distance matrix never exists at once.
+torch::Tensor nearest_codes(const torch::Tensor& zf, const torch::Tensor& e) {
+    torch::NoGradGuard no_grad;
+    const int64_t n = zf.size(0);
+    const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, e.size(0)));
+    torch::Tensor e2 = torch::sum(e.pow(2), /*dim=*/1);
+    torch::Tensor et = e.t();
+    std::vector<torch::Tensor> parts;
+    for (int64_t r = 0; r < n; r += rows) {
+        torch::Tensor z = zf.slice(0, r, std::min(n, r + rows));
+        torch::Tensor d = torch::sum(z.pow(2), /*dim=*/1, /*keepdim=*/true) + e2 - 2 * torch::matmul(z, et);
+        parts.push_back(torch::argmin(d, /*dim=*/1));
+    }
+    return parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
 }
 
 }  // namespace
@@ -66,13 +83,24 @@ AttnBlockImpl::AttnBlockImpl(int64_t c) : channels(c) {
 
 torch::Tensor AttnBlockImpl::forward(const torch::Tensor& x) {
     const int64_t b = x.size(0), c = x.size(1), hh = x.size(2), ww = x.size(3);
+    const int64_t n = hh * ww;
     torch::Tensor hn = norm(x);
-    torch::Tensor qq = q(hn).reshape({b, c, hh * ww}).permute({0, 2, 1});  // b,hw,c
-    torch::Tensor kk = k(hn).reshape({b, c, hh * ww});                       // b,c,hw
-    torch::Tensor w = torch::bmm(qq, kk) * std::pow(static_cast<double>(c), -0.5);  // b,hw(i),hw(j)
-    w = torch::softmax(w, /*dim=*/2);
-    torch::Tensor vv = v(hn).reshape({b, c, hh * ww});                       // b,c,hw(j)
-    torch::Tensor out = torch::bmm(vv, w.permute({0, 2, 1})).reshape({b, c, hh, ww});
+    torch::Tensor qq = q(hn) * std::pow(static_cast<double>(c), -0.5);
+    torch::Tensor kk = k(hn);
+    torch::Tensor vv = v(hn);
+    // softmax_j(q_i . k_j / sqrt(c)) v_j per sample, with both products written as 1x1 convolutions (the
+    // convolution backend is far faster than a generic BLAS on CPU): weights[j, i] = conv(q, k as [n, c, 1, 1]),
+    // softmax over j (dim 1), out[c, i] = conv(weights, v as [c, n, 1, 1]).
+    std::vector<torch::Tensor> outs;
+    outs.reserve(static_cast<size_t>(b));
+    for (int64_t i = 0; i < b; ++i) {
+        torch::Tensor kw = kk[i].reshape({c, n}).t().reshape({n, c, 1, 1});
+        torch::Tensor w = at::conv2d(qq.slice(0, i, i + 1), kw);  // [1, n(j), h, w(i)]
+        w = torch::softmax(w, /*dim=*/1);
+        torch::Tensor vw = vv[i].reshape({c, n, 1, 1});
+        outs.push_back(at::conv2d(w, vw));  // [1, c, h, w]
+    }
+    torch::Tensor out = b == 1 ? outs[0] : torch::cat(outs, 0);
     return x + proj_out(out);
 }
 
@@ -185,13 +213,24 @@ torch::Tensor VectorQuantizerImpl::forward(const torch::Tensor& z, torch::Tensor
     torch::Tensor zp = z.permute({0, 2, 3, 1}).contiguous();  // b,h,w,c
     torch::Tensor zf = zp.view({-1, c});
     const torch::Tensor& e = embedding->weight;
-    torch::Tensor d = torch::sum(zf.pow(2), /*dim=*/1, /*keepdim=*/true) + torch::sum(e.pow(2), /*dim=*/1) -
-                      2 * torch::matmul(zf, e.t());
-    torch::Tensor idx = torch::argmin(d, /*dim=*/1);
+    torch::Tensor idx = nearest_codes(zf, e);
     torch::Tensor zq = e.index_select(0, idx).view({b, hh, ww, c});
     zq = zp + (zq - zp).detach();  // straight-through, same expression as the reference
     if (indices != nullptr) *indices = idx;
     return zq.permute({0, 3, 1, 2}).contiguous();
+}
+
+torch::Tensor VectorQuantizerImpl::forward_with_loss(const torch::Tensor& z, double beta, torch::Tensor* loss,
+                                                     torch::Tensor* indices) {
+    const int64_t b = z.size(0), c = z.size(1), hh = z.size(2), ww = z.size(3);
+    torch::Tensor zp = z.permute({0, 2, 3, 1}).contiguous();
+    torch::Tensor zf = zp.view({-1, c});
+    const torch::Tensor& e = embedding->weight;
+    torch::Tensor idx = nearest_codes(zf, e);
+    torch::Tensor zq = e.index_select(0, idx).view({b, hh, ww, c});
+    *loss = torch::mean((zq.detach() - zp).pow(2)) + beta * torch::mean((zq - zp.detach()).pow(2));
+    if (indices != nullptr) *indices = idx;
+    return (zp + (zq - zp).detach()).permute({0, 3, 1, 2}).contiguous();
 }
 
 VQModelImpl::VQModelImpl(const VqConfig& c) : config(c) {

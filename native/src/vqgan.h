@@ -113,6 +113,9 @@ struct VectorQuantizerImpl : torch::nn::Module {
     VectorQuantizerImpl(int64_t n_embed, int64_t embed_dim);
     // Returns the quantized latent [B, C, H, W]; *indices (if given) receives [B*H*W] int64.
     torch::Tensor forward(const torch::Tensor& z, torch::Tensor* indices = nullptr);
+    // Training path: the straight-through latent and taming's legacy VQ loss
+    // mean((zq.detach() - z)^2) + beta * mean((zq - z.detach())^2).
+    torch::Tensor forward_with_loss(const torch::Tensor& z, double beta, torch::Tensor* loss, torch::Tensor* indices);
     torch::nn::Embedding embedding{nullptr};
 };
 TORCH_MODULE(VectorQuantizer);

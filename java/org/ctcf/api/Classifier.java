@@ -50,7 +50,9 @@ public final class Classifier extends NativeHandle {
     /** The built-in architectures and the prefixes their published checkpoints put before the keys. */
     public static final Map<String, List<String>> ARCHITECTURE_PREFIXES = Map.of(
             "lungmask-unet", List.of(""),
-            "i3resnet152", List.of("encode_image.i3_resnet.", ""));
+            "i3resnet152", List.of("encode_image.i3_resnet.", ""),
+            "ctcf-lungseg", List.of(""),
+            "ctcf-nodule3d", List.of(""));
 
     private final Kernel kernel;
     private final Layout layout;
@@ -99,7 +101,10 @@ public final class Classifier extends NativeHandle {
         }
     }
 
-    /** A built-in architecture with random weights ({@code lungmask-unet}, {@code i3resnet152}). */
+    /**
+     * A built-in architecture with random weights: {@code lungmask-unet}, {@code i3resnet152}, or ctcf's demo nets
+     * {@code ctcf-lungseg} (2-D U-Net, one lung logit per pixel) and {@code ctcf-nodule3d} (3-D CNN, one logit).
+     */
     public static Classifier builtin(String architecture, int classes, Layout layout, int maxBatch, Kernel kernel) {
         NativeLib.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
@@ -169,7 +174,7 @@ public final class Classifier extends NativeHandle {
             String prefix = keyPrefix == null || keyPrefix.equals("auto") ? detectPrefix(all) : keyPrefix;
             Map<String, TensorData> selected = new LinkedHashMap<>();
             for (var e : all.entrySet()) {
-                if (e.getKey().startsWith(prefix)) {
+                if (e.getKey().startsWith(prefix) && !e.getKey().startsWith(SliceAutoencoder.TRAINER_PREFIX)) {
                     selected.put(e.getKey().substring(prefix.length()), e.getValue());
                 }
             }
@@ -206,6 +211,13 @@ public final class Classifier extends NativeHandle {
     public float[] parameter(String name) {
         try (var lease = lease()) {
             return named().read(name);
+        }
+    }
+
+    /** A built-in's parameters and buffers as float32 tensors named {@code prefix + name}. */
+    public List<SafeTensors.FloatTensor> parameterTensors(String prefix) {
+        try (var lease = lease()) {
+            return named().snapshot(prefix);
         }
     }
 

@@ -35,6 +35,10 @@ public final class SliceAutoencoder extends NativeHandle {
     public static final String IGNORED_PREFIX = "loss.";
     /** Prefix of a VQGAN embedded in a taming transformer checkpoint; stripped when present. */
     public static final String FIRST_STAGE_PREFIX = "first_stage_model.";
+    /** Keys of a ctcf training checkpoint that hold the optimiser state, not the model. */
+    public static final String TRAINER_PREFIX = "trainer.";
+    /** Metadata key of the slice wrapper a ctcf-trained model was trained with (JSON). */
+    public static final String WRAPPER_METADATA = "ctcf.slice_wrapper";
 
     private final VqConfig config;
     private final Kernel kernel;
@@ -89,6 +93,13 @@ public final class SliceAutoencoder extends NativeHandle {
             }
             try {
                 ae.loadTensors(weights, tensors, cfg);
+                if (ckpt.root() instanceof Map<?, ?> meta && meta.get(WRAPPER_METADATA) instanceof String w) {
+                    try {
+                        ae.wrapper = SliceWrapper.fromJson(w);
+                    } catch (IllegalArgumentException e) {
+                        throw new ModelFormatException(weights, "bad " + WRAPPER_METADATA + ": " + e.getMessage(), e);
+                    }
+                }
                 return ae;
             } catch (IOException | RuntimeException e) {
                 ae.close();
@@ -108,7 +119,7 @@ public final class SliceAutoencoder extends NativeHandle {
                 }
                 k = k.substring(FIRST_STAGE_PREFIX.length());
             }
-            if (k.startsWith(IGNORED_PREFIX)) {
+            if (k.startsWith(IGNORED_PREFIX) || k.startsWith(TRAINER_PREFIX)) {
                 continue;
             }
             out.put(k, e.getValue());
@@ -256,13 +267,26 @@ public final class SliceAutoencoder extends NativeHandle {
         }
     }
 
-    /** Saves the weights as safetensors (float32, state_dict names) with the config in the metadata. */
+    /**
+     * Saves the weights as safetensors (float32, state_dict names) with the config and the slice wrapper in the
+     * metadata; loading such a file restores both.
+     */
     public void save(Path file) throws IOException {
+        save(file, List.of(), Map.of());
+    }
+
+    /** As {@link #save(Path)}, with more tensors (e.g. an optimiser state) and metadata entries. */
+    public void save(Path file, List<SafeTensors.FloatTensor> extra, Map<String, String> metadata) throws IOException {
         List<SafeTensors.FloatTensor> ts;
         try (var lease = lease()) {
-            ts = named().snapshot("");
+            ts = new java.util.ArrayList<>(named().snapshot(""));
         }
-        SafeTensors.writeF32(file, ts, Map.of("format", "pt", "ctcf.vq_config", config.toJson()));
+        ts.addAll(extra);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put("format", "pt");
+        meta.put("ctcf.vq_config", config.toJson());
+        meta.put(WRAPPER_METADATA, wrapper.toJson());
+        SafeTensors.writeF32(file, ts, meta);
     }
 
     Kernel kernel() {

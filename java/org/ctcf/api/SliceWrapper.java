@@ -54,4 +54,43 @@ public record SliceWrapper(double inScale, double inShift, double outScale, doub
                     + "' (reference, reference-symmetric, plain, identity)");
         };
     }
+
+    /** This wrapper as a JSON object (the training metadata of ctcf-trained models). */
+    public String toJson() {
+        return String.format(java.util.Locale.ROOT, "{\"in_scale\": %s, \"in_shift\": %s, \"out_scale\": %s, "
+                + "\"out_shift\": %s, \"resize\": %d, \"transpose\": %b, \"reference_orientation\": %b}",
+                inScale, inShift, outScale, outShift, resize, transpose, referenceOrientation);
+    }
+
+    public static SliceWrapper fromJson(String json) {
+        try {
+            var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+            for (String k : new String[] {"in_scale", "in_shift", "out_scale", "out_shift", "resize"}) {
+                if (!n.has(k)) {
+                    throw new IllegalArgumentException("missing " + k);
+                }
+            }
+            return new SliceWrapper(n.get("in_scale").asDouble(), n.get("in_shift").asDouble(),
+                    n.get("out_scale").asDouble(), n.get("out_shift").asDouble(), n.get("resize").asInt(),
+                    n.path("transpose").asBoolean(false), n.path("reference_orientation").asBoolean(false));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** The same wrapper with another slice size (0 = slices at their own size). */
+    public SliceWrapper withResize(int size) {
+        return new SliceWrapper(inScale, inShift, outScale, outShift, size, transpose, referenceOrientation);
+    }
+
+    /** A short name: the preset it equals (with its slice size), else the maps. */
+    public String describe() {
+        for (String n : new String[] {"reference", "reference-symmetric", "plain", "identity"}) {
+            SliceWrapper p = named(n);
+            if (p.withResize(resize).equals(this)) {
+                return n + (resize != p.resize() ? " (slices resized to " + resize + ")" : "");
+            }
+        }
+        return toString();
+    }
 }

@@ -18,6 +18,7 @@ import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Explanation;
 import org.ctcf.api.HeatmapMethod;
 import org.ctcf.api.Kernel;
+import org.ctcf.api.Models;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Progress;
@@ -27,6 +28,9 @@ import org.ctcf.api.Target;
 import org.ctcf.api.Timings;
 import org.ctcf.api.Volume;
 import org.ctcf.io.VolumeIO;
+import org.ctcf.report.ExplanationOutputs;
+import org.ctcf.report.GifWriter;
+import org.ctcf.report.PanelWriter;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -42,8 +46,12 @@ import picocli.CommandLine.Spec;
  * summary. One chunk ({@code --slices a:b}) or a chunk sweep ({@code --chunk N}).
  */
 @Command(mixinStandardHelpOptions = true, name = "explain", description = {
-    "Explain a classifier's score on a CT volume with Latent Shift.",
-    "Writes counterfactual.nii.gz, reconstruction.nii.gz and heatmap.nii.gz (on the input grid) and summary.json."})
+    "Explain a classifier's score on a CT volume with Latent Shift. Defaults: the shipped autoencoder and",
+    "nodule detector (models/), and a chunk sweep with chunks of 16 slices followed by a 10-frame",
+    "explanation of the chunk that lowers the prediction most.",
+    "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine),",
+    "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps),",
+    "summary.json and report.html (self-contained, with a 3-D viewer)."})
 final class ExplainCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME")
     Path input;
@@ -51,7 +59,8 @@ final class ExplainCommand implements Callable<Integer> {
     @Mixin
     AeCommand.AutoencoderOptions ae;
 
-    @Option(names = "--classifier", required = true, paramLabel = "CARD", description = "The classifier's card.")
+    @Option(names = "--classifier", paramLabel = "CARD",
+            description = "The classifier's card. Default: the shipped models/nodule-detector.json.")
     Path card;
 
     @Option(names = "--target", paramLabel = "NAME", description = "Class name or index (default: the card's).")
@@ -60,8 +69,19 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--slices", paramLabel = "A:B", description = "Explain one chunk of slices [A, B) (processed grid).")
     String slices;
 
-    @Option(names = "--chunk", paramLabel = "N", description = "Chunk sweep with chunks of N slices.")
+    @Option(names = "--chunk", paramLabel = "N", description = "Chunk sweep with chunks of N slices (default 16).")
     Integer chunk;
+
+    @Option(names = "--frames", defaultValue = "10", paramLabel = "N",
+            description = "Sweep frames of the explained chunk (GIF, lambda plot). Default: ${DEFAULT-VALUE}.")
+    int frames;
+
+    @Option(names = "--show-slice", paramLabel = "Z",
+            description = "Slice (processed grid) of the GIF; default: the slice with the most change.")
+    Integer showSlice;
+
+    @Option(names = "--no-report", description = "Skip the images and report.html (volumes and summary only).")
+    boolean noReport;
 
     @Option(names = "--stride", paramLabel = "N", description = "Sweep stride (default: the chunk size).")
     Integer stride;
@@ -83,7 +103,7 @@ final class ExplainCommand implements Callable<Integer> {
     double pixelCap;
 
     @Option(names = "--sweep-steps", paramLabel = "N",
-            description = "lambda_sweep_steps (default: 10 for one chunk, 2 for a chunk sweep, as the reference).")
+            description = "lambda_sweep_steps of a chunk sweep (default 2, as the reference); --slices uses --frames.")
     Integer sweepSteps;
 
     @Option(names = "--heatmap", defaultValue = "int", description = "int, mean, max or mm. Default: ${DEFAULT-VALUE}.")
@@ -107,20 +127,25 @@ final class ExplainCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    static final int DEFAULT_CHUNK = 16;
+
     @Override
     public Integer call() throws Exception {
-        if ((slices == null) == (chunk == null)) {
-            throw new IllegalArgumentException("give exactly one of --slices A:B or --chunk N");
+        if (slices != null && chunk != null) {
+            throw new IllegalArgumentException("give at most one of --slices A:B or --chunk N");
         }
         if (fixRange != null && fixRange.length != 2) {
             throw new IllegalArgumentException("--fix-range takes LOW,HIGH");
         }
+        if (frames < 2) {
+            throw new IllegalArgumentException("--frames must be >= 2");
+        }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
-        Files.createDirectories(out);
+        Path cardFile = card != null ? card : Models.defaultClassifier();
         long t0 = System.nanoTime();
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); SliceAutoencoder model = ae.load(k);
-                Classifier clf = Classifier.load(card, k)) {
+                Classifier clf = Classifier.load(cardFile, k)) {
             Target t = clf.target(target);
             PreprocessOptions pre = clf.card().preprocessing();
             ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)
@@ -129,49 +154,71 @@ final class ExplainCommand implements Callable<Integer> {
             if (fixRange != null) {
                 b.fixRange(fixRange[0], fixRange[1]);
             }
-            Progress.Listener listener = quiet || json ? Progress.Listener.NONE : p -> {
-                if (p.phase() == Progress.Phase.CHUNK_DONE) {
-                    o.printf(Locale.ROOT, "chunk %d/%d done: lambda %.0f, prediction %.4f%n", p.chunk() + 1,
-                            p.chunks(), p.lambda(), p.prediction());
-                    o.flush();
-                }
-                return true;
-            };
+            Progress.Listener listener = quiet || json ? Progress.Listener.NONE : new ProgressPrinter(o);
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("input", input.toString());
+            summary.put("input_sha256", sha256(input));
+            summary.put("input_grid", ct.geometry().toString());
             summary.put("classifier", clf.card().name());
+            summary.put("classifier_card", cardFile.toString());
             summary.put("target", Map.of("index", t.index(), "name", clf.card().classes().isEmpty() ? ""
                     : clf.card().classes().get(t.index()), "offset", t.offset()));
-            summary.put("autoencoder", ae.weights.toString());
+            summary.put("autoencoder", ae.source().toString());
             summary.put("mode", reference ? "reference" : "fast");
+            summary.put("versions", Map.of("ctcf", Main.version(), "kernel", Kernel.buildInfo(), "java",
+                    Runtime.version().toString()));
+            Map<String, Object> opts = new LinkedHashMap<>();
+            opts.put("search_pred_diff", predDiff);
+            opts.put("search_step_size", step);
+            opts.put("search_max_steps", maxSteps);
+            opts.put("search_max_pixel_diff_pct", pixelCap);
+            opts.put("heatmap", heatmap);
+            opts.put("frames", frames);
+            opts.put("fix_range", fixRange == null ? null : List.of(fixRange[0], fixRange[1]));
+            opts.put("device", kernel.device);
+            opts.put("threads", kernel.threads);
+            summary.put("options", opts);
+            Files.createDirectories(out);
+            List<String> written = new java.util.ArrayList<>();
             try (Volume x = k.preprocess(ct, pre)) {
                 summary.put("processed_grid", x.geometry().toString());
+                int nz = x.nz();
                 if (slices != null) {
                     String[] ab = slices.split(":");
                     if (ab.length != 2) {
                         throw new IllegalArgumentException("--slices takes A:B");
                     }
-                    int a = Integer.parseInt(ab[0]);
-                    int bnd = Integer.parseInt(ab[1]);
-                    b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 10);
+                    int a = Integer.parseInt(ab[0].strip());
+                    int bnd = Integer.parseInt(ab[1].strip());
+                    if (a < 0 || bnd > nz || a >= bnd) {
+                        throw new IllegalArgumentException("--slices " + slices + " is outside the processed volume's "
+                                + nz + " slices (0:" + nz + ")");
+                    }
+                    b.lambdaSweepSteps(frames);
                     try (Explanation e = LatentShift.explain(x, model, clf, b.build(), a, bnd, listener)) {
                         summary.put("chunk", List.of(a, bnd));
-                        summary.put("initial_prediction", e.initialPrediction());
-                        summary.put("counterfactual_prediction", e.counterfactualPrediction());
-                        summary.put("lambda_bound", e.bound());
-                        summary.put("stop_reason", e.stopReason().name());
-                        summary.put("lambdas", e.lambdas());
-                        summary.put("predictions", e.predictions());
-                        summary.put("search_lambdas", e.searchLambdas());
-                        summary.put("search_predictions", e.searchPredictions());
-                        summary.put("timings", timings(e.timings()));
-                        write(k, e.counterfactual(), e.reconstruction(), e.heatmap(), ct, pre);
+                        putExplanation(summary, e);
+                        ExplanationOutputs.writeVolumes(k, out, e.counterfactual(), e.reconstruction(), e.heatmap(),
+                                ct, pre);
+                        if (!noReport) {
+                            writeFocusImages(e, x, clf, t, e.reconstruction(), e.counterfactual(), e.heatmap());
+                        }
                     }
                 } else {
+                    int n = chunk != null ? chunk : DEFAULT_CHUNK;
+                    if (n < 1 || n > nz) {
+                        throw new IllegalArgumentException("--chunk " + n + " must be between 1 and the processed "
+                                + "volume's " + nz + " slices");
+                    }
+                    int st = stride != null ? stride : n;
+                    if (st < 1) {
+                        throw new IllegalArgumentException("--stride must be >= 1");
+                    }
                     b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 2);
-                    ChunkSweep s = new ChunkSweep(chunk, stride != null ? stride : chunk, offset, 0, 0);
+                    ChunkSweep s = new ChunkSweep(n, st, offset, 0, 0);
                     try (SweepResult r = LatentShift.sweep(x, model, clf, b.build(), s, listener)) {
-                        summary.put("chunk_size", chunk);
+                        summary.put("chunk_size", n);
+                        summary.put("stride", st);
                         summary.put("initial_prediction", r.initialPrediction());
                         summary.put("minimum_prediction", r.minimumPrediction());
                         summary.put("stitched_prediction", r.stitchedPrediction());
@@ -189,25 +236,118 @@ final class ExplainCommand implements Callable<Integer> {
                         summary.put("slice_prediction", r.slicePrediction());
                         summary.put("slice_change", r.sliceChange());
                         summary.put("timings", timings(r.timings()));
-                        write(k, r.counterfactual(), r.reconstruction(), r.heatmap(), ct, pre);
+                        ExplanationOutputs.writeVolumes(k, out, r.counterfactual(), r.reconstruction(), r.heatmap(),
+                                ct, pre);
+                        if (!noReport) {
+                            ExplanationOutputs.writeSweepPlots(r, out.resolve(ExplanationOutputs.CHUNK_PLOT),
+                                    out.resolve(ExplanationOutputs.SLICE_PLOT));
+                            written.add(ExplanationOutputs.CHUNK_PLOT);
+                            written.add(ExplanationOutputs.SLICE_PLOT);
+                            SweepResult.Chunk best = r.ranked().get(0);
+                            b.lambdaSweepSteps(frames);
+                            try (Explanation e = LatentShift.explain(x, model, clf, b.build(), best.start(), best.end(),
+                                    listener)) {
+                                Map<String, Object> focus = new LinkedHashMap<>();
+                                focus.put("chunk", List.of(best.start(), best.end()));
+                                putExplanation(focus, e);
+                                summary.put("explained_chunk", focus);
+                                writeFocusImages(e, x, clf, t, r.reconstruction(), r.counterfactual(), r.heatmap());
+                            }
+                        }
                     }
                 }
             }
+            written.addAll(0, List.of(ExplanationOutputs.COUNTERFACTUAL, ExplanationOutputs.RECONSTRUCTION,
+                    ExplanationOutputs.HEATMAP));
+            if (!noReport) {
+                written.addAll(List.of(ExplanationOutputs.GIF, ExplanationOutputs.PANELS,
+                        ExplanationOutputs.LAMBDA_PLOT, ExplanationOutputs.REPORT));
+            }
+            written.add("summary.json");
+            summary.put("outputs", written);
             summary.put("wall_seconds", (System.nanoTime() - t0) / 1e9);
+            summary.put("peak_resident_mib", org.ctcf.api.ProcessMemory.peakMiB());
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             byte[] text = mapper.writeValueAsBytes(summary);
+            if (!noReport) {
+                ExplanationOutputs.writeReport(out, "ctcf explanation: " + input.getFileName() + " — "
+                        + clf.card().name(), summary, ct);
+            }
             atomicWrite(out.resolve("summary.json"), text);
             if (json) {
                 o.println(new String(text, StandardCharsets.UTF_8));
             } else if (!quiet) {
-                o.printf(Locale.ROOT, "prediction %.4f -> %.4f (%s); outputs in %s%n",
-                        (double) summary.get("initial_prediction"),
-                        (double) summary.getOrDefault("counterfactual_prediction", summary.get("stitched_prediction")),
-                        summary.getOrDefault("stop_reason", "chunk sweep"), out);
+                Object cfPred = summary.containsKey("counterfactual_prediction") ? summary.get("counterfactual_prediction")
+                        : summary.get("stitched_prediction");
+                o.printf(Locale.ROOT, "prediction %.4f -> %.4f (%s); %.1f s; outputs in %s%n",
+                        (double) summary.get("initial_prediction"), (double) cfPred,
+                        summary.getOrDefault("stop_reason", "chunk sweep, stitched"),
+                        (double) summary.get("wall_seconds"), out);
             }
         }
         o.flush();
         return ExitCode.OK.code();
+    }
+
+    private static void putExplanation(Map<String, Object> m, Explanation e) {
+        m.put("initial_prediction", e.initialPrediction());
+        m.put("counterfactual_prediction", e.counterfactualPrediction());
+        m.put("lambda_bound", e.bound());
+        m.put("stop_reason", e.stopReason().name());
+        m.put("lambdas", e.lambdas());
+        m.put("predictions", e.predictions());
+        m.put("search_lambdas", e.searchLambdas());
+        m.put("search_predictions", e.searchPredictions());
+        m.put("timings", timings(e.timings()));
+    }
+
+    /** GIF and λ plot of the explained chunk; panels of the given volumes (processed grid). */
+    private void writeFocusImages(Explanation e, Volume x, Classifier clf, Target t, Volume rec, Volume cf,
+            Volume heat) throws IOException {
+        GifWriter.write(e, showSlice != null ? showSlice : -1, out.resolve(ExplanationOutputs.GIF));
+        ExplanationOutputs.writeLambdaPlot(e, out.resolve(ExplanationOutputs.LAMBDA_PLOT));
+        try (Volume segIn = ExplanationOutputs.segmentation(clf, rec, t.index());
+                Volume segCf = segIn == null ? null : ExplanationOutputs.segmentation(clf, cf, t.index())) {
+            PanelWriter.write(rec, cf, heat, null, segIn, segCf, out.resolve(ExplanationOutputs.PANELS));
+        }
+    }
+
+    private static String sha256(Path f) throws IOException {
+        try (var in = Files.newInputStream(f)) {
+            var md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0;) {
+                md.update(buf, 0, n);
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Progress: in place on a terminal (chunk and λ step), one line per chunk otherwise. */
+    static final class ProgressPrinter implements Progress.Listener {
+        private final java.io.PrintWriter o;
+        private final boolean tty = System.console() != null;
+
+        ProgressPrinter(java.io.PrintWriter o) {
+            this.o = o;
+        }
+
+        @Override
+        public boolean onProgress(Progress p) {
+            if (p.phase() == Progress.Phase.CHUNK_DONE) {
+                o.printf(Locale.ROOT, "%schunk %d/%d done: lambda %.0f, prediction %.4f%n", tty ? "\r\u001b[K" : "",
+                        p.chunk() + 1, p.chunks(), p.lambda(), p.prediction());
+                o.flush();
+            } else if (tty && (p.phase() == Progress.Phase.SEARCH_STEP || p.phase() == Progress.Phase.SWEEP_FRAME)) {
+                o.printf(Locale.ROOT, "\rchunk %d/%d %s %d: lambda %.0f, prediction %.4f\u001b[K", p.chunk() + 1,
+                        Math.max(1, p.chunks()), p.phase() == Progress.Phase.SEARCH_STEP ? "search step" : "frame",
+                        p.step() + 1, p.lambda(), p.prediction());
+                o.flush();
+            }
+            return true;
+        }
     }
 
     private static Map<String, Object> timings(Timings t) {
@@ -222,17 +362,6 @@ final class ExplainCommand implements Callable<Integer> {
         m.put("classifier_calls", t.classifierCalls());
         m.put("peak_resident_mib", t.peakResidentMiB());
         return m;
-    }
-
-    /** The three volumes on the input's grid: counterfactual and reconstruction in HU, heatmap in window units. */
-    private void write(Kernel k, Volume cf, Volume rec, Volume heat, Volume ct, PreprocessOptions pre)
-            throws IOException {
-        try (Volume a = k.restore(cf, ct.geometry(), pre, true); Volume b = k.restore(rec, ct.geometry(), pre, true);
-                Volume c = k.restore(heat, ct.geometry(), pre.withPadValue(0), false)) {
-            VolumeIO.write(a, out.resolve("counterfactual.nii.gz"));
-            VolumeIO.write(b, out.resolve("reconstruction.nii.gz"));
-            VolumeIO.write(c, out.resolve("heatmap.nii.gz"));
-        }
     }
 
     private static void atomicWrite(Path file, byte[] data) throws IOException {

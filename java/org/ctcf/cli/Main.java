@@ -14,6 +14,8 @@ import picocli.CommandLine.Mixin;
         subcommands = {InfoCommand.class, PreprocessCommand.class, ExplainCommand.class, PredictCommand.class,
             SegmentCommand.class,
             AeCommand.class,
+            TrainCommand.class,
+            ModelsCommand.class,
             BenchCommand.class,
             DoctorCommand.class,
             CommandLine.HelpCommand.class},

@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 4;
+    public static final int ABI_VERSION = 5;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -117,6 +117,29 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("pixel_change"),
             JAVA_INT.withName("stop_reason"),
             JAVA_INT.withName("rank"));
+    public static final StructLayout TRAIN_OPTIONS = MemoryLayout.structLayout(
+            JAVA_DOUBLE.withName("learning_rate"),
+            JAVA_DOUBLE.withName("beta1"),
+            JAVA_DOUBLE.withName("beta2"),
+            JAVA_DOUBLE.withName("weight_decay"),
+            JAVA_DOUBLE.withName("codebook_weight"),
+            JAVA_DOUBLE.withName("commitment"),
+            JAVA_DOUBLE.withName("disc_weight"),
+            JAVA_DOUBLE.withName("disc_learning_rate"),
+            JAVA_LONG.withName("disc_start"),
+            JAVA_LONG.withName("disc_channels"),
+            JAVA_INT.withName("disc_layers"),
+            JAVA_INT.withName("reserved"),
+            JAVA_LONG.withName("code_restart_every"));
+    public static final StructLayout TRAIN_STATS = MemoryLayout.structLayout(
+            JAVA_LONG.withName("step"),
+            JAVA_DOUBLE.withName("loss"),
+            JAVA_DOUBLE.withName("reconstruction"),
+            JAVA_DOUBLE.withName("codebook"),
+            JAVA_DOUBLE.withName("generator"),
+            JAVA_DOUBLE.withName("discriminator"),
+            JAVA_DOUBLE.withName("adaptive_weight"),
+            JAVA_LONG.withName("codes_used"));
     /** ctcf_progress_fn. */
     public static final FunctionDescriptor PROGRESS_FN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_DOUBLE);
@@ -195,6 +218,16 @@ public final class NativeLib {
         public static final MethodHandle RESULT_VOLUME_GET;
         public static final MethodHandle RESULT_FREE;
         public static final MethodHandle LATENT_GRADIENT;
+        public static final MethodHandle TRAIN_DEFAULTS;
+        public static final MethodHandle MANUAL_SEED;
+        public static final MethodHandle TRAINER_AE;
+        public static final MethodHandle TRAINER_CLF;
+        public static final MethodHandle TRAINER_STEP;
+        public static final MethodHandle TRAINER_STATE_COUNT;
+        public static final MethodHandle TRAINER_STATE_INFO;
+        public static final MethodHandle TRAINER_STATE_SET;
+        public static final MethodHandle TRAINER_STATE_GET;
+        public static final MethodHandle TRAINER_FREE;
 
         static {
             LIB = NativeLoader.load();
@@ -295,6 +328,23 @@ public final class NativeLib {
             RESULT_FREE = bind("ctcf_result_free", FunctionDescriptor.ofVoid(ADDRESS));
             LATENT_GRADIENT = bind("ctcf_latent_gradient", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            TRAIN_DEFAULTS = bind("ctcf_train_options_default", FunctionDescriptor.ofVoid(ADDRESS));
+            MANUAL_SEED = bind("ctcf_manual_seed", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+            TRAINER_AE = bind("ctcf_trainer_create_autoencoder",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_CLF = bind("ctcf_trainer_create_classifier",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_STEP = bind("ctcf_trainer_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_STATE_COUNT = bind("ctcf_trainer_state_count",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_STATE_INFO = bind("ctcf_trainer_state_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_STATE_SET = bind("ctcf_trainer_state_set", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            TRAINER_STATE_GET = bind("ctcf_trainer_state_get",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            TRAINER_FREE = bind("ctcf_trainer_free", FunctionDescriptor.ofVoid(ADDRESS));
         }
 
         private H() {

@@ -240,6 +240,7 @@ class CliTest {
                 card.toString(), "--chunk", "20", "-o", outDir.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("chunk 1/6 done").contains("outputs in");
+        ArtifactChecks.checkAll(outDir, TestPaths.sample(), 10);
         try (Volume in = VolumeIO.read(TestPaths.sample())) {
             for (String f : new String[] {"counterfactual.nii.gz", "reconstruction.nii.gz", "heatmap.nii.gz"}) {
                 try (Volume v = VolumeIO.read(outDir.resolve(f))) {
@@ -259,11 +260,21 @@ class CliTest {
                 TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString(), "--chunk", "500",
                 "-o", outDir.toString());
         assertThat(bad.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
-        assertThat(bad.err()).contains("chunk size 500 is larger than the 105 slices");
+        assertThat(bad.err()).contains("--chunk 500 must be between 1 and the processed volume's 105 slices");
         Result both = run("explain", TestPaths.sample().toString(), "--autoencoder",
-                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString());
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString(), "--chunk", "8",
+                "--slices", "0:8");
         assertThat(both.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
-        assertThat(both.err()).contains("exactly one of --slices");
+        assertThat(both.err()).contains("at most one of --slices");
+        Result unknownTarget = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--classifier", card.toString(), "--target",
+                "spleen", "-o", outDir.toString());
+        assertThat(unknownTarget.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(unknownTarget.err()).contains("spleen").contains("middle.json");
+        Result badModel = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                tmp.resolve("nope.safetensors").toString(), "--classifier", card.toString(), "-o", outDir.toString());
+        assertThat(badModel.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(badModel.err()).contains("nope.safetensors");
     }
 
     @Test

@@ -1,0 +1,214 @@
+package org.ctcf.api;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.ctcf.internal.NativeLib;
+import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.RefCounted;
+import org.ctcf.io.checkpoint.ModelFormatException;
+import org.ctcf.io.checkpoint.SafeTensors;
+import org.ctcf.io.checkpoint.TensorData;
+
+/**
+ * Training in the kernel: Adam over a model's parameters, one step per call. For the slice autoencoder the
+ * objective is taming's VQ-GAN loss (L1 + codebook/commitment, optionally a hinge PatchGAN with the adaptive weight);
+ * for a built-in classifier binary cross-entropy on its logits. The trainer keeps its model alive until closed. Its
+ * optimiser state (step, Adam moments, discriminator) is readable and writable by name, for checkpoints that
+ * resume exactly.
+ */
+public final class Trainer extends NativeHandle {
+    /** Options of {@code ctcf_train_options}; {@link #defaults()} are taming's. */
+    public record Options(double learningRate, double beta1, double beta2, double weightDecay, double codebookWeight,
+            double commitment, double discWeight, double discLearningRate, long discStart, long discChannels,
+            int discLayers, long codeRestartEvery) {
+        public static Options defaults() {
+            return new Options(1e-4, 0.5, 0.9, 0.0, 1.0, 0.25, 0.8, 1e-4, -1, 64, 3, 0);
+        }
+
+        /** Every {@code n} steps, unused codebook entries move onto random encoder outputs (0: never). */
+        public Options withCodeRestart(long n) {
+            return new Options(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
+                    discLearningRate, discStart, discChannels, discLayers, n);
+        }
+
+        public Options withLearningRate(double lr) {
+            return new Options(lr, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight, discLearningRate,
+                    discStart, discChannels, discLayers, codeRestartEvery);
+        }
+
+        public Options withBetas(double b1, double b2) {
+            return new Options(learningRate, b1, b2, weightDecay, codebookWeight, commitment, discWeight,
+                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery);
+        }
+
+        /** Switches the PatchGAN on from step {@code start} (negative: never). */
+        public Options withDiscriminator(long start, long channels, int layers, double weight) {
+            return new Options(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, weight,
+                    discLearningRate, start, channels, layers, codeRestartEvery);
+        }
+
+        MemorySegment toNative(Arena arena) {
+            MemorySegment s = arena.allocate(NativeLib.TRAIN_OPTIONS);
+            String[] d = {"learning_rate", "beta1", "beta2", "weight_decay", "codebook_weight", "commitment",
+                "disc_weight", "disc_learning_rate"};
+            double[] v = {learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
+                discLearningRate};
+            for (int i = 0; i < d.length; i++) {
+                s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, d[i]), v[i]);
+            }
+            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_start"), discStart);
+            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_channels"), discChannels);
+            s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_layers"), discLayers);
+            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "code_restart_every"), codeRestartEvery);
+            return s;
+        }
+    }
+
+    /** What one step measured (autoencoder terms are 0 for a classifier). */
+    public record Stats(long step, double loss, double reconstruction, double codebook, double generator,
+            double discriminator, double adaptiveWeight, long codesUsed) {
+    }
+
+    private final Kernel kernel;
+    private final RefCounted.Lease modelLease;
+    private final NativeHandle model;
+
+    private Trainer(MemorySegment handle, Kernel kernel, NativeHandle model, RefCounted.Lease modelLease) {
+        super("trainer", handle, H.TRAINER_FREE);
+        this.kernel = kernel;
+        this.model = model;
+        this.modelLease = modelLease;
+    }
+
+    /** Seeds LibTorch's generator; models created afterwards get reproducible initial weights. */
+    public static void manualSeed(long seed) {
+        NativeLib.ensureLoaded();
+        NativeLib.call("seeding", err -> (int) H.MANUAL_SEED.invokeExact(seed, err));
+    }
+
+    /** A trainer for the slice autoencoder; slices pass through {@code wrapper} as in encoding. */
+    public static Trainer forAutoencoder(SliceAutoencoder ae, SliceWrapper wrapper, Options options) {
+        Kernel k = ae.kernel();
+        RefCounted.Lease ml = ae.lease();
+        try (var kl = k.lease(); Arena arena = Arena.ofConfined()) {
+            MemorySegment w = SliceAutoencoder.nativeWrapper(arena, wrapper);
+            MemorySegment o = options.toNative(arena);
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment ctx = k.handle();
+            MemorySegment h = ae.handle();
+            NativeLib.call("creating the autoencoder trainer", err -> (int) H.TRAINER_AE.invokeExact(ctx, h, w, o, out,
+                    err));
+            return new Trainer(out.get(ADDRESS, 0), k, ae, ml);
+        } catch (RuntimeException e) {
+            ml.close();
+            throw e;
+        }
+    }
+
+    /** A trainer for a built-in classifier (binary cross-entropy on its logits). */
+    public static Trainer forClassifier(Classifier clf, Options options) {
+        Kernel k = clf.kernel();
+        RefCounted.Lease ml = clf.lease();
+        try (var kl = k.lease(); Arena arena = Arena.ofConfined()) {
+            MemorySegment o = options.toNative(arena);
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment ctx = k.handle();
+            MemorySegment h = clf.handle();
+            NativeLib.call("creating the classifier trainer", err -> (int) H.TRAINER_CLF.invokeExact(ctx, h, o, out,
+                    err));
+            return new Trainer(out.get(ADDRESS, 0), k, clf, ml);
+        } catch (RuntimeException e) {
+            ml.close();
+            throw e;
+        }
+    }
+
+    /** One autoencoder step on {@code n} slices of {@code ny × nx} (C order, processed units). */
+    public Stats stepAutoencoder(float[] slices, int n, int ny, int nx) {
+        return step(slices, new long[] {n, ny, nx}, null, null);
+    }
+
+    /** One classifier step: {@code volumes} [B, D, ny, nx]; targets [B, classes] or maps [B, D, ny, nx]. */
+    public Stats stepClassifier(float[] volumes, long[] shape, float[] targets, long[] targetShape) {
+        return step(volumes, shape, targets, targetShape);
+    }
+
+    private Stats step(float[] x, long[] shape, float[] y, long[] yShape) {
+        long n = 1;
+        for (long s : shape) {
+            n *= s;
+        }
+        if (n != x.length) {
+            throw new IllegalArgumentException("input holds " + x.length + " values, shape needs " + n);
+        }
+        try (var lease = lease(); var ml = model.lease(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
+            MemorySegment xs = arena.allocateFrom(JAVA_FLOAT, x);
+            MemorySegment xsh = arena.allocateFrom(JAVA_LONG, shape);
+            MemorySegment ys = y == null ? MemorySegment.NULL : arena.allocateFrom(JAVA_FLOAT, y);
+            MemorySegment ysh = yShape == null ? MemorySegment.NULL : arena.allocateFrom(JAVA_LONG, yShape);
+            int xn = shape.length;
+            int yn = yShape == null ? 0 : yShape.length;
+            MemorySegment st = arena.allocate(NativeLib.TRAIN_STATS);
+            MemorySegment ctx = kernel.handle();
+            NativeLib.call("training step", err -> (int) H.TRAINER_STEP.invokeExact(ctx, handle(), xs, xn, xsh, ys, yn,
+                    ysh, st, err));
+            return new Stats(st.get(JAVA_LONG, off("step")), st.get(JAVA_DOUBLE, off("loss")),
+                    st.get(JAVA_DOUBLE, off("reconstruction")), st.get(JAVA_DOUBLE, off("codebook")),
+                    st.get(JAVA_DOUBLE, off("generator")), st.get(JAVA_DOUBLE, off("discriminator")),
+                    st.get(JAVA_DOUBLE, off("adaptive_weight")), st.get(JAVA_LONG, off("codes_used")));
+        }
+    }
+
+    private static long off(String name) {
+        return NativeLib.offsetOf(NativeLib.TRAIN_STATS, name);
+    }
+
+    private NamedParameters state() {
+        return new NamedParameters(handle(), H.TRAINER_STATE_COUNT, H.TRAINER_STATE_INFO, H.TRAINER_STATE_SET,
+                H.TRAINER_STATE_GET);
+    }
+
+    /** Steps done so far (restored by {@link #loadState}). */
+    public long steps() {
+        try (var lease = lease()) {
+            return (long) state().read("step")[0];
+        }
+    }
+
+    /** The optimiser state as float32 tensors named {@code prefix + name}. */
+    public List<SafeTensors.FloatTensor> stateTensors(String prefix) {
+        try (var lease = lease()) {
+            return state().snapshot(prefix);
+        }
+    }
+
+    /** Restores the optimiser state written by {@link #stateTensors}; every key must be present and fit. */
+    public void loadState(Path file, Map<String, TensorData> tensors) throws ModelFormatException {
+        try (var lease = lease()) {
+            state().load(file, tensors, "the trainer state", List.of());
+        }
+    }
+
+    @Override
+    public void close() {
+        boolean wasOpen = !isClosed();
+        super.close();
+        if (wasOpen) {
+            modelLease.close();
+        }
+    }
+
+    NativeHandle model() {
+        return model;
+    }
+}

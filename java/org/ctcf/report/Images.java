@@ -1,0 +1,171 @@
+package org.ctcf.report;
+
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+import javax.imageio.ImageIO;
+
+import org.ctcf.api.Metrics;
+import org.ctcf.api.Volume;
+
+/**
+ * Axial slices of processed volumes (RAS, values in [0, 1] window units) as images in the radiological
+ * convention: the patient's right on the image's left, anterior at the top.
+ */
+public final class Images {
+    private Images() {
+    }
+
+    /** Slice {@code z} of {@code v} as [ny][nx] display order (row 0 = most anterior, column 0 = patient's right). */
+    public static float[][] axial(Volume v, int z) {
+        if (z < 0 || z >= v.nz()) {
+            throw new IllegalArgumentException("slice " + z + " outside 0.." + (v.nz() - 1));
+        }
+        float[] all = Metrics.toArray(v);
+        return axial(all, v.nx(), v.ny(), z);
+    }
+
+    static float[][] axial(float[] data, int nx, int ny, int z) {
+        float[][] out = new float[ny][nx];
+        for (int j = 0; j < ny; j++) {
+            for (int i = 0; i < nx; i++) {
+                out[ny - 1 - j][nx - 1 - i] = data[(z * ny + j) * nx + i];
+            }
+        }
+        return out;
+    }
+
+    /** Gray image of values in [lo, hi], scaled by an integer factor. */
+    public static BufferedImage gray(float[][] s, double lo, double hi, int scale) {
+        int h = s.length;
+        int w = s[0].length;
+        BufferedImage img = new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h * scale; y++) {
+            for (int x = 0; x < w * scale; x++) {
+                int g = level(s[y / scale][x / scale], lo, hi);
+                img.setRGB(x, y, (g << 16) | (g << 8) | g);
+            }
+        }
+        return img;
+    }
+
+    /** The slice in gray with {@code heat} (≥ 0) blended on top in a red-yellow ramp, scaled to {@code heatMax}. */
+    public static BufferedImage overlay(float[][] s, float[][] heat, double heatMax, int scale) {
+        BufferedImage img = gray(s, 0, 1, scale);
+        for (int y = 0; y < img.getHeight(); y++) {
+            for (int x = 0; x < img.getWidth(); x++) {
+                double t = heatMax <= 0 ? 0 : Math.min(1, heat[y / scale][x / scale] / heatMax);
+                if (t < 0.05) {
+                    continue;
+                }
+                int rgb = img.getRGB(x, y);
+                int g = rgb & 0xff;
+                int r = (int) Math.round(g * (1 - t) + 255 * t);
+                int gg = (int) Math.round(g * (1 - t) + 255 * t * t);
+                int b = (int) Math.round(g * (1 - t));
+                img.setRGB(x, y, (r << 16) | (gg << 8) | b);
+            }
+        }
+        return img;
+    }
+
+    private static int level(double v, double lo, double hi) {
+        double t = (v - lo) / (hi - lo);
+        return (int) Math.round(255 * Math.max(0, Math.min(1, t)));
+    }
+
+    static Graphics2D graphics(BufferedImage img) {
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        return g;
+    }
+
+    /** Text with a dark outline, readable on any background. */
+    static void label(Graphics2D g, String text, int x, int y) {
+        g.setColor(Color.BLACK);
+        for (int dx = -1; dx <= 1; dx++) {
+            for (int dy = -1; dy <= 1; dy++) {
+                g.drawString(text, x + dx, y + dy);
+            }
+        }
+        g.setColor(Color.WHITE);
+        g.drawString(text, x, y);
+    }
+
+    public static byte[] png(BufferedImage img) {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ImageIO.write(img, "png", out);
+            return out.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Writes bytes to a temporary sibling, then renames it into place (no partial file under the final name). */
+    public static void atomicWrite(Path file, byte[] data) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".partial");
+        try {
+            Files.write(tmp, data);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** The slice with the largest summed heat (ties: the lowest index). */
+    public static int hottestSlice(Volume heat) {
+        float[] h = Metrics.toArray(heat);
+        int plane = heat.nx() * heat.ny();
+        int best = 0;
+        double bestSum = -1;
+        for (int z = 0; z < heat.nz(); z++) {
+            double s = 0;
+            for (int i = 0; i < plane; i++) {
+                s += Math.abs(h[z * plane + i]);
+            }
+            if (s > bestSum) {
+                bestSum = s;
+                best = z;
+            }
+        }
+        return best;
+    }
+
+    /** The {@code n} distinct slices with the largest summed heat, in ascending order. */
+    public static int[] hottestSlices(Volume heat, int n) {
+        float[] h = Metrics.toArray(heat);
+        int plane = heat.nx() * heat.ny();
+        double[] sums = new double[heat.nz()];
+        for (int z = 0; z < heat.nz(); z++) {
+            for (int i = 0; i < plane; i++) {
+                sums[z] += Math.abs(h[z * plane + i]);
+            }
+        }
+        Integer[] order = new Integer[heat.nz()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(sums[b], sums[a]));
+        int k = Math.min(n, order.length);
+        int[] out = new int[k];
+        for (int i = 0; i < k; i++) {
+            out[i] = order[i];
+        }
+        java.util.Arrays.sort(out);
+        return out;
+    }
+}

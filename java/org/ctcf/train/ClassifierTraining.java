@@ -1,0 +1,383 @@
+package org.ctcf.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.ctcf.api.Classifier;
+import org.ctcf.api.Geometry;
+import org.ctcf.api.Kernel;
+import org.ctcf.api.Metrics;
+import org.ctcf.api.PreprocessOptions;
+import org.ctcf.api.SliceAutoencoder;
+import org.ctcf.api.Trainer;
+import org.ctcf.api.Volume;
+import org.ctcf.io.VolumeIO;
+import org.ctcf.io.checkpoint.Checkpoint;
+import org.ctcf.io.checkpoint.SafeTensors;
+import org.ctcf.io.checkpoint.TensorData;
+
+/**
+ * {@code ctcf train classifier}: the two demo classifiers, trained in the kernel on the manifest's {@code train}
+ * volumes and tested on its {@code val} (held-out) volumes.
+ * <ul>
+ * <li>{@link Task#LUNG_SIZE}: {@code ctcf-lungseg}, a per-slice lung segmenter trained on lung masks (shipped masks
+ * where the manifest lists one, −500 HU pseudo-labels elsewhere); its score is the mean lung probability. Test: Dice
+ * against the held-out patient's mask.
+ * <li>{@link Task#NODULE}: {@code ctcf-nodule3d}, a 3-D detector of synthetic nodules ({@link Nodules}) inserted
+ * inside the lungs; trained on crops, tested by AUC on seeded crops of the held-out patient whose nodule positions
+ * are written to {@code test-set.json}.
+ * </ul>
+ * Batches are a function of (seed, step), so runs are reproducible and resume exactly.
+ */
+public final class ClassifierTraining {
+    public enum Task {
+        LUNG_SIZE("ctcf-lungseg", "lung-size"), NODULE("ctcf-nodule3d", "nodule-detector");
+
+        public final String architecture;
+        public final String fileName;
+
+        Task(String architecture, String fileName) {
+            this.architecture = architecture;
+            this.fileName = fileName;
+        }
+
+        public static Task parse(String s) {
+            return switch (s) {
+                case "lung-size", "lungs" -> LUNG_SIZE;
+                case "nodule", "nodule-detector" -> NODULE;
+                default -> throw new IllegalArgumentException("unknown task '" + s + "' (lung-size, nodule)");
+            };
+        }
+    }
+
+    /** Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved. */
+    public record Options(Task task, long steps, int batch, double learningRate, long seed, int testCrops,
+            long checkpointEvery) {
+        public Options {
+            if (steps < 1 || batch < 1 || testCrops < 2 || checkpointEvery < 1) {
+                throw new IllegalArgumentException("steps, batch, checkpoint-every >= 1 and test crops >= 2");
+            }
+        }
+    }
+
+    public interface Listener {
+        void step(Trainer.Stats stats, long total, double seconds);
+    }
+
+    public record Result(Path weights, Path checkpoint, long steps, double seconds, Map<String, Object> metrics) {
+    }
+
+    /** The grid every demo classifier works on (as its card states), and the size the model sees. */
+    public static final PreprocessOptions PREPROCESSING = PreprocessOptions.reference();
+    public static final int MODEL_SIZE = 112;
+    static final int SLAB = 4;
+    static final int NODULE_DEPTH = 16;
+    static final int NODULE_CROP = 96;
+    static final int TEST_DEPTH = 24;
+    static final int TEST_CROP = 128;
+    static final float LUNG_THRESHOLD = (-500f + 1000f) / 2000f;
+
+    /** A processed CT with its lung labels. */
+    record Case(String name, float[] ct, float[] lungs, int nx, int ny, int nz, Geometry geometry, boolean realMask,
+            List<Integer> lungVoxels) {
+    }
+
+    private ClassifierTraining() {
+    }
+
+    static Case load(Kernel k, Manifest.Entry e) throws IOException {
+        try (Volume ct = VolumeIO.read(e.volume()); Volume x = k.preprocess(ct, PREPROCESSING)) {
+            float[] v = Metrics.toArray(x);
+            float[] lungs = e.mask() != null ? LungLabels.fromMask(k, e.mask(), PREPROCESSING, x)
+                    : LungLabels.threshold(v, x.nx(), x.ny(), x.nz(), LUNG_THRESHOLD);
+            List<Integer> idx = new ArrayList<>();
+            for (int i = 0; i < lungs.length; i++) {
+                if (lungs[i] > 0.5f) {
+                    idx.add(i);
+                }
+            }
+            return new Case(e.volume().getFileName().toString(), v, lungs, x.nx(), x.ny(), x.nz(), x.geometry(),
+                    e.mask() != null, idx);
+        }
+    }
+
+    public static Result run(Kernel k, Manifest m, Options o, Path out, boolean resume, Listener listener)
+            throws IOException {
+        Files.createDirectories(out);
+        long t0 = System.nanoTime();
+        List<Case> train = new ArrayList<>();
+        for (Manifest.Entry e : m.train()) {
+            Case c = load(k, e);
+            int minDepth = o.task() == Task.LUNG_SIZE ? SLAB : NODULE_DEPTH;
+            if (c.nz() >= minDepth && c.lungVoxels().size() > 100) {
+                train.add(c);
+            }
+        }
+        if (train.isEmpty()) {
+            throw new IOException(m.file() + ": no training volume is deep enough and has lungs");
+        }
+        List<Case> test = new ArrayList<>();
+        for (Manifest.Entry e : m.validation()) {
+            test.add(load(k, e));
+        }
+        Path ckpt = out.resolve("checkpoint.safetensors");
+        Path weights = out.resolve(o.task().fileName + ".safetensors");
+        if (!resume || !Files.isRegularFile(ckpt)) {
+            Trainer.manualSeed(o.seed());
+        }
+        try (Classifier clf = Classifier.builtin(o.task().architecture, 1, Classifier.Layout.BCDHW, 0, k)) {
+            Map<String, TensorData> state = null;
+            Checkpoint ck = null;
+            if (resume && Files.isRegularFile(ckpt)) {
+                clf.loadWeights(ckpt, "");
+                ck = Checkpoint.open(ckpt);
+                state = new LinkedHashMap<>();
+                for (var en : ck.tensors().entrySet()) {
+                    if (en.getKey().startsWith(SliceAutoencoder.TRAINER_PREFIX)) {
+                        state.put(en.getKey().substring(SliceAutoencoder.TRAINER_PREFIX.length()), en.getValue());
+                    }
+                }
+            }
+            clf.setInputSize(o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0, o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0);
+            try (Trainer t = Trainer.forClassifier(clf, Trainer.Options.defaults().withLearningRate(o.learningRate())
+                    .withBetas(0.9, 0.999))) {
+                if (state != null) {
+                    t.loadState(ckpt, state);
+                    ck.close();
+                    ck = null;
+                }
+                long tl = System.nanoTime();
+                for (long s = t.steps(); s < o.steps(); s++) {
+                    SplittableRandom r = new SplittableRandom(o.seed() ^ (0x9E3779B97F4A7C15L * (s + 1)));
+                    Trainer.Stats st = o.task() == Task.LUNG_SIZE ? lungStep(t, train, r, o.batch())
+                            : noduleStep(t, train, r, o.batch());
+                    long now = System.nanoTime();
+                    listener.step(st, o.steps(), (now - tl) / 1e9);
+                    tl = now;
+                    if ((s + 1) % o.checkpointEvery() == 0 || s + 1 == o.steps()) {
+                        List<SafeTensors.FloatTensor> ts = new ArrayList<>(clf.parameterTensors(""));
+                        ts.addAll(t.stateTensors(SliceAutoencoder.TRAINER_PREFIX));
+                        Path tmp = ckpt.resolveSibling(ckpt.getFileName() + ".partial");
+                        SafeTensors.writeF32(tmp, ts, Map.of("format", "pt"));
+                        Files.move(tmp, ckpt, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    }
+                }
+                if (ck != null) {
+                    ck.close();
+                }
+            }
+            clf.saveSafetensors(weights, "");
+            Map<String, Object> metrics = o.task() == Task.LUNG_SIZE ? lungMetrics(clf, train, test)
+                    : noduleMetrics(clf, test, o, out);
+            return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics);
+        }
+    }
+
+    // ---- lung size ------------------------------------------------------------------------------------------
+
+    private static Trainer.Stats lungStep(Trainer t, List<Case> cases, SplittableRandom r, int batch) {
+        Case first = cases.get(0);
+        int nx = first.nx();
+        int ny = first.ny();
+        float[] x = new float[batch * SLAB * nx * ny];
+        float[] y = new float[x.length];
+        for (int b = 0; b < batch; b++) {
+            Case c = cases.get(r.nextInt(cases.size()));
+            int z0 = r.nextInt(c.nz() - SLAB + 1);
+            int plane = nx * ny;
+            System.arraycopy(c.ct(), z0 * plane, x, b * SLAB * plane, SLAB * plane);
+            System.arraycopy(c.lungs(), z0 * plane, y, b * SLAB * plane, SLAB * plane);
+        }
+        long[] shape = {batch, SLAB, ny, nx};
+        return t.stepClassifier(x, shape, y, shape);
+    }
+
+    private static Map<String, Object> lungMetrics(Classifier clf, List<Case> train, List<Case> test) {
+        clf.setInputSize(MODEL_SIZE, MODEL_SIZE);
+        Map<String, Object> m = new LinkedHashMap<>();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Case c : test) {
+            rows.add(lungRow(clf, c, "held-out"));
+        }
+        for (Case c : train) {
+            if (c.realMask()) {
+                rows.add(lungRow(clf, c, "train"));
+            }
+        }
+        m.put("dice", rows);
+        return m;
+    }
+
+    private static Map<String, Object> lungRow(Classifier clf, Case c, String split) {
+        Classifier.Outputs out;
+        try (Volume v = Volume.allocate(c.geometry())) {
+            v.withSegment(seg -> {
+                java.lang.foreign.MemorySegment.copy(c.ct(), 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
+                        c.ct().length);
+                return null;
+            });
+            out = clf.outputs(v);
+        }
+        // outputs [1, 1, D, 112, 112] logits; the label halved in-plane (2 x 2 means) to the same grid
+        int ox = (int) out.shape()[4];
+        int oy = (int) out.shape()[3];
+        float[] label = new float[c.nz() * ox * oy];
+        float[] pred = new float[label.length];
+        double prob = 0;
+        for (int z = 0; z < c.nz(); z++) {
+            float[] half = SliceSet.half(java.util.Arrays.copyOfRange(c.lungs(), z * c.nx() * c.ny(),
+                    (z + 1) * c.nx() * c.ny()), c.nx(), c.ny());
+            System.arraycopy(half, 0, label, z * ox * oy, ox * oy);
+        }
+        double truth = 0;
+        for (int i = 0; i < pred.length; i++) {
+            double p = 1 / (1 + Math.exp(-out.values()[i]));
+            prob += p;
+            pred[i] = p >= 0.5 ? 1f : 0f;
+            truth += label[i];
+        }
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("volume", c.name());
+        row.put("split", split);
+        row.put("label", c.realMask() ? "shipped lung mask" : "-500 HU pseudo-label");
+        row.put("dice", LungLabels.dice(pred, label));
+        row.put("score_mean_lung_probability", prob / pred.length);
+        row.put("true_lung_fraction", truth / pred.length);
+        return row;
+    }
+
+    // ---- nodule detector ------------------------------------------------------------------------------------
+
+    /** A crop [depth, size, size] of a case centred near a random lung voxel, with or without a nodule. */
+    record Crop(float[] halved, float[] mask, int depth, int half, Nodules.Nodule nodule, int[] origin) {
+    }
+
+    static Crop crop(Case c, SplittableRandom r, int depth, int size, boolean positive) {
+        int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
+        int cx = li % c.nx();
+        int cy = (li / c.nx()) % c.ny();
+        int cz = li / (c.nx() * c.ny());
+        // the crop around the lung voxel, shifted at random so the nodule is not always centred
+        int x0 = clamp(cx - size / 2 + r.nextInt(-size / 4, size / 4 + 1), 0, c.nx() - size);
+        int y0 = clamp(cy - size / 2 + r.nextInt(-size / 4, size / 4 + 1), 0, c.ny() - size);
+        int z0 = clamp(cz - depth / 2 + r.nextInt(-depth / 4, depth / 4 + 1), 0, c.nz() - depth);
+        float[] v = new float[depth * size * size];
+        for (int z = 0; z < depth; z++) {
+            for (int y = 0; y < size; y++) {
+                System.arraycopy(c.ct(), ((z0 + z) * c.ny() + y0 + y) * c.nx() + x0, v, (z * size + y) * size, size);
+            }
+        }
+        double[] sp = c.geometry().spacing();
+        Nodules.Nodule n = null;
+        float[] m = new float[v.length];
+        if (positive) {
+            // crop-local world frame: voxel (x, y, z) -> (x sx, y sy, z sz)
+            n = Nodules.random(r, (cx - x0) * sp[0], (cy - y0) * sp[1], (cz - z0) * sp[2]);
+            double[] aff = {sp[0], 0, 0, 0, 0, sp[1], 0, 0, 0, 0, sp[2], 0, 0, 0, 0, 1};
+            Nodules.insert(v, size, size, depth, aff, n, 1 / 2000.0, 0.5, r);
+            Nodules.mask(m, size, size, depth, aff, n);
+        }
+        return new Crop(halve(v, depth, size), halve(m, depth, size), depth, size / 2, n, new int[] {x0, y0, z0});
+    }
+
+    private static float[] halve(float[] v, int depth, int size) {
+        float[] halved = new float[depth * (size / 2) * (size / 2)];
+        for (int z = 0; z < depth; z++) {
+            float[] h = SliceSet.half(java.util.Arrays.copyOfRange(v, z * size * size, (z + 1) * size * size), size,
+                    size);
+            System.arraycopy(h, 0, halved, z * h.length, h.length);
+        }
+        return halved;
+    }
+
+    private static int clamp(int v, int lo, int hi) {
+        return Math.max(lo, Math.min(hi, v));
+    }
+
+    static Trainer.Stats noduleStepForTest(Trainer t, List<Case> cases, SplittableRandom r, int batch) {
+        return noduleStep(t, cases, r, batch);
+    }
+
+    private static Trainer.Stats noduleStep(Trainer t, List<Case> cases, SplittableRandom r, int batch) {
+        int h = NODULE_CROP / 2;
+        float[] x = new float[batch * NODULE_DEPTH * h * h];
+        float[] y = new float[x.length];
+        for (int b = 0; b < batch; b++) {
+            boolean pos = b % 2 == 0;
+            Crop c = crop(cases.get(r.nextInt(cases.size())), r, NODULE_DEPTH, NODULE_CROP, pos);
+            System.arraycopy(c.halved(), 0, x, b * c.halved().length, c.halved().length);
+            System.arraycopy(c.mask(), 0, y, b * c.mask().length, c.mask().length);
+        }
+        // dense targets: the nodule's ellipsoid (the detector's logit map is supervised where the nodule is)
+        long[] shape = {batch, NODULE_DEPTH, h, h};
+        return t.stepClassifier(x, shape, y, shape);
+    }
+
+    private static Map<String, Object> noduleMetrics(Classifier clf, List<Case> test, Options o, Path out)
+            throws IOException {
+        clf.setInputSize(0, 0);
+        SplittableRandom r = new SplittableRandom(o.seed() + 1_000_003L);
+        List<Double> pos = new ArrayList<>();
+        List<Double> neg = new ArrayList<>();
+        List<Map<String, Object>> records = new ArrayList<>();
+        List<Double> byDiameter = new ArrayList<>();
+        for (int i = 0; i < o.testCrops(); i++) {
+            Case c = test.get(i % test.size());
+            boolean positive = i % 2 == 0;
+            Crop cr = crop(c, r, TEST_DEPTH, TEST_CROP, positive);
+            double score;
+            try (Volume v = Volume.allocate(Geometry.of(cr.half(), cr.half(), cr.depth(), 3, 3, 3, 0, 0, 0))) {
+                v.withSegment(seg -> {
+                    java.lang.foreign.MemorySegment.copy(cr.halved(), 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT,
+                            0, cr.halved().length);
+                    return null;
+                });
+                double logit = clf.outputs(v).values()[0];
+                score = 1 / (1 + Math.exp(-logit));
+            }
+            (positive ? pos : neg).add(score);
+            Map<String, Object> rec = new LinkedHashMap<>();
+            rec.put("volume", c.name());
+            rec.put("crop_origin_voxel", cr.origin());
+            rec.put("crop_size_voxels", new int[] {TEST_CROP, TEST_CROP, TEST_DEPTH});
+            rec.put("label", positive ? 1 : 0);
+            rec.put("score", score);
+            if (cr.nodule() != null) {
+                Nodules.Nodule n = cr.nodule();
+                double[] sp = c.geometry().spacing();
+                double vx = n.x() / sp[0] + cr.origin()[0];
+                double vy = n.y() / sp[1] + cr.origin()[1];
+                double vz = n.z() / sp[2] + cr.origin()[2];
+                rec.put("nodule_center_voxel", new double[] {vx, vy, vz});
+                rec.put("nodule_center_world_mm", org.ctcf.api.Affine.apply(c.geometry().affine(), vx, vy, vz));
+                rec.put("nodule_diameter_mm", n.diameter());
+                rec.put("nodule_hu", n.hu());
+                byDiameter.add(n.diameter());
+            }
+            records.add(rec);
+        }
+        double auc = Nodules.auc(pos.stream().mapToDouble(Double::doubleValue).toArray(),
+                neg.stream().mapToDouble(Double::doubleValue).toArray());
+        Map<String, Object> set = new LinkedHashMap<>();
+        set.put("grid", "processed: RAS, 1.5 x 1.5 x 3 mm, 224 x 224 in-plane; crops halved in-plane for the model");
+        set.put("seed", o.seed() + 1_000_003L);
+        set.put("crops", records);
+        Path file = out.resolve("test-set.json");
+        new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(),
+                set);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("held_out_auc", auc);
+        m.put("test_crops", o.testCrops());
+        m.put("positives", pos.size());
+        m.put("negatives", neg.size());
+        m.put("test_set", file.getFileName().toString());
+        return m;
+    }
+}

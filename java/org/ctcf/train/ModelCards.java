@@ -1,0 +1,73 @@
+package org.ctcf.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+/**
+ * The model cards training writes: the classifier cards {@code ctcf explain} loads (model, input, preprocessing,
+ * output, score) plus how the model was trained and what it scored, and the autoencoder's card.
+ */
+public final class ModelCards {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ModelCards() {
+    }
+
+    public static String json(Object o) {
+        try {
+            return new ObjectMapper().writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static Map<String, Object> preprocessing() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("spacing", List.of(1.5, 1.5, 3.0));
+        p.put("window", List.of(-1000, 1000));
+        p.put("size", List.of(224, 224));
+        return p;
+    }
+
+    public static Path writeClassifierCard(Path dir, ClassifierTraining.Task task, Path weights,
+            Map<String, Object> training, Map<String, Object> metrics) throws IOException {
+        Map<String, Object> c = new LinkedHashMap<>();
+        boolean lungs = task == ClassifierTraining.Task.LUNG_SIZE;
+        c.put("name", task.fileName);
+        c.put("description", lungs
+                ? "ctcf demo (paper section 5.1): per-slice lung segmenter; the score is the mean lung probability"
+                        + " over the volume, i.e. the lung size. Trained by ctcf on real chest CTs."
+                : "ctcf demo (paper section 5.2 with ground truth): 3-D CNN detecting synthetic 5-20 mm soft-tissue"
+                        + " nodules inside the lungs; the score is the nodule probability. Trained by ctcf.");
+        c.put("model", Map.of("architecture", task.architecture, "weights", weights.getFileName().toString()));
+        c.put("input", Map.of("layout", "BCDHW", "size", List.of(ClassifierTraining.MODEL_SIZE,
+                ClassifierTraining.MODEL_SIZE)));
+        c.put("preprocessing", preprocessing());
+        if (lungs) {
+            c.put("output", Map.of("kind", "segmentation", "classes", List.of("lung")));
+            c.put("score", Map.of("target", "lung", "activation", "sigmoid", "reducer", "mean"));
+        } else {
+            c.put("output", Map.of("kind", "logits", "classes", List.of("nodule")));
+            c.put("score", Map.of("target", "nodule", "activation", "sigmoid"));
+        }
+        c.put("training", training);
+        c.put("metrics", metrics);
+        return write(dir.resolve(task.fileName + ".json"), c);
+    }
+
+    public static Path write(Path file, Map<String, Object> card) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".partial");
+        JSON.writeValue(tmp.toFile(), card);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return file;
+    }
+}

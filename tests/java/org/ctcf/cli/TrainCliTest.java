@@ -1,0 +1,158 @@
+package org.ctcf.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.ctcf.TestPaths;
+import org.ctcf.api.ClassifierCard;
+import org.ctcf.api.Models;
+import org.ctcf.api.Volume;
+import org.ctcf.io.VolumeIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/** The training commands end to end on the small fixture CTs (a few steps), the model cards, the shipped models. */
+class TrainCliTest {
+    @TempDir
+    Path tmp;
+
+    static CliTest.Result run(String... args) {
+        return CliTest.run(args);
+    }
+
+    Path manifest() throws IOException {
+        Path vol = TestPaths.root().resolve("tests/fixtures/volumes");
+        Path m = tmp.resolve("manifest.txt");
+        // one scan, listed under two patient ids: enough to exercise the commands
+        Files.writeString(m, "train elastix_lung_baseline_small.nii.gz patient=a\n"
+                + "val 3DCT_lung_baseline_small.mha patient=b\n");
+        Files.copy(vol.resolve("elastix_lung_baseline_small.nii.gz"), tmp.resolve("elastix_lung_baseline_small.nii.gz"));
+        Files.copy(vol.resolve("3DCT_lung_baseline_small.mha"), tmp.resolve("3DCT_lung_baseline_small.mha"));
+        return m;
+    }
+
+    @Test
+    void trainAeCheckpointsResumesExportsAndEvaluates() throws IOException {
+        Path m = manifest();
+        Path out = tmp.resolve("ae");
+        String[] common = {"train", "ae", "--manifest", m.toString(), "-o", out.toString(), "--crop", "32", "--batch",
+            "2", "--n-embed", "32", "--z-channels", "8", "--validate-every", "2", "--checkpoint-every", "2"};
+        CliTest.Result r = run(concat(common, "--steps", "2"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("step 2 validation 3DCT_lung_baseline_small.mha: PSNR").contains("after 2 steps");
+        assertThat(out.resolve("checkpoint.safetensors")).isRegularFile();
+        CliTest.Result again = run(concat(common, "--steps", "3", "--resume"));
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.out()).contains("after 3 steps").doesNotContain("1/3");
+        Path card = out.resolve("autoencoder.json");
+        CliTest.Result ev = run("ae", "evaluate", "--manifest", m.toString(), "--autoencoder",
+                out.resolve("autoencoder.safetensors").toString(), "--card", card.toString());
+        assertThat(ev.code()).as(ev.err()).isZero();
+        assertThat(ev.out()).contains("held-out").contains("train ");
+        JsonNode c = new ObjectMapper().readTree(card.toFile());
+        assertThat(c.get("kind").asText()).isEqualTo("autoencoder");
+        assertThat(c.get("metrics").get("volumes")).hasSize(2);
+        assertThat(c.get("metrics").get("volumes").get(0).get("psnr_db").asDouble()).isBetween(0.0, 80.0);
+        assertThat(c.get("training").get("steps").asText()).isEqualTo("3");
+        assertThat(Models.autoencoderWeights(card)).isEqualTo(out.resolve("autoencoder.safetensors").toAbsolutePath());
+        CliTest.Result roundtrip = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder",
+                card.toString());
+        assertThat(roundtrip.code()).as(roundtrip.err()).isZero();
+        assertThat(roundtrip.out()).contains("wrapper plain").doesNotContain("wrapper reference");
+        CliTest.Result models = run("models", "--dir", out.toString());
+        assertThat(models.out()).contains("autoencoder.json").contains("held-out PSNR");
+    }
+
+    @Test
+    void trainClassifiersWriteCardsThatLoadWithTheirMetrics() throws IOException {
+        Path m = manifest();
+        Path lung = tmp.resolve("lung");
+        CliTest.Result r = run("train", "classifier", "--task", "lung-size", "--manifest", m.toString(), "-o",
+                lung.toString(), "--steps", "3", "--batch", "1");
+        assertThat(r.code()).as(r.err()).isZero();
+        ClassifierCard card = ClassifierCard.read(lung.resolve("lung-size.json"));
+        assertThat(card.architecture()).isEqualTo("ctcf-lungseg");
+        assertThat(card.score().reducer()).isEqualTo("mean");
+        JsonNode j = new ObjectMapper().readTree(lung.resolve("lung-size.json").toFile());
+        assertThat(j.get("metrics").get("dice").get(0).get("dice").asDouble()).isBetween(0.0, 1.0);
+        assertThat(j.get("training").get("command").asText()).contains("--task lung-size");
+
+        Path nod = tmp.resolve("nodule");
+        CliTest.Result n = run("train", "classifier", "--task", "nodule", "--manifest", m.toString(), "-o",
+                nod.toString(), "--steps", "2", "--batch", "2", "--test-crops", "6");
+        assertThat(n.code()).as(n.err()).isZero();
+        JsonNode nc = new ObjectMapper().readTree(nod.resolve("nodule-detector.json").toFile());
+        assertThat(nc.get("metrics").get("held_out_auc").asDouble()).isBetween(0.0, 1.0);
+        JsonNode set = new ObjectMapper().readTree(nod.resolve("test-set.json").toFile());
+        assertThat(set.get("crops")).hasSize(6);
+        int withNodule = 0;
+        for (JsonNode c : set.get("crops")) {
+            if (c.get("label").asInt() == 1) {
+                withNodule++;
+                assertThat(c.get("nodule_center_world_mm")).hasSize(3);
+                assertThat(c.get("nodule_diameter_mm").asDouble()).isBetween(4.0, 24.0);
+            }
+        }
+        assertThat(withNodule).isEqualTo(3);
+        CliTest.Result bad = run("train", "classifier", "--task", "spleen", "--manifest", m.toString());
+        assertThat(bad.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(bad.err()).contains("unknown task 'spleen'");
+    }
+
+    @Test
+    void insertNodulePutsASeededNoduleInsideTheMask() throws IOException {
+        Path mask = TestPaths.sample().resolveSibling("cip_ct64_lungmask.nii.gz");
+        Path out = tmp.resolve("with-nodule.nii.gz");
+        CliTest.Result r = run("train", "insert-nodule", TestPaths.sample().toString(), "--mask", mask.toString(),
+                "--seed", "4", "--diameter", "15", "-o", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode rec = new ObjectMapper().readTree(tmp.resolve("with-nodule.json").toFile());
+        assertThat(rec.get("diameter_mm").asDouble()).isCloseTo(15.0, org.assertj.core.api.Assertions.within(1e-6));
+        int x = rec.get("center_voxel").get(0).asInt();
+        int y = rec.get("center_voxel").get(1).asInt();
+        int z = rec.get("center_voxel").get(2).asInt();
+        try (Volume a = VolumeIO.read(TestPaths.sample()); Volume b = VolumeIO.read(out); Volume m = VolumeIO.read(mask)) {
+            assertThat(m.get(x, y, z)).isEqualTo(1f);
+            assertThat(b.get(x, y, z)).isGreaterThan(a.get(x, y, z) + 300);
+            assertThat(b.get(0, 0, 0)).isEqualTo(a.get(0, 0, 0));
+            assertThat(b.geometry().affine()).containsExactly(a.geometry().affine());
+        }
+        CliTest.Result wrongGrid = run("train", "insert-nodule", TestPaths.sample().toString(), "--mask",
+                TestPaths.fixture("elastix_lung_baseline_lungmask.nii.gz").toString(), "-o", out.toString());
+        assertThat(wrongGrid.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(wrongGrid.err()).contains("differs from the CT's");
+    }
+
+    @Test
+    void theShippedModelsAreListedAndExplainTheShippedSampleWithNoOtherArgument() throws IOException {
+        CliTest.Result models = run("models");
+        assertThat(models.code()).as(models.err()).isZero();
+        assertThat(models.out()).containsPattern("autoencoder.json +autoencoder +\\S+ \\(default\\)")
+                .containsPattern("nodule-detector.json +classifier +nodule-detector \\(default\\)")
+                .contains("nodule-detector.json").contains("held-out PSNR").contains("held-out Dice")
+                .contains("held-out AUC");
+        Path out = tmp.resolve("explained");
+        Path sample = TestPaths.sample().resolveSibling("cip_ct64_nodule.nii.gz");
+        CliTest.Result r = run("explain", sample.toString(), "--chunk", "35", "--frames", "4", "-o", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        ArtifactChecks.checkAll(out, sample, 4);
+        JsonNode s = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        assertThat(s.get("classifier").asText()).isEqualTo("nodule-detector");
+        assertThat(s.get("initial_prediction").asDouble()).isGreaterThan(0.5);  // the detector sees the nodule
+        assertThat(s.get("chunks")).hasSize(3);
+        assertThat(s.get("explained_chunk").get("counterfactual_prediction").asDouble())
+                .isLessThanOrEqualTo(s.get("initial_prediction").asDouble());
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}

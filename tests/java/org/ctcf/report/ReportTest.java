@@ -1,0 +1,113 @@
+package org.ctcf.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+
+import org.ctcf.api.Geometry;
+import org.ctcf.api.Volume;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The image writers: GIF frames and looping, plot and panel PNGs, radiological orientation, the HTML report. */
+class ReportTest {
+    @TempDir
+    Path tmp;
+
+    static int gifFrames(byte[] gif) throws IOException {
+        ImageReader r = ImageIO.getImageReadersByFormatName("gif").next();
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(gif))) {
+            r.setInput(in);
+            return r.getNumImages(true);
+        }
+    }
+
+    @Test
+    void gifsHoldEveryFrameAndLoopForever() throws IOException {
+        List<BufferedImage> imgs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            float[][] s = new float[20][30];
+            s[i][i] = 1;
+            imgs.add(GifWriter.frame(s, "p = 0." + i, "frame " + i));
+        }
+        byte[] gif = GifWriter.encode(imgs, 10);
+        assertThat(gifFrames(gif)).isEqualTo(5);
+        assertThat(new String(gif, java.nio.charset.StandardCharsets.ISO_8859_1)).contains("NETSCAPE2.0");
+        assertThat(imgs.get(0).getWidth()).isEqualTo(60);  // small slices are doubled
+    }
+
+    @Test
+    void axialSlicesAreShownRadiologically() {
+        try (Volume v = Volume.allocate(Geometry.of(4, 3, 2, 1, 1, 1, 0, 0, 0))) {
+            v.set(0, 0, 1, 1f);  // x = 0 (patient's left in RAS), y = 0 (posterior)
+            float[][] s = Images.axial(v, 1);
+            assertThat(s[2][3]).isEqualTo(1f);  // bottom row, right-most column
+            assertThat(Images.hottestSlice(v)).isEqualTo(1);
+            assertThat(Images.hottestSlices(v, 5)).containsExactly(0, 1);
+        }
+    }
+
+    @Test
+    void plotsAndPanelsArePngs() throws IOException {
+        Path p = tmp.resolve("plot.png");
+        PlotWriter.write(PlotWriter.line("t", "x", "y", new double[] {0, -10, -20}, new double[] {0.9, 0.5, 0.2}, 0.9),
+                p);
+        BufferedImage img = ImageIO.read(p.toFile());
+        assertThat(img.getWidth()).isEqualTo(PlotWriter.W);
+        Path b = tmp.resolve("bars.png");
+        PlotWriter.write(PlotWriter.bars("t", "slice", "p", new double[] {0, 8}, new double[] {8, 16},
+                new double[] {0.4, 0.7}, 0.8), b);
+        assertThat(ImageIO.read(b.toFile())).isNotNull();
+        try (Volume a = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0.3f);
+                Volume c = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0.4f);
+                Volume h = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0f);
+                Volume seg = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0f)) {
+            h.set(5, 5, 2, 1f);
+            seg.set(5, 5, 2, 1f);
+            Path panel = tmp.resolve("panels.png");
+            PanelWriter.write(a, c, h, null, seg, seg, panel);
+            BufferedImage pi = ImageIO.read(panel.toFile());
+            assertThat(pi.getWidth()).isEqualTo(4 * 16);
+            assertThat(pi.getHeight()).isEqualTo(22 + 3 * 12);
+            // the outline (red, input's segmentation drawn last) in the fourth column of the row of slice 2
+            int row = java.util.Arrays.binarySearch(Images.hottestSlices(h, 3), 2);
+            assertThat(pi.getRGB(3 * 16 + 15 - 5, 22 + row * 12 + 11 - 5) & 0xffffff).isEqualTo(0xff2020);
+        }
+    }
+
+    @Test
+    void theReportIsOneFileWithEverythingEmbedded() throws IOException {
+        Path png = tmp.resolve("a.png");
+        PlotWriter.write(PlotWriter.line("t", "x", "y", new double[] {0, 1}, new double[] {1, 2}, Double.NaN), png);
+        Path vol = tmp.resolve("v.nii.gz");
+        try (Volume v = Volume.filled(Geometry.of(4, 4, 4, 1, 1, 1, 0, 0, 0), 1f)) {
+            org.ctcf.io.VolumeIO.write(v, vol);
+        }
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("initial_prediction", 0.42);
+        summary.put("chunks", List.of(Map.of("start", 0, "end", 8)));
+        Path out = tmp.resolve("report.html");
+        ReportWriter.write(out, "title <x>", summary, Map.of("plot", png, "missing", tmp.resolve("nope.png")),
+                Map.of("input", vol));
+        String html = Files.readString(out);
+        assertThat(html).contains("title &lt;x&gt;").contains("data:image/png;base64,").contains("0.4200")
+                .doesNotContain("nope.png").doesNotContain("src=\"http").doesNotContain("<script src");
+        if (ReportWriter.niivue() != null) {
+            assertThat(html).contains("<canvas id=\"viewer\"").contains("ctcfVolumes");
+        } else {
+            assertThat(html).contains("viewer-missing");
+        }
+    }
+}
