@@ -77,7 +77,7 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         var line = new TrainCommand.ProgressLine(o, TrainCommand.quiet(spec));
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
                 t.fileName, t.architecture, m.train().size(), m.validation().size(), opts.steps(), seed));
-        try (Kernel k = kernel.open()) {
+        try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
             var r = ClassifierTraining.run(k, m, opts, dir, resume, new ClassifierTraining.Listener() {
                 double avg = Double.NaN;
 

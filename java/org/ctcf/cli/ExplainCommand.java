@@ -144,8 +144,8 @@ final class ExplainCommand implements Callable<Integer> {
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         Path cardFile = card != null ? card : Models.defaultClassifier();
         long t0 = System.nanoTime();
-        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); SliceAutoencoder model = ae.load(k);
-                Classifier clf = Classifier.load(cardFile, k)) {
+        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
+                SliceAutoencoder model = ae.load(k); Classifier clf = Classifier.load(cardFile, k)) {
             Target t = clf.target(target);
             PreprocessOptions pre = clf.card().preprocessing();
             ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)

@@ -182,7 +182,7 @@ final class TrainCommand implements Runnable {
             ProgressLine line = new ProgressLine(o, quiet(spec));
             line.println(String.format(Locale.ROOT, "training on %d volumes, validating on %d; %d steps of %d x %d^2 "
                     + "crops, seed %d", m.train().size(), m.validation().size(), steps, batch, crop, seed));
-            try (Kernel k = kernel.open()) {
+            try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
                 var r = AutoencoderTraining.run(k, m, opts, out, resume, new AutoencoderTraining.Listener() {
                     double avg = Double.NaN;
 
