@@ -49,7 +49,7 @@ public final class ReportWriter {
                 .append("table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;")
                 .append("text-align:right}th{background:#eee}.k td:first-child{text-align:left;font-weight:600}")
                 .append("img{max-width:100%;border:1px solid #ccc;margin:4px 0}")
-                .append("#viewer{width:100%;max-width:960px;height:520px;background:#000}")
+                .append("#viewer-box{width:100%;max-width:960px;height:520px;background:#000}")
                 .append(".controls button{margin:4px 6px 4px 0}pre{font-size:11px;background:#fff;border:1px solid #ddd;")
                 .append("padding:8px;max-height:320px;overflow:auto}\n</style></head><body>\n");
         h.append("<h1>").append(esc(title)).append("</h1>\n");
@@ -75,7 +75,7 @@ public final class ReportWriter {
                     .append("<button onclick=\"ctcfShow(2)\">input + difference</button>")
                     .append("<button onclick=\"ctcfLayout()\">multiplanar / 3-D</button>")
                     .append(" <span id=\"viewer-status\">loading…</span></div>\n")
-                    .append("<canvas id=\"viewer\"></canvas>\n");
+                    .append("<div id=\"viewer-box\"><canvas id=\"viewer\"></canvas></div>\n");
         }
 
         for (Map.Entry<String, Path> e : images.entrySet()) {

@@ -139,15 +139,16 @@ class TrainCliTest {
                 .contains("held-out AUC");
         Path out = tmp.resolve("explained");
         Path sample = TestPaths.sample().resolveSibling("cip_ct64_nodule.nii.gz");
-        CliTest.Result r = run("explain", sample.toString(), "--chunk", "35", "--frames", "4", "-o", out.toString());
+        // one chunk around the nodule (a whole sweep of the shipped models takes minutes on 2 cores; the sweep
+        // outputs are checked with the tiny model in CliTest)
+        CliTest.Result r = run("explain", sample.toString(), "--slices", "52:60", "--frames", "4", "-o",
+                out.toString());
         assertThat(r.code()).as(r.err()).isZero();
         ArtifactChecks.checkAll(out, sample, 4);
         JsonNode s = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
         assertThat(s.get("classifier").asText()).isEqualTo("nodule-detector");
         assertThat(s.get("initial_prediction").asDouble()).isGreaterThan(0.5);  // the detector sees the nodule
-        assertThat(s.get("chunks")).hasSize(3);
-        assertThat(s.get("explained_chunk").get("counterfactual_prediction").asDouble())
-                .isLessThanOrEqualTo(s.get("initial_prediction").asDouble());
+        assertThat(s.get("counterfactual_prediction").asDouble()).isLessThan(s.get("initial_prediction").asDouble());
     }
 
     static String[] concat(String[] a, String... b) {

@@ -87,7 +87,7 @@ class ReportBrowserTest {
         Path page = dir.resolve(ExplanationOutputs.REPORT);
         Run dom = chromium(browser, List.of("--dump-dom"), page);
         assertThat(dom.stdout()).as(dom.stderr()).contains("data-viewer-ready=\"true\"")
-                .doesNotContain("viewer error");
+                .contains("<span id=\"viewer-status\">showing input + difference</span>");
         assertThat(consoleErrors(dom.stderr())).isEmpty();
         Path shot = tmp.resolve("shot.png");
         Run s = chromium(browser, List.of("--screenshot=" + shot), page);
