@@ -199,6 +199,23 @@ public final class Trainer extends NativeHandle {
         }
     }
 
+    /**
+     * Restores the optimiser state stored under {@link SliceAutoencoder#TRAINER_PREFIX} in a checkpoint written with
+     * {@link #stateTensors}{@code (TRAINER_PREFIX)} next to the model's weights.
+     */
+    public void loadState(Path checkpoint) throws java.io.IOException {
+        try (org.ctcf.io.checkpoint.Checkpoint ck = org.ctcf.io.checkpoint.Checkpoint.open(checkpoint)) {
+            Map<String, TensorData> state = new java.util.LinkedHashMap<>();
+            String prefix = SliceAutoencoder.TRAINER_PREFIX;
+            ck.tensors().forEach((k, v) -> {
+                if (k.startsWith(prefix)) {
+                    state.put(k.substring(prefix.length()), v);
+                }
+            });
+            loadState(checkpoint, state);
+        }
+    }
+
     @Override
     public void close() {
         boolean wasOpen = !isClosed();

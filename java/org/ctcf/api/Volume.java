@@ -45,6 +45,16 @@ public final class Volume implements AutoCloseable {
     }
 
     /** A new volume on {@code geometry}, every voxel set to {@code value}. */
+    /** A new volume holding a copy of {@code voxels} (x fastest; length = the geometry's voxel count). */
+    public static Volume of(Geometry geometry, float[] voxels) {
+        if (voxels.length != geometry.voxelCount()) {
+            throw new IllegalArgumentException(voxels.length + " values for " + geometry);
+        }
+        Volume v = new Volume(geometry);
+        MemorySegment.copy(voxels, 0, v.voxels, JAVA_FLOAT, 0, voxels.length);
+        return v;
+    }
+
     public static Volume filled(Geometry geometry, float value) {
         Volume v = new Volume(geometry);
         if (value != 0f) {

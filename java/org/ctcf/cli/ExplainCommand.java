@@ -273,7 +273,7 @@ final class ExplainCommand implements Callable<Integer> {
                 ExplanationOutputs.writeReport(out, "ctcf explanation: " + input.getFileName() + " — "
                         + clf.card().name(), summary, ct);
             }
-            atomicWrite(out.resolve("summary.json"), text);
+            org.ctcf.report.Images.atomicWrite(out.resolve("summary.json"), text);
             if (json) {
                 o.println(new String(text, StandardCharsets.UTF_8));
             } else if (!quiet) {
@@ -364,17 +364,4 @@ final class ExplainCommand implements Callable<Integer> {
         return m;
     }
 
-    private static void atomicWrite(Path file, byte[] data) throws IOException {
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".partial");
-        try {
-            Files.write(tmp, data);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
 }

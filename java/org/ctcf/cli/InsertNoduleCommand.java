@@ -93,12 +93,7 @@ final class InsertNoduleCommand implements Callable<Integer> {
             }
             float[] data = Metrics.toArray(ct);
             int changed = Nodules.insert(data, nx, ny, nz, ct.geometry().affine(), n, 1, 0, r);
-            try (Volume res = Volume.allocate(ct.geometry())) {
-                res.withSegment(s -> {
-                    java.lang.foreign.MemorySegment.copy(data, 0, s, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                            data.length);
-                    return null;
-                });
+            try (Volume res = Volume.of(ct.geometry(), data)) {
                 VolumeIO.write(res, out);
             }
             Map<String, Object> rec = new LinkedHashMap<>();

@@ -102,7 +102,6 @@ public final class ExplanationOutputs {
         int h = (int) sh[3];
         int w = (int) sh[4];
         float[] v = o.values();
-        Volume out = Volume.allocate(x.geometry());
         float[] seg = new float[(int) x.voxelCount()];
         for (int z = 0; z < x.nz(); z++) {
             int oz = Math.min(d - 1, z * d / x.nz());
@@ -127,11 +126,7 @@ public final class ExplanationOutputs {
                 }
             }
         }
-        out.withSegment(s -> {
-            java.lang.foreign.MemorySegment.copy(seg, 0, s, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, seg.length);
-            return null;
-        });
-        return out;
+        return Volume.of(x.geometry(), seg);
     }
 
     /** The input written as gzip NIfTI for the report's viewer (a temporary file the caller deletes). */
@@ -158,16 +153,11 @@ public final class ExplanationOutputs {
             float[] a = Metrics.toArray(cf);
             float[] b = Metrics.toArray(rec);
             Geometry g = ct.geometry();
-            try (Volume d = Volume.allocate(g)) {
-                float[] dd = new float[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    dd[i] = Math.abs(a[i] - b[i]) / 2000f;  // window units, as the heatmap
-                }
-                d.withSegment(s -> {
-                    java.lang.foreign.MemorySegment.copy(dd, 0, s, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                            dd.length);
-                    return null;
-                });
+            float[] dd = new float[a.length];
+            for (int i = 0; i < a.length; i++) {
+                dd[i] = Math.abs(a[i] - b[i]) / 2000f;  // window units, as the heatmap
+            }
+            try (Volume d = Volume.of(g, dd)) {
                 diff = tempNifti(d, dir, "difference");
             }
             Map<String, Path> volumes = new LinkedHashMap<>();

@@ -16,8 +16,6 @@ import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
 import org.ctcf.api.Trainer;
 import org.ctcf.api.VqConfig;
-import org.ctcf.io.checkpoint.Checkpoint;
-import org.ctcf.io.checkpoint.TensorData;
 
 /**
  * {@code ctcf train ae}: trains a taming-compatible VQ-GAN on the slices of the manifest's {@code train} volumes
@@ -80,64 +78,45 @@ public final class AutoencoderTraining {
         PreprocessOptions slicePre = o.preprocessing().withInPlaneSize(0, 0);
         SliceSet data = SliceSet.load(k, manifest.train(), slicePre, o.downscale());
         long t0 = System.nanoTime();
+        boolean resuming = resume && Files.isRegularFile(ckptFile);
         SliceAutoencoder ae;
-        Map<String, TensorData> state = null;
-        Checkpoint ck = null;
-        try {
-            if (resume && Files.isRegularFile(ckptFile)) {
-                ck = Checkpoint.open(ckptFile);
-                ae = SliceAutoencoder.load(ckptFile, o.config(), k);
-                state = new LinkedHashMap<>();
-                for (var e : ck.tensors().entrySet()) {
-                    if (e.getKey().startsWith(SliceAutoencoder.TRAINER_PREFIX)) {
-                        state.put(e.getKey().substring(SliceAutoencoder.TRAINER_PREFIX.length()), e.getValue());
-                    }
-                }
-            } else {
-                Trainer.manualSeed(o.seed());
-                ae = SliceAutoencoder.create(o.config(), k);
+        if (resuming) {
+            ae = SliceAutoencoder.load(ckptFile, o.config(), k);
+        } else {
+            Trainer.manualSeed(o.seed());
+            ae = SliceAutoencoder.create(o.config(), k);
+        }
+        List<Named> last = List.of();
+        try (ae; Trainer t = Trainer.forAutoencoder(ae, SliceWrapper.plain(), o.train())) {
+            if (resuming) {
+                t.loadState(ckptFile);
             }
-            SliceWrapper trainWrapper = SliceWrapper.plain();
-            List<Named> last = List.of();
-            try (ae; Trainer t = Trainer.forAutoencoder(ae, trainWrapper, o.train())) {
-                if (state != null) {
-                    t.loadState(ckptFile, state);
-                }
-                if (ck != null) {
-                    ck.close();
-                    ck = null;
-                }
-                long start = t.steps();
-                long tl = System.nanoTime();
-                for (long s = start; s < o.steps(); s++) {
-                    SplittableRandom rnd = new SplittableRandom(o.seed() ^ (0x9E3779B97F4A7C15L * (s + 1)));
-                    float[] batch = data.batch(rnd, o.batch(), o.crop());
-                    Trainer.Stats st = t.stepAutoencoder(batch, o.batch(), o.crop(), o.crop());
-                    long now = System.nanoTime();
-                    listener.step(st, o.steps(), (now - tl) / 1e9);
-                    tl = now;
-                    boolean end = s + 1 == o.steps();
-                    if ((s + 1) % o.validateEvery() == 0 || end) {
-                        last = validate(k, ae, manifest.validation(), o);
-                        listener.validated(s + 1, last);
-                    }
-                    if ((s + 1) % o.checkpointEvery() == 0 || end) {
-                        saveCheckpoint(ae, t, o, ckptFile);
-                        listener.checkpointed(s + 1, ckptFile);
-                    }
-                }
-                if (start >= o.steps()) {
+            long start = t.steps();
+            long tl = System.nanoTime();
+            for (long s = start; s < o.steps(); s++) {
+                SplittableRandom rnd = new SplittableRandom(o.seed() ^ (0x9E3779B97F4A7C15L * (s + 1)));
+                float[] batch = data.batch(rnd, o.batch(), o.crop());
+                Trainer.Stats st = t.stepAutoencoder(batch, o.batch(), o.crop(), o.crop());
+                long now = System.nanoTime();
+                listener.step(st, o.steps(), (now - tl) / 1e9);
+                tl = now;
+                boolean end = s + 1 == o.steps();
+                if ((s + 1) % o.validateEvery() == 0 || end) {
                     last = validate(k, ae, manifest.validation(), o);
+                    listener.validated(s + 1, last);
                 }
-                ae.withWrapper(o.exportWrapper());
-                Path model = out.resolve(MODEL);
-                ae.save(model, List.of(), meta(o, t.steps()));
-                return new Result(model, ckptFile, last, t.steps(), (System.nanoTime() - t0) / 1e9);
+                if ((s + 1) % o.checkpointEvery() == 0 || end) {
+                    saveCheckpoint(ae, t, o, ckptFile);
+                    listener.checkpointed(s + 1, ckptFile);
+                }
             }
-        } finally {
-            if (ck != null) {
-                ck.close();
+            if (start >= o.steps()) {
+                last = validate(k, ae, manifest.validation(), o);
             }
+            ae.withWrapper(o.exportWrapper());
+            Path model = out.resolve(MODEL);
+            ae.save(model, List.of(), meta(o, t.steps()));
+            return new Result(model, ckptFile, last, t.steps(), (System.nanoTime() - t0) / 1e9);
         }
     }
 
@@ -172,10 +151,7 @@ public final class AutoencoderTraining {
         SliceWrapper before = ae.wrapper();
         ae.withWrapper(o.exportWrapper());
         try {
-            Path tmp = file.resolveSibling(file.getFileName() + ".partial");
-            ae.save(tmp, t.stateTensors(SliceAutoencoder.TRAINER_PREFIX), meta(o, t.steps()));
-            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            ae.save(file, t.stateTensors(SliceAutoencoder.TRAINER_PREFIX), meta(o, t.steps()));  // atomic
         } finally {
             ae.withWrapper(before);
         }

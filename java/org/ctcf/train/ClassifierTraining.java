@@ -3,7 +3,6 @@ package org.ctcf.train;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,9 +18,7 @@ import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.Trainer;
 import org.ctcf.api.Volume;
 import org.ctcf.io.VolumeIO;
-import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.SafeTensors;
-import org.ctcf.io.checkpoint.TensorData;
 
 /**
  * {@code ctcf train classifier}: the two demo classifiers, trained in the kernel on the manifest's {@code train}
@@ -132,26 +129,16 @@ public final class ClassifierTraining {
         if (!resume || !Files.isRegularFile(ckpt)) {
             Trainer.manualSeed(o.seed());
         }
+        boolean resuming = resume && Files.isRegularFile(ckpt);
         try (Classifier clf = Classifier.builtin(o.task().architecture, 1, Classifier.Layout.BCDHW, 0, k)) {
-            Map<String, TensorData> state = null;
-            Checkpoint ck = null;
-            if (resume && Files.isRegularFile(ckpt)) {
+            if (resuming) {
                 clf.loadWeights(ckpt, "");
-                ck = Checkpoint.open(ckpt);
-                state = new LinkedHashMap<>();
-                for (var en : ck.tensors().entrySet()) {
-                    if (en.getKey().startsWith(SliceAutoencoder.TRAINER_PREFIX)) {
-                        state.put(en.getKey().substring(SliceAutoencoder.TRAINER_PREFIX.length()), en.getValue());
-                    }
-                }
             }
             clf.setInputSize(o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0, o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0);
             try (Trainer t = Trainer.forClassifier(clf, Trainer.Options.defaults().withLearningRate(o.learningRate())
                     .withBetas(0.9, 0.999))) {
-                if (state != null) {
-                    t.loadState(ckpt, state);
-                    ck.close();
-                    ck = null;
+                if (resuming) {
+                    t.loadState(ckpt);
                 }
                 long tl = System.nanoTime();
                 for (long s = t.steps(); s < o.steps(); s++) {
@@ -164,13 +151,8 @@ public final class ClassifierTraining {
                     if ((s + 1) % o.checkpointEvery() == 0 || s + 1 == o.steps()) {
                         List<SafeTensors.FloatTensor> ts = new ArrayList<>(clf.parameterTensors(""));
                         ts.addAll(t.stateTensors(SliceAutoencoder.TRAINER_PREFIX));
-                        Path tmp = ckpt.resolveSibling(ckpt.getFileName() + ".partial");
-                        SafeTensors.writeF32(tmp, ts, Map.of("format", "pt"));
-                        Files.move(tmp, ckpt, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                        SafeTensors.writeF32(ckpt, ts, Map.of("format", "pt"));  // atomic
                     }
-                }
-                if (ck != null) {
-                    ck.close();
                 }
             }
             clf.saveSafetensors(weights, "");
@@ -217,12 +199,7 @@ public final class ClassifierTraining {
 
     private static Map<String, Object> lungRow(Classifier clf, Case c, String split) {
         Classifier.Outputs out;
-        try (Volume v = Volume.allocate(c.geometry())) {
-            v.withSegment(seg -> {
-                java.lang.foreign.MemorySegment.copy(c.ct(), 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                        c.ct().length);
-                return null;
-            });
+        try (Volume v = Volume.of(c.geometry(), c.ct())) {
             out = clf.outputs(v);
         }
         // outputs [1, 1, D, 112, 112] logits; the label halved in-plane (2 x 2 means) to the same grid
@@ -333,12 +310,7 @@ public final class ClassifierTraining {
             boolean positive = i % 2 == 0;
             Crop cr = crop(c, r, TEST_DEPTH, TEST_CROP, positive);
             double score;
-            try (Volume v = Volume.allocate(Geometry.of(cr.half(), cr.half(), cr.depth(), 3, 3, 3, 0, 0, 0))) {
-                v.withSegment(seg -> {
-                    java.lang.foreign.MemorySegment.copy(cr.halved(), 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT,
-                            0, cr.halved().length);
-                    return null;
-                });
+            try (Volume v = Volume.of(Geometry.of(cr.half(), cr.half(), cr.depth(), 3, 3, 3, 0, 0, 0), cr.halved())) {
                 double logit = clf.outputs(v).values()[0];
                 score = 1 / (1 + Math.exp(-logit));
             }

@@ -65,9 +65,7 @@ public final class ModelCards {
     }
 
     public static Path write(Path file, Map<String, Object> card) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".partial");
-        JSON.writeValue(tmp.toFile(), card);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        org.ctcf.report.Images.atomicWrite(file, JSON.writeValueAsBytes(card));
         return file;
     }
 }

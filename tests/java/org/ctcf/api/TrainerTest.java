@@ -6,14 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.SafeTensors;
-import org.ctcf.io.checkpoint.TensorData;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -109,15 +106,8 @@ class TrainerTest {
         }
         Trainer.manualSeed(999);  // a different seed must not matter after a resume
         try (SliceAutoencoder ae = SliceAutoencoder.load(ck, null, kernel);
-                Trainer t = Trainer.forAutoencoder(ae, SliceWrapper.plain(), o);
-                Checkpoint c = Checkpoint.open(ck)) {
-            Map<String, TensorData> state = new LinkedHashMap<>();
-            c.tensors().forEach((k, v) -> {
-                if (k.startsWith(SliceAutoencoder.TRAINER_PREFIX)) {
-                    state.put(k.substring(SliceAutoencoder.TRAINER_PREFIX.length()), v);
-                }
-            });
-            t.loadState(ck, state);
+                Trainer t = Trainer.forAutoencoder(ae, SliceWrapper.plain(), o)) {
+            t.loadState(ck);
             assertThat(t.steps()).isEqualTo(8);
             trainAe(ae, t, 8, 16);
             assertThat(ae.parameter("encoder.conv_in.weight")).containsExactly(straight);
