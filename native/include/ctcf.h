@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 5
+#define CTCF_ABI_VERSION 6
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -378,6 +378,10 @@ typedef struct ctcf_shift_options {
     int64_t lambda_batch;             /* fast mode: lambda candidates per classifier batch (1 = sequential) */
     int64_t decoder_batch;            /* slices per no-grad decoder batch (16) */
     int64_t gradient_batch;           /* slices per vector-Jacobian micro-batch (4): bounds gradient memory */
+    int32_t focus_frames;             /* chunk sweep only, 0 = none: after the sweep, the rank-1 chunk explained with
+                                         this many lambda steps, reusing the sweep's latents, gradients and search
+                                         (fast mode) -- fetch it with ctcf_result_take_focus */
+    int32_t reserved;                 /* 0 */
 } ctcf_shift_options;
 
 CTCF_API void ctcf_shift_options_default(ctcf_shift_options* opts);
@@ -468,6 +472,12 @@ CTCF_API int32_t ctcf_result_chunks_get(const ctcf_result* r, ctcf_chunk_row* ro
 CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int64_t index, const float** data,
                                         ctcf_error* err);
 CTCF_API void ctcf_result_free(ctcf_result* r);
+
+/* The focus explanation of a sweep run with focus_frames > 0 (as ctcf_explain's result for the rank-1 chunk,
+ * whose [start, end) are written to start/end). Ownership moves to the caller (free it with ctcf_result_free);
+ * *focus is NULL when the sweep has none or it was taken already. */
+CTCF_API int32_t ctcf_result_take_focus(ctcf_result* r, ctcf_result** focus, int64_t* start, int64_t* end,
+                                        ctcf_error* err);
 
 /* ---- Training ---------------------------------------------------------------------------------------------- */
 

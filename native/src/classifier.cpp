@@ -78,8 +78,10 @@ at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 
-at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes) {
-    at::Tensor out = classifier_outputs(clf, volumes);
+namespace {
+
+// The activated map or column of the explained class.
+at::Tensor activated_target(const ctcf_score_spec& spec, at::Tensor out) {
     TORCH_CHECK(spec.target >= 0 && spec.target < out.size(1), "target index ", spec.target,
                 " is outside the classifier's ", out.size(1), " outputs");
     switch (spec.activation) {
@@ -88,13 +90,54 @@ at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, c
         case CTCF_ACTIVATION_EXP: out = torch::exp(out); break;
         default: break;
     }
+    return out.select(1, spec.target);
+}
+
+}  // namespace
+
+bool slice_additive(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
+    return clf.per_slice && spec.reducer != CTCF_REDUCER_NONE;
+}
+
+at::Tensor classifier_slice_sums(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes,
+                                 int64_t* voxels_per_slice) {
+    TORCH_CHECK(slice_additive(clf, spec), "per-slice sums need a 2-D (per-slice) classifier and a reducer");
+    at::Tensor m = activated_target(spec, classifier_outputs(clf, volumes));  // [K, D, h, w] or [K, X, Y, D]
+    if (clf.layout == CTCF_LAYOUT_BCHWD) m = m.permute({0, 3, 1, 2});
+    TORCH_CHECK(m.dim() == 4 && m.size(1) == volumes.size(1), "a per-slice classifier must return one map per slice, "
+                "got ", m.sizes(), " for ", volumes.size(1), " slices");
+    if (voxels_per_slice != nullptr) *voxels_per_slice = m.size(2) * m.size(3);
+    return m.sum({2, 3}).to(at::kDouble);
+}
+
+at::Tensor score_from_slice_sums(const ctcf_score_spec& spec, const at::Tensor& sums, int64_t voxels_per_slice) {
+    at::Tensor total = sums.sum(1);
+    const double n = static_cast<double>(voxels_per_slice * sums.size(1));
+    at::Tensor s = spec.reducer == CTCF_REDUCER_SUM ? total
+                   : spec.reducer == CTCF_REDUCER_MEAN ? total / n
+                                                       : 1.0 - total / n;
+    s = s + spec.offset;
+    if (spec.apply_sigmoid) s = torch::sigmoid(s);
+    return s;
+}
+
+at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes) {
+    if (slice_additive(clf, spec)) {
+        // Summed per slice first, so that a Latent Shift step can re-run only the slices it changed and still get
+        // exactly this number (Engine::score_with_chunk).
+        int64_t per_slice = 0;
+        at::Tensor sums = classifier_slice_sums(clf, spec, volumes, &per_slice);
+        return score_from_slice_sums(spec, sums, per_slice);
+    }
+    at::Tensor out = classifier_outputs(clf, volumes);
+    at::Tensor m = activated_target(spec, out);
     at::Tensor s;
     if (spec.reducer == CTCF_REDUCER_NONE) {
         TORCH_CHECK(out.dim() == 2, "the classifier returns maps ", out.sizes(),
                     "; explaining them needs a segmentation reducer");
-        s = out.select(1, spec.target);
+        s = m;
     } else {
-        at::Tensor m = out.select(1, spec.target).reshape({out.size(0), -1});
+        m = m.reshape({out.size(0), -1});
         if (spec.reducer == CTCF_REDUCER_SUM) {
             s = m.sum(1);
         } else if (spec.reducer == CTCF_REDUCER_MEAN) {

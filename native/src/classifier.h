@@ -34,6 +34,18 @@ at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes);
 // The explained score [K] (see ctcf_score_spec).
 at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes);
 
+// True for a 2-D (per-slice) classifier with a segmentation reducer: its score is a function of per-slice sums,
+// so a volume that differs from a known one in a few slices can be scored by running only those slices.
+bool slice_additive(const ctcf_classifier& clf, const ctcf_score_spec& spec);
+
+// Per-slice sums [K, D] (double) of the activated target map of K volumes [K, D, H, W]; *voxels_per_slice gets the
+// map's voxels per slice. Differentiable.
+at::Tensor classifier_slice_sums(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes,
+                                 int64_t* voxels_per_slice);
+
+// The score [K] from per-slice sums [K, D] (the reducer over all D slices, the offset, the optional sigmoid).
+at::Tensor score_from_slice_sums(const ctcf_score_spec& spec, const at::Tensor& sums, int64_t voxels_per_slice);
+
 void check_score_spec(const ctcf_score_spec* spec);
 
 }  // namespace ctcf

@@ -27,6 +27,8 @@ struct ctcf_result {
     at::Tensor heatmap;         // [D, H, W]
     at::Tensor reconstruction;  // [D, H, W]
     at::Tensor counterfactual;  // [D, H, W]
+    std::unique_ptr<ctcf_result> focus;  // a sweep's explanation of its rank-1 chunk (focus_frames > 0)
+    int64_t focus_start = 0, focus_end = 0;
 };
 
 namespace ctcf {
@@ -79,6 +81,9 @@ void check_options(const ctcf_shift_options* o) {
     if (o->lambda_sweep_steps < 1 || o->lambda_sweep_steps > 1000) {
         throw InvalidArgument("lambda_sweep_steps must be in 1..1000");
     }
+    if (o->focus_frames < 0 || o->focus_frames == 1 || o->focus_frames > 1000) {
+        throw InvalidArgument("focus_frames must be 0 (none) or in 2..1000");
+    }
     if (o->heatmap < CTCF_HEATMAP_INT || o->heatmap > CTCF_HEATMAP_MM) throw InvalidArgument("unknown heatmap method");
     if (o->fix_range && (!std::isfinite(o->fix_lb) || !std::isfinite(o->fix_rb))) {
         throw InvalidArgument("fix_range bounds must be finite");
@@ -94,7 +99,7 @@ public:
     Engine(ctcf_context& ctx, ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, ctcf_classifier& clf,
            const ctcf_score_spec& spec, const ctcf_shift_options& o, ctcf_progress_fn progress, void* user,
            const at::Tensor& x, ctcf_result& r)
-        : ctx_(ctx), ae_(ae), w_(w), clf_(clf), spec_(spec), o_(o), progress_(progress), user_(user), x_(x), r_(r) {
+        : ctx_(ctx), ae_(ae), w_(w), clf_(clf), spec_(spec), o_(o), progress_(progress), user_(user), x_(x), r_(&r) {
         d_ = x.size(0);
         ny_ = x.size(1);
         nx_ = x.size(2);
@@ -114,19 +119,42 @@ public:
         const auto t = Clock::now();
         z_ = encode_volume(ae_, w_, x_, o_.decoder_batch);
         x0_ = decode_volume(ae_, w_, z_, ny_, nx_, o_.decoder_batch);
-        r_.info.slices_decoded += d_;
+        sums0_ = at::Tensor();
+        r_->info.slices_decoded += d_;
         s_total_ = x0_.abs().sum().item<double>();
-        r_.info.seconds[0] += seconds_since(t);
+        r_->info.seconds[0] += seconds_since(t);
     }
 
     std::vector<double> score(const at::Tensor& volumes) {
         torch::NoGradGuard no_grad;
         at::Tensor s = classifier_score(clf_, spec_, volumes).to(at::kCPU);
-        r_.info.classifier_calls += volumes.size(0);
+        r_->info.classifier_calls += volumes.size(0);
         std::vector<double> out(static_cast<size_t>(s.size(0)));
         for (int64_t i = 0; i < s.size(0); ++i) out[static_cast<size_t>(i)] = s[i].item<double>();
         for (double v : out) {
             if (!std::isfinite(v)) throw InvalidArgument("the classifier returned a non-finite score");
+        }
+        return out;
+    }
+
+    // Scores of K volumes that equal x0 except in slices [s, e), given as chunk [K, e - s, H, W]. A per-slice
+    // classifier with a reducer re-runs only those slices (its score is a function of per-slice sums, the others
+    // are x0's); any other classifier sees the whole volumes.
+    std::vector<double> score_with_chunk(int64_t s, int64_t e, const at::Tensor& chunk) {
+        if (!slice_additive(clf_, spec_)) return score(with_chunk(s, e, chunk));
+        torch::NoGradGuard no_grad;
+        if (!sums0_.defined()) sums0_ = classifier_slice_sums(clf_, spec_, x0_.unsqueeze(0), &per_slice_)[0];
+        const int64_t k = chunk.size(0);
+        at::Tensor sums = sums0_.unsqueeze(0).repeat({k, 1});
+        sums.slice(1, s, e).copy_(classifier_slice_sums(clf_, spec_, chunk, nullptr));
+        at::Tensor sc = score_from_slice_sums(spec_, sums, per_slice_).to(at::kCPU);
+        r_->info.classifier_calls += k;
+        std::vector<double> out(static_cast<size_t>(k));
+        for (int64_t i = 0; i < k; ++i) {
+            out[static_cast<size_t>(i)] = sc[i].item<double>();
+            if (!std::isfinite(out[static_cast<size_t>(i)])) {
+                throw InvalidArgument("the classifier returned a non-finite score");
+            }
         }
         return out;
     }
@@ -151,8 +179,8 @@ public:
             for (size_t k = 0; k < cand.size(); ++k) {
                 const double lam = cand[k];
                 const double cur = res[k].pred;
-                r_.search_lambdas.push_back(lam);
-                r_.search_predictions.push_back(cur);
+                r_->search_lambdas.push_back(lam);
+                r_->search_predictions.push_back(cur);
                 tick(2, chunk, chunks, step++, lam, cur);
                 int32_t reason = CTCF_STOP_NONE;
                 if (last < cur) {
@@ -169,7 +197,7 @@ public:
                 if (reason != CTCF_STOP_NONE) {
                     out.bound = lam;
                     out.reason = reason;
-                    r_.info.seconds[2] += seconds_since(t);
+                    r_->info.seconds[2] += seconds_since(t);
                     return out;
                 }
                 last = cur;
@@ -198,13 +226,17 @@ public:
         const auto t = Clock::now();
         at::Tensor x = x0_.detach().clone().requires_grad_(true);
         at::Tensor s = classifier_score(clf_, spec_, x.unsqueeze(0));
-        r_.info.classifier_calls += 1;
+        r_->info.classifier_calls += 1;
         p0_ = s[0].item<double>();
         if (!std::isfinite(p0_)) throw InvalidArgument("the classifier returned a non-finite score");
         dpdx_ = torch::autograd::grad({s.sum()}, {x})[0].detach();
         g_ = at::zeros_like(z_);
+        // J^T 0 = 0: slices the score does not depend on (outside a classifier's receptive field of its maximum,
+        // say) have a zero latent gradient without a vector-Jacobian product.
+        at::Tensor live = (dpdx_.abs().amax({1, 2}) > 0).to(at::kCPU);
         g_done_.assign(static_cast<size_t>(d_), false);
-        r_.info.seconds[1] += seconds_since(t);
+        for (int64_t i = 0; i < d_; ++i) g_done_[static_cast<size_t>(i)] = !live[i].item<bool>();
+        r_->info.seconds[1] += seconds_since(t);
     }
 
     // Per-slice vector-Jacobian products through the decoder: g_i = J_D(z_i)^T (dp/dx)_i, micro-batched.
@@ -224,23 +256,38 @@ public:
                 torch::NoGradGuard no_grad;
                 g_.slice(0, s, e).copy_(gz);
             }
-            r_.info.slices_decoded += e - s;
+            r_->info.slices_decoded += e - s;
             for (int64_t i = s; i < e; ++i) g_done_[static_cast<size_t>(i)] = true;
             s = e;
         }
-        r_.info.seconds[1] += seconds_since(t);
+        r_->info.seconds[1] += seconds_since(t);
     }
 
-    // Decodes the chunk's slices of z + lambda g for each lambda: [K, n, H, W].
+    // Decodes the chunk's slices of z + lambda g for each lambda: [K, n, H, W]. A slice whose latent gradient is
+    // zero is z_i itself at every lambda, so its decoding is the cached reconstruction x0_i: only the others are
+    // decoded.
     at::Tensor decode_chunk(int64_t s, int64_t e, const std::vector<double>& lambdas) {
         torch::NoGradGuard no_grad;
         const int64_t n = e - s;
+        const auto k = static_cast<int64_t>(lambdas.size());
+        at::Tensor moving = (g_.slice(0, s, e).abs().flatten(1).amax(1) > 0).to(at::kCPU);
+        std::vector<int64_t> idx;
+        for (int64_t i = 0; i < n; ++i) {
+            if (moving[i].item<bool>()) idx.push_back(i);
+        }
+        at::Tensor out = x0_.slice(0, s, e).unsqueeze(0).repeat({k, 1, 1, 1});
+        if (idx.empty()) return out;
+        const auto m = static_cast<int64_t>(idx.size());
+        at::Tensor sel = at::tensor(idx, at::kLong).to(z_.device());
+        at::Tensor zc = z_.slice(0, s, e).index_select(0, sel);
+        at::Tensor gc = g_.slice(0, s, e).index_select(0, sel);
         std::vector<at::Tensor> zs;
-        for (double l : lambdas) zs.push_back(z_.slice(0, s, e) + l * g_.slice(0, s, e));
-        at::Tensor zk = at::cat(zs, 0);  // [K*n, C, h, w]
-        at::Tensor xk = decode_volume(ae_, w_, zk, ny_, nx_, o_.decoder_batch);
-        r_.info.slices_decoded += zk.size(0);
-        return xk.view({static_cast<int64_t>(lambdas.size()), n, ny_, nx_});
+        for (double l : lambdas) zs.push_back(zc + l * gc);
+        at::Tensor zk = at::cat(zs, 0);  // [K*m, C, h, w]
+        at::Tensor xk = decode_volume(ae_, w_, zk, ny_, nx_, o_.decoder_batch).view({k, m, ny_, nx_});
+        r_->info.slices_decoded += zk.size(0);
+        out.index_copy_(1, sel, xk);
+        return out;
     }
 
     // Full volumes with the chunk replaced: [K, D, H, W].
@@ -268,11 +315,11 @@ public:
         }
         if (!todo.empty()) {
             at::Tensor chunk = decode_chunk(s, e, todo);
-            std::vector<double> preds = score(with_chunk(s, e, chunk));
+            std::vector<double> preds = score_with_chunk(s, e, chunk);
             at::Tensor dpix = (chunk - x0_.slice(0, s, e).unsqueeze(0)).abs().sum({1, 2, 3}).to(at::kCPU);
             for (size_t j = 0; j < todo.size(); ++j) {
                 memo_[todo[j]] = Eval{preds[j], dpix[static_cast<int64_t>(j)].item<double>()};
-                r_.info.lambdas_evaluated += 1;
+                r_->info.lambdas_evaluated += 1;
             }
             for (size_t k = 0; k < lambdas.size(); ++k) out[k] = memo_[lambdas[k]];
         }
@@ -287,8 +334,11 @@ public:
         double dpix_at_bound = 0;
     };
 
-    ChunkRun run_chunk_fast(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, int32_t steps) {
-        memo_.clear();
+    // With `known`, the search already ran for this chunk (a sweep's focus): its bound is reused, and memo_ must
+    // hold that chunk's evaluations.
+    ChunkRun run_chunk_fast(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, int32_t steps,
+                            const SearchOutcome* known = nullptr) {
+        if (known == nullptr) memo_.clear();
         memo_[0.0] = Eval{p0_, 0.0};
         ChunkRun run;
         latent_gradients(s, e);
@@ -302,6 +352,8 @@ public:
             run.search.bound = o_.fix_lb;
             run.search.reason = CTCF_STOP_NONE;
             rb = o_.fix_rb;
+        } else if (known != nullptr) {
+            run.search = *known;
         } else {
             run.search = search(p0_, chunk_index, chunks, o_.lambda_batch, [&](const std::vector<double>& l) {
                 return eval_fast(s, e, l, zero_gradient);
@@ -333,12 +385,12 @@ public:
             if (!unscored.empty()) {
                 at::Tensor idx = at::tensor(unscored, at::kLong).to(run.chunk_frames.device());
                 at::Tensor sel = run.chunk_frames.index_select(0, idx);
-                std::vector<double> preds = score(with_chunk(s, e, sel));
+                std::vector<double> preds = score_with_chunk(s, e, sel);
                 at::Tensor dpix = (sel - x0_.slice(0, s, e).unsqueeze(0)).abs().sum({1, 2, 3}).to(at::kCPU);
                 for (size_t k = 0; k < unscored.size(); ++k) {
                     memo_[run.lambdas[static_cast<size_t>(unscored[k])]] =
                         Eval{preds[k], dpix[static_cast<int64_t>(k)].item<double>()};
-                    r_.info.lambdas_evaluated += 1;
+                    r_->info.lambdas_evaluated += 1;
                 }
             }
             for (size_t i = 0; i < run.lambdas.size(); ++i) {
@@ -347,7 +399,7 @@ public:
             }
             run.dpix_at_bound = memo_[run.search.bound].dpix;
         }
-        r_.info.seconds[3] += seconds_since(t);
+        r_->info.seconds[3] += seconds_since(t);
         return run;
     }
 
@@ -358,17 +410,17 @@ public:
         const auto t = Clock::now();
         at::Tensor zc = z_.slice(0, s, e).detach().clone().requires_grad_(true);
         at::Tensor xc = decode_slices(ae_, w_, zc, ny_, nx_);
-        r_.info.slices_decoded += e - s;
+        r_->info.slices_decoded += e - s;
         at::Tensor x = at::cat({x0_.slice(0, 0, s), xc, x0_.slice(0, e, d_)}, 0);
         at::Tensor p = classifier_score(clf_, spec_, x.unsqueeze(0));
-        r_.info.classifier_calls += 1;
+        r_->info.classifier_calls += 1;
         at::Tensor gc = torch::autograd::grad({p.sum()}, {zc})[0].detach();
         g_ = at::zeros_like(z_);
         {
             torch::NoGradGuard no_grad;
             g_.slice(0, s, e).copy_(gc);
         }
-        r_.info.seconds[1] += seconds_since(t);
+        r_->info.seconds[1] += seconds_since(t);
     }
 
     // shift(lambda) as published: SliceAEFull.decode decodes every slice of z + lambda g without grad and the
@@ -383,10 +435,10 @@ public:
             all = decode_volume(ae_, w_, zl, ny_, nx_, o_.decoder_batch);
         }
         at::Tensor xc = decode_slices(ae_, w_, zl.slice(0, s, e), ny_, nx_);
-        r_.info.slices_decoded += d_ + (e - s);
+        r_->info.slices_decoded += d_ + (e - s);
         at::Tensor x = at::cat({all.slice(0, 0, s), xc, all.slice(0, e, d_)}, 0);
         at::Tensor p = classifier_score(clf_, spec_, x.unsqueeze(0));
-        r_.info.classifier_calls += 1;
+        r_->info.classifier_calls += 1;
         Eval ev;
         ev.pred = p[0].item<double>();
         if (!std::isfinite(ev.pred)) throw InvalidArgument("the classifier returned a non-finite score");
@@ -405,7 +457,7 @@ public:
             if (it != memo_.end()) return it->second;
             Eval ev = shift_reference(l, s, e).second;
             memo_[l] = ev;
-            r_.info.lambdas_evaluated += 1;
+            r_->info.lambdas_evaluated += 1;
             return ev;
         };
         const double p0 = eval(0.0).pred;  // p0 = shift(0).p, as published
@@ -435,7 +487,7 @@ public:
         run.chunk_frames = all.slice(1, s, e);
         if (full_frames != nullptr) *full_frames = all;
         run.dpix_at_bound = eval(run.search.bound).dpix;
-        r_.info.seconds[3] += seconds_since(t);
+        r_->info.seconds[3] += seconds_since(t);
         return run;
     }
 
@@ -459,17 +511,17 @@ public:
             frames.slice(1, s, e).copy_(run.chunk_frames);
         }
         torch::NoGradGuard no_grad;
-        r_.info.p0 = p0_;
-        r_.info.bound = run.search.bound;
-        r_.info.stop_reason = run.search.reason;
-        r_.info.frames = steps;
-        r_.lambdas = run.lambdas;
-        r_.predictions = run.preds;
-        r_.frames = frames.to(at::kCPU).contiguous();
-        r_.reconstruction = x0_.to(at::kCPU).contiguous();
-        r_.heatmap = heatmap(o_.heatmap, frames, x0_).to(at::kCPU).contiguous();
-        r_.counterfactual = r_.frames[0];
-        r_.info.seconds[5] = seconds_since(t0);
+        r_->info.p0 = p0_;
+        r_->info.bound = run.search.bound;
+        r_->info.stop_reason = run.search.reason;
+        r_->info.frames = steps;
+        r_->lambdas = run.lambdas;
+        r_->predictions = run.preds;
+        r_->frames = frames.to(at::kCPU).contiguous();
+        r_->reconstruction = x0_.to(at::kCPU).contiguous();
+        r_->heatmap = heatmap(o_.heatmap, frames, x0_).to(at::kCPU).contiguous();
+        r_->counterfactual = r_->frames[0];
+        r_->info.seconds[5] = seconds_since(t0);
     }
 
     at::Tensor gradient_of(int64_t s, int64_t e, bool reference) {
@@ -500,11 +552,19 @@ public:
         at::Tensor cf = x0_.detach().clone();
         at::Tensor hm = at::zeros_like(x0_);
         std::vector<double> best(static_cast<size_t>(d_), std::numeric_limits<double>::quiet_NaN());
+        // Per chunk, what a focus explanation reuses: the search outcome, the evaluations, the search's entries.
+        std::vector<SearchOutcome> outcomes;
+        std::vector<std::map<double, Eval>> memos;
+        std::vector<std::pair<size_t, size_t>> search_spans;
         for (int64_t c = 0; c < chunks; ++c) {
             const auto [s, e] = spans[static_cast<size_t>(c)];
             if (o_.reference_mode && c > 0) encode_and_reconstruct();  // each published run encodes anew
+            const size_t first_entry = r_->search_lambdas.size();
             ChunkRun run = o_.reference_mode ? run_chunk_reference(s, e, c, chunks, steps, nullptr)
                                              : run_chunk_fast(s, e, c, chunks, steps);
+            outcomes.push_back(run.search);
+            search_spans.emplace_back(first_entry, r_->search_lambdas.size());
+            if (o_.focus_frames > 0 && !o_.reference_mode) memos.push_back(memo_);
             torch::NoGradGuard no_grad;
             ctcf_chunk_row row{};
             row.start = s;
@@ -513,7 +573,7 @@ public:
             row.bound = run.search.bound;
             row.stop_reason = run.search.reason;
             row.pixel_change = run.dpix_at_bound;
-            r_.chunks.push_back(row);
+            r_->chunks.push_back(row);
             at::Tensor chunk_heat = heatmap(o_.heatmap, run.chunk_frames, x0_.slice(0, s, e));
             for (int64_t i = s; i < e; ++i) {
                 double& b = best[static_cast<size_t>(i)];
@@ -527,25 +587,90 @@ public:
         }
         torch::NoGradGuard no_grad;
         const auto t = Clock::now();
-        r_.info.stitched_prediction = score(cf.unsqueeze(0))[0];
-        r_.info.seconds[4] = seconds_since(t);
+        r_->info.stitched_prediction = score(cf.unsqueeze(0))[0];
+        r_->info.seconds[4] = seconds_since(t);
         // Rank: 1 = the chunk whose counterfactual lowers the prediction most.
-        std::vector<size_t> order(r_.chunks.size());
+        std::vector<size_t> order(r_->chunks.size());
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-            return r_.chunks[a].min_prediction < r_.chunks[b].min_prediction;
+            return r_->chunks[a].min_prediction < r_->chunks[b].min_prediction;
         });
-        for (size_t k = 0; k < order.size(); ++k) r_.chunks[order[k]].rank = static_cast<int32_t>(k + 1);
-        r_.slice_prediction = best;
+        for (size_t k = 0; k < order.size(); ++k) r_->chunks[order[k]].rank = static_cast<int32_t>(k + 1);
+        r_->slice_prediction = best;
         at::Tensor change = hm.pow(2).sum({1, 2}).to(at::kCPU, at::kDouble);
-        r_.slice_change.resize(static_cast<size_t>(d_));
-        for (int64_t i = 0; i < d_; ++i) r_.slice_change[static_cast<size_t>(i)] = change[i].item<double>();
-        r_.info.p0 = p0_;
-        r_.info.chunks = chunks;
-        r_.reconstruction = x0_.to(at::kCPU).contiguous();
-        r_.counterfactual = cf.to(at::kCPU).contiguous();
-        r_.heatmap = hm.to(at::kCPU).contiguous();
-        r_.info.seconds[5] = seconds_since(t0);
+        r_->slice_change.resize(static_cast<size_t>(d_));
+        for (int64_t i = 0; i < d_; ++i) r_->slice_change[static_cast<size_t>(i)] = change[i].item<double>();
+        r_->info.p0 = p0_;
+        r_->info.chunks = chunks;
+        r_->reconstruction = x0_.to(at::kCPU).contiguous();
+        r_->counterfactual = cf.to(at::kCPU).contiguous();
+        r_->heatmap = hm.to(at::kCPU).contiguous();
+        if (o_.focus_frames > 0) {
+            const size_t top = order.front();
+            const auto [s, e] = spans[top];
+            r_->focus_start = s;
+            r_->focus_end = e;
+            r_->focus = std::make_unique<ctcf_result>();
+            r_->focus->info = ctcf_result_info{};
+            for (int a = 0; a < 3; ++a) r_->focus->info.dims[a] = r_->info.dims[a];
+            if (o_.reference_mode) {
+                // The published algorithm has no shared state between runs: the chunk is explained anew.
+                ctcf_shift_options fo = o_;
+                fo.lambda_sweep_steps = o_.focus_frames;
+                fo.focus_frames = 0;
+                torch::AutoGradMode grad(true);  // the sweep's tail runs without grad; the search needs it
+                Engine(ctx_, ae_, w_, clf_, spec_, fo, progress_, user_, x_, *r_->focus).explain(s, e);
+            } else {
+                torch::AutoGradMode grad(true);
+                focus(s, e, static_cast<int64_t>(top), chunks, outcomes[top], memos[top], search_spans[top]);
+            }
+            const ctcf_result_info& fi = r_->focus->info;  // the sweep's totals include its focus
+            for (int k = 0; k < 5; ++k) r_->info.seconds[k] += fi.seconds[k];
+            r_->info.lambdas_evaluated += fi.lambdas_evaluated;
+            r_->info.slices_decoded += fi.slices_decoded;
+            r_->info.classifier_calls += fi.classifier_calls;
+        }
+        r_->info.seconds[5] = seconds_since(t0);
+    }
+
+    // The rank-1 chunk of a fast-mode sweep explained with focus_frames steps: the latents, reconstruction and
+    // gradients are the sweep's, the lambda bound is the chunk's search result (the same search ctcf_explain runs,
+    // so the same numbers), and only the frames not evaluated yet are decoded.
+    void focus(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, const SearchOutcome& outcome,
+               const std::map<double, Eval>& memo, std::pair<size_t, size_t> entries) {
+        const auto t0 = Clock::now();
+        ctcf_result* sweep_result = r_;
+        ctcf_result& f = *sweep_result->focus;
+        f.search_lambdas.assign(sweep_result->search_lambdas.begin() + static_cast<std::ptrdiff_t>(entries.first),
+                                sweep_result->search_lambdas.begin() + static_cast<std::ptrdiff_t>(entries.second));
+        f.search_predictions.assign(
+            sweep_result->search_predictions.begin() + static_cast<std::ptrdiff_t>(entries.first),
+            sweep_result->search_predictions.begin() + static_cast<std::ptrdiff_t>(entries.second));
+        memo_ = memo;
+        const int32_t steps = o_.focus_frames;
+        r_ = &f;  // the frames' counters and timings are the focus result's
+        ChunkRun run;
+        try {
+            run = run_chunk_fast(s, e, chunk_index, chunks, steps, &outcome);
+        } catch (...) {
+            r_ = sweep_result;
+            throw;
+        }
+        r_ = sweep_result;
+        torch::NoGradGuard no_grad;
+        at::Tensor frames = x0_.unsqueeze(0).repeat({steps, 1, 1, 1});
+        frames.slice(1, s, e).copy_(run.chunk_frames);
+        f.info.p0 = p0_;
+        f.info.bound = run.search.bound;
+        f.info.stop_reason = run.search.reason;
+        f.info.frames = steps;
+        f.lambdas = run.lambdas;
+        f.predictions = run.preds;
+        f.frames = frames.to(at::kCPU).contiguous();
+        f.reconstruction = sweep_result->reconstruction;  // the same x0 (CPU tensors are immutable once published)
+        f.heatmap = heatmap(o_.heatmap, frames, x0_).to(at::kCPU).contiguous();
+        f.counterfactual = f.frames[0];
+        f.info.seconds[5] = seconds_since(t0);
     }
 
 private:
@@ -558,9 +683,11 @@ private:
     ctcf_progress_fn progress_;
     void* user_;
     at::Tensor x_;
-    ctcf_result& r_;
+    ctcf_result* r_;  // where counters and arrays go: the run's result, or a sweep's focus result while it is built
     int64_t d_ = 0, ny_ = 0, nx_ = 0;
     at::Tensor z_, x0_, dpdx_, g_;
+    at::Tensor sums0_;  // per-slice sums of x0's target map (slice-additive classifiers), on first use
+    int64_t per_slice_ = 0;
     std::vector<bool> g_done_;
     double p0_ = 0;
     double s_total_ = 0;
@@ -614,6 +741,7 @@ CTCF_API void ctcf_shift_options_default(ctcf_shift_options* o) {
     o->lambda_batch = 1;
     o->decoder_batch = 16;
     o->gradient_batch = 4;
+    o->focus_frames = 0;
 }
 
 CTCF_API int32_t ctcf_explain(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
@@ -756,5 +884,17 @@ CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int
 }
 
 CTCF_API void ctcf_result_free(ctcf_result* r) { delete r; }
+
+CTCF_API int32_t ctcf_result_take_focus(ctcf_result* r, ctcf_result** focus, int64_t* start, int64_t* end,
+                                        ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(r, "result");
+    ctcf::require(focus, "focus");
+    *focus = r->focus.release();
+    if (start != nullptr) *start = r->focus_start;
+    if (end != nullptr) *end = r->focus_end;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
 
 }  // extern "C"

@@ -10,10 +10,13 @@ package org.ctcf.api;
  * @param lambdaBatch fast mode: λ candidates decoded and classified per batch (same bound as sequential)
  * @param decoderBatch slices per no-grad decoder batch
  * @param gradientBatch slices per vector–Jacobian micro-batch (bounds the memory of the gradient)
+ * @param focusFrames chunk sweeps only, 0 = none: after the sweep, the rank-1 chunk is explained with this many λ
+ *     steps ({@link SweepResult#focus()}); in fast mode it reuses the sweep's latents, gradients and search
  */
 public record ExplainOptions(Target target, double searchPredDiff, double searchStepSize, double searchMaxSteps,
         double searchMaxPixelDiffPct, double stopBelow, int lambdaSweepSteps, HeatmapMethod heatmap, Double fixLow,
-        Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch, int gradientBatch) {
+        Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch, int gradientBatch,
+        int focusFrames) {
 
     public ExplainOptions {
         if (target == null || heatmap == null) {
@@ -27,6 +30,9 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         }
         if ((fixLow == null) != (fixHigh == null)) {
             throw new IllegalArgumentException("a fixed range needs both bounds");
+        }
+        if (focusFrames < 0 || focusFrames == 1 || focusFrames > 1000) {
+            throw new IllegalArgumentException("focus frames must be 0 (none) or in 2..1000, not " + focusFrames);
         }
     }
 
@@ -54,6 +60,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         b.lambdaBatch = lambdaBatch;
         b.decoderBatch = decoderBatch;
         b.gradientBatch = gradientBatch;
+        b.focusFrames = focusFrames;
         return b;
     }
 
@@ -77,6 +84,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         private int lambdaBatch = 1;
         private int decoderBatch = 16;
         private int gradientBatch = 4;
+        private int focusFrames;
 
         public Builder target(Target t) {
             this.target = t;
@@ -144,10 +152,16 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
             return this;
         }
 
+        /** Chunk sweeps: explain the rank-1 chunk with {@code v} λ steps afterwards (0 = no focus). */
+        public Builder focusFrames(int v) {
+            this.focusFrames = v;
+            return this;
+        }
+
         public ExplainOptions build() {
             return new ExplainOptions(target, searchPredDiff, searchStepSize, searchMaxSteps, searchMaxPixelDiffPct,
                     stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch,
-                    gradientBatch);
+                    gradientBatch, focusFrames);
         }
     }
 }

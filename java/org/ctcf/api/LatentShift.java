@@ -45,7 +45,10 @@ public final class LatentShift {
         return explain(x, ae, clf, o, 0, x.nz(), Progress.Listener.NONE);
     }
 
-    /** The chunk sweep. Frames per chunk come from {@code o.lambdaSweepSteps()} (the reference's sweep uses 2). */
+    /**
+     * The chunk sweep. Frames per chunk come from {@code o.lambdaSweepSteps()} (the reference's sweep uses 2); with
+     * {@code o.focusFrames() > 0} the result also holds the explanation of its rank-1 chunk.
+     */
     public static SweepResult sweep(Volume x, SliceAutoencoder ae, Classifier clf, ExplainOptions o, ChunkSweep s,
             Progress.Listener listener) {
         return run(x, ae, clf, o, listener, (ctx, aeh, w, ch, spec, vol, opts, cb, out, err) ->
@@ -208,6 +211,7 @@ public final class LatentShift {
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "lambda_batch"), o.lambdaBatch());
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "decoder_batch"), o.decoderBatch());
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "gradient_batch"), o.gradientBatch());
+        s.set(JAVA_INT, NativeLib.offsetOf(L, "focus_frames"), o.focusFrames());
         return s;
     }
 
@@ -316,18 +320,54 @@ public final class LatentShift {
                         row.get(JAVA_INT, NativeLib.offsetOf(L, "rank"))));
             }
         }
-        Volume cf = volume(r, 3, 0, g);
+        Explanation focus = takeFocus(r, g);
+        Volume cf = null;
         Volume heat = null;
         try {
+            cf = volume(r, 3, 0, g);
             heat = volume(r, 1, 0, g);
             Volume rec = volume(r, 2, 0, g);
-            return new SweepResult(chunks, array(r, 4), array(r, 5), cf, heat, rec, i.p0(), i.stitched(), timings(i));
+            return new SweepResult(chunks, array(r, 4), array(r, 5), cf, heat, rec, i.p0(), i.stitched(), timings(i),
+                    focus);
         } catch (RuntimeException e) {
-            cf.close();
-            if (heat != null) {
-                heat.close();
+            for (AutoCloseable c : new AutoCloseable[] {cf, heat, focus}) {
+                if (c != null) {
+                    try {
+                        c.close();
+                    } catch (Exception suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
+                }
             }
             throw e;
+        }
+    }
+
+    /** The sweep's focus explanation, or null; the native focus result is freed here either way. */
+    private static Explanation takeFocus(MemorySegment r, Geometry g) {
+        MemorySegment f;
+        int start;
+        int end;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            MemorySegment s = arena.allocate(JAVA_LONG);
+            MemorySegment e = arena.allocate(JAVA_LONG);
+            NativeLib.call("sweep focus", err -> (int) H.RESULT_TAKE_FOCUS.invokeExact(r, out, s, e, err));
+            f = out.get(ADDRESS, 0);
+            start = (int) s.get(JAVA_LONG, 0);
+            end = (int) e.get(JAVA_LONG, 0);
+        }
+        if (f.equals(MemorySegment.NULL)) {
+            return null;
+        }
+        try {
+            return toExplanation(f, g, start, end);
+        } finally {
+            try {
+                H.RESULT_FREE.invokeExact(f);
+            } catch (Throwable t) {
+                throw new IllegalStateException("ctcf_result_free failed", t);
+            }
         }
     }
 }

@@ -28,9 +28,11 @@ public final class SweepResult implements AutoCloseable {
     private final double p0;
     private final double stitchedPrediction;
     private final Timings timings;
+    private final Explanation focus;
 
     SweepResult(List<Chunk> chunks, double[] slicePrediction, double[] sliceChange, Volume counterfactual,
-            Volume heatmap, Volume reconstruction, double p0, double stitchedPrediction, Timings timings) {
+            Volume heatmap, Volume reconstruction, double p0, double stitchedPrediction, Timings timings,
+            Explanation focus) {
         this.chunks = List.copyOf(chunks);
         this.slicePrediction = slicePrediction;
         this.sliceChange = sliceChange;
@@ -40,6 +42,15 @@ public final class SweepResult implements AutoCloseable {
         this.p0 = p0;
         this.stitchedPrediction = stitchedPrediction;
         this.timings = timings;
+        this.focus = focus;
+    }
+
+    /**
+     * The explanation of the rank-1 chunk when the sweep ran with {@link ExplainOptions#focusFrames()} &gt; 0 (owned
+     * by this result: closed with it).
+     */
+    public java.util.Optional<Explanation> focus() {
+        return java.util.Optional.ofNullable(focus);
     }
 
     /** Chunks in slice order. */
@@ -96,5 +107,8 @@ public final class SweepResult implements AutoCloseable {
         counterfactual.close();
         heatmap.close();
         reconstruction.close();
+        if (focus != null) {
+            focus.close();
+        }
     }
 }

@@ -16,6 +16,7 @@ import org.ctcf.api.ProcessMemory;
 import org.ctcf.api.SweepResult;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Latents;
+import org.ctcf.api.Models;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
 import org.ctcf.api.Volume;
@@ -136,12 +137,30 @@ final class BenchCommand implements Runnable {
         List<Integer> chunks;
 
         @Option(names = "--autoencoder", paramLabel = "FILE",
-                description = "VQ-GAN weights (default: a small random VQ-GAN built for the benchmark).")
+                description = "Autoencoder card (.json, its stored slice wrapper) or VQ-GAN weights (plain wrapper). "
+                        + "Default: a small random VQ-GAN built for the benchmark.")
         Path autoencoder;
 
         @Option(names = "--classifier", paramLabel = "FILE",
-                description = "TorchScript classifier, layout [B,1,D,H,W] (default: a small pooled-feature model).")
+                description = "Classifier card (.json: its model, preprocessing and score) or a TorchScript "
+                        + "classifier with layout [B,1,D,H,W] (sigmoid of output 0). Default: a small pooled-feature "
+                        + "model.")
         Path classifier;
+
+        @Option(names = "--input", paramLabel = "VOLUME",
+                description = "Sweep this CT (NIfTI/MetaImage), preprocessed as the classifier card says (the "
+                        + "reference preprocessing without a card), instead of the synthetic --slices x --size x "
+                        + "--size pattern.")
+        Path input;
+
+        @Option(names = "--range", paramLabel = "A:B",
+                description = "Sweep only slices [A, B) of the (processed) volume. Default: all.")
+        String range;
+
+        @Option(names = "--defaults", description = "The shipped models and sample: --autoencoder "
+                + "models/autoencoder.json --classifier models/nodule-detector.json --input "
+                + "models/sample/cip_ct64_nodule.nii.gz (options given explicitly win).")
+        boolean defaults;
 
         @Option(names = "--no-reference", description = "Skip reference mode (it is slow).")
         boolean noReference;
@@ -176,6 +195,15 @@ final class BenchCommand implements Runnable {
                 return runWorker();
             }
             var o = spec.commandLine().getOut();
+            if (defaults) {
+                autoencoder = autoencoder != null ? autoencoder : Models.defaultAutoencoder();
+                classifier = classifier != null ? classifier : Models.defaultClassifier();
+                input = input != null ? input : Models.home().resolve("sample").resolve("cip_ct64_nodule.nii.gz");
+            }
+            parseRange();  // early, for a clear error before any worker starts
+            if (input != null && !Files.isReadable(input)) {
+                throw new IllegalArgumentException("--input " + input + ": no such readable file");
+            }
             Path tmpModel = null;
             if (autoencoder == null) {
                 // One random VQ-GAN for every worker, so that all runs explain with the same model.
@@ -202,13 +230,16 @@ final class BenchCommand implements Runnable {
             o.printf(Locale.ROOT, "machine: %d cores, LibTorch threads per run: %s; %s%n",
                     Runtime.getRuntime().availableProcessors(),
                     kernel.threads == 0 ? "all" : String.valueOf(kernel.threads), Kernel.buildInfo().split(";")[1].trim());
-            o.printf(Locale.ROOT, "volume %dx%dx%d, autoencoder %s, classifier %s, %s%n", size, size, slices,
+            o.printf(Locale.ROOT, "volume %s, autoencoder %s, classifier %s, %s%s%n",
+                    input != null ? input.getFileName() + " (processed as the classifier expects)"
+                            : size + "x" + size + "x" + slices + " synthetic",
                     builtInModel ? "random (ch 32, ch_mult 1,2,2)" : autoencoder.getFileName(),
-                    classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk");
+                    classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk",
+                    range != null ? ", slices " + range : "");
             o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s%n", "chunk", "mode", "seconds",
                     "slices decoded", "run MiB", "time x", "memory x");
             for (int chunk : chunks) {
-                if (chunk > slices) {
+                if (input == null && chunk > slices) {
                     continue;
                 }
                 Measurement fast = spawn("fast:" + chunk);
@@ -249,6 +280,12 @@ final class BenchCommand implements Runnable {
             if (classifier != null) {
                 cmd.addAll(List.of("--classifier", classifier.toString()));
             }
+            if (input != null) {
+                cmd.addAll(List.of("--input", input.toString()));
+            }
+            if (range != null) {
+                cmd.addAll(List.of("--range", range));
+            }
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             int rc = p.waitFor();
@@ -262,21 +299,63 @@ final class BenchCommand implements Runnable {
             throw new IllegalStateException("benchmark worker '" + what + "' failed (exit " + rc + "):\n" + out);
         }
 
+        /** [A, B) of --range, or null. */
+        private int[] parseRange() {
+            if (range == null) {
+                return null;
+            }
+            String[] ab = range.split(":");
+            try {
+                int a = Integer.parseInt(ab[0].strip());
+                int b = Integer.parseInt(ab[1].strip());
+                if (ab.length != 2 || a < 0 || b <= a) {
+                    throw new NumberFormatException();
+                }
+                return new int[] {a, b};
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("--range takes A:B with 0 <= A < B, not '" + range + "'");
+            }
+        }
+
+        /** The swept volume: --input processed as the card says, or the synthetic pattern. */
+        private Volume benchVolume(Kernel k, org.ctcf.api.Classifier clf, boolean card) throws IOException {
+            if (input == null) {
+                Volume v = Volume.allocate(Geometry.of(size, size, slices, 1.5, 1.5, 3, 0, 0, 0));
+                fillBenchmarkPattern(v);
+                return v;
+            }
+            try (Volume ct = org.ctcf.io.VolumeIO.read(input)) {
+                return k.preprocess(ct, card ? clf.card().preprocessing()
+                        : org.ctcf.api.PreprocessOptions.reference());
+            }
+        }
+
         private int runWorker() throws Exception {
             String[] parts = worker.split(":");
             String mode = parts[0];
             int chunk = Integer.parseInt(parts[1]);
+            boolean card = classifier != null && classifier.toString().endsWith(".json");
+            boolean aeCard = autoencoder.toString().endsWith(".json");
             try (Kernel k = kernel.open();
-                    Volume v = Volume.allocate(Geometry.of(size, size, slices, 1.5, 1.5, 3, 0, 0, 0));
-                    SliceAutoencoder ae = SliceAutoencoder.load(autoencoder, null, k);
-                    org.ctcf.api.Classifier clf = classifier != null
+                    SliceAutoencoder ae = SliceAutoencoder.load(aeCard ? Models.autoencoderWeights(autoencoder)
+                            : autoencoder, null, k);
+                    org.ctcf.api.Classifier clf = card ? org.ctcf.api.Classifier.load(classifier, k)
+                            : classifier != null
                             ? org.ctcf.api.Classifier.loadTorchScript(classifier, org.ctcf.api.Classifier.Layout.BCDHW,
                                     0, k)
                             : org.ctcf.api.Classifier.define(DEFAULT_CLASSIFIER, org.ctcf.api.Classifier.Layout.BCDHW,
-                                    0, k)) {
-                ae.withWrapper(SliceWrapper.plain()).withBatchSize(16);
-                fillBenchmarkPattern(v);
-                ExplainOptions base = ExplainOptions.builder().target(org.ctcf.api.Target.sigmoidOf(0))
+                                    0, k);
+                    Volume v = benchVolume(k, clf, card)) {
+                ae.withWrapper(aeCard ? ae.wrapper() : SliceWrapper.plain()).withBatchSize(16);
+                int[] r = parseRange();
+                int first = r == null ? 0 : r[0];
+                int last = r == null ? v.nz() : r[1];
+                if (last > v.nz()) {
+                    throw new IllegalArgumentException("--range " + range + " is outside the processed volume's "
+                            + v.nz() + " slices");
+                }
+                ExplainOptions base = ExplainOptions.builder()
+                        .target(card ? clf.target(null) : org.ctcf.api.Target.sigmoidOf(0))
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
                 double baseline = ProcessMemory.residentMiB();
                 ProcessMemory.resetPeak();
@@ -284,18 +363,19 @@ final class BenchCommand implements Runnable {
                 long decoded;
                 switch (mode) {
                     case "fast", "reference" -> {
-                        try (SweepResult s = LatentShift.sweep(v, ae, clf, base, ChunkSweep.of(chunk), null)) {
+                        try (SweepResult s = LatentShift.sweep(v, ae, clf, base,
+                                new ChunkSweep(chunk, chunk, 0, first, last), null)) {
                             decoded = s.timings().slicesDecoded();
                         }
                     }
                     case "decode" -> {
                         try (Latents z = ae.encode(v); Volume rec = ae.decode(z, v.geometry())) {
-                            decoded = slices;
+                            decoded = v.nz();
                         }
                     }
                     case "gradient" -> {
-                        try (Latents g = LatentShift.latentGradient(v, ae, clf, base.target(), 0, slices, false)) {
-                            decoded = slices;
+                        try (Latents g = LatentShift.latentGradient(v, ae, clf, base.target(), 0, v.nz(), false)) {
+                            decoded = v.nz();
                         }
                     }
                     default -> throw new IllegalArgumentException("unknown worker mode " + mode);

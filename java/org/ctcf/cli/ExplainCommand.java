@@ -214,7 +214,7 @@ final class ExplainCommand implements Callable<Integer> {
                     if (st < 1) {
                         throw new IllegalArgumentException("--stride must be >= 1");
                     }
-                    b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 2);
+                    b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 2).focusFrames(noReport ? 0 : frames);
                     ChunkSweep s = new ChunkSweep(n, st, offset, 0, 0);
                     try (SweepResult r = LatentShift.sweep(x, model, clf, b.build(), s, listener)) {
                         summary.put("chunk_size", n);
@@ -243,16 +243,12 @@ final class ExplainCommand implements Callable<Integer> {
                                     out.resolve(ExplanationOutputs.SLICE_PLOT));
                             written.add(ExplanationOutputs.CHUNK_PLOT);
                             written.add(ExplanationOutputs.SLICE_PLOT);
-                            SweepResult.Chunk best = r.ranked().get(0);
-                            b.lambdaSweepSteps(frames);
-                            try (Explanation e = LatentShift.explain(x, model, clf, b.build(), best.start(), best.end(),
-                                    listener)) {
-                                Map<String, Object> focus = new LinkedHashMap<>();
-                                focus.put("chunk", List.of(best.start(), best.end()));
-                                putExplanation(focus, e);
-                                summary.put("explained_chunk", focus);
-                                writeFocusImages(e, x, clf, t, r.reconstruction(), r.counterfactual(), r.heatmap());
-                            }
+                            Explanation e = r.focus().orElseThrow();
+                            Map<String, Object> focus = new LinkedHashMap<>();
+                            focus.put("chunk", List.of(e.chunkStart(), e.chunkEnd()));
+                            putExplanation(focus, e);
+                            summary.put("explained_chunk", focus);
+                            writeFocusImages(e, x, clf, t, r.reconstruction(), r.counterfactual(), r.heatmap());
                         }
                     }
                 }

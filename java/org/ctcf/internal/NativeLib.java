@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 5;
+    public static final int ABI_VERSION = 6;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -95,7 +95,9 @@ public final class NativeLib {
             JAVA_INT.withName("reference_mode"),
             JAVA_LONG.withName("lambda_batch"),
             JAVA_LONG.withName("decoder_batch"),
-            JAVA_LONG.withName("gradient_batch"));
+            JAVA_LONG.withName("gradient_batch"),
+            JAVA_INT.withName("focus_frames"),
+            JAVA_INT.withName("reserved"));
     public static final StructLayout RESULT_INFO = MemoryLayout.structLayout(
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
@@ -217,6 +219,7 @@ public final class NativeLib {
         public static final MethodHandle RESULT_CHUNKS_GET;
         public static final MethodHandle RESULT_VOLUME_GET;
         public static final MethodHandle RESULT_FREE;
+        public static final MethodHandle RESULT_TAKE_FOCUS;
         public static final MethodHandle LATENT_GRADIENT;
         public static final MethodHandle TRAIN_DEFAULTS;
         public static final MethodHandle MANUAL_SEED;
@@ -326,6 +329,8 @@ public final class NativeLib {
             RESULT_VOLUME_GET = bind("ctcf_result_volume_get",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             RESULT_FREE = bind("ctcf_result_free", FunctionDescriptor.ofVoid(ADDRESS));
+            RESULT_TAKE_FOCUS = bind("ctcf_result_take_focus", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS));
             LATENT_GRADIENT = bind("ctcf_latent_gradient", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             TRAIN_DEFAULTS = bind("ctcf_train_options_default", FunctionDescriptor.ofVoid(ADDRESS));

@@ -237,6 +237,99 @@ class LatentShiftTest {
     }
 
     @Test
+    void aSweepsFocusExplanationEqualsExplainingItsBestChunkAlone() {
+        try (Classifier c = classifier("return ((x[:, :, 8:40] - 0.3).abs().mean(dim=[1, 2, 3, 4]) * 40.0 - 4.0)"
+                + ".unsqueeze(1)")) {
+            for (boolean reference : new boolean[] {false, true}) {
+                ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2)
+                        .referenceMode(reference).build();
+                try (SweepResult plain = LatentShift.sweep(volume, ae, c, o, ChunkSweep.of(8), null);
+                        SweepResult s = LatentShift.sweep(volume, ae, c, o.toBuilder().focusFrames(6).build(),
+                                ChunkSweep.of(8), null)) {
+                    assertThat(plain.focus()).isEmpty();
+                    Explanation f = s.focus().orElseThrow();
+                    SweepResult.Chunk best = s.ranked().get(0);
+                    assertThat(f.chunkStart()).isEqualTo(best.start());
+                    assertThat(f.chunkEnd()).isEqualTo(best.end());
+                    try (Explanation alone = LatentShift.explain(volume, ae, c, o.toBuilder().lambdaSweepSteps(6)
+                            .build(), best.start(), best.end(), null)) {
+                        assertThat(f.bound()).as("reference %s", reference).isEqualTo(alone.bound());
+                        assertThat(f.stopReason()).isEqualTo(alone.stopReason());
+                        assertThat(f.lambdas()).containsExactly(alone.lambdas());
+                        assertThat(f.predictions()).containsExactly(alone.predictions(), within(1e-5));
+                        assertThat(f.searchLambdas()).containsExactly(alone.searchLambdas());
+                        assertThat(f.initialPrediction()).isCloseTo(alone.initialPrediction(), within(1e-6));
+                        assertThat(f.frames()).hasSize(6);
+                        for (int i = 0; i < 6; i++) {
+                            assertMaxAbsDifference(f.frames().get(i), alone.frames().get(i), 1e-5);
+                        }
+                        assertMaxAbsDifference(f.heatmap(), alone.heatmap(), 1e-5);
+                        assertMaxAbsDifference(f.reconstruction(), alone.reconstruction(), 1e-6);
+                        if (!reference) {
+                            // reused: no new encoding, only the frames the sweep had not decoded
+                            assertThat(f.timings().slicesDecoded()).isLessThanOrEqualTo(5L * (best.end()
+                                    - best.start()));
+                            assertThat(s.timings().slicesDecoded()).isEqualTo(plain.timings().slicesDecoded()
+                                    + f.timings().slicesDecoded());
+                        }
+                    }
+                    // the sweep's own results do not change with a focus
+                    assertThat(s.chunks()).isEqualTo(plain.chunks());
+                    assertMaxAbsDifference(s.counterfactual(), plain.counterfactual(), 0);
+                }
+            }
+        }
+    }
+
+    @Test
+    void slicesOutsideTheClassifiersViewAreNeitherDifferentiatedNorDecodedOnLambdaSteps() {
+        try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
+            ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(4).build();
+            try (Explanation fast = LatentShift.explain(volume, ae, c, o, 16, 32, null);
+                    Explanation ref = LatentShift.explain(volume, ae, c, o.toBuilder().referenceMode(true).build(), 16,
+                            32, null)) {
+                long lambdaSteps = fast.timings().lambdasEvaluated() + fast.lambdas().length;
+                // D slices to encode and reconstruct, 5 vector-Jacobian products, 5 slices per lambda step
+                assertThat(fast.timings().slicesDecoded()).isLessThanOrEqualTo(D + 5 + 5 * lambdaSteps);
+                assertThat(fast.bound()).isEqualTo(ref.bound());
+                assertThat(fast.predictions()).containsExactly(ref.predictions(), within(1e-4));
+                for (int i = 0; i < fast.frames().size(); i++) {
+                    assertMaxAbsDifference(fast.frames().get(i), ref.frames().get(i), 1e-4);
+                    for (int z : new int[] {16, 19, 25, 31}) {  // no gradient there: the reconstruction itself
+                        assertThat(fast.frames().get(i).get(7, 9, z)).isEqualTo(fast.reconstruction().get(7, 9, z));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aPerSliceSegmenterIsScoredFromTheChangedSlicesWithTheWholeVolumesNumbers() {
+        // The fast mode re-runs a 2-D classifier only on the chunk's slices and takes the other slices' sums from
+        // the reconstruction; the reference runs it on the whole volume at every step. Both must agree, and each
+        // frame's prediction must be the classifier's score of that frame.
+        try (Classifier c = Classifier.builtin("ctcf-lungseg", 1, Classifier.Layout.BCDHW, 0, kernel)) {
+            for (Target.Reducer reducer : new Target.Reducer[] {Target.Reducer.MEAN, Target.Reducer.ONE_MINUS_MEAN}) {
+                Target t = new Target(0, Target.Activation.SIGMOID, reducer, 0.0, false);
+                ExplainOptions o = ExplainOptions.builder().target(t).lambdaSweepSteps(4).searchPredDiff(0.001)
+                        .build();
+                try (Explanation fast = LatentShift.explain(volume, ae, c, o, 16, 24, null);
+                        Explanation ref = LatentShift.explain(volume, ae, c, o.toBuilder().referenceMode(true).build(),
+                                16, 24, null)) {
+                    assertThat(fast.bound()).as("%s", reducer).isEqualTo(ref.bound());
+                    assertThat(fast.stopReason()).isEqualTo(ref.stopReason());
+                    assertThat(fast.searchPredictions()).containsExactly(ref.searchPredictions(), within(1e-6));
+                    assertThat(fast.predictions()).containsExactly(ref.predictions(), within(1e-6));
+                    for (int i = 0; i < fast.frames().size(); i++) {
+                        assertThat(c.score(fast.frames().get(i), t)).isCloseTo(fast.predictions()[i], within(1e-6));
+                    }
+                    assertThat(fast.predictions()[0]).isNotCloseTo(fast.initialPrediction(), within(1e-7));
+                }
+            }
+        }
+    }
+
+    @Test
     void sweepLocalizesAClassifierThatOnlySeesSlices20To24() {
         try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
             ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2).build();

@@ -167,6 +167,22 @@ class CliTest {
     }
 
     @Test
+    void benchExplainRunsTheShippedModelsOnTheSampleOverASliceRange() {
+        Result r = run("bench", "explain", "--defaults", "--chunks", "8", "--range", "56:64", "--no-reference");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("cip_ct64_nodule.nii.gz").contains("autoencoder.json")
+                .contains("nodule-detector.json").contains("slices 56:64").contains("whole-volume latent gradient");
+        // one chunk row: 8 fast, with at least the 105-slice reconstruction decoded
+        String row = r.out().lines().filter(l -> l.strip().startsWith("8 fast")).findFirst().orElseThrow();
+        long decoded = Long.parseLong(row.strip().split("\\s+")[3].replace(",", ""));
+        assertThat(decoded).isGreaterThanOrEqualTo(105);
+
+        Result bad = run("bench", "explain", "--defaults", "--range", "9:3");
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("--range").contains("9:3");
+    }
+
+    @Test
     void predictRunsATorchScriptClassifierFromItsCard() throws IOException {
         Path card = torchScriptCard("bright", "    m = x.mean(dim=[1, 2, 3, 4])\n"
                 + "    return torch.stack([m, 1.0 - m], dim=1)\n", """
