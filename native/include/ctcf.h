@@ -509,7 +509,29 @@ typedef struct ctcf_train_stats {
     double discriminator;      /* autoencoder: hinge loss of the discriminator */
     double adaptive_weight;    /* autoencoder: taming's adaptive generator weight (times disc_weight) */
     int64_t codes_used;        /* autoencoder: distinct codebook entries in the batch */
+    double perceptual;         /* autoencoder: mean LPIPS distance of the batch (0 without a perceptual model) */
 } ctcf_train_stats;
+
+/* Opaque: the LPIPS perceptual distance over torchvision's VGG-16 features (Zhang et al. 2018). Created with
+ * random VGG weights and every LPIPS linear weight 1; load torchvision's vgg16 state dict ("features.N.weight",
+ * "features.N.bias") and, optionally, LPIPS's linear layers ("linK.model.1.weight", [1, C, 1, 1]) by name. */
+typedef struct ctcf_perceptual ctcf_perceptual;
+
+CTCF_API int32_t ctcf_perceptual_create(ctcf_context* ctx, ctcf_perceptual** out, ctcf_error* err);
+CTCF_API void ctcf_perceptual_free(ctcf_perceptual* p);
+CTCF_API int32_t ctcf_perceptual_param_count(const ctcf_perceptual* p, int64_t* count, ctcf_error* err);
+CTCF_API int32_t ctcf_perceptual_param_info(const ctcf_perceptual* p, int64_t index, char* name, size_t name_cap,
+                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+CTCF_API int32_t ctcf_perceptual_set_param(ctcf_perceptual* p, const char* name, int32_t dtype, const void* data,
+                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
+                                           ctcf_error* err);
+CTCF_API int32_t ctcf_perceptual_get_param(const ctcf_perceptual* p, const char* name, float* dst, int64_t numel,
+                                           ctcf_error* err);
+/* LPIPS distances out[n] between images a and b [n, channels (1 or 3), ny, nx] in [-1, 1] (one channel is
+ * repeated to three), float32 C order. */
+CTCF_API int32_t ctcf_perceptual_distance(ctcf_context* ctx, ctcf_perceptual* p, const float* a, const float* b,
+                                          int64_t n, int64_t channels, int64_t ny, int64_t nx, double* out,
+                                          ctcf_error* err);
 
 /* Opaque: an optimiser (Adam) bound to one model; free it before the model. */
 typedef struct ctcf_trainer ctcf_trainer;
@@ -530,6 +552,10 @@ CTCF_API int32_t ctcf_trainer_create_autoencoder(ctcf_context* ctx, ctcf_autoenc
 CTCF_API int32_t ctcf_trainer_create_classifier(ctcf_context* ctx, ctcf_classifier* clf,
                                                 const ctcf_train_options* options, ctcf_trainer** out,
                                                 ctcf_error* err);
+/* Adds weight * LPIPS(x, x_rec) to the autoencoder's reconstruction term (taming's perceptual loss; it also
+ * enters the adaptive GAN weight). The trainer borrows p: keep it alive while the trainer steps. NULL or
+ * weight 0 removes it. */
+CTCF_API int32_t ctcf_trainer_set_perceptual(ctcf_trainer* t, ctcf_perceptual* p, double weight, ctcf_error* err);
 /* One optimisation step. x: [B, ny, nx] slices (autoencoder) or [B, D, ny, nx] volumes (classifier), float32,
  * C order; y: the classifier's targets (NULL for the autoencoder). */
 CTCF_API int32_t ctcf_trainer_step(ctcf_context* ctx, ctcf_trainer* t, const float* x, int32_t x_ndim,

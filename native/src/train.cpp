@@ -13,6 +13,7 @@
 #include "autoencoder.h"
 #include "classifier.h"
 #include "context.h"
+#include "perceptual.h"
 #include "ctcf.h"
 #include "guard.h"
 #include "params.h"
@@ -123,6 +124,8 @@ struct ctcf_trainer {
     at::Tensor usage; // float32 [n_embed]: how often each code was chosen since the last restart
     ctcf::NamedParams state;
     c10::Device device{c10::kCPU};
+    ctcf_perceptual* perceptual = nullptr;  // borrowed (ctcf_trainer_set_perceptual)
+    double perceptual_weight = 0.0;
 
     void build_state() {
         state.list.clear();
@@ -203,7 +206,14 @@ void step_autoencoder(ctcf_trainer& t, const at::Tensor& slices, ctcf_train_stat
     at::Tensor zq = model->quantize->forward_with_loss(z, t.opt.commitment, &qloss, &idx);
     at::Tensor xrec = model->decode(zq);
     at::Tensor rec = torch::abs(x - xrec).mean();
-    at::Tensor loss = rec + t.opt.codebook_weight * qloss;
+    // taming's nll: mean |x - x_rec| plus the weighted LPIPS distance; the adaptive weight balances it.
+    at::Tensor nll = rec;
+    at::Tensor perceptual;
+    if (t.perceptual != nullptr && t.perceptual_weight != 0.0) {
+        perceptual = t.perceptual->net->forward(x.contiguous(), xrec.contiguous()).mean();
+        nll = rec + t.perceptual_weight * perceptual;
+    }
+    at::Tensor loss = nll + t.opt.codebook_weight * qloss;
     const int64_t done = t.steps_done();
     const bool gan = t.disc && done >= t.opt.disc_start;
     double gen_v = 0.0, w_v = 0.0, d_v = 0.0;
@@ -211,7 +221,7 @@ void step_autoencoder(ctcf_trainer& t, const at::Tensor& slices, ctcf_train_stat
         t.disc->eval();  // the generator step reads D without updating its batch statistics
         for (auto& p : t.disc->parameters()) p.set_requires_grad(false);
         at::Tensor g = -t.disc->forward(xrec).mean();
-        at::Tensor w = adaptive_weight(rec, g, model->decoder->conv_out->weight) * t.opt.disc_weight;
+        at::Tensor w = adaptive_weight(nll, g, model->decoder->conv_out->weight) * t.opt.disc_weight;
         loss = loss + w * g;
         gen_v = g.item<double>();
         w_v = w.item<double>();
@@ -255,6 +265,7 @@ void step_autoencoder(ctcf_trainer& t, const at::Tensor& slices, ctcf_train_stat
     st.adaptive_weight = w_v;
     st.discriminator = d_v;
     st.codes_used = std::get<0>(at::_unique(idx.cpu())).numel();
+    st.perceptual = perceptual.defined() ? perceptual.item<double>() : 0.0;
 }
 
 at::Tensor resize_to(const at::Tensor& y, at::IntArrayRef size) {
@@ -397,6 +408,25 @@ CTCF_API int32_t ctcf_trainer_create_classifier(ctcf_context* ctx, ctcf_classifi
     t->step = torch::zeros({1}, torch::kFloat32).to(ctx->device);
     t->build_state();
     *out = t.release();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_trainer_set_perceptual(ctcf_trainer* t, ctcf_perceptual* p, double weight, ctcf_error* err) {
+    CTCF_API_BEGIN
+    if (t == nullptr) throw ctcf::InvalidArgument("trainer is NULL");
+    if (t->ae == nullptr) throw ctcf::InvalidArgument("a perceptual loss needs an autoencoder trainer");
+    if (!std::isfinite(weight) || weight < 0) throw ctcf::InvalidArgument("the perceptual weight must be >= 0");
+    if (p != nullptr && p->device != t->device) {
+        throw ctcf::InvalidArgument("the perceptual model (" + p->device.str() + ") and the trainer (" +
+                                    t->device.str() + ") must be on the same device");
+    }
+    if (p != nullptr && t->ae->model->encoder->conv_in->weight.size(1) != 1 &&
+        t->ae->model->encoder->conv_in->weight.size(1) != 3) {
+        throw ctcf::InvalidArgument("LPIPS compares 1- or 3-channel images");
+    }
+    t->perceptual = p;
+    t->perceptual_weight = p == nullptr ? 0.0 : weight;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -79,7 +79,13 @@ final class NamedParameters {
      */
     void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes)
             throws ModelFormatException {
-        List<Parameter> params = list();
+        load(file, tensors, modelDescription, optionalSuffixes, name -> true);
+    }
+
+    /** As above for the parameters whose names {@code scope} accepts (a file holding part of a model). */
+    void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes,
+            java.util.function.Predicate<String> scope) throws ModelFormatException {
+        List<Parameter> params = list().stream().filter(p -> scope.test(p.name())).toList();
         List<String> missing = new ArrayList<>();
         List<String> mismatched = new ArrayList<>();
         Map<String, Parameter> byName = new LinkedHashMap<>();

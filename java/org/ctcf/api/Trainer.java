@@ -76,12 +76,13 @@ public final class Trainer extends NativeHandle {
 
     /** What one step measured (autoencoder terms are 0 for a classifier). */
     public record Stats(long step, double loss, double reconstruction, double codebook, double generator,
-            double discriminator, double adaptiveWeight, long codesUsed) {
+            double discriminator, double adaptiveWeight, long codesUsed, double perceptual) {
     }
 
     private final Kernel kernel;
     private final RefCounted.Lease modelLease;
     private final NativeHandle model;
+    private RefCounted.Lease perceptualLease;
 
     private Trainer(MemorySegment handle, Kernel kernel, NativeHandle model, RefCounted.Lease modelLease) {
         super("trainer", handle, H.TRAINER_FREE);
@@ -133,6 +134,35 @@ public final class Trainer extends NativeHandle {
         }
     }
 
+    /**
+     * Adds {@code weight} × LPIPS(x, x_rec) to the autoencoder's reconstruction term, as taming's objective does
+     * (it also enters the adaptive GAN weight). The trainer keeps {@code p} alive until it is replaced or the
+     * trainer is closed; null removes the term.
+     */
+    public void setPerceptual(Perceptual p, double weight) {
+        if (!(weight >= 0) || !Double.isFinite(weight)) {
+            throw new IllegalArgumentException("the perceptual weight must be >= 0");
+        }
+        if (p != null && p.kernel() != kernel) {
+            throw new IllegalArgumentException("the perceptual model and the trainer must share a Kernel");
+        }
+        RefCounted.Lease pl = p == null ? null : p.lease();
+        try (var lease = lease()) {
+            MemorySegment ph = p == null ? MemorySegment.NULL : p.handle();
+            NativeLib.call("setting the perceptual loss", err -> (int) H.TRAINER_SET_PERCEPTUAL.invokeExact(handle(),
+                    ph, weight, err));
+        } catch (RuntimeException e) {
+            if (pl != null) {
+                pl.close();
+            }
+            throw e;
+        }
+        if (perceptualLease != null) {
+            perceptualLease.close();
+        }
+        perceptualLease = pl;
+    }
+
     /** One autoencoder step on {@code n} slices of {@code ny × nx} (C order, processed units). */
     public Stats stepAutoencoder(float[] slices, int n, int ny, int nx) {
         return step(slices, new long[] {n, ny, nx}, null, null);
@@ -165,7 +195,8 @@ public final class Trainer extends NativeHandle {
             return new Stats(st.get(JAVA_LONG, off("step")), st.get(JAVA_DOUBLE, off("loss")),
                     st.get(JAVA_DOUBLE, off("reconstruction")), st.get(JAVA_DOUBLE, off("codebook")),
                     st.get(JAVA_DOUBLE, off("generator")), st.get(JAVA_DOUBLE, off("discriminator")),
-                    st.get(JAVA_DOUBLE, off("adaptive_weight")), st.get(JAVA_LONG, off("codes_used")));
+                    st.get(JAVA_DOUBLE, off("adaptive_weight")), st.get(JAVA_LONG, off("codes_used")),
+                    st.get(JAVA_DOUBLE, off("perceptual")));
         }
     }
 
@@ -222,6 +253,9 @@ public final class Trainer extends NativeHandle {
         super.close();
         if (wasOpen) {
             modelLease.close();
+            if (perceptualLease != null) {
+                perceptualLease.close();
+            }
         }
     }
 

@@ -162,6 +162,18 @@ final class TrainCommand implements Runnable {
         @Option(names = "--resume", description = "Continue from OUT/checkpoint.safetensors if it exists.")
         boolean resume;
 
+        @Option(names = "--lpips-vgg", paramLabel = "FILE", description = "Add taming's perceptual loss (LPIPS): "
+                + "torchvision's VGG-16 state dict (e.g. vgg16-397923af.pth; not shipped, not downloaded).")
+        Path lpipsVgg;
+
+        @Option(names = "--lpips-lin", paramLabel = "FILE", description = "LPIPS v0.1 linear layers for VGG "
+                + "(vgg.pth); without it every channel weighs 1 (LPIPS's baseline variant). Needs --lpips-vgg.")
+        Path lpipsLin;
+
+        @Option(names = "--perceptual-weight", defaultValue = "1.0",
+                description = "Weight of the LPIPS term (taming: 1.0). Default: ${DEFAULT-VALUE}.")
+        double perceptualWeight;
+
         @Mixin
         PreprocessCommand.KernelOptions kernel;
 
@@ -177,8 +189,13 @@ final class TrainCommand implements Runnable {
                             List.of(), 0.0);
             Trainer.Options t = Trainer.Options.defaults().withLearningRate(lr)
                     .withDiscriminator(discStart, discChannels, 3, discWeight).withCodeRestart(codeRestart);
+            if (lpipsLin != null && lpipsVgg == null) {
+                throw new IllegalArgumentException("--lpips-lin needs --lpips-vgg (the VGG-16 weights)");
+            }
+            var perceptual = lpipsVgg == null ? null
+                    : new AutoencoderTraining.PerceptualLoss(lpipsVgg, lpipsLin, perceptualWeight);
             var opts = new AutoencoderTraining.Options(cfg, PreprocessOptions.reference(), downscale, crop, batch, steps,
-                    seed, t, validateEvery, checkpointEvery);
+                    seed, t, validateEvery, checkpointEvery, perceptual);
             ProgressLine line = new ProgressLine(o, quiet(spec));
             line.println(String.format(Locale.ROOT, "training on %d volumes, validating on %d; %d steps of %d x %d^2 "
                     + "crops, seed %d", m.train().size(), m.validation().size(), steps, batch, crop, seed));
@@ -190,7 +207,8 @@ final class TrainCommand implements Runnable {
                     public void step(Trainer.Stats s, long total, double sec) {
                         avg = Double.isNaN(avg) ? s.reconstruction() : 0.95 * avg + 0.05 * s.reconstruction();
                         line.update(s.step(), total, String.format(Locale.ROOT,
-                                "L1 %.4f (avg %.4f) vq %.4f codes %d%s %.2f s/step", s.reconstruction(), avg,
+                                "L1 %.4f (avg %.4f)%s vq %.4f codes %d%s %.2f s/step", s.reconstruction(), avg,
+                                perceptual == null ? "" : String.format(Locale.ROOT, " lpips %.4f", s.perceptual()),
                                 s.codebook(), s.codesUsed(), s.discriminator() != 0 ? String.format(Locale.ROOT,
                                         " g %.3f d %.3f", s.generator(), s.discriminator()) : "", sec), 25);
                     }

@@ -141,7 +141,8 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("generator"),
             JAVA_DOUBLE.withName("discriminator"),
             JAVA_DOUBLE.withName("adaptive_weight"),
-            JAVA_LONG.withName("codes_used"));
+            JAVA_LONG.withName("codes_used"),
+            JAVA_DOUBLE.withName("perceptual"));
     /** ctcf_progress_fn. */
     public static final FunctionDescriptor PROGRESS_FN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_DOUBLE);
@@ -183,6 +184,14 @@ public final class NativeLib {
         public static final MethodHandle SELFTEST;
         public static final MethodHandle AE_CREATE;
         public static final MethodHandle AE_FREE;
+        public static final MethodHandle PERCEPTUAL_CREATE;
+        public static final MethodHandle PERCEPTUAL_FREE;
+        public static final MethodHandle PERCEPTUAL_PARAM_COUNT;
+        public static final MethodHandle PERCEPTUAL_PARAM_INFO;
+        public static final MethodHandle PERCEPTUAL_SET_PARAM;
+        public static final MethodHandle PERCEPTUAL_GET_PARAM;
+        public static final MethodHandle PERCEPTUAL_DISTANCE;
+        public static final MethodHandle TRAINER_SET_PERCEPTUAL;
         public static final MethodHandle AE_PARAM_COUNT;
         public static final MethodHandle AE_PARAM_INFO;
         public static final MethodHandle AE_SET_PARAM;
@@ -265,6 +274,21 @@ public final class NativeLib {
             SELFTEST = bind("ctcf_selftest", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
             AE_CREATE = bind("ctcf_autoencoder_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             AE_FREE = bind("ctcf_autoencoder_free", FunctionDescriptor.ofVoid(ADDRESS));
+            PERCEPTUAL_CREATE = bind("ctcf_perceptual_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    ADDRESS));
+            PERCEPTUAL_FREE = bind("ctcf_perceptual_free", FunctionDescriptor.ofVoid(ADDRESS));
+            PERCEPTUAL_PARAM_COUNT = bind("ctcf_perceptual_param_count",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            PERCEPTUAL_PARAM_INFO = bind("ctcf_perceptual_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                    JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            PERCEPTUAL_SET_PARAM = bind("ctcf_perceptual_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            PERCEPTUAL_GET_PARAM = bind("ctcf_perceptual_get_param",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            PERCEPTUAL_DISTANCE = bind("ctcf_perceptual_distance", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS));
+            TRAINER_SET_PERCEPTUAL = bind("ctcf_trainer_set_perceptual", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                    ADDRESS, JAVA_DOUBLE, ADDRESS));
             AE_PARAM_COUNT = bind("ctcf_autoencoder_param_count",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             AE_PARAM_INFO = bind("ctcf_autoencoder_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,

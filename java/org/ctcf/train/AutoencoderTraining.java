@@ -14,6 +14,7 @@ import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
+import org.ctcf.api.Perceptual;
 import org.ctcf.api.Trainer;
 import org.ctcf.api.VqConfig;
 
@@ -28,9 +29,11 @@ public final class AutoencoderTraining {
      * @param downscale 1 or 2: slices are halved before training; the exported wrapper then resizes the
      *     {@code evalSize}² processed slices to half that
      * @param crop crop size in (downscaled) pixels
+     * @param perceptual LPIPS term: VGG-16 and linear-layer weights and its weight, or null for none
      */
     public record Options(VqConfig config, PreprocessOptions preprocessing, int downscale, int crop, int batch,
-            long steps, long seed, Trainer.Options train, long validateEvery, long checkpointEvery) {
+            long steps, long seed, Trainer.Options train, long validateEvery, long checkpointEvery,
+            PerceptualLoss perceptual) {
         public Options {
             if (crop < 8 || batch < 1 || steps < 1 || validateEvery < 1 || checkpointEvery < 1) {
                 throw new IllegalArgumentException("crop >= 8, batch, steps, validate-every and checkpoint-every >= 1");
@@ -41,10 +44,34 @@ public final class AutoencoderTraining {
             }
         }
 
+        public Options(VqConfig config, PreprocessOptions preprocessing, int downscale, int crop, int batch, long steps,
+                long seed, Trainer.Options train, long validateEvery, long checkpointEvery) {
+            this(config, preprocessing, downscale, crop, batch, steps, seed, train, validateEvery, checkpointEvery,
+                    null);
+        }
+
         /** The wrapper the exported model is used with on the {@code preprocessing} grid. */
         public SliceWrapper exportWrapper() {
             int size = Math.max(preprocessing.inPlaneX(), preprocessing.inPlaneY());
             return SliceWrapper.plain().withResize(downscale == 1 ? 0 : size / downscale);
+        }
+    }
+
+    /**
+     * taming's perceptual term: {@code weight} × LPIPS(x, x_rec), with torchvision's VGG-16 weights {@code vgg}
+     * and LPIPS's linear layers {@code lin} (null: every channel weighs 1).
+     */
+    public record PerceptualLoss(Path vgg, Path lin, double weight) {
+        public PerceptualLoss {
+            if (vgg == null || !(weight > 0) || !Double.isFinite(weight)) {
+                throw new IllegalArgumentException("a perceptual loss needs the VGG-16 weights and a weight > 0");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "LPIPS(vgg=" + vgg.getFileName() + ", lin=" + (lin == null ? "none (baseline)" : lin.getFileName())
+                    + ", weight=" + weight + ")";
         }
     }
 
@@ -87,7 +114,17 @@ public final class AutoencoderTraining {
             ae = SliceAutoencoder.create(o.config(), k);
         }
         List<Named> last = List.of();
-        try (ae; Trainer t = Trainer.forAutoencoder(ae, SliceWrapper.plain(), o.train())) {
+        Perceptual lpips = null;
+        try {
+            lpips = o.perceptual() == null ? null : Perceptual.load(o.perceptual().vgg(), o.perceptual().lin(), k);
+        } catch (IOException | RuntimeException e) {
+            ae.close();
+            throw e;
+        }
+        try (ae; var lp = lpips; Trainer t = Trainer.forAutoencoder(ae, SliceWrapper.plain(), o.train())) {
+            if (lp != null) {
+                t.setPerceptual(lp, o.perceptual().weight());
+            }
             if (resuming) {
                 t.loadState(ckptFile);
             }
@@ -144,6 +181,9 @@ public final class AutoencoderTraining {
         m.put("ctcf.train.crop", Integer.toString(o.crop()));
         m.put("ctcf.train.downscale", Integer.toString(o.downscale()));
         m.put("ctcf.train.options", o.train().toString());
+        if (o.perceptual() != null) {
+            m.put("ctcf.train.perceptual", o.perceptual().toString());
+        }
         return m;
     }
 

@@ -70,6 +70,30 @@ class TrainCliTest {
     }
 
     @Test
+    void trainAeTakesTheLpipsWeightsAndReportsThePerceptualTerm() throws IOException {
+        Path m = manifest();
+        Path vgg = tmp.resolve("vgg16.safetensors");
+        try (org.ctcf.api.Kernel k = org.ctcf.api.Kernel.open();
+                org.ctcf.api.Perceptual p = org.ctcf.api.Perceptual.create(k)) {
+            p.save(vgg, false);
+        }
+        Path out = tmp.resolve("ae-lpips");
+        CliTest.Result r = run("train", "ae", "--manifest", m.toString(), "-o", out.toString(), "--crop", "32",
+                "--batch", "2", "--n-embed", "32", "--z-channels", "8", "--steps", "1", "--lpips-vgg", vgg.toString(),
+                "--perceptual-weight", "0.5");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("lpips ").contains("after 1 steps");
+        CliTest.Result linOnly = run("train", "ae", "--manifest", m.toString(), "-o", out.toString(), "--lpips-lin",
+                vgg.toString());
+        assertThat(linOnly.code()).isNotZero();
+        assertThat(linOnly.err()).contains("--lpips-lin needs --lpips-vgg");
+        CliTest.Result missing = run("train", "ae", "--manifest", m.toString(), "-o", out.toString(), "--lpips-vgg",
+                tmp.resolve("absent.pth").toString());
+        assertThat(missing.code()).isNotZero();
+        assertThat(missing.err()).contains("absent.pth");
+    }
+
+    @Test
     void trainClassifiersWriteCardsThatLoadWithTheirMetrics() throws IOException {
         Path m = manifest();
         Path lung = tmp.resolve("lung");
