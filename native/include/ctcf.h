@@ -512,6 +512,32 @@ typedef struct ctcf_train_stats {
     double perceptual;         /* autoencoder: mean LPIPS distance of the batch (0 without a perceptual model) */
 } ctcf_train_stats;
 
+/* Saliency baselines (the paper's Fig. 4 comparison) of a classifier's explained score on a processed volume. */
+typedef enum ctcf_saliency_method {
+    CTCF_SALIENCY_GRADIENT = 0,             /* d score / d x */
+    CTCF_SALIENCY_GRADIENT_X_INPUT = 1,     /* x * d score / d x */
+    CTCF_SALIENCY_INTEGRATED_GRADIENTS = 2, /* (x - x') * mean of the gradient on the path from the baseline x' */
+    CTCF_SALIENCY_OCCLUSION = 3             /* mean score drop of the occluding windows covering a voxel */
+} ctcf_saliency_method;
+
+typedef struct ctcf_saliency_options {
+    int32_t steps;      /* integrated gradients: path points (midpoint rule), 32 */
+    int32_t reserved;
+    double baseline;    /* integrated gradients: the constant baseline volume x' (0) */
+    int64_t window[3];  /* occlusion: window size in slices, rows, columns (8, 8, 8) */
+    int64_t stride[3];  /* occlusion: stride (8, 8, 8) */
+    double fill;        /* occlusion: the value inside the window (0) */
+    int64_t batch;      /* volumes per classifier call (4) */
+} ctcf_saliency_options;
+
+CTCF_API void ctcf_saliency_options_default(ctcf_saliency_options* opts);
+
+/* Writes the map (nx*ny*nz float32, the volume's layout) to out and the score of x to *value (may be NULL).
+ * Progress: phase 5, step = work done, lambda = work in all. */
+CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
+                               const ctcf_volume* x, int32_t method, const ctcf_saliency_options* opts,
+                               ctcf_progress_fn progress, void* user, float* out, double* value, ctcf_error* err);
+
 /* Opaque: the LPIPS perceptual distance over torchvision's VGG-16 features (Zhang et al. 2018). Created with
  * random VGG weights and every LPIPS linear weight 1; load torchvision's vgg16 state dict ("features.N.weight",
  * "features.N.bias") and, optionally, LPIPS's linear layers ("linK.model.1.weight", [1, C, 1, 1]) by name. */

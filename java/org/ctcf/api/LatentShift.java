@@ -110,9 +110,9 @@ public final class LatentShift {
     }
 
     /** Bridges the kernel's progress callback to a listener; never lets an exception reach native code. */
-    private static final class Upcall {
+    static final class Upcall {
         private final Progress.Listener listener;
-        private Throwable failure;
+        Throwable failure;
 
         Upcall(Progress.Listener listener) {
             this.listener = listener;

@@ -6,7 +6,9 @@ package org.ctcf.api;
  */
 public record Progress(Phase phase, long chunk, long chunks, long step, double lambda, double prediction) {
     public enum Phase {
-        ENCODE, GRADIENT, SEARCH_STEP, SWEEP_FRAME, CHUNK_DONE;
+        ENCODE, GRADIENT, SEARCH_STEP, SWEEP_FRAME, CHUNK_DONE,
+        /** A saliency map: step = work done, λ = work in all. */
+        SALIENCY;
 
         /** From the kernel's phase code (explicit values, see ctcf_progress_fn). */
         static Phase of(int code) {
@@ -16,6 +18,7 @@ public record Progress(Phase phase, long chunk, long chunks, long step, double l
                 case 2 -> SEARCH_STEP;
                 case 3 -> SWEEP_FRAME;
                 case 4 -> CHUNK_DONE;
+                case 5 -> SALIENCY;
                 default -> throw new IllegalArgumentException("unknown progress phase " + code);
             };
         }

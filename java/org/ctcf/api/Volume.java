@@ -97,6 +97,24 @@ public final class Volume implements AutoCloseable {
         return v;
     }
 
+    /** Slices [a, b) as a new volume, its affine moved so that every voxel keeps its world position. */
+    public Volume slices(int a, int b) {
+        if (a < 0 || b > nz() || a >= b) {
+            throw new IllegalArgumentException("slices [" + a + ", " + b + ") are not inside the volume's " + nz()
+                    + " slices");
+        }
+        double[] m = geometry.affine();
+        for (int r = 0; r < 3; r++) {
+            m[r * 4 + 3] += a * m[r * 4 + 2];
+        }
+        Volume v = new Volume(new Geometry(nx(), ny(), b - a, m));
+        long plane = (long) nx() * ny() * Float.BYTES;
+        try (var lease = life.acquire()) {
+            v.voxels.copyFrom(voxels.asSlice(a * plane, (b - a) * plane));
+        }
+        return v;
+    }
+
     public float get(int x, int y, int z) {
         long i = index(x, y, z);
         try (var lease = life.acquire()) {

@@ -154,7 +154,8 @@ final class BenchCommand implements Runnable {
         Path input;
 
         @Option(names = "--range", paramLabel = "A:B",
-                description = "Sweep only slices [A, B) of the (processed) volume. Default: all.")
+                description = "Use slices [A, B) of the (processed) volume as the volume: both modes see only "
+                        + "these slices (e.g. 20:84 for a 64-slice volume). Default: all.")
         String range;
 
         @Option(names = "--defaults", description = "The shipped models and sample: --autoencoder "
@@ -235,7 +236,7 @@ final class BenchCommand implements Runnable {
                             : size + "x" + size + "x" + slices + " synthetic",
                     builtInModel ? "random (ch 32, ch_mult 1,2,2)" : autoencoder.getFileName(),
                     classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk",
-                    range != null ? ", slices " + range : "");
+                    range != null ? ", slices " + range + " of it as the volume" : "");
             o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s%n", "chunk", "mode", "seconds",
                     "slices decoded", "run MiB", "time x", "memory x");
             for (int chunk : chunks) {
@@ -317,16 +318,28 @@ final class BenchCommand implements Runnable {
             }
         }
 
-        /** The swept volume: --input processed as the card says, or the synthetic pattern. */
+        /** The swept volume: --input processed as the card says, or the synthetic pattern; --range of it. */
         private Volume benchVolume(Kernel k, org.ctcf.api.Classifier clf, boolean card) throws IOException {
+            Volume v;
             if (input == null) {
-                Volume v = Volume.allocate(Geometry.of(size, size, slices, 1.5, 1.5, 3, 0, 0, 0));
+                v = Volume.allocate(Geometry.of(size, size, slices, 1.5, 1.5, 3, 0, 0, 0));
                 fillBenchmarkPattern(v);
+            } else {
+                try (Volume ct = org.ctcf.io.VolumeIO.read(input)) {
+                    v = k.preprocess(ct, card ? clf.card().preprocessing()
+                            : org.ctcf.api.PreprocessOptions.reference());
+                }
+            }
+            int[] r = parseRange();
+            if (r == null) {
                 return v;
             }
-            try (Volume ct = org.ctcf.io.VolumeIO.read(input)) {
-                return k.preprocess(ct, card ? clf.card().preprocessing()
-                        : org.ctcf.api.PreprocessOptions.reference());
+            try (v) {
+                if (r[1] > v.nz()) {
+                    throw new IllegalArgumentException("--range " + range + " is outside the volume's " + v.nz()
+                            + " slices");
+                }
+                return v.slices(r[0], r[1]);
             }
         }
 
@@ -347,13 +360,6 @@ final class BenchCommand implements Runnable {
                                     0, k);
                     Volume v = benchVolume(k, clf, card)) {
                 ae.withWrapper(aeCard ? ae.wrapper() : SliceWrapper.plain()).withBatchSize(16);
-                int[] r = parseRange();
-                int first = r == null ? 0 : r[0];
-                int last = r == null ? v.nz() : r[1];
-                if (last > v.nz()) {
-                    throw new IllegalArgumentException("--range " + range + " is outside the processed volume's "
-                            + v.nz() + " slices");
-                }
                 ExplainOptions base = ExplainOptions.builder()
                         .target(card ? clf.target(null) : org.ctcf.api.Target.sigmoidOf(0))
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
@@ -363,8 +369,7 @@ final class BenchCommand implements Runnable {
                 long decoded;
                 switch (mode) {
                     case "fast", "reference" -> {
-                        try (SweepResult s = LatentShift.sweep(v, ae, clf, base,
-                                new ChunkSweep(chunk, chunk, 0, first, last), null)) {
+                        try (SweepResult s = LatentShift.sweep(v, ae, clf, base, ChunkSweep.of(chunk), null)) {
                             decoded = s.timings().slicesDecoded();
                         }
                     }

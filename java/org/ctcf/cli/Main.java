@@ -11,7 +11,8 @@ import picocli.CommandLine.Mixin;
 /** The {@code ctcf} command line: a thin shell over the Java API. {@link #run} is what tests call in-process. */
 @Command(name = "ctcf", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Counterfactual explanations for 3D CT classifiers (Latent Shift).",
-        subcommands = {InfoCommand.class, PreprocessCommand.class, ExplainCommand.class, PredictCommand.class,
+        subcommands = {InfoCommand.class, PreprocessCommand.class, ExplainCommand.class, SaliencyCommand.class,
+            PredictCommand.class,
             SegmentCommand.class,
             AeCommand.class,
             TrainCommand.class,

@@ -98,6 +98,14 @@ public final class NativeLib {
             JAVA_LONG.withName("gradient_batch"),
             JAVA_INT.withName("focus_frames"),
             JAVA_INT.withName("reserved"));
+    public static final StructLayout SALIENCY_OPTIONS = MemoryLayout.structLayout(
+            JAVA_INT.withName("steps"),
+            JAVA_INT.withName("reserved"),
+            JAVA_DOUBLE.withName("baseline"),
+            MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("window"),
+            MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("stride"),
+            JAVA_DOUBLE.withName("fill"),
+            JAVA_LONG.withName("batch"));
     public static final StructLayout RESULT_INFO = MemoryLayout.structLayout(
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
@@ -184,6 +192,7 @@ public final class NativeLib {
         public static final MethodHandle SELFTEST;
         public static final MethodHandle AE_CREATE;
         public static final MethodHandle AE_FREE;
+        public static final MethodHandle SALIENCY;
         public static final MethodHandle PERCEPTUAL_CREATE;
         public static final MethodHandle PERCEPTUAL_FREE;
         public static final MethodHandle PERCEPTUAL_PARAM_COUNT;
@@ -274,6 +283,8 @@ public final class NativeLib {
             SELFTEST = bind("ctcf_selftest", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
             AE_CREATE = bind("ctcf_autoencoder_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             AE_FREE = bind("ctcf_autoencoder_free", FunctionDescriptor.ofVoid(ADDRESS));
+            SALIENCY = bind("ctcf_saliency", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
             PERCEPTUAL_CREATE = bind("ctcf_perceptual_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     ADDRESS));
             PERCEPTUAL_FREE = bind("ctcf_perceptual_free", FunctionDescriptor.ofVoid(ADDRESS));

@@ -98,6 +98,26 @@ class VolumeReadWriteTest {
     }
 
     @Test
+    void aSliceRangeKeepsEveryVoxelsWorldPosition() throws IOException {
+        try (Volume v = VolumeIO.read(TestPaths.sample()); Volume s = v.slices(10, 25)) {
+            assertThat(s.nz()).isEqualTo(15);
+            assertThat(s.nx()).isEqualTo(v.nx());
+            double[] a = v.geometry().affine();
+            double[] b = s.geometry().affine();
+            for (int[] p : new int[][] {{0, 0, 0}, {5, 7, 3}, {v.nx() - 1, v.ny() - 1, 14}}) {
+                assertThat(s.get(p[0], p[1], p[2])).isEqualTo(v.get(p[0], p[1], p[2] + 10));
+                for (int r = 0; r < 3; r++) {
+                    double wv = a[r * 4] * p[0] + a[r * 4 + 1] * p[1] + a[r * 4 + 2] * (p[2] + 10) + a[r * 4 + 3];
+                    double ws = b[r * 4] * p[0] + b[r * 4 + 1] * p[1] + b[r * 4 + 2] * p[2] + b[r * 4 + 3];
+                    assertThat(ws).isCloseTo(wv, within(1e-9));
+                }
+            }
+            assertThatThrownBy(() -> v.slices(5, 5)).hasMessageContaining("[5, 5)");
+            assertThatThrownBy(() -> v.slices(0, v.nz() + 1)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void appliesSlopeAndIntercept() throws IOException {
         TestVolumes.Nifti n = new TestVolumes.Nifti();
         n.slope = 2.5f;

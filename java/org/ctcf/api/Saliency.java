@@ -1,0 +1,149 @@
+package org.ctcf.api;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Locale;
+
+import org.ctcf.internal.NativeLib;
+import org.ctcf.internal.NativeLib.H;
+
+/**
+ * Classic attribution maps of a classifier's explained score, computed in the kernel: the baselines the paper
+ * compares Latent Shift with (its Fig. 4). The methods need nothing but the score and its gradient, so they work
+ * for built-in architectures and TorchScript classifiers alike. Guided backprop and Grad-CAM, which need the
+ * model's inner layers, are not implemented.
+ */
+public final class Saliency {
+    /** A method and its kernel code. */
+    public enum Method {
+        /** ∂score/∂x. */
+        GRADIENT(0, "gradient"),
+        /** x · ∂score/∂x. */
+        GRADIENT_X_INPUT(1, "gradient-x-input"),
+        /** Integrated gradients from a constant baseline (midpoint rule, {@link Options#steps()} points). */
+        INTEGRATED_GRADIENTS(2, "integrated-gradients"),
+        /** Occlusion: the mean score drop of the windows covering a voxel (slow; a reference). */
+        OCCLUSION(3, "occlusion");
+
+        final int code;
+        private final String label;
+
+        Method(int code, String label) {
+            this.code = code;
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+
+        public static Method parse(String s) {
+            for (Method m : values()) {
+                if (m.label.equals(s.strip().toLowerCase(Locale.ROOT))) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("unknown saliency method '" + s
+                    + "' (gradient, gradient-x-input, integrated-gradients, occlusion)");
+        }
+    }
+
+    /**
+     * @param steps integrated gradients: path points
+     * @param baseline integrated gradients: the constant baseline volume (0 = −1000 HU in the processed units)
+     * @param window occlusion window in slices, rows, columns
+     * @param stride occlusion stride in slices, rows, columns
+     * @param fill occlusion: the value inside the window
+     * @param batch volumes per classifier call
+     */
+    public record Options(int steps, double baseline, int[] window, int[] stride, double fill, int batch) {
+        public Options {
+            if (steps < 1 || batch < 1 || window.length != 3 || stride.length != 3) {
+                throw new IllegalArgumentException("steps and batch >= 1; window and stride have 3 sizes");
+            }
+            for (int a = 0; a < 3; a++) {
+                if (window[a] < 1 || stride[a] < 1) {
+                    throw new IllegalArgumentException("occlusion window and stride must be >= 1");
+                }
+            }
+            window = window.clone();
+            stride = stride.clone();
+        }
+
+        public static Options defaults() {
+            return new Options(32, 0.0, new int[] {8, 8, 8}, new int[] {8, 8, 8}, 0.0, 4);
+        }
+
+        public Options withSteps(int s) {
+            return new Options(s, baseline, window, stride, fill, batch);
+        }
+
+        public Options withBaseline(double b) {
+            return new Options(steps, b, window, stride, fill, batch);
+        }
+
+        public Options withOcclusion(int[] w, int[] st, double f) {
+            return new Options(steps, baseline, w, st, f, batch);
+        }
+    }
+
+    /** A map on the volume's grid and the classifier's score of the volume. */
+    public record Map(Volume values, double score, Method method) implements AutoCloseable {
+        @Override
+        public void close() {
+            values.close();
+        }
+    }
+
+    private Saliency() {
+    }
+
+    /** The map of {@code method} for {@code target} on a processed volume {@code x}. */
+    public static Map compute(Volume x, Classifier clf, Target target, Method method, Options o,
+            Progress.Listener listener) {
+        Kernel kernel = clf.kernel();
+        LatentShift.Upcall upcall = new LatentShift.Upcall(listener == null ? Progress.Listener.NONE : listener);
+        Volume out = Volume.allocate(x.geometry());
+        try (var kl = kernel.lease(); var cl = clf.lease(); var vl = x.lease(); var ol = out.lease();
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment vol = Kernel.describe(arena, x.segmentUnderLease(), x.geometry().dims(),
+                    x.geometry().spacing());
+            MemorySegment spec = LatentShift.scoreSpec(arena, target);
+            MemorySegment opts = arena.allocate(NativeLib.SALIENCY_OPTIONS);
+            var L = NativeLib.SALIENCY_OPTIONS;
+            opts.set(JAVA_INT, NativeLib.offsetOf(L, "steps"), o.steps());
+            opts.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "baseline"), o.baseline());
+            for (int a = 0; a < 3; a++) {
+                opts.set(JAVA_LONG, NativeLib.offsetOf(L, "window") + 8L * a, o.window()[a]);
+                opts.set(JAVA_LONG, NativeLib.offsetOf(L, "stride") + 8L * a, o.stride()[a]);
+            }
+            opts.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "fill"), o.fill());
+            opts.set(JAVA_LONG, NativeLib.offsetOf(L, "batch"), o.batch());
+            MemorySegment cb = upcall.stub(arena);
+            MemorySegment value = arena.allocate(JAVA_DOUBLE);
+            MemorySegment ctx = kernel.handle();
+            MemorySegment ch = clf.handle();
+            MemorySegment dst = out.segmentUnderLease();
+            int code = method.code;
+            try {
+                NativeLib.call(method.label() + " saliency", err -> (int) H.SALIENCY.invokeExact(ctx, ch, spec, vol,
+                        code, opts, cb, MemorySegment.NULL, dst, value, err));
+            } catch (CtcfException.CancelledException e) {
+                if (upcall.failure != null) {
+                    throw new CtcfException(ErrorCode.INTERNAL, "the progress listener failed: " + upcall.failure,
+                            upcall.failure);
+                }
+                throw e;
+            }
+            return new Map(out, value.get(JAVA_DOUBLE, 0), method);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+}

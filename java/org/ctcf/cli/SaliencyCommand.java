@@ -1,0 +1,131 @@
+package org.ctcf.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.ctcf.api.Classifier;
+import org.ctcf.api.Kernel;
+import org.ctcf.api.Models;
+import org.ctcf.api.PreprocessOptions;
+import org.ctcf.api.Progress;
+import org.ctcf.api.Saliency;
+import org.ctcf.api.Target;
+import org.ctcf.api.Volume;
+import org.ctcf.io.VolumeIO;
+import org.ctcf.report.Images;
+import org.ctcf.report.SaliencyPanel;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code ctcf saliency}: classic attribution maps of the explained score, as NIfTI and a comparison panel. */
+@Command(mixinStandardHelpOptions = true, name = "saliency", description = {
+    "Attribution maps of a classifier's explained score (the baselines of the paper's Fig. 4): the input",
+    "gradient, gradient x input, integrated gradients and occlusion. Writes <method>.nii.gz on the input's grid",
+    "(values per processed voxel, 0 outside the processed field of view) and saliency.png: one axial slice, one",
+    "column per method. Guided backprop and Grad-CAM are not implemented."})
+final class SaliencyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
+    Path input;
+
+    @Option(names = "--classifier", paramLabel = "CARD",
+            description = "Classifier card. Default: the shipped nodule detector (models/nodule-detector.json).")
+    Path card;
+
+    @Option(names = "--target", paramLabel = "NAME|INDEX", description = "Class to explain. Default: the card's.")
+    String target;
+
+    @Option(names = "--methods", split = ",", defaultValue = "gradient,gradient-x-input,integrated-gradients",
+            description = "gradient, gradient-x-input, integrated-gradients, occlusion (slow). Default: "
+                    + "${DEFAULT-VALUE}.")
+    List<String> methods;
+
+    @Option(names = "--steps", defaultValue = "32", description = "Integrated gradients: path points. Default: "
+            + "${DEFAULT-VALUE}.")
+    int steps;
+
+    @Option(names = "--baseline", defaultValue = "0", description = "Integrated gradients: constant baseline in "
+            + "processed units (0 = -1000 HU). Default: ${DEFAULT-VALUE}.")
+    double baseline;
+
+    @Option(names = "--window", split = ",", defaultValue = "16,32,32", paramLabel = "D,H,W",
+            description = "Occlusion window (slices, rows, columns). Default: ${DEFAULT-VALUE}.")
+    int[] window;
+
+    @Option(names = "--stride", split = ",", paramLabel = "D,H,W",
+            description = "Occlusion stride. Default: the window.")
+    int[] stride;
+
+    @Option(names = "--show-slice", paramLabel = "Z",
+            description = "Processed slice of the panel. Default: where the first map is largest.")
+    Integer showSlice;
+
+    @Option(names = {"-o", "--out"}, defaultValue = "ctcf-saliency", paramLabel = "DIR",
+            description = "Output folder. Default: ${DEFAULT-VALUE}.")
+    Path out;
+
+    @Mixin
+    PreprocessCommand.KernelOptions kernel;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        var o = spec.commandLine().getOut();
+        boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
+        List<Saliency.Method> ms = methods.stream().map(Saliency.Method::parse).distinct().toList();
+        if (window.length != 3 || (stride != null && stride.length != 3)) {
+            throw new IllegalArgumentException("--window and --stride take three sizes D,H,W");
+        }
+        Saliency.Options so = new Saliency.Options(steps, baseline, window, stride != null ? stride : window, 0.0, 4);
+        Path cardFile = card != null ? card : Models.defaultClassifier();
+        Files.createDirectories(out);
+        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
+                Classifier clf = Classifier.load(cardFile, k)) {
+            Target t = clf.target(target);
+            PreprocessOptions pre = clf.card().preprocessing();
+            List<SaliencyPanel.Column> cols = new ArrayList<>();
+            List<Saliency.Map> maps = new ArrayList<>();
+            try (Volume x = k.preprocess(ct, pre)) {
+                for (Saliency.Method m : ms) {
+                    long t0 = System.nanoTime();
+                    Progress.Listener l = quiet ? Progress.Listener.NONE : p -> {
+                        if (System.console() != null) {
+                            o.printf(Locale.ROOT, "\r%s %d/%.0f\u001b[K", m.label(), p.step(), p.lambda());
+                            o.flush();
+                        }
+                        return true;
+                    };
+                    Saliency.Map map = Saliency.compute(x, clf, t, m, so, l);
+                    maps.add(map);
+                    cols.add(new SaliencyPanel.Column(m.label(), map.values()));
+                    try (Volume onInput = k.restore(map.values(), ct.geometry(), pre.withPadValue(0), false)) {
+                        VolumeIO.write(onInput, out.resolve(m.label() + ".nii.gz"));
+                    }
+                    if (!quiet) {
+                        o.printf(Locale.ROOT, "%s%-22s score %.4f, %.1f s -> %s%n", System.console() != null
+                                ? "\r\u001b[K" : "", m.label(), map.score(), (System.nanoTime() - t0) / 1e9,
+                                out.resolve(m.label() + ".nii.gz"));
+                    }
+                }
+                int z = showSlice != null ? showSlice : Images.hottestSlice(maps.get(0).values());
+                SaliencyPanel.write(x, cols, z, out.resolve("saliency.png"));
+                if (!quiet) {
+                    o.printf(Locale.ROOT, "panel (slice %d) -> %s%n", z, out.resolve("saliency.png"));
+                }
+            } finally {
+                maps.forEach(Saliency.Map::close);
+            }
+        }
+        o.flush();
+        return ExitCode.OK.code();
+    }
+}

@@ -1,0 +1,196 @@
+// saliency.cpp — classic attribution maps for a classifier's explained score, the baselines the paper compares
+// Latent Shift with (its Fig. 4): the input gradient, gradient x input, integrated gradients and occlusion.
+// All four need nothing but the score, so they work for built-ins and TorchScript alike.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "classifier.h"
+#include "context.h"
+#include "ctcf.h"
+#include "guard.h"
+
+namespace ctcf {
+namespace {
+
+void require(const void* p, const char* what) {
+    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
+}
+
+struct Run {
+    ctcf_context& ctx;
+    ctcf_classifier& clf;
+    const ctcf_score_spec& spec;
+    ctcf_progress_fn progress;
+    void* user;
+
+    void tick(int64_t step, int64_t steps, double value) {
+        ctx.check_cancelled();
+        if (progress != nullptr && progress(user, 5, 0, 1, step, static_cast<double>(steps), value) != 0) {
+            throw Cancelled();
+        }
+    }
+
+    // d score / d x for K volumes [K, D, H, W]; also returns the scores.
+    at::Tensor gradient(const at::Tensor& xs, at::Tensor* scores) {
+        at::Tensor x = xs.detach().clone().requires_grad_(true);
+        at::Tensor s = classifier_score(clf, spec, x);
+        if (!torch::isfinite(s).all().item<bool>()) throw InvalidArgument("the classifier returned a non-finite score");
+        at::Tensor g = torch::autograd::grad({s.sum()}, {x})[0].detach();
+        if (scores != nullptr) *scores = s.detach();
+        return g;
+    }
+
+    std::vector<double> score(const at::Tensor& xs) {
+        torch::NoGradGuard no_grad;
+        at::Tensor s = classifier_score(clf, spec, xs).to(at::kCPU);
+        std::vector<double> out(static_cast<size_t>(s.size(0)));
+        for (int64_t i = 0; i < s.size(0); ++i) {
+            out[static_cast<size_t>(i)] = s[i].item<double>();
+            if (!std::isfinite(out[static_cast<size_t>(i)])) {
+                throw InvalidArgument("the classifier returned a non-finite score");
+            }
+        }
+        return out;
+    }
+
+    // Integrated gradients (Sundararajan et al. 2017) from a constant baseline, midpoint rule with `steps` points:
+    // (x - x') * mean_k grad f(x' + (k - 1/2)/steps (x - x')); completeness: the sum approaches f(x) - f(x').
+    at::Tensor integrated(const at::Tensor& x, double baseline, int32_t steps, int64_t batch) {
+        at::Tensor base = at::full_like(x, baseline);
+        at::Tensor total = at::zeros_like(x);
+        for (int32_t k = 0; k < steps;) {
+            std::vector<at::Tensor> pts;
+            for (int64_t b = 0; b < batch && k < steps; ++b, ++k) {
+                const double a = (static_cast<double>(k) + 0.5) / static_cast<double>(steps);
+                pts.push_back(base + a * (x - base));
+            }
+            total += gradient(at::stack(pts, 0), nullptr).sum(0);
+            tick(k, steps, 0);
+        }
+        return (x - base) * total / static_cast<double>(steps);
+    }
+
+    // Occlusion (Zeiler & Fergus 2014): the score drop when a window (z, y, x sizes) is set to `fill`, at every
+    // stride; each voxel gets the mean drop of the windows covering it (0 where none does).
+    at::Tensor occlusion(const at::Tensor& x, const int64_t* window, const int64_t* stride, double fill,
+                         int64_t batch) {
+        const int64_t d = x.size(0), h = x.size(1), w = x.size(2);
+        const double p0 = score(x.unsqueeze(0))[0];
+        std::vector<std::array<int64_t, 3>> starts;
+        auto positions = [](int64_t n, int64_t win, int64_t st) {
+            std::vector<int64_t> v;
+            for (int64_t i = 0; i < n; i += st) {
+                v.push_back(std::min(i, std::max<int64_t>(0, n - win)));
+                if (i + win >= n) break;
+            }
+            v.erase(std::unique(v.begin(), v.end()), v.end());
+            return v;
+        };
+        for (int64_t z : positions(d, window[0], stride[0])) {
+            for (int64_t y : positions(h, window[1], stride[1])) {
+                for (int64_t xx : positions(w, window[2], stride[2])) starts.push_back({z, y, xx});
+            }
+        }
+        at::Tensor sum = at::zeros({d, h, w}, x.options());
+        at::Tensor count = at::zeros({d, h, w}, x.options());
+        const auto n = static_cast<int64_t>(starts.size());
+        for (int64_t i = 0; i < n;) {
+            const int64_t e = std::min(n, i + batch);
+            at::Tensor vols = x.unsqueeze(0).repeat({e - i, 1, 1, 1});
+            for (int64_t j = i; j < e; ++j) {
+                const auto& s = starts[static_cast<size_t>(j)];
+                vols[j - i]
+                    .slice(0, s[0], std::min(d, s[0] + window[0]))
+                    .slice(1, s[1], std::min(h, s[1] + window[1]))
+                    .slice(2, s[2], std::min(w, s[2] + window[2]))
+                    .fill_(fill);
+            }
+            std::vector<double> sc = score(vols);
+            for (int64_t j = i; j < e; ++j) {
+                const auto& s = starts[static_cast<size_t>(j)];
+                auto region = [&](at::Tensor t) {
+                    return t.slice(0, s[0], std::min(d, s[0] + window[0]))
+                        .slice(1, s[1], std::min(h, s[1] + window[1]))
+                        .slice(2, s[2], std::min(w, s[2] + window[2]));
+                };
+                region(sum).add_(p0 - sc[static_cast<size_t>(j - i)]);
+                region(count).add_(1.0);
+            }
+            tick(e, n, 0);
+            i = e;
+        }
+        return torch::where(count > 0, sum / count.clamp_min(1.0), at::zeros_like(sum));
+    }
+};
+
+}  // namespace
+}  // namespace ctcf
+
+extern "C" {
+
+CTCF_API void ctcf_saliency_options_default(ctcf_saliency_options* o) {
+    if (o == nullptr) return;
+    *o = ctcf_saliency_options{};
+    o->steps = 32;
+    o->baseline = 0.0;
+    for (int a = 0; a < 3; ++a) {
+        o->window[a] = 8;
+        o->stride[a] = 8;
+    }
+    o->fill = 0.0;
+    o->batch = 4;
+}
+
+CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
+                               const ctcf_volume* x, int32_t method, const ctcf_saliency_options* opts,
+                               ctcf_progress_fn progress, void* user, float* out, double* value, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(ctx, "context");
+    ctcf::require(clf, "classifier");
+    ctcf::require(x, "volume");
+    ctcf::require(x->data, "voxels");
+    ctcf::require(opts, "options");
+    ctcf::require(out, "out");
+    ctcf::check_score_spec(score);
+    if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
+    if (opts->batch < 1) throw ctcf::InvalidArgument("batch must be >= 1");
+    for (int a = 0; a < 3; ++a) {
+        if (x->dims[a] < 1) throw ctcf::InvalidArgument("volume dims must be >= 1");
+    }
+    at::Tensor v = at::from_blob(x->data, {x->dims[2], x->dims[1], x->dims[0]}, at::kFloat).to(ctx->device);
+    ctcf::Run run{*ctx, *clf, *score, progress, user};
+    at::Tensor map;
+    at::Tensor s;
+    switch (method) {
+        case CTCF_SALIENCY_GRADIENT: map = run.gradient(v.unsqueeze(0), &s)[0]; break;
+        case CTCF_SALIENCY_GRADIENT_X_INPUT: map = run.gradient(v.unsqueeze(0), &s)[0] * v; break;
+        case CTCF_SALIENCY_INTEGRATED_GRADIENTS:
+            if (opts->steps < 1 || opts->steps > 10000) throw ctcf::InvalidArgument("steps must be in 1..10000");
+            if (!std::isfinite(opts->baseline)) throw ctcf::InvalidArgument("the baseline must be finite");
+            map = run.integrated(v, opts->baseline, opts->steps, opts->batch);
+            break;
+        case CTCF_SALIENCY_OCCLUSION:
+            for (int a = 0; a < 3; ++a) {
+                if (opts->window[a] < 1 || opts->stride[a] < 1) {
+                    throw ctcf::InvalidArgument("occlusion window and stride must be >= 1");
+                }
+            }
+            if (!std::isfinite(opts->fill)) throw ctcf::InvalidArgument("the occlusion fill value must be finite");
+            map = run.occlusion(v, opts->window, opts->stride, opts->fill, opts->batch);
+            break;
+        default:
+            throw ctcf::InvalidArgument("unknown saliency method " + std::to_string(method));
+    }
+    if (value != nullptr) *value = s.defined() ? s[0].item<double>() : run.score(v.unsqueeze(0))[0];
+    at::Tensor m = map.to(at::kCPU, at::kFloat).contiguous();
+    std::copy(m.data_ptr<float>(), m.data_ptr<float>() + m.numel(), out);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+}  // extern "C"
