@@ -12,6 +12,7 @@ import picocli.CommandLine.Mixin;
 @Command(name = "ctcf", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Counterfactual explanations for 3D CT classifiers (Latent Shift).",
         subcommands = {InfoCommand.class, PreprocessCommand.class, ExplainCommand.class, SaliencyCommand.class,
+            EvaluateCommand.class,
             PredictCommand.class,
             SegmentCommand.class,
             AeCommand.class,

@@ -81,6 +81,83 @@ public final class PlotWriter {
         return img;
     }
 
+    /** Means with ± error bars over x (the paper's Fig. 5A: chunk size against the prediction drop). */
+    public static BufferedImage errorBars(String title, String xLabel, String yLabel, double[] x, double[] mean,
+            double[] err) {
+        if (x.length != mean.length || x.length != err.length || x.length == 0) {
+            throw new IllegalArgumentException("plot needs equally long, non-empty x, mean and error");
+        }
+        double[] lo = new double[x.length];
+        double[] hi = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double e = Double.isFinite(err[i]) ? err[i] : 0;
+            lo[i] = mean[i] - e;
+            hi[i] = mean[i] + e;
+        }
+        double[] xr = range(x, Double.NaN);
+        double[] yr = range(concat(lo, hi), Double.NaN);
+        BufferedImage img = canvas(title, xLabel, yLabel, xr, yr);
+        Graphics2D g = Images.graphics(img);
+        g.setColor(new Color(31, 119, 180));
+        g.setStroke(new BasicStroke(2f));
+        for (int i = 0; i < x.length; i++) {
+            int xx = px(x[i], xr);
+            g.drawLine(xx, py(lo[i], yr), xx, py(hi[i], yr));
+            g.drawLine(xx - 5, py(lo[i], yr), xx + 5, py(lo[i], yr));
+            g.drawLine(xx - 5, py(hi[i], yr), xx + 5, py(hi[i], yr));
+            g.fillOval(xx - 4, py(mean[i], yr) - 4, 8, 8);
+            if (i > 0) {
+                g.drawLine(px(x[i - 1], xr), py(mean[i - 1], yr), xx, py(mean[i], yr));
+            }
+        }
+        g.dispose();
+        return img;
+    }
+
+    /** Each group's values as jittered points with its mean as a bar (the paper's Fig. 5B distributions). */
+    public static BufferedImage strips(String title, String yLabel, String[] groups, double[][] values) {
+        if (groups.length != values.length || groups.length == 0) {
+            throw new IllegalArgumentException("one value list per group");
+        }
+        double[] all = new double[0];
+        for (double[] v : values) {
+            all = concat(all, v);
+        }
+        double[] yr = range(all.length == 0 ? new double[] {0, 1} : all, Double.NaN);
+        double[] xr = {-0.5, groups.length - 0.5};
+        BufferedImage img = canvas(title, "", yLabel, xr, yr);
+        Graphics2D g = Images.graphics(img);
+        java.util.Random jitter = new java.util.Random(1);
+        Color[] colors = {new Color(214, 39, 40), new Color(31, 119, 180), new Color(44, 160, 44)};
+        for (int k = 0; k < groups.length; k++) {
+            int cx = px(k, xr);
+            g.setColor(Color.WHITE);
+            g.fillRect(cx - 60, H - B + 3, 120, 16);
+            g.setColor(Color.BLACK);
+            g.drawString(groups[k] + " (n=" + values[k].length + ")", cx - 55, H - B + 16);
+            g.setColor(colors[k % colors.length]);
+            double sum = 0;
+            for (double v : values[k]) {
+                int jx = cx + (int) Math.round((jitter.nextDouble() - 0.5) * 60);
+                g.fillOval(jx - 3, py(v, yr) - 3, 6, 6);
+                sum += v;
+            }
+            if (values[k].length > 0) {
+                int my = py(sum / values[k].length, yr);
+                g.setStroke(new BasicStroke(2.5f));
+                g.drawLine(cx - 40, my, cx + 40, my);
+            }
+        }
+        g.dispose();
+        return img;
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
     public static void write(BufferedImage img, Path out) throws IOException {
         Images.atomicWrite(out, Images.png(img));
     }
