@@ -382,7 +382,7 @@ public final class Evaluation {
         s.put("table1", table);
         Map<String, Object> tests = new LinkedHashMap<>();
         tests.put("note", "two-sided; Welch's unequal-variance t-test and the Mann-Whitney U test (normal "
-                + "approximation), Apache Commons Math 3.6.1");
+                + "approximation without tie correction), Apache Commons Math 3.6.1");
         tests.put("positives_vs_counterfactuals", tests(pos, cf));
         tests.put("negatives_vs_counterfactuals", tests(neg, cf));
         tests.put("positives_vs_negatives", tests(pos, neg));

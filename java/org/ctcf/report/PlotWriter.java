@@ -127,12 +127,12 @@ public final class PlotWriter {
         double[] xr = {-0.5, groups.length - 0.5};
         BufferedImage img = canvas(title, "", yLabel, xr, yr);
         Graphics2D g = Images.graphics(img);
+        g.setColor(Color.WHITE);  // groups, not numbers, along x
+        g.fillRect(0, H - B + 2, W, 18);
         java.util.Random jitter = new java.util.Random(1);
         Color[] colors = {new Color(214, 39, 40), new Color(31, 119, 180), new Color(44, 160, 44)};
         for (int k = 0; k < groups.length; k++) {
             int cx = px(k, xr);
-            g.setColor(Color.WHITE);
-            g.fillRect(cx - 60, H - B + 3, 120, 16);
             g.setColor(Color.BLACK);
             g.drawString(groups[k] + " (n=" + values[k].length + ")", cx - 55, H - B + 16);
             g.setColor(colors[k % colors.length]);
