@@ -110,6 +110,15 @@ at::Tensor classifier_slice_sums(ctcf_classifier& clf, const ctcf_score_spec& sp
     return m.sum({2, 3}).to(at::kDouble);
 }
 
+std::vector<double> finite_scores(const at::Tensor& scores) {
+    at::Tensor s = scores.detach().to(at::kCPU, at::kDouble).contiguous();
+    std::vector<double> out(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+    for (double v : out) {
+        if (!std::isfinite(v)) throw InvalidArgument("the classifier returned a non-finite score");
+    }
+    return out;
+}
+
 at::Tensor score_from_slice_sums(const ctcf_score_spec& spec, const at::Tensor& sums, int64_t voxels_per_slice) {
     at::Tensor total = sums.sum(1);
     const double n = static_cast<double>(voxels_per_slice * sums.size(1));

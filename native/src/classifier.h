@@ -4,6 +4,8 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <vector>
+
 #include <functional>
 #include <memory>
 
@@ -42,6 +44,9 @@ bool slice_additive(const ctcf_classifier& clf, const ctcf_score_spec& spec);
 // map's voxels per slice. Differentiable.
 at::Tensor classifier_slice_sums(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& volumes,
                                  int64_t* voxels_per_slice);
+
+// Scores [K] as doubles on the host; throws InvalidArgument for a non-finite one.
+std::vector<double> finite_scores(const at::Tensor& scores);
 
 // The score [K] from per-slice sums [K, D] (the reducer over all D slices, the offset, the optional sigmoid).
 at::Tensor score_from_slice_sums(const ctcf_score_spec& spec, const at::Tensor& sums, int64_t voxels_per_slice);

@@ -127,14 +127,8 @@ public:
 
     std::vector<double> score(const at::Tensor& volumes) {
         torch::NoGradGuard no_grad;
-        at::Tensor s = classifier_score(clf_, spec_, volumes).to(at::kCPU);
         r_->info.classifier_calls += volumes.size(0);
-        std::vector<double> out(static_cast<size_t>(s.size(0)));
-        for (int64_t i = 0; i < s.size(0); ++i) out[static_cast<size_t>(i)] = s[i].item<double>();
-        for (double v : out) {
-            if (!std::isfinite(v)) throw InvalidArgument("the classifier returned a non-finite score");
-        }
-        return out;
+        return finite_scores(classifier_score(clf_, spec_, volumes));
     }
 
     // Scores of K volumes that equal x0 except in slices [s, e), given as chunk [K, e - s, H, W]. A per-slice
@@ -147,16 +141,8 @@ public:
         const int64_t k = chunk.size(0);
         at::Tensor sums = sums0_.unsqueeze(0).repeat({k, 1});
         sums.slice(1, s, e).copy_(classifier_slice_sums(clf_, spec_, chunk, nullptr));
-        at::Tensor sc = score_from_slice_sums(spec_, sums, per_slice_).to(at::kCPU);
         r_->info.classifier_calls += k;
-        std::vector<double> out(static_cast<size_t>(k));
-        for (int64_t i = 0; i < k; ++i) {
-            out[static_cast<size_t>(i)] = sc[i].item<double>();
-            if (!std::isfinite(out[static_cast<size_t>(i)])) {
-                throw InvalidArgument("the classifier returned a non-finite score");
-            }
-        }
-        return out;
+        return finite_scores(score_from_slice_sums(spec_, sums, per_slice_));
     }
 
     // The search of reference-algorithm.md §4. eval(lambdas) must return one Eval per lambda, in order.
@@ -235,6 +221,7 @@ public:
         // say) have a zero latent gradient without a vector-Jacobian product.
         at::Tensor live = (dpdx_.abs().amax({1, 2}) > 0).to(at::kCPU);
         g_done_.assign(static_cast<size_t>(d_), false);
+        moving_.assign(static_cast<size_t>(d_), false);
         for (int64_t i = 0; i < d_; ++i) g_done_[static_cast<size_t>(i)] = !live[i].item<bool>();
         r_->info.seconds[1] += seconds_since(t);
     }
@@ -252,12 +239,17 @@ public:
             at::Tensor zz = z_.slice(0, s, e).detach().clone().requires_grad_(true);
             at::Tensor y = decode_slices(ae_, w_, zz, ny_, nx_);
             at::Tensor gz = torch::autograd::grad({y}, {zz}, {dpdx_.slice(0, s, e)})[0];
+            at::Tensor nonzero;
             {
                 torch::NoGradGuard no_grad;
                 g_.slice(0, s, e).copy_(gz);
+                nonzero = (gz.abs().flatten(1).amax(1) > 0).to(at::kCPU);
             }
             r_->info.slices_decoded += e - s;
-            for (int64_t i = s; i < e; ++i) g_done_[static_cast<size_t>(i)] = true;
+            for (int64_t i = s; i < e; ++i) {
+                g_done_[static_cast<size_t>(i)] = true;
+                moving_[static_cast<size_t>(i)] = nonzero[i - s].item<bool>();
+            }
             s = e;
         }
         r_->info.seconds[1] += seconds_since(t);
@@ -270,10 +262,9 @@ public:
         torch::NoGradGuard no_grad;
         const int64_t n = e - s;
         const auto k = static_cast<int64_t>(lambdas.size());
-        at::Tensor moving = (g_.slice(0, s, e).abs().flatten(1).amax(1) > 0).to(at::kCPU);
         std::vector<int64_t> idx;
         for (int64_t i = 0; i < n; ++i) {
-            if (moving[i].item<bool>()) idx.push_back(i);
+            if (moving_[static_cast<size_t>(s + i)]) idx.push_back(i);
         }
         at::Tensor out = x0_.slice(0, s, e).unsqueeze(0).repeat({k, 1, 1, 1});
         if (idx.empty()) return out;
@@ -342,11 +333,8 @@ public:
         memo_[0.0] = Eval{p0_, 0.0};
         ChunkRun run;
         latent_gradients(s, e);
-        bool zero_gradient;
-        {
-            torch::NoGradGuard no_grad;
-            zero_gradient = g_.slice(0, s, e).abs().max().item<double>() == 0.0;
-        }
+        const bool zero_gradient =
+            std::none_of(moving_.begin() + s, moving_.begin() + e, [](bool m) { return m; });
         double rb = 0;
         if (o_.fix_range) {
             run.search.bound = o_.fix_lb;
@@ -689,6 +677,7 @@ private:
     at::Tensor sums0_;  // per-slice sums of x0's target map (slice-additive classifiers), on first use
     int64_t per_slice_ = 0;
     std::vector<bool> g_done_;
+    std::vector<bool> moving_;  // fast mode: slices whose latent gradient is not exactly zero
     double p0_ = 0;
     double s_total_ = 0;
     std::map<double, Eval> memo_;

@@ -39,7 +39,7 @@ struct Run {
     at::Tensor gradient(const at::Tensor& xs, at::Tensor* scores) {
         at::Tensor x = xs.detach().clone().requires_grad_(true);
         at::Tensor s = classifier_score(clf, spec, x);
-        if (!torch::isfinite(s).all().item<bool>()) throw InvalidArgument("the classifier returned a non-finite score");
+        finite_scores(s);
         at::Tensor g = torch::autograd::grad({s.sum()}, {x})[0].detach();
         if (scores != nullptr) *scores = s.detach();
         return g;
@@ -47,15 +47,7 @@ struct Run {
 
     std::vector<double> score(const at::Tensor& xs) {
         torch::NoGradGuard no_grad;
-        at::Tensor s = classifier_score(clf, spec, xs).to(at::kCPU);
-        std::vector<double> out(static_cast<size_t>(s.size(0)));
-        for (int64_t i = 0; i < s.size(0); ++i) {
-            out[static_cast<size_t>(i)] = s[i].item<double>();
-            if (!std::isfinite(out[static_cast<size_t>(i)])) {
-                throw InvalidArgument("the classifier returned a non-finite score");
-            }
-        }
-        return out;
+        return finite_scores(classifier_score(clf, spec, xs));
     }
 
     // Integrated gradients (Sundararajan et al. 2017) from a constant baseline, midpoint rule with `steps` points:

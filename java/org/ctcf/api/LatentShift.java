@@ -171,15 +171,19 @@ public final class LatentShift {
                 }
                 throw e;
             }
-            MemorySegment result = out.get(ADDRESS, 0);
+            return convertAndFree(out.get(ADDRESS, 0), convert);
+        }
+    }
+
+    /** Converts a kernel result into Java objects, then frees it (whether the conversion worked or not). */
+    private static <T> T convertAndFree(MemorySegment result, Converter<T> convert) {
+        try {
+            return convert.convert(result);
+        } finally {
             try {
-                return convert.convert(result);
-            } finally {
-                try {
-                    H.RESULT_FREE.invokeExact(result);
-                } catch (Throwable t) {
-                    throw new IllegalStateException("ctcf_result_free failed", t);
-                }
+                H.RESULT_FREE.invokeExact(result);
+            } catch (Throwable t) {
+                throw new IllegalStateException("ctcf_result_free failed", t);
             }
         }
     }
@@ -360,14 +364,6 @@ public final class LatentShift {
         if (f.equals(MemorySegment.NULL)) {
             return null;
         }
-        try {
-            return toExplanation(f, g, start, end);
-        } finally {
-            try {
-                H.RESULT_FREE.invokeExact(f);
-            } catch (Throwable t) {
-                throw new IllegalStateException("ctcf_result_free failed", t);
-            }
-        }
+        return convertAndFree(f, res -> toExplanation(res, g, start, end));
     }
 }

@@ -147,7 +147,9 @@ public final class Evaluation {
         try (Volume ct = VolumeIO.read(c.volume()); Volume x = k.preprocess(ct, o.preprocessing())) {
             int main = o.chunkSizes().get(0);
             double[] byChunk = new double[o.chunkSizes().size()];
-            Row base = null;
+            double p0 = Double.NaN;
+            double stitched = Double.NaN;
+            SweepResult.Chunk best = null;
             Map<String, Localization> loc = new LinkedHashMap<>();
             double findingSlice = Double.NaN;
             double[] voxel = c.position() == null ? null : worldToVoxel(x.geometry(), c.position());
@@ -160,10 +162,9 @@ public final class Evaluation {
                 try (SweepResult r = LatentShift.sweep(x, ae, clf, eo, ChunkSweep.of(n), null)) {
                     byChunk[s] = r.minimumPrediction();
                     if (s == 0) {
-                        SweepResult.Chunk best = r.ranked().get(0);
-                        base = new Row(c.name(), c.positive(), "ok", r.initialPrediction(), r.minimumPrediction(),
-                                r.stitchedPrediction(), best.start(), best.end(), best.bound(),
-                                best.stopReason().name(), 0, byChunk, findingSlice, loc);
+                        best = r.ranked().get(0);
+                        p0 = r.initialPrediction();
+                        stitched = r.stitchedPrediction();
                         if (voxel != null) {
                             loc.put(LATENT_SHIFT, localize(x.geometry(), r.heatmap(), best.start(), best.end(), voxel,
                                     c.position()));
@@ -180,9 +181,8 @@ public final class Evaluation {
                 }
             }
             double sec = (System.nanoTime() - t0) / 1e9;
-            return new Row(base.volume(), base.positive(), "ok", base.p0(), base.minCf(), base.stitched(),
-                    base.bestStart(), base.bestEnd(), base.lambda(), base.stopReason(), sec, byChunk, findingSlice,
-                    loc);
+            return new Row(c.name(), c.positive(), "ok", p0, byChunk[0], stitched, best.start(), best.end(),
+                    best.bound(), best.stopReason().name(), sec, byChunk, findingSlice, loc);
         }
     }
 
