@@ -87,8 +87,57 @@ public final class Images {
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        if (textAvailable()) {
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        }
         return g;
+    }
+
+    private static volatile Boolean textAvailable;
+
+    /**
+     * Whether this JVM can draw text. Java's text rendering needs fontconfig and at least one installed font; a bare
+     * server or container often has neither, and the first {@code drawString} then throws. Without fonts the images
+     * are still written, without their labels (every number is also in summary.json), and one warning says why.
+     */
+    static boolean textAvailable() {
+        Boolean ok = textAvailable;
+        if (ok == null) {
+            synchronized (Images.class) {
+                if (textAvailable == null) {
+                    textAvailable = probeText();
+                }
+                ok = textAvailable;
+            }
+        }
+        return ok;
+    }
+
+    private static boolean probeText() {
+        try {
+            Graphics2D g = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB).createGraphics();
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            g.drawString("0", 0, 7);
+            g.dispose();
+            return true;
+        } catch (RuntimeException | Error e) {  // "Fontconfig head is null", UnsatisfiedLinkError, InternalError
+            System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, "this machine cannot draw text ("
+                    + e + "); images are written without labels. Java needs fontconfig and a font, e.g. "
+                    + "apt-get install fontconfig fonts-dejavu-core");
+            return false;
+        }
+    }
+
+    /** For tests: behave as on a machine without fonts ({@code false}) or probe again ({@code null}). */
+    static void textAvailableForTest(Boolean available) {
+        textAvailable = available;
+    }
+
+    /** {@code g.drawString}, or nothing where the machine cannot draw text. */
+    static void text(Graphics2D g, String text, int x, int y) {
+        if (textAvailable()) {
+            g.drawString(text, x, y);
+        }
     }
 
     /** Text with a dark outline, readable on any background. */
@@ -96,11 +145,11 @@ public final class Images {
         g.setColor(Color.BLACK);
         for (int dx = -1; dx <= 1; dx++) {
             for (int dy = -1; dy <= 1; dy++) {
-                g.drawString(text, x + dx, y + dy);
+                text(g, text, x + dx, y + dy);
             }
         }
         g.setColor(Color.WHITE);
-        g.drawString(text, x, y);
+        text(g, text, x, y);
     }
 
     public static byte[] png(BufferedImage img) {

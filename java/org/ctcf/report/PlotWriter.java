@@ -134,7 +134,7 @@ public final class PlotWriter {
         for (int k = 0; k < groups.length; k++) {
             int cx = px(k, xr);
             g.setColor(Color.BLACK);
-            g.drawString(groups[k] + " (n=" + values[k].length + ")", cx - 55, H - B + 16);
+            Images.text(g, groups[k] + " (n=" + values[k].length + ")", cx - 55, H - B + 16);
             g.setColor(colors[k % colors.length]);
             double sum = 0;
             for (double v : values[k]) {
@@ -168,7 +168,7 @@ public final class PlotWriter {
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, W, H);
         g.setColor(Color.BLACK);
-        g.drawString(title, L, 20);
+        Images.text(g, title, L, 20);
         g.drawRect(L, T, W - L - R, H - T - B);
         for (int k = 0; k <= 4; k++) {
             double xv = xr[0] + (xr[1] - xr[0]) * k / 4;
@@ -178,12 +178,12 @@ public final class PlotWriter {
             g.setColor(new Color(225, 225, 225));
             g.drawLine(L + 1, y, W - R - 1, y);
             g.setColor(Color.BLACK);
-            g.drawString(fmt(xv), x - 12, H - B + 16);
-            g.drawString(fmt(yv), 6, y + 4);
+            Images.text(g, fmt(xv), x - 12, H - B + 16);
+            Images.text(g, fmt(yv), 6, y + 4);
         }
-        g.drawString(xLabel, L + (W - L - R) / 2 - 30, H - 12);
+        Images.text(g, xLabel, L + (W - L - R) / 2 - 30, H - 12);
         g.rotate(-Math.PI / 2);
-        g.drawString(yLabel, -(T + (H - T - B) / 2) - 30, 14);
+        Images.text(g, yLabel, -(T + (H - T - B) / 2) - 30, 14);
         g.dispose();
         return img;
     }

@@ -35,6 +35,36 @@ class ReportTest {
     }
 
     @Test
+    void withoutFontsPlotsAreDrawnWithoutTheirLabels() {
+        double[] x = {0, 1, 2};
+        double[] y = {0.2, 0.5, 0.4};
+        try {
+            Images.textAvailableForTest(false);
+            BufferedImage bare = PlotWriter.line("title", "x", "y", x, y, Double.NaN);
+            Images.textAvailableForTest(null);  // probe this machine again: it has fonts
+            assertThat(Images.textAvailable()).isTrue();
+            BufferedImage labelled = PlotWriter.line("title", "x", "y", x, y, Double.NaN);
+            // same plot; only the text differs: the title row (y < 24) is blank without fonts
+            int differing = 0;
+            int titleInk = 0;
+            for (int r = 0; r < bare.getHeight(); r++) {
+                for (int c = 0; c < bare.getWidth(); c++) {
+                    if (bare.getRGB(c, r) != labelled.getRGB(c, r)) {
+                        differing++;
+                    }
+                    if (r < 24 && (bare.getRGB(c, r) & 0xffffff) != 0xffffff) {
+                        titleInk++;
+                    }
+                }
+            }
+            assertThat(differing).isPositive();
+            assertThat(titleInk).isZero();
+        } finally {
+            Images.textAvailableForTest(null);
+        }
+    }
+
+    @Test
     void gifsHoldEveryFrameAndLoopForever() throws IOException {
         List<BufferedImage> imgs = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
