@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 6
+#define CTCF_ABI_VERSION 7
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -299,6 +299,12 @@ CTCF_API int32_t ctcf_classifier_load(const char* path, int32_t layout, int64_t 
  * tools that must not depend on Python. */
 CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int64_t max_batch, ctcf_classifier** out,
                                         ctcf_error* err);
+/* Like ctcf_classifier_define, with `count` named submodules (names[i]: "features", or dotted "features.conv" whose
+ * parent is also given), each built from its own source; the classifier's source calls them as self.<name>(...).
+ * For tests and tools that need a model with layers (Grad-CAM on a named submodule). */
+CTCF_API int32_t ctcf_classifier_define_nested(const char* source, const char* const* names,
+                                               const char* const* sources, int32_t count, int32_t layout,
+                                               int64_t max_batch, ctcf_classifier** out, ctcf_error* err);
 /* Builds a built-in architecture with random weights: "lungmask-unet" (lungmask's U-Net, `classes` output
  * channels, run on every slice), "i3resnet152" (Merlin's inflated ResNet-152 with `classes` phenotype logits).
  * Load weights with ctcf_classifier_set_param. */
@@ -517,7 +523,9 @@ typedef enum ctcf_saliency_method {
     CTCF_SALIENCY_GRADIENT = 0,             /* d score / d x */
     CTCF_SALIENCY_GRADIENT_X_INPUT = 1,     /* x * d score / d x */
     CTCF_SALIENCY_INTEGRATED_GRADIENTS = 2, /* (x - x') * mean of the gradient on the path from the baseline x' */
-    CTCF_SALIENCY_OCCLUSION = 3             /* mean score drop of the occluding windows covering a voxel */
+    CTCF_SALIENCY_OCCLUSION = 3,            /* mean score drop of the occluding windows covering a voxel */
+    CTCF_SALIENCY_GUIDED_BACKPROP = 4,      /* d score / d x with the guided ReLU backward rule */
+    CTCF_SALIENCY_GRAD_CAM = 5              /* ReLU(sum_c mean(d score / d A_c) A_c) of a layer A, resized to x */
 } ctcf_saliency_method;
 
 typedef struct ctcf_saliency_options {
@@ -528,6 +536,8 @@ typedef struct ctcf_saliency_options {
     int64_t stride[3];  /* occlusion: stride (8, 8, 8) */
     double fill;        /* occlusion: the value inside the window (0) */
     int64_t batch;      /* volumes per classifier call (4) */
+    const char* layer;  /* Grad-CAM: the layer, a dotted submodule path ("features", "layer4"); NULL or "" = the
+                         * built-in's default (TorchScript classifiers must name one) */
 } ctcf_saliency_options;
 
 CTCF_API void ctcf_saliency_options_default(ctcf_saliency_options* opts);

@@ -1,6 +1,8 @@
 // builtin.cpp — lungmask U-Net and Merlin I3ResNet-152, written from architectures.md §2 and §3.
 #include "builtin.h"
 
+#include "layers.h"
+
 namespace ctcf {
 namespace {
 
@@ -31,11 +33,11 @@ UNetConvBlockImpl::UNetConvBlockImpl(int64_t in, int64_t out) {
     residual_input_conv = register_module("residual_input_conv", conv2d(in, out, 1, 0));
     residual_batchnorm = register_module("residual_batchnorm", bn2d(out));
     // conv -> ReLU -> BN, twice; the ReLUs hold indices 1 and 4 so that the BN keys are block.2 and block.5.
-    block = register_module("block", torch::nn::Sequential(conv2d(in, out, 3, 1), torch::nn::ReLU(), bn2d(out),
-                                                           conv2d(out, out, 3, 1), torch::nn::ReLU(), bn2d(out)));
+    block = register_module("block", torch::nn::Sequential(conv2d(in, out, 3, 1), Act(), bn2d(out),
+                                                           conv2d(out, out, 3, 1), Act(), bn2d(out)));
 }
 
-torch::Tensor UNetConvBlockImpl::forward(const torch::Tensor& x) { return block->forward(x); }
+torch::Tensor UNetConvBlockImpl::forward(const torch::Tensor& x) { return run_sequential(block, x); }
 
 UNetUpBlockImpl::UNetUpBlockImpl(int64_t in, int64_t out) {
     residual_input_conv = register_module("residual_input_conv", conv2d(in, out, 1, 0));
@@ -78,16 +80,16 @@ torch::Tensor LungmaskUNetImpl::forward(const torch::Tensor& input) {
     std::vector<torch::Tensor> bridges;
     torch::Tensor x = input;
     for (size_t i = 0; i < down_path->size(); ++i) {
-        x = down_path[i]->as<UNetConvBlockImpl>()->forward(x);
+        x = tap(down_path[i].get(), down_path[i]->as<UNetConvBlockImpl>()->forward(x));
         if (i + 1 != down_path->size()) {
             bridges.push_back(x);
             x = torch::avg_pool2d(x, 2);
         }
     }
     for (size_t j = 0; j < up_path->size(); ++j) {
-        x = up_path[j]->as<UNetUpBlockImpl>()->forward(x, bridges[bridges.size() - 1 - j]);
+        x = tap(up_path[j].get(), up_path[j]->as<UNetUpBlockImpl>()->forward(x, bridges[bridges.size() - 1 - j]));
     }
-    return torch::log_softmax(last(x), /*dim=*/1);
+    return torch::log_softmax(tap(last.get(), last(x)), /*dim=*/1);
 }
 
 Bottleneck3dImpl::Bottleneck3dImpl(int64_t in, int64_t width, int64_t stride, bool ds) {
@@ -106,11 +108,11 @@ Bottleneck3dImpl::Bottleneck3dImpl(int64_t in, int64_t width, int64_t stride, bo
 }
 
 torch::Tensor Bottleneck3dImpl::forward(const torch::Tensor& x) {
-    torch::Tensor out = torch::relu(bn1(conv1(x)));
-    out = torch::relu(bn2(conv2(out)));
+    torch::Tensor out = activation(bn1(conv1(x)), 0.0);
+    out = activation(bn2(conv2(out)), 0.0);
     out = bn3(conv3(out));
     out = out + (downsample ? downsample->forward(x) : x);
-    return torch::relu(out);
+    return activation(out, 0.0);
 }
 
 I3ResNetImpl::I3ResNetImpl(int64_t classes, std::vector<int64_t> blocks) {
@@ -135,9 +137,9 @@ I3ResNetImpl::I3ResNetImpl(int64_t classes, std::vector<int64_t> blocks) {
 torch::Tensor I3ResNetImpl::forward(const torch::Tensor& input) {
     torch::Tensor x = input.permute({0, 1, 4, 2, 3});  // [B,1,H,W,D] -> [B,1,D,H,W]
     x = torch::cat({x, x, x}, 1);
-    x = torch::relu(bn1(conv1(x)));
+    x = activation(bn1(conv1(x)), 0.0);
     x = torch::max_pool3d(x, {3, 3, 3}, {2, 2, 2}, {1, 1, 1});
-    x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+    for (const auto& layer : {layer1, layer2, layer3, layer4}) x = run_sequential(layer, x);
     torch::Tensor f = torch::adaptive_avg_pool3d(x, {1, 1, 1});
     return classifier(f).flatten(1);  // [B, classes]: the phenotype logits
 }
@@ -147,7 +149,7 @@ namespace {
 torch::nn::Sequential conv_gn_relu2d(int64_t in, int64_t out) {
     auto block = [](int64_t i, int64_t o) {
         return torch::nn::Sequential(conv2d(i, o, 3, 1), torch::nn::GroupNorm(torch::nn::GroupNormOptions(4, o)),
-                                     torch::nn::ReLU());
+                                     Act());
     };
     torch::nn::Sequential s;
     s->extend(*block(in, out));
@@ -172,19 +174,19 @@ torch::Tensor LungSegNetImpl::forward(const torch::Tensor& input) {
     const int64_t h = input.size(2), w = input.size(3);
     const int64_t ph = (4 - h % 4) % 4, pw = (4 - w % 4) % 4;
     torch::Tensor x = (ph || pw) ? at::replication_pad2d(input, {0, pw, 0, ph}) : input;
-    torch::Tensor e1 = enc1->forward(x);
-    torch::Tensor e2 = enc2->forward(torch::avg_pool2d(e1, 2));
-    torch::Tensor b = bottom->forward(torch::avg_pool2d(e2, 2));
+    torch::Tensor e1 = run_sequential(enc1, x);
+    torch::Tensor e2 = run_sequential(enc2, torch::avg_pool2d(e1, 2));
+    torch::Tensor b = run_sequential(bottom, torch::avg_pool2d(e2, 2));
     auto up = [](const torch::Tensor& t) { return at::upsample_nearest2d(t, {t.size(2) * 2, t.size(3) * 2}); };
-    torch::Tensor d2 = dec2->forward(torch::cat({up2(up(b)), e2}, 1));
-    torch::Tensor d1 = dec1->forward(torch::cat({up1(up(d2)), e1}, 1));
-    torch::Tensor out = last(d1);
+    torch::Tensor d2 = run_sequential(dec2, torch::cat({up2(up(b)), e2}, 1));
+    torch::Tensor d1 = run_sequential(dec1, torch::cat({up1(up(d2)), e1}, 1));
+    torch::Tensor out = tap(last.get(), last(d1));
     return (ph || pw) ? out.slice(2, 0, h).slice(3, 0, w) : out;
 }
 
 NoduleNetImpl::NoduleNetImpl(int64_t w, int64_t classes) {
     auto c = [](int64_t i, int64_t o, int64_t s) { return conv3d(i, o, {3, 3, 3}, {s, s, s}, {1, 1, 1}, true); };
-    auto act = [] { return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.1)); };
+    auto act = [] { return Act(0.1); };
     features = register_module("features", torch::nn::Sequential(
         c(1, w, 2), act(), c(w, 2 * w, 1), act(), c(2 * w, 2 * w, 2), act(), c(2 * w, 4 * w, 1), act()));
     head = register_module("head", conv3d(4 * w, classes, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, true));
@@ -192,7 +194,9 @@ NoduleNetImpl::NoduleNetImpl(int64_t w, int64_t classes) {
 
 // Inputs are window units in [0, 1]; centring them at 0.5 (-1000 .. 1000 HU -> -0.5 .. 0.5) keeps the first
 // layer's activations balanced. Leaky ReLUs keep every unit trainable through the spatial max.
-torch::Tensor NoduleNetImpl::logit_map(const torch::Tensor& x) { return head(features->forward(x - 0.5)); }
+torch::Tensor NoduleNetImpl::logit_map(const torch::Tensor& x) {
+    return tap(head.get(), head(run_sequential(features, x - 0.5)));
+}
 
 torch::Tensor NoduleNetImpl::forward(const torch::Tensor& x) {
     return std::get<0>(logit_map(x).flatten(2).max(2));

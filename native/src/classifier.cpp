@@ -3,7 +3,10 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <new>
 #include <string>
@@ -12,6 +15,7 @@
 #include "context.h"
 #include "builtin.h"
 #include "guard.h"
+#include "layers.h"
 
 namespace ctcf {
 namespace {
@@ -38,7 +42,10 @@ namespace {
 // [k, A, B, C] model-layout volumes -> the model's outputs, per slice for 2-D models.
 at::Tensor run_model(ctcf_classifier& clf, const at::Tensor& in) {
     auto forward = [&](const at::Tensor& x) -> at::Tensor {
-        return clf.scripted ? clf.module.forward({x}).toTensor() : clf.net_forward(x);
+        if (!clf.scripted) return clf.net_forward(x);
+        LayerHooks* hooks = active_hooks();
+        if (hooks != nullptr && hooks->scripted_forward) return hooks->scripted_forward(x);
+        return clf.module.forward({x}).toTensor();
     };
     if (!clf.per_slice) return forward(in.unsqueeze(1));
     // Slices run along the last axis in the reference layout ([k, X, Y, Z]) and along axis 1 in ours ([k, D, H, W]).
@@ -205,21 +212,66 @@ CTCF_API int32_t ctcf_classifier_load(const char* path, int32_t layout, int64_t 
 
 CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int64_t max_batch, ctcf_classifier** out,
                                         ctcf_error* err) {
+    return ctcf_classifier_define_nested(source, nullptr, nullptr, 0, layout, max_batch, out, err);
+}
+
+CTCF_API int32_t ctcf_classifier_define_nested(const char* source, const char* const* names,
+                                               const char* const* sources, int32_t count, int32_t layout,
+                                               int64_t max_batch, ctcf_classifier** out, ctcf_error* err) {
     CTCF_API_BEGIN
     ctcf::require(source, "source");
     ctcf::require(out, "out");
     *out = nullptr;
     ctcf::check_layout(layout);
     if (max_batch < 0) throw ctcf::InvalidArgument("max_batch must be >= 0");
+    if (count < 0) throw ctcf::InvalidArgument("count must be >= 0");
+    if (count > 0) {
+        ctcf::require(names, "names");
+        ctcf::require(sources, "sources");
+    }
+    auto compile = [](torch::jit::Module& m, const char* src, const std::string& what) {
+        try {
+            m.define(src);
+        } catch (const std::bad_alloc&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw ctcf::InvalidArgument("the TorchScript source" + what + " does not compile: " + e.what());
+        }
+    };
+    // Submodules deepest first: each is compiled once its own submodules are registered, then registered in its
+    // parent (compiled later).
+    std::map<std::string, torch::jit::Module> modules;
+    std::vector<std::pair<std::string, const char*>> subs;
+    for (int32_t i = 0; i < count; ++i) {
+        ctcf::require(names[i], "submodule name");
+        ctcf::require(sources[i], "submodule source");
+        const std::string name = names[i];
+        bool ok = !name.empty() && name.front() != '.' && name.back() != '.' && name.find("..") == std::string::npos;
+        for (char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.');
+        if (!ok) throw ctcf::InvalidArgument("bad submodule name '" + name + "' (dotted identifiers, e.g. features.0)");
+        if (modules.count(name) != 0) throw ctcf::InvalidArgument("submodule '" + name + "' is given twice");
+        modules.emplace(name, torch::jit::Module("__torch__.ctcf.DefinedSubmodule" + std::to_string(i)));
+        subs.emplace_back(name, sources[i]);
+    }
+    auto depth = [](const std::string& n) { return std::count(n.begin(), n.end(), '.'); };
+    std::stable_sort(subs.begin(), subs.end(), [&](const auto& a, const auto& b) { return depth(a.first) > depth(b.first); });
     auto c = std::make_unique<ctcf_classifier>();
     c->module = torch::jit::Module("__torch__.ctcf.DefinedClassifier");
-    try {
-        c->module.define(source);
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw ctcf::InvalidArgument(std::string("the TorchScript source does not compile: ") + e.what());
+    for (const auto& [name, src] : subs) {
+        torch::jit::Module& m = modules.at(name);
+        compile(m, src, " of submodule '" + name + "'");
+        const auto dot = name.rfind('.');
+        torch::jit::Module* parent = &c->module;
+        if (dot != std::string::npos) {
+            auto it = modules.find(name.substr(0, dot));
+            if (it == modules.end()) {
+                throw ctcf::InvalidArgument("submodule '" + name + "' has no parent '" + name.substr(0, dot) + "'");
+            }
+            parent = &it->second;
+        }
+        parent->register_module(dot == std::string::npos ? name : name.substr(dot + 1), m);
     }
+    compile(c->module, source, "");
     c->layout = layout;
     c->max_batch = max_batch;
     ctcf::prepare(*c);
@@ -244,20 +296,25 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->per_slice = true;
+        c->cam_layer = "up_path.3";
     } else if (arch == "i3resnet152") {
         ctcf::I3ResNet m(classes);
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
+        c->cam_layer = "layer4";
+        c->cam_axes = {0, 2, 1};  // the network permutes its [x, y, z] input to [z, x, y]
     } else if (arch == "ctcf-lungseg") {
         ctcf::LungSegNet m(16, classes);
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->per_slice = true;
+        c->cam_layer = "dec1";
     } else if (arch == "ctcf-nodule3d") {
         ctcf::NoduleNet m(8, classes);
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->net_dense = [m](const at::Tensor& x) mutable { return m->logit_map(x); };
+        c->cam_layer = "features";
     } else {
         throw ctcf::InvalidArgument("unknown architecture '" + arch +
                                     "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d)");

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "ctcf.h"
 #include "params.h"
@@ -26,6 +27,10 @@ struct ctcf_classifier {
     int64_t input_nx = 0;    // > 0: volumes are resized in-plane to input_nx x input_ny first
     int64_t input_ny = 0;
     c10::Device device{c10::kCPU};
+    // Grad-CAM: the layer used when none is named (built-ins), and the order of a layer's spatial axes as
+    // (z, y, x) indices of the layer's [N, C, ...] activations; empty = the input layout's order.
+    std::string cam_layer;
+    std::vector<int64_t> cam_axes;
 };
 
 namespace ctcf {

@@ -1,11 +1,13 @@
 // saliency.cpp — classic attribution maps for a classifier's explained score, the baselines the paper compares
-// Latent Shift with (its Fig. 4): the input gradient, gradient x input, integrated gradients and occlusion.
-// All four need nothing but the score, so they work for built-ins and TorchScript alike.
+// Latent Shift with (its Fig. 4): the input gradient, gradient x input, integrated gradients and occlusion, which
+// need nothing but the score, and guided backprop and Grad-CAM, which need the model's ReLUs or a layer
+// (layers.h: built-ins natively, TorchScript through a rewritten graph).
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "context.h"
 #include "ctcf.h"
 #include "guard.h"
+#include "layers.h"
 
 namespace ctcf {
 namespace {
@@ -48,6 +51,140 @@ struct Run {
     std::vector<double> score(const at::Tensor& xs) {
         torch::NoGradGuard no_grad;
         return finite_scores(classifier_score(clf, spec, xs));
+    }
+
+    // Guided backprop: the input gradient with the guided ReLU rule.
+    at::Tensor guided(const at::Tensor& v, at::Tensor* scores) {
+        LayerHooks hooks;
+        hooks.guided = true;
+        if (clf.scripted) {
+            int relus = 0;
+            auto graph = guided_graph(clf.module, &relus);
+            if (relus == 0) {
+                throw InvalidArgument("guided backprop needs ReLUs to rewrite, and this TorchScript classifier's "
+                                      "forward has none (no aten::relu, relu_, leaky_relu or leaky_relu_)");
+            }
+            hooks.scripted_forward = graph_forward(clf.module, graph);
+        }
+        HooksScope scope(&hooks);
+        return gradient(v.unsqueeze(0), scores)[0];
+    }
+
+    // Names of the layers Grad-CAM can be asked for, for error messages.
+    std::string layer_names() const {
+        std::ostringstream o;
+        int n = 0;
+        if (clf.scripted) {
+            for (const auto& m : clf.module.named_modules()) {
+                if (m.name.empty()) continue;
+                if (n++ > 0) o << ", ";
+                if (n > 40) { o << "..."; break; }
+                o << m.name;
+            }
+        } else {
+            for (const auto& m : clf.net->named_modules("", /*include_self=*/false)) {
+                if (n++ > 0) o << ", ";
+                if (n > 40) { o << "..."; break; }
+                o << m.key();
+            }
+        }
+        return n == 0 ? "none" : o.str();
+    }
+
+    // Grad-CAM (Selvaraju et al. 2017): A = the layer's activations [N, C, ...], alpha_c = the spatial mean of
+    // d score / d A_c, map = ReLU(sum_c alpha_c A_c), resized (trilinear / bilinear per slice) to the volume's grid.
+    // 2-D (per-slice) classifiers: one map per slice, each with its own weights.
+    at::Tensor grad_cam(const at::Tensor& v, const char* layer_arg, at::Tensor* scores) {
+        std::string layer = layer_arg != nullptr ? layer_arg : "";
+        if (layer.empty()) layer = clf.cam_layer;
+        if (layer.empty()) {
+            throw InvalidArgument("Grad-CAM needs a layer for a TorchScript classifier: name one of its submodules (" +
+                                  layer_names() + ")");
+        }
+        LayerHooks hooks;
+        if (clf.scripted) {
+            int calls = 0;
+            auto graph = tapped_graph(clf.module, layer, &calls);
+            if (calls == 0) {
+                throw InvalidArgument("Grad-CAM layer '" + layer + "': the classifier's forward never calls such a "
+                                      "submodule (submodules: " + layer_names() + ")");
+            }
+            hooks.scripted_forward = graph_forward(clf.module, graph);
+        } else {
+            for (const auto& m : clf.net->named_modules("", /*include_self=*/false)) {
+                if (m.key() == layer) hooks.layer = m.value().get();
+            }
+            if (hooks.layer == nullptr) {
+                throw InvalidArgument("Grad-CAM layer '" + layer + "' is not a layer of this built-in (layers: " +
+                                      layer_names() + ")");
+            }
+        }
+        at::Tensor s;
+        {
+            HooksScope scope(&hooks);
+            at::Tensor x = v.unsqueeze(0).detach().clone().requires_grad_(true);  // so that the graph is recorded
+            s = classifier_score(clf, spec, x);
+        }
+        finite_scores(s);
+        if (hooks.captured.empty()) {
+            throw InvalidArgument("Grad-CAM layer '" + layer + "' produced no activation in the forward pass (Grad-CAM "
+                                  "reads whole layers and the entries of sequential blocks, e.g. features.3, layer4)");
+        }
+        std::vector<at::Tensor> acts = hooks.captured;
+        std::vector<at::Tensor> grads = torch::autograd::grad({s.sum()}, acts, {}, false, false, /*allow_unused=*/true);
+        const int64_t spatial = acts[0].dim() - 2;
+        const int64_t want = clf.per_slice ? 2 : 3;
+        if (spatial != want) {
+            std::ostringstream o;
+            o << "Grad-CAM layer '" << layer << "' gives activations " << acts[0].sizes() << "; a "
+              << (clf.per_slice ? "2-D (per-slice)" : "3-D") << " classifier needs [N, C, " << (want == 2 ? "H, W]" : "D, H, W]");
+            throw InvalidArgument(o.str());
+        }
+        std::vector<at::Tensor> cams;
+        for (size_t i = 0; i < acts.size(); ++i) {
+            const at::Tensor a = acts[i].detach();
+            if (a.dim() != acts[0].dim()) throw InvalidArgument("Grad-CAM layer '" + layer + "' changes rank between calls");
+            const at::Tensor g = grads[i].defined() ? grads[i].detach() : at::zeros_like(a);
+            std::vector<int64_t> dims;
+            for (int64_t d = 2; d < a.dim(); ++d) dims.push_back(d);
+            const at::Tensor alpha = g.mean(dims, /*keepdim=*/true);
+            cams.push_back(at::relu((alpha * a).sum(1)));  // [N, ...spatial]
+        }
+        at::Tensor cam;
+        const int64_t d = v.size(0), h = v.size(1), w = v.size(2);
+        std::vector<int64_t> axes = clf.cam_axes;
+        if (axes.empty()) {
+            const bool xyz = clf.layout == CTCF_LAYOUT_BCHWD;  // the model sees [x, y, z] (per slice [x, y])
+            axes = clf.per_slice ? (xyz ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{0, 1})
+                                 : (xyz ? std::vector<int64_t>{2, 1, 0} : std::vector<int64_t>{0, 1, 2});
+        }
+        namespace F = torch::nn::functional;
+        if (clf.per_slice) {
+            cam = at::cat(cams, 0);  // [slices, a, b]
+            if (cam.size(0) != d) {
+                throw InvalidArgument("Grad-CAM layer '" + layer + "' ran on " + std::to_string(cam.size(0)) +
+                                      " slices, not the volume's " + std::to_string(d));
+            }
+            cam = cam.permute({0, axes[0] + 1, axes[1] + 1}).unsqueeze(1);
+            cam = F::interpolate(cam, F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{h, w})
+                                          .mode(torch::kBilinear)
+                                          .align_corners(false));
+            cam = cam.squeeze(1);
+        } else {
+            if (cams.size() != 1 || cams[0].size(0) != 1) {
+                throw InvalidArgument("Grad-CAM layer '" + layer + "' ran " + std::to_string(cams.size()) +
+                                      " times in one forward pass; name a layer that runs once");
+            }
+            cam = cams[0].permute({0, axes[0] + 1, axes[1] + 1, axes[2] + 1}).unsqueeze(1);
+            cam = F::interpolate(cam, F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{d, h, w})
+                                          .mode(torch::kTrilinear)
+                                          .align_corners(false));
+            cam = cam.squeeze(0).squeeze(0);
+        }
+        if (scores != nullptr) *scores = s.detach();
+        return cam;
     }
 
     // Integrated gradients (Sundararajan et al. 2017) from a constant baseline, midpoint rule with `steps` points:
@@ -136,6 +273,7 @@ CTCF_API void ctcf_saliency_options_default(ctcf_saliency_options* o) {
     }
     o->fill = 0.0;
     o->batch = 4;
+    o->layer = nullptr;
 }
 
 CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
@@ -175,6 +313,8 @@ CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ct
             if (!std::isfinite(opts->fill)) throw ctcf::InvalidArgument("the occlusion fill value must be finite");
             map = run.occlusion(v, opts->window, opts->stride, opts->fill, opts->batch);
             break;
+        case CTCF_SALIENCY_GUIDED_BACKPROP: map = run.guided(v, &s); break;
+        case CTCF_SALIENCY_GRAD_CAM: map = run.grad_cam(v, opts->layer, &s); break;
         default:
             throw ctcf::InvalidArgument("unknown saliency method " + std::to_string(method));
     }

@@ -89,14 +89,33 @@ public final class Classifier extends NativeHandle {
      * without Python.
      */
     public static Classifier define(String source, Layout layout, int maxBatch, Kernel kernel) {
+        return define(source, java.util.Map.of(), layout, maxBatch, kernel);
+    }
+
+    /**
+     * A classifier from TorchScript source with named submodules, each from its own source (keys: {@code features},
+     * or dotted {@code features.conv} whose parent is also a key); the classifier's source calls them as
+     * {@code self.features(x)}. A model with layers, for Grad-CAM on a named submodule, without Python.
+     */
+    public static Classifier define(String source, java.util.Map<String, String> submodules, Layout layout,
+            int maxBatch, Kernel kernel) {
         NativeLib.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment src = arena.allocateFrom(source, StandardCharsets.UTF_8);
+            int n = submodules.size();
+            MemorySegment names = arena.allocate(ADDRESS, Math.max(1, n));
+            MemorySegment sources = arena.allocate(ADDRESS, Math.max(1, n));
+            int i = 0;
+            for (var e : submodules.entrySet()) {
+                names.setAtIndex(ADDRESS, i, arena.allocateFrom(e.getKey(), StandardCharsets.UTF_8));
+                sources.setAtIndex(ADDRESS, i, arena.allocateFrom(e.getValue(), StandardCharsets.UTF_8));
+                i++;
+            }
             MemorySegment out = arena.allocate(ADDRESS);
             long mb = maxBatch;
             int l = layout.code;
-            NativeLib.call("defining a TorchScript classifier", err -> (int) H.CLF_DEFINE.invokeExact(src, l, mb, out,
-                    err));
+            NativeLib.call("defining a TorchScript classifier", err -> (int) H.CLF_DEFINE_NESTED.invokeExact(src,
+                    names, sources, n, l, mb, out, err));
             return bind(out.get(ADDRESS, 0), kernel, layout);
         }
     }

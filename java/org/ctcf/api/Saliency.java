@@ -14,9 +14,12 @@ import org.ctcf.internal.NativeLib.H;
 
 /**
  * Classic attribution maps of a classifier's explained score, computed in the kernel: the baselines the paper
- * compares Latent Shift with (its Fig. 4). The methods need nothing but the score and its gradient, so they work
- * for built-in architectures and TorchScript classifiers alike. Guided backprop and Grad-CAM, which need the
- * model's inner layers, are not implemented.
+ * compares Latent Shift with (its Fig. 4). Gradient, gradient × input, integrated gradients and occlusion need
+ * nothing but the score, so they work for every classifier. Guided backprop needs the model's ReLUs: built-in
+ * architectures have them natively; a TorchScript classifier's forward graph is copied with every {@code relu},
+ * {@code relu_}, {@code leaky_relu} and {@code leaky_relu_} replaced by the guided rule (an error says so when there
+ * is none). Grad-CAM reads a named layer: a built-in's module ({@code features}, {@code layer4}, ...; each built-in
+ * has a default) or a TorchScript classifier's submodule, whose calls the forward graph is rewritten to record.
  */
 public final class Saliency {
     /** A method and its kernel code. */
@@ -28,7 +31,17 @@ public final class Saliency {
         /** Integrated gradients from a constant baseline (midpoint rule, {@link Options#steps()} points). */
         INTEGRATED_GRADIENTS(2, "integrated-gradients"),
         /** Occlusion: the mean score drop of the windows covering a voxel (slow; a reference). */
-        OCCLUSION(3, "occlusion");
+        OCCLUSION(3, "occlusion"),
+        /**
+         * Guided backprop (Springenberg et al. 2015): ∂score/∂x where each ReLU passes back only positive gradients
+         * where its input was positive (a leaky ReLU keeps its slope there).
+         */
+        GUIDED_BACKPROP(4, "guided-backprop"),
+        /**
+         * Grad-CAM (Selvaraju et al. 2017) on {@link Options#layer()}: ReLU(Σ_c α_c A_c) with α_c the spatial mean
+         * of ∂score/∂A_c, resized (trilinear; bilinear per slice for 2-D models) to the volume's grid.
+         */
+        GRAD_CAM(5, "grad-cam");
 
         final int code;
         private final String label;
@@ -49,7 +62,7 @@ public final class Saliency {
                 }
             }
             throw new IllegalArgumentException("unknown saliency method '" + s
-                    + "' (gradient, gradient-x-input, integrated-gradients, occlusion)");
+                    + "' (gradient, gradient-x-input, integrated-gradients, guided-backprop, grad-cam, occlusion)");
         }
     }
 
@@ -60,8 +73,10 @@ public final class Saliency {
      * @param stride occlusion stride in slices, rows, columns
      * @param fill occlusion: the value inside the window
      * @param batch volumes per classifier call
+     * @param layer Grad-CAM: a dotted submodule path ({@code features}, {@code layer4}); null = the built-in's default
      */
-    public record Options(int steps, double baseline, int[] window, int[] stride, double fill, int batch) {
+    public record Options(int steps, double baseline, int[] window, int[] stride, double fill, int batch,
+            String layer) {
         public Options {
             if (steps < 1 || batch < 1 || window.length != 3 || stride.length != 3) {
                 throw new IllegalArgumentException("steps and batch >= 1; window and stride have 3 sizes");
@@ -73,22 +88,33 @@ public final class Saliency {
             }
             window = window.clone();
             stride = stride.clone();
+            if (layer != null && layer.isBlank()) {
+                layer = null;
+            }
+        }
+
+        public Options(int steps, double baseline, int[] window, int[] stride, double fill, int batch) {
+            this(steps, baseline, window, stride, fill, batch, null);
         }
 
         public static Options defaults() {
-            return new Options(32, 0.0, new int[] {8, 8, 8}, new int[] {8, 8, 8}, 0.0, 4);
+            return new Options(32, 0.0, new int[] {8, 8, 8}, new int[] {8, 8, 8}, 0.0, 4, null);
         }
 
         public Options withSteps(int s) {
-            return new Options(s, baseline, window, stride, fill, batch);
+            return new Options(s, baseline, window, stride, fill, batch, layer);
         }
 
         public Options withBaseline(double b) {
-            return new Options(steps, b, window, stride, fill, batch);
+            return new Options(steps, b, window, stride, fill, batch, layer);
         }
 
         public Options withOcclusion(int[] w, int[] st, double f) {
-            return new Options(steps, baseline, w, st, f, batch);
+            return new Options(steps, baseline, w, st, f, batch, layer);
+        }
+
+        public Options withLayer(String l) {
+            return new Options(steps, baseline, window, stride, fill, batch, l);
         }
     }
 
@@ -124,6 +150,8 @@ public final class Saliency {
             }
             opts.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "fill"), o.fill());
             opts.set(JAVA_LONG, NativeLib.offsetOf(L, "batch"), o.batch());
+            opts.set(ADDRESS, NativeLib.offsetOf(L, "layer"), o.layer() == null ? MemorySegment.NULL
+                    : arena.allocateFrom(o.layer(), java.nio.charset.StandardCharsets.UTF_8));
             MemorySegment cb = upcall.stub(arena);
             MemorySegment value = arena.allocate(JAVA_DOUBLE);
             MemorySegment ctx = kernel.handle();

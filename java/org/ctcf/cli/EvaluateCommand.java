@@ -52,10 +52,15 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "Chunk sizes; the first is used for the table and localization. Default: ${DEFAULT-VALUE}.")
     List<Integer> chunks;
 
-    @Option(names = "--baselines", split = ",", defaultValue = "gradient,gradient-x-input,integrated-gradients",
+    @Option(names = "--baselines", split = ",",
+            defaultValue = "gradient,gradient-x-input,integrated-gradients,guided-backprop,grad-cam",
             description = "Saliency methods scored for localization (none: --baselines none). Default: "
                     + "${DEFAULT-VALUE}.")
     List<String> baselines;
+
+    @Option(names = "--layer", paramLabel = "NAME",
+            description = "Grad-CAM layer (a submodule path). Default: the built-in architecture's.")
+    String layer;
 
     @Option(names = "--ig-steps", defaultValue = "16", description = "Integrated gradients: path points. Default: "
             + "${DEFAULT-VALUE}.")
@@ -91,7 +96,7 @@ final class EvaluateCommand implements Callable<Integer> {
             ExplainOptions eo = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchMaxSteps(maxSteps)
                     .decoderBatch(ae.batch).build();
             var opts = new Evaluation.Options(eo, clf.card().preprocessing(), chunks, bl,
-                    Saliency.Options.defaults().withSteps(igSteps));
+                    Saliency.Options.defaults().withSteps(igSteps).withLayer(layer));
             if (!quiet) {
                 o.printf(Locale.ROOT, "evaluating %d volumes (%d positive) with %s, chunks %s -> %s%n",
                         m.cases().size(), m.cases().stream().filter(EvalManifest.Case::positive).count(),

@@ -28,9 +28,9 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf saliency}: classic attribution maps of the explained score, as NIfTI and a comparison panel. */
 @Command(mixinStandardHelpOptions = true, name = "saliency", description = {
     "Attribution maps of a classifier's explained score (the baselines of the paper's Fig. 4): the input",
-    "gradient, gradient x input, integrated gradients and occlusion. Writes <method>.nii.gz on the input's grid",
-    "(values per processed voxel, 0 outside the processed field of view) and saliency.png: one axial slice, one",
-    "column per method. Guided backprop and Grad-CAM are not implemented."})
+    "gradient, gradient x input, integrated gradients, guided backprop, Grad-CAM (on --layer) and occlusion.",
+    "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of",
+    "view) and saliency.png: one axial slice, one column per method."})
 final class SaliencyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
     Path input;
@@ -42,10 +42,16 @@ final class SaliencyCommand implements Callable<Integer> {
     @Option(names = "--target", paramLabel = "NAME|INDEX", description = "Class to explain. Default: the card's.")
     String target;
 
-    @Option(names = "--methods", split = ",", defaultValue = "gradient,gradient-x-input,integrated-gradients",
-            description = "gradient, gradient-x-input, integrated-gradients, occlusion (slow). Default: "
-                    + "${DEFAULT-VALUE}.")
+    @Option(names = "--methods", split = ",",
+            defaultValue = "gradient,gradient-x-input,integrated-gradients,guided-backprop,grad-cam",
+            description = "gradient, gradient-x-input, integrated-gradients, guided-backprop, grad-cam, occlusion "
+                    + "(slow). Default: ${DEFAULT-VALUE}.")
     List<String> methods;
+
+    @Option(names = "--layer", paramLabel = "NAME",
+            description = "Grad-CAM layer: a submodule path (features, layer4, up_path.3, ...). Default: the built-in "
+                    + "architecture's (TorchScript classifiers must name one).")
+    String layer;
 
     @Option(names = "--steps", defaultValue = "32", description = "Integrated gradients: path points. Default: "
             + "${DEFAULT-VALUE}.")
@@ -85,7 +91,8 @@ final class SaliencyCommand implements Callable<Integer> {
         if (window.length != 3 || (stride != null && stride.length != 3)) {
             throw new IllegalArgumentException("--window and --stride take three sizes D,H,W");
         }
-        Saliency.Options so = new Saliency.Options(steps, baseline, window, stride != null ? stride : window, 0.0, 4);
+        Saliency.Options so = new Saliency.Options(steps, baseline, window, stride != null ? stride : window, 0.0, 4,
+                layer);
         Path cardFile = card != null ? card : Models.defaultClassifier();
         Files.createDirectories(out);
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);

@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 6;
+    public static final int ABI_VERSION = 7;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -105,7 +105,8 @@ public final class NativeLib {
             MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("window"),
             MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("stride"),
             JAVA_DOUBLE.withName("fill"),
-            JAVA_LONG.withName("batch"));
+            JAVA_LONG.withName("batch"),
+            ADDRESS.withName("layer"));
     public static final StructLayout RESULT_INFO = MemoryLayout.structLayout(
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
@@ -215,6 +216,7 @@ public final class NativeLib {
         public static final MethodHandle TENSOR_FREE;
         public static final MethodHandle CLF_LOAD;
         public static final MethodHandle CLF_DEFINE;
+        public static final MethodHandle CLF_DEFINE_NESTED;
         public static final MethodHandle CLF_SAVE;
         public static final MethodHandle CLF_TO;
         public static final MethodHandle CLF_FREE;
@@ -325,6 +327,8 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             CLF_DEFINE = bind("ctcf_classifier_define",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            CLF_DEFINE_NESTED = bind("ctcf_classifier_define_nested", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             CLF_SAVE = bind("ctcf_classifier_save", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_TO = bind("ctcf_classifier_to", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_FREE = bind("ctcf_classifier_free", FunctionDescriptor.ofVoid(ADDRESS));
