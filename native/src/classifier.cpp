@@ -102,6 +102,30 @@ at::Tensor activated_target(const ctcf_score_spec& spec, at::Tensor out) {
 
 }  // namespace
 
+bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
+    return !clf.scripted && clf.net_dense && clf.dense_stride > 0 && !clf.per_slice &&
+           clf.layout == CTCF_LAYOUT_BCDHW && spec.reducer == CTCF_REDUCER_NONE;
+}
+
+at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
+    TORCH_CHECK(clf.net_dense && clf.layout == CTCF_LAYOUT_BCDHW, "this classifier has no dense map");
+    at::Tensor vols = volumes;
+    if (clf.input_nx > 0 && (vols.size(3) != clf.input_nx || vols.size(2) != clf.input_ny)) {
+        // the same resize as classifier_outputs: depth kept, so each slice is resized on its own
+        vols = torch::nn::functional::interpolate(
+                   vols.unsqueeze(1), torch::nn::functional::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{vols.size(1), clf.input_ny, clf.input_nx})
+                                          .mode(torch::kTrilinear)
+                                          .align_corners(false))
+                   .squeeze(1);
+    }
+    const int64_t k = vols.size(0);
+    const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
+    std::vector<at::Tensor> outs;
+    for (int64_t s = 0; s < k; s += step) outs.push_back(clf.net_dense(vols.slice(0, s, std::min(k, s + step)).unsqueeze(1)));
+    return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
 bool slice_additive(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
     return clf.per_slice && spec.reducer != CTCF_REDUCER_NONE;
 }
@@ -145,7 +169,10 @@ at::Tensor classifier_score(ctcf_classifier& clf, const ctcf_score_spec& spec, c
         at::Tensor sums = classifier_slice_sums(clf, spec, volumes, &per_slice);
         return score_from_slice_sums(spec, sums, per_slice);
     }
-    at::Tensor out = classifier_outputs(clf, volumes);
+    return score_from_outputs(spec, classifier_outputs(clf, volumes));
+}
+
+at::Tensor score_from_outputs(const ctcf_score_spec& spec, const at::Tensor& out) {
     at::Tensor m = activated_target(spec, out);
     at::Tensor s;
     if (spec.reducer == CTCF_REDUCER_NONE) {
@@ -315,6 +342,9 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->net_dense = [m](const at::Tensor& x) mutable { return m->logit_map(x); };
         c->cam_layer = "features";
+        // 3^3 convolutions with depth strides 2, 1, 2, 1 (padding 1), then 1^3: output i reads input 4i-9 .. 4i+9
+        c->dense_stride = 4;
+        c->dense_halo = 9;
     } else {
         throw ctcf::InvalidArgument("unknown architecture '" + arch +
                                     "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d)");

@@ -31,6 +31,10 @@ struct ctcf_classifier {
     // (z, y, x) indices of the layer's [N, C, ...] activations; empty = the input layout's order.
     std::string cam_layer;
     std::vector<int64_t> cam_axes;
+    // Fully convolutional built-ins whose output is the spatial max of net_dense's map: output depth position i
+    // depends on input slices [stride * i - halo, stride * i + halo] only (0 = not such a model).
+    int64_t dense_stride = 0;
+    int64_t dense_halo = 0;
 };
 
 namespace ctcf {
@@ -55,6 +59,17 @@ std::vector<double> finite_scores(const at::Tensor& scores);
 
 // The score [K] from per-slice sums [K, D] (the reducer over all D slices, the offset, the optional sigmoid).
 at::Tensor score_from_slice_sums(const ctcf_score_spec& spec, const at::Tensor& sums, int64_t voxels_per_slice);
+
+// The score [K] from raw outputs [K, classes] (activation, reducer, offset, sigmoid).
+at::Tensor score_from_outputs(const ctcf_score_spec& spec, const at::Tensor& outputs);
+
+// True for a fully convolutional classifier whose output is its dense map's maximum (dense_stride > 0) and a score
+// without a reducer: a volume that differs from a known one in a few slices can be scored by re-running the
+// network on the slab those slices reach.
+bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec);
+
+// Dense maps [K, classes, d, h, w] of K volumes [K, D, H, W] (resized in-plane like classifier_outputs).
+at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes);
 
 void check_score_spec(const ctcf_score_spec* spec);
 

@@ -120,6 +120,7 @@ public:
         z_ = encode_volume(ae_, w_, x_, o_.decoder_batch);
         x0_ = decode_volume(ae_, w_, z_, ny_, nx_, o_.decoder_batch);
         sums0_ = at::Tensor();
+        dense0_ = at::Tensor();
         r_->info.slices_decoded += d_;
         s_total_ = x0_.abs().sum().item<double>();
         r_->info.seconds[0] += seconds_since(t);
@@ -135,6 +136,7 @@ public:
     // classifier with a reducer re-runs only those slices (its score is a function of per-slice sums, the others
     // are x0's); any other classifier sees the whole volumes.
     std::vector<double> score_with_chunk(int64_t s, int64_t e, const at::Tensor& chunk) {
+        if (slab_scorable(clf_, spec_)) return score_slab(s, e, chunk);
         if (!slice_additive(clf_, spec_)) return score(with_chunk(s, e, chunk));
         torch::NoGradGuard no_grad;
         if (!sums0_.defined()) sums0_ = classifier_slice_sums(clf_, spec_, x0_.unsqueeze(0), &per_slice_)[0];
@@ -143,6 +145,37 @@ public:
         sums.slice(1, s, e).copy_(classifier_slice_sums(clf_, spec_, chunk, nullptr));
         r_->info.classifier_calls += k;
         return finite_scores(score_from_slice_sums(spec_, sums, per_slice_));
+    }
+
+    // Fully convolutional classifiers scored by their dense map's maximum: only the map positions whose input
+    // window [stride i - halo, stride i + halo] meets [s, e) can change. The network re-runs on the slab of x0
+    // (with the chunk in place) that holds those windows, starting at a multiple of the stride so that its map
+    // aligns with the whole volume's; the other positions keep x0's map. Each kept position saw exactly the
+    // input it sees in the whole volume (zero padding only at the volume's own ends), so the maximum is the whole
+    // volume's.
+    std::vector<double> score_slab(int64_t s, int64_t e, const at::Tensor& chunk) {
+        torch::NoGradGuard no_grad;
+        if (!dense0_.defined()) dense0_ = classifier_dense(clf_, x0_.unsqueeze(0))[0];  // [C, d, h, w]
+        const int64_t stride = clf_.dense_stride, halo = clf_.dense_halo, n = dense0_.size(1);
+        auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+        const int64_t lo = std::max<int64_t>(0, -floor_div(-(s - halo), stride));  // ceil((s - halo) / stride)
+        const int64_t hi = std::min<int64_t>(n - 1, floor_div(e - 1 + halo, stride));
+        const int64_t k = chunk.size(0);
+        r_->info.classifier_calls += k;
+        at::Tensor rest = at::full({dense0_.size(0)}, -std::numeric_limits<double>::infinity(),
+                                   dense0_.options());
+        if (lo > 0) rest = at::maximum(rest, dense0_.slice(1, 0, lo).amax({1, 2, 3}));
+        if (hi + 1 < n) rest = at::maximum(rest, dense0_.slice(1, std::max(lo, hi + 1), n).amax({1, 2, 3}));
+        at::Tensor out = rest.unsqueeze(0).repeat({k, 1});  // [k, C]
+        if (lo <= hi) {
+            const int64_t a = std::max<int64_t>(0, floor_div(stride * lo - halo, stride) * stride);
+            const int64_t b = std::min<int64_t>(d_, stride * hi + halo + 1);
+            at::Tensor vols = x0_.slice(0, a, b).unsqueeze(0).repeat({k, 1, 1, 1});
+            vols.slice(1, s - a, e - a).copy_(chunk);
+            at::Tensor slab = classifier_dense(clf_, vols).slice(2, lo - a / stride, hi - a / stride + 1);
+            out = at::maximum(out, slab.amax({2, 3, 4}));
+        }
+        return finite_scores(score_from_outputs(spec_, out));
     }
 
     // The search of reference-algorithm.md §4. eval(lambdas) must return one Eval per lambda, in order.
@@ -674,6 +707,7 @@ private:
     ctcf_result* r_;  // where counters and arrays go: the run's result, or a sweep's focus result while it is built
     int64_t d_ = 0, ny_ = 0, nx_ = 0;
     at::Tensor z_, x0_, dpdx_, g_;
+    at::Tensor dense0_;  // x0's dense map (slab-scorable classifiers), on first use
     at::Tensor sums0_;  // per-slice sums of x0's target map (slice-additive classifiers), on first use
     int64_t per_slice_ = 0;
     std::vector<bool> g_done_;

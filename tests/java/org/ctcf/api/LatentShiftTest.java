@@ -330,6 +330,42 @@ class LatentShiftTest {
     }
 
     @Test
+    void aFullyConvolutionalDetectorIsScoredFromTheSlabItsChangedSlicesReach() throws IOException {
+        // Fast mode re-runs the nodule detector (logit map max-pooled to one logit) only on the slab whose map
+        // positions can see the chunk, and takes x0's map elsewhere; the reference runs it on the whole volume at
+        // every step. Same chunk tables, on a depth that is a multiple of the network's stride and one that is not.
+        // The shipped detector (its card resizes slices to 112 x 112 first) responds to this volume; random weights
+        // barely do.
+        try (Classifier c = Classifier.load(java.nio.file.Path.of("models", "nodule-detector.json"), kernel);
+                Volume odd = volume.slices(0, 45)) {
+            // chunks the detector cannot see stop at the step limit: a low one keeps the reference's cost down
+            ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2)
+                    .searchPredDiff(0.001).searchMaxSteps(100).build();
+            Object[][] cases = {{volume, 8}, {odd, 7}};
+            for (Object[] cs : cases) {
+                Volume v = (Volume) cs[0];
+                int chunk = (Integer) cs[1];
+                try (SweepResult fast = LatentShift.sweep(v, ae, c, o, ChunkSweep.of(chunk), null);
+                        SweepResult ref = LatentShift.sweep(v, ae, c, o.toBuilder().referenceMode(true).build(),
+                                ChunkSweep.of(chunk), null)) {
+                    assertThat(fast.chunks()).hasSameSizeAs(ref.chunks());
+                    int moved = 0;
+                    for (int i = 0; i < fast.chunks().size(); i++) {
+                        SweepResult.Chunk f = fast.chunks().get(i);
+                        SweepResult.Chunk r = ref.chunks().get(i);
+                        assertThat(f.minPrediction()).as("%d slices, chunk [%d, %d)", v.nz(), f.start(), f.end())
+                                .isCloseTo(r.minPrediction(), within(1e-6));
+                        assertThat(f.bound()).as("chunk [%d, %d)", f.start(), f.end()).isEqualTo(r.bound());
+                        assertThat(f.stopReason()).isEqualTo(r.stopReason());
+                        moved += f.minPrediction() < fast.initialPrediction() - 1e-4 ? 1 : 0;
+                    }
+                    assertThat(moved).as("chunks that lower the prediction").isPositive();
+                }
+            }
+        }
+    }
+
+    @Test
     void sweepLocalizesAClassifierThatOnlySeesSlices20To24() {
         try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
             ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2).build();
