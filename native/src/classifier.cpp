@@ -126,6 +126,45 @@ at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 
+std::pair<int64_t, int64_t> dense_slab(const ctcf_classifier& clf, int64_t lo, int64_t hi, int64_t depth) {
+    const int64_t stride = clf.dense_stride, halo = clf.dense_halo;
+    const int64_t first = stride * lo - halo;  // the first slice row lo reads
+    return {first > 0 ? first / stride * stride : 0, std::min(depth, stride * hi + halo + 1)};
+}
+
+at::Tensor classifier_input_gradient(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& x,
+                                     double* score) {
+    const bool elementwise = spec.activation != CTCF_ACTIVATION_SOFTMAX;  // the score reads the target's output only
+    if (!slab_scorable(clf, spec) || !elementwise) {
+        at::Tensor xg = x.detach().clone().requires_grad_(true);
+        at::Tensor s = classifier_score(clf, spec, xg.unsqueeze(0));
+        *score = finite_scores(s)[0];
+        return torch::autograd::grad({s.sum()}, {xg})[0].detach();
+    }
+    const int64_t d = x.size(0), stride = clf.dense_stride;
+    at::Tensor outs;
+    int64_t row = 0;
+    {
+        torch::NoGradGuard no_grad;
+        at::Tensor map = classifier_dense(clf, x.unsqueeze(0))[0];  // [C, n, h, w]
+        outs = map.flatten(1).amax(1).unsqueeze(0);                // [1, C]: the network's output
+        *score = finite_scores(score_from_outputs(spec, outs))[0];
+        const at::Tensor t = map[spec.target];
+        row = t.flatten().argmax().item<int64_t>() / (t.size(1) * t.size(2));
+    }
+    const auto [a, b] = dense_slab(clf, row, row, d);
+    at::Tensor xs = x.slice(0, a, b).detach().clone().requires_grad_(true);
+    at::Tensor top = classifier_dense(clf, xs.unsqueeze(0))[0][spec.target][row - a / stride].amax();
+    // the target's output, now differentiable; the others as they were
+    const int64_t t = spec.target;
+    at::Tensor o = at::cat({outs.slice(1, 0, t), top.reshape({1, 1}).to(outs.dtype()), outs.slice(1, t + 1)}, 1);
+    at::Tensor s = score_from_outputs(spec, o);
+    at::Tensor g = torch::autograd::grad({s.sum()}, {xs})[0].detach();
+    at::Tensor full = at::zeros_like(x);
+    full.slice(0, a, b).copy_(g);
+    return full;
+}
+
 bool slice_additive(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
     return clf.per_slice && spec.reducer != CTCF_REDUCER_NONE;
 }

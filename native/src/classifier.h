@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "ctcf.h"
 #include "params.h"
@@ -70,6 +71,17 @@ bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec);
 
 // Dense maps [K, classes, d, h, w] of K volumes [K, D, H, W] (resized in-plane like classifier_outputs).
 at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes);
+
+// The input slices [a, b) of a depth-`depth` volume from which a slab-scorable classifier computes its map rows
+// lo..hi exactly: their receptive windows, starting at a multiple of the stride so that the slab's map rows align
+// with the whole volume's (slab row j = row j + a / stride).
+std::pair<int64_t, int64_t> dense_slab(const ctcf_classifier& clf, int64_t lo, int64_t hi, int64_t depth);
+
+// d score / d x for one volume x [D, H, W] and its score (*score). A slab-scorable classifier whose score depends
+// on the target's output alone: a no-grad forward finds the depth row of the map's maximum, and the backward runs
+// through the slab of input slices that row reads (the gradient is zero elsewhere); others: one full backward.
+at::Tensor classifier_input_gradient(ctcf_classifier& clf, const ctcf_score_spec& spec, const at::Tensor& x,
+                                     double* score);
 
 void check_score_spec(const ctcf_score_spec* spec);
 

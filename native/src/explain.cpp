@@ -168,8 +168,7 @@ public:
         if (hi + 1 < n) rest = at::maximum(rest, dense0_.slice(1, std::max(lo, hi + 1), n).amax({1, 2, 3}));
         at::Tensor out = rest.unsqueeze(0).repeat({k, 1});  // [k, C]
         if (lo <= hi) {
-            const int64_t a = std::max<int64_t>(0, floor_div(stride * lo - halo, stride) * stride);
-            const int64_t b = std::min<int64_t>(d_, stride * hi + halo + 1);
+            const auto [a, b] = dense_slab(clf_, lo, hi, d_);
             at::Tensor vols = x0_.slice(0, a, b).unsqueeze(0).repeat({k, 1, 1, 1});
             vols.slice(1, s - a, e - a).copy_(chunk);
             at::Tensor slab = classifier_dense(clf_, vols).slice(2, lo - a / stride, hi - a / stride + 1);
@@ -240,15 +239,12 @@ public:
 
     // --- fast mode -----------------------------------------------------------------------------------------
 
-    // dp/dx at x0 for the whole volume: one classifier forward + backward.
+    // dp/dx at x0 for the whole volume: one classifier forward + backward (for a max-pooled detector, the
+    // backward through the slab that its maximum reads).
     void input_gradient() {
         const auto t = Clock::now();
-        at::Tensor x = x0_.detach().clone().requires_grad_(true);
-        at::Tensor s = classifier_score(clf_, spec_, x.unsqueeze(0));
+        dpdx_ = classifier_input_gradient(clf_, spec_, x0_, &p0_);
         r_->info.classifier_calls += 1;
-        p0_ = s[0].item<double>();
-        if (!std::isfinite(p0_)) throw InvalidArgument("the classifier returned a non-finite score");
-        dpdx_ = torch::autograd::grad({s.sum()}, {x})[0].detach();
         g_ = at::zeros_like(z_);
         // J^T 0 = 0: slices the score does not depend on (outside a classifier's receptive field of its maximum,
         // say) have a zero latent gradient without a vector-Jacobian product.

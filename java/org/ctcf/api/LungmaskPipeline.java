@@ -12,8 +12,9 @@ import org.ctcf.internal.NativeLib.H;
  * lungmask's own pipeline around its U-Net, as an alternative to the ct-counterfactuals wrapper: the volume is
  * reoriented to LPS (exactly, no resampling), each slice is cropped to its body mask's box and resized to
  * 256 × 256, HU are mapped {@code (HU + 1024) / 1624}, the U-Net labels every pixel (argmax), and the labels go
- * back into their boxes (nearest) and onto the input's grid. lungmask's 3-D label post-processing (keeping the
- * largest components, filling holes) is not applied.
+ * back into their boxes (nearest), lungmask's 3-D label post-processing runs ({@link LabelPostprocessing}: small
+ * pieces join their neighbours, one component per label, holes filled; on by default, as in lungmask) and the
+ * labels go onto the input's grid.
  */
 public final class LungmaskPipeline {
     /** The slice size the U-Net sees. */
@@ -58,6 +59,11 @@ public final class LungmaskPipeline {
      * 0 background, then the model's classes (R231: 1 right lung, 2 left lung). The result is on ct's grid.
      */
     public static Volume segment(Volume ct, Classifier unet, Kernel kernel) {
+        return segment(ct, unet, kernel, true);
+    }
+
+    /** As {@link #segment(Volume, Classifier, Kernel)}, with or without the 3-D post-processing. */
+    public static Volume segment(Volume ct, Classifier unet, Kernel kernel, boolean postprocess) {
         try (Prepared p = prepare(ct, kernel); Volume labels = Volume.allocate(p.slices().geometry());
                 Volume lpsLabels = Volume.allocate(p.lpsGeometry())) {
             try (var cl = unet.lease(); var kl = kernel.lease(); var sl = p.slices().lease(); var ll = labels.lease();
@@ -79,7 +85,12 @@ public final class LungmaskPipeline {
                 NativeLib.call("lungmask restore", err -> (int) H.LUNGMASK_RESTORE.invokeExact(lab, size, b, out, err));
             }
             // No resampling happened, so going back is the exact inverse permutation/flip.
-            return kernel.restore(lpsLabels, ct.geometry(), PreprocessOptions.reorientOnly("LPS"), false);
+            if (!postprocess) {
+                return kernel.restore(lpsLabels, ct.geometry(), PreprocessOptions.reorientOnly("LPS"), false);
+            }
+            try (Volume post = LabelPostprocessing.lungmask(lpsLabels)) {  // on the LPS grid, as lungmask does
+                return kernel.restore(post, ct.geometry(), PreprocessOptions.reorientOnly("LPS"), false);
+            }
         }
     }
 }

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code ctcf segment}: a segmentation classifier's label map for a CT volume, with per-label voxel counts. */
 @Command(mixinStandardHelpOptions = true, name = "segment", description = {
-    "Label every voxel with lungmask's own pipeline.",
+    "Label every voxel with lungmask's own pipeline, including its 3-D post-processing (small pieces join",
+    "their neighbours, one component per label, holes filled).",
     "For cards with \"preprocessing\": {\"mode\": \"lungmask\"}; labels come back on the input grid."})
 final class SegmentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME")
@@ -30,6 +31,10 @@ final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--out"}, paramLabel = "FILE", description = "Label map (.nii.gz).")
     Path out;
+
+    @Option(names = "--no-postprocessing", description = "The U-Net's labels as they are (lungmask's "
+            + "--nopostprocess).")
+    boolean noPostprocessing;
 
     @Mixin
     PreprocessCommand.KernelOptions kernel;
@@ -46,7 +51,7 @@ final class SegmentCommand implements Callable<Integer> {
         }
         var o = spec.commandLine().getOut();
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
-                Volume labels = LungmaskPipeline.segment(ct, clf, k)) {
+                Volume labels = LungmaskPipeline.segment(ct, clf, k, !noPostprocessing)) {
             long[] counts = new long[Math.max(2, c.outputCount())];
             labels.withSegment(seg -> {
                 for (long i = 0; i < labels.voxelCount(); i++) {

@@ -278,6 +278,28 @@ class ClassifierTest {
     }
 
     @Test
+    void theShippedMerlinCardNamesAll1692PhenotypesWithPleuralEffusionAt877() throws IOException {
+        // The card wants Merlin's weights next to it (not shipped); an empty stand-in file satisfies the card's
+        // check that the file exists, which is all reading the card needs.
+        Path dir = tmp.resolve("merlin");
+        Files.createDirectories(dir);
+        Path shipped = Path.of("models", "merlin");
+        for (String f : List.of("merlin-pleural-effusion.json", "phenotypes.txt")) {
+            Files.copy(shipped.resolve(f), dir.resolve(f));
+        }
+        assertThatThrownBy(() -> ClassifierCard.read(dir.resolve("merlin-pleural-effusion.json")))
+                .hasMessageContaining("i3_resnet_clinical_longformer").hasMessageContaining("does not exist");
+        Files.createFile(dir.resolve("i3_resnet_clinical_longformer_best_clip_04-02-2024_23-21-36_epoch_99.pt"));
+        ClassifierCard card = ClassifierCard.read(dir.resolve("merlin-pleural-effusion.json"));
+        assertThat(card.architecture()).isEqualTo("i3resnet152");
+        assertThat(card.classes()).hasSize(1692).doesNotHaveDuplicates();
+        assertThat(card.outputCount()).isEqualTo(1692);
+        assertThat(card.classIndex(card.score().target())).isEqualTo(877);
+        assertThat(card.classes().get(877)).isEqualTo("Pleurisy; pleural effusion");
+        assertThat(card.layout()).isEqualTo(Classifier.Layout.BCHWD);
+    }
+
+    @Test
     void badCardsAreReportedWithTheCardAndTheProblem() throws IOException {
         assertThatThrownBy(() -> ClassifierCard.read(card("{\"model\": {\"torchscript\": \"none.pt\"}, "
                 + "\"output\": {\"count\": 1}, \"score\": {\"target\": \"0\"}}")))
