@@ -383,7 +383,7 @@ typedef struct ctcf_shift_options {
     int32_t reference_mode;           /* != 0: the literal published algorithm (every step re-decodes all slices) */
     int64_t lambda_batch;             /* fast mode: lambda candidates per classifier batch (1 = sequential) */
     int64_t decoder_batch;            /* slices per no-grad decoder batch (16) */
-    int64_t gradient_batch;           /* slices per vector-Jacobian micro-batch (4): bounds gradient memory */
+    int64_t gradient_batch;           /* slices per vector-Jacobian micro-batch (1): bounds gradient memory */
     int32_t focus_frames;             /* chunk sweep only, 0 = none: after the sweep, the rank-1 chunk explained with
                                          this many lambda steps, reusing the sweep's latents, gradients and search
                                          (fast mode) -- fetch it with ctcf_result_take_focus */

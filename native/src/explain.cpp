@@ -759,7 +759,7 @@ CTCF_API void ctcf_shift_options_default(ctcf_shift_options* o) {
     o->reference_mode = 0;
     o->lambda_batch = 1;
     o->decoder_batch = 16;
-    o->gradient_batch = 4;
+    o->gradient_batch = 1;
     o->focus_frames = 0;
 }
 

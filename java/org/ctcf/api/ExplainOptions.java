@@ -9,7 +9,9 @@ package org.ctcf.api;
  * @param referenceMode run the literal published algorithm (every step re-decodes every slice)
  * @param lambdaBatch fast mode: λ candidates decoded and classified per batch (same bound as sequential)
  * @param decoderBatch slices per no-grad decoder batch
- * @param gradientBatch slices per vector–Jacobian micro-batch (bounds the memory of the gradient)
+ * @param gradientBatch slices per vector–Jacobian micro-batch (bounds the memory of the gradient; default 1: a
+ *     decoder backward saves several full-size activations per slice, so on CPU one slice at a time is both the
+ *     smallest and not slower; a GPU may gain from more)
  * @param focusFrames chunk sweeps only, 0 = none: after the sweep, the rank-1 chunk is explained with this many λ
  *     steps ({@link SweepResult#focus()}); in fast mode it reuses the sweep's latents, gradients and search
  */
@@ -83,7 +85,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         private boolean referenceMode;
         private int lambdaBatch = 1;
         private int decoderBatch = 16;
-        private int gradientBatch = 4;
+        private int gradientBatch = 1;
         private int focusFrames;
 
         public Builder target(Target t) {
