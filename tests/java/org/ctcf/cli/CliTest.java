@@ -187,21 +187,29 @@ class CliTest {
     void saliencyWritesEachMapOnTheInputGridAndAComparisonPanel() throws IOException {
         Path out = tmp.resolve("sal");
         Path sample = TestPaths.root().resolve("models/sample/cip_ct64_nodule.nii.gz");
-        Result r = run("saliency", sample.toString(), "--methods", "gradient,occlusion", "--window", "35,112,112",
-                "-o", out.toString());
+        Result r = run("saliency", sample.toString(), "--methods", "gradient,occlusion,grad-cam", "--window",
+                "35,112,112", "-o", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("gradient").contains("occlusion").contains("saliency.png");
+        assertThat(r.out()).contains("gradient").contains("occlusion").contains("grad-cam").contains("saliency.png");
         try (Volume in = VolumeIO.read(sample); Volume g = VolumeIO.read(out.resolve("gradient.nii.gz"));
-                Volume o = VolumeIO.read(out.resolve("occlusion.nii.gz"))) {
+                Volume o = VolumeIO.read(out.resolve("occlusion.nii.gz"));
+                Volume cam = VolumeIO.read(out.resolve("grad-cam.nii.gz"))) {
             assertThat(g.geometry().sameGrid(in.geometry(), 1e-4)).isTrue();
             assertThat(o.geometry().sameGrid(in.geometry(), 1e-4)).isTrue();
+            assertThat(cam.geometry().sameGrid(in.geometry(), 1e-4)).isTrue();
             assertThat(g.stats().max() - g.stats().min()).isPositive();
+            assertThat(cam.stats().min()).isGreaterThanOrEqualTo(0.0);
+            assertThat(cam.stats().max()).isPositive();
         }
         var png = javax.imageio.ImageIO.read(out.resolve("saliency.png").toFile());
-        assertThat(png.getWidth()).isEqualTo(3 * 224);
-        Result bad = run("saliency", sample.toString(), "--methods", "guided-backprop", "-o", out.toString());
+        assertThat(png.getWidth()).isEqualTo(4 * 224);
+        Result bad = run("saliency", sample.toString(), "--methods", "guided", "-o", out.toString());
         assertThat(bad.code()).isNotZero();
         assertThat(bad.err()).contains("guided-backprop");
+        Result layer = run("saliency", sample.toString(), "--methods", "grad-cam", "--layer", "layer9", "-o",
+                out.toString());
+        assertThat(layer.code()).isNotZero();
+        assertThat(layer.err()).contains("layer9").contains("features");
     }
 
     @Test
