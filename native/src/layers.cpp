@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 #include "guard.h"
@@ -53,15 +54,33 @@ at::Tensor tap_op(const at::Tensor& x) {
 }  // namespace
 }  // namespace ctcf
 
-TORCH_LIBRARY(ctcf, m) {
-    m.def("guided_relu(Tensor x, Scalar negative_slope) -> Tensor");
-    m.def("tap(Tensor x) -> Tensor");
+namespace ctcf {
+namespace {
+
+// The TorchScript operators of the graph rewrites, registered on first use under a namespace of this copy of the
+// library: a process may load two copies (from two paths), and static TORCH_LIBRARY registration of one namespace
+// twice aborts the process. Each copy's operators use that copy's hooks. The Library objects live as long as the
+// process (freeing them at exit could outlive the dispatcher).
+const std::string& op_namespace() {
+    static const std::string ns = [] {
+        static const char anchor = 0;
+        const std::string name = "ctcf_" + std::to_string(reinterpret_cast<std::uintptr_t>(&anchor));
+        auto* defs = new torch::Library(torch::Library::DEF, name, c10::optional<c10::DispatchKey>(), __FILE__, __LINE__);
+        defs->def("guided_relu(Tensor x, Scalar negative_slope) -> Tensor");
+        defs->def("tap(Tensor x) -> Tensor");
+        auto* impls = new torch::Library(torch::Library::IMPL, name, c10::DispatchKey::CompositeImplicitAutograd,
+                                         __FILE__, __LINE__);
+        impls->impl("guided_relu", guided_relu_op);
+        impls->impl("tap", tap_op);
+        return name;
+    }();
+    return ns;
 }
 
-TORCH_LIBRARY_IMPL(ctcf, CompositeImplicitAutograd, m) {
-    m.impl("guided_relu", ctcf::guided_relu_op);
-    m.impl("tap", ctcf::tap_op);
-}
+c10::Symbol op(const char* name) { return c10::Symbol::fromQualString(op_namespace() + "::" + name); }
+
+}  // namespace
+}  // namespace ctcf
 
 namespace ctcf {
 
@@ -146,7 +165,7 @@ std::shared_ptr<torch::jit::Graph> guided_graph(const torch::jit::Module& m, int
     const auto relu_ = c10::Symbol::fromQualString("aten::relu_");
     const auto leaky = c10::Symbol::fromQualString("aten::leaky_relu");
     const auto leaky_ = c10::Symbol::fromQualString("aten::leaky_relu_");
-    const auto guided = c10::Symbol::fromQualString("ctcf::guided_relu");
+    const auto guided = op("guided_relu");
     int n = 0;
     for (Node* node : all_nodes(*g)) {
         const auto k = node->kind();
@@ -188,7 +207,7 @@ std::shared_ptr<torch::jit::Graph> tapped_graph(const torch::jit::Module& m, con
             }
         }
     }
-    const auto tap_sym = c10::Symbol::fromQualString("ctcf::tap");
+    const auto tap_sym = op("tap");
     int n = 0;
     for (Node* node : all_nodes(*g)) {
         if (node->kind() != c10::prim::CallMethod || node->s(c10::attr::name) != "forward") continue;

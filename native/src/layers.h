@@ -58,7 +58,7 @@ at::Tensor run_sequential(torch::nn::Sequential s, at::Tensor x);
 std::shared_ptr<torch::jit::Graph> guided_graph(const torch::jit::Module& m, int* count);
 
 // TorchScript: a copy of the module's forward graph in which the output of every call of the submodule at `path`
-// ("features", "layer4.2", ...) passes through ctcf::tap; *calls gets how many calls there are.
+// ("features", "layer4.2", ...) passes through a recording operator; *calls gets how many calls there are.
 std::shared_ptr<torch::jit::Graph> tapped_graph(const torch::jit::Module& m, const std::string& path, int* calls);
 
 // A callable running `graph` (whose first input is the module) on the module.
