@@ -39,6 +39,18 @@ void prepare(ctcf_classifier& c) {
 
 namespace {
 
+// Volumes [K, D, H, W] resized in-plane to the classifier's input size (when it has one). The depth is kept, so
+// each slice is resized on its own (which slab scoring relies on).
+at::Tensor resized_in_plane(const ctcf_classifier& clf, const at::Tensor& vols) {
+    if (clf.input_nx <= 0 || (vols.size(3) == clf.input_nx && vols.size(2) == clf.input_ny)) return vols;
+    return torch::nn::functional::interpolate(
+               vols.unsqueeze(1), torch::nn::functional::InterpolateFuncOptions()
+                                      .size(std::vector<int64_t>{vols.size(1), clf.input_ny, clf.input_nx})
+                                      .mode(torch::kTrilinear)
+                                      .align_corners(false))
+        .squeeze(1);
+}
+
 // [k, A, B, C] model-layout volumes -> the model's outputs, per slice for 2-D models.
 at::Tensor run_model(ctcf_classifier& clf, const at::Tensor& in) {
     auto forward = [&](const at::Tensor& x) -> at::Tensor {
@@ -61,15 +73,7 @@ at::Tensor run_model(ctcf_classifier& clf, const at::Tensor& in) {
 
 at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
     TORCH_CHECK(volumes.dim() == 4, "classifier input must be [K, D, H, W], got ", volumes.sizes());
-    at::Tensor vols = volumes;
-    if (clf.input_nx > 0 && (vols.size(3) != clf.input_nx || vols.size(2) != clf.input_ny)) {
-        vols = torch::nn::functional::interpolate(
-                   vols.unsqueeze(1), torch::nn::functional::InterpolateFuncOptions()
-                                          .size(std::vector<int64_t>{vols.size(1), clf.input_ny, clf.input_nx})
-                                          .mode(torch::kTrilinear)
-                                          .align_corners(false))
-                   .squeeze(1);
-    }
+    at::Tensor vols = resized_in_plane(clf, volumes);
     const int64_t k = vols.size(0);
     const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
     std::vector<at::Tensor> outs;
@@ -109,16 +113,7 @@ bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
 
 at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
     TORCH_CHECK(clf.net_dense && clf.layout == CTCF_LAYOUT_BCDHW, "this classifier has no dense map");
-    at::Tensor vols = volumes;
-    if (clf.input_nx > 0 && (vols.size(3) != clf.input_nx || vols.size(2) != clf.input_ny)) {
-        // the same resize as classifier_outputs: depth kept, so each slice is resized on its own
-        vols = torch::nn::functional::interpolate(
-                   vols.unsqueeze(1), torch::nn::functional::InterpolateFuncOptions()
-                                          .size(std::vector<int64_t>{vols.size(1), clf.input_ny, clf.input_nx})
-                                          .mode(torch::kTrilinear)
-                                          .align_corners(false))
-                   .squeeze(1);
-    }
+    at::Tensor vols = resized_in_plane(clf, volumes);
     const int64_t k = vols.size(0);
     const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
     std::vector<at::Tensor> outs;
