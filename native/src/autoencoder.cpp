@@ -17,10 +17,7 @@
 namespace {
 
 using ctcf::InvalidArgument;
-
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
-}
+using ctcf::require;
 
 std::string shape_str(at::IntArrayRef s) {
     std::ostringstream o;

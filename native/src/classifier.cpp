@@ -20,10 +20,6 @@
 namespace ctcf {
 namespace {
 
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
-}
-
 void check_layout(int32_t layout) {
     if (layout != CTCF_LAYOUT_BCDHW && layout != CTCF_LAYOUT_BCHWD) {
         throw InvalidArgument("unknown classifier layout " + std::to_string(layout));

@@ -38,10 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
-}
-
 // The reference's lambda recurrence: lb <- lb - step + floor(lb / 10) (Python's // on floats).
 double next_lambda(double lb, double step) { return lb - step + std::floor(lb / 10.0); }
 

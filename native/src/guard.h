@@ -26,6 +26,11 @@ struct Unsupported : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Refuses a NULL argument of an entry point, naming it.
+inline void require(const void* p, const char* what) {
+    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
+}
+
 // Writes code and message into err (if any) and returns the code. Never throws, never allocates.
 inline int32_t set_error(ctcf_error* err, int32_t code, const char* message) noexcept {
     if (err != nullptr) {

@@ -84,11 +84,7 @@ torch::Tensor LpipsImpl::forward(const torch::Tensor& a, const torch::Tensor& b)
 
 }  // namespace ctcf
 
-namespace {
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw ctcf::InvalidArgument(std::string(what) + " is NULL");
-}
-}  // namespace
+using ctcf::require;
 
 extern "C" {
 

@@ -20,10 +20,6 @@
 namespace ctcf {
 namespace {
 
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
-}
-
 struct Run {
     ctcf_context& ctx;
     ctcf_classifier& clf;
@@ -70,25 +66,21 @@ struct Run {
         return gradient(v.unsqueeze(0), scores)[0];
     }
 
-    // Names of the layers Grad-CAM can be asked for, for error messages.
+    // Names of the layers Grad-CAM can be asked for (the first 40), for error messages.
     std::string layer_names() const {
-        std::ostringstream o;
-        int n = 0;
+        std::vector<std::string> names;
         if (clf.scripted) {
             for (const auto& m : clf.module.named_modules()) {
-                if (m.name.empty()) continue;
-                if (n++ > 0) o << ", ";
-                if (n > 40) { o << "..."; break; }
-                o << m.name;
+                if (!m.name.empty()) names.push_back(m.name);
             }
         } else {
-            for (const auto& m : clf.net->named_modules("", /*include_self=*/false)) {
-                if (n++ > 0) o << ", ";
-                if (n > 40) { o << "..."; break; }
-                o << m.key();
-            }
+            for (const auto& m : clf.net->named_modules("", /*include_self=*/false)) names.push_back(m.key());
         }
-        return n == 0 ? "none" : o.str();
+        if (names.empty()) return "none";
+        std::ostringstream o;
+        for (size_t i = 0; i < names.size() && i < 40; ++i) o << (i ? ", " : "") << names[i];
+        if (names.size() > 40) o << ", ...";
+        return o.str();
     }
 
     // Grad-CAM (Selvaraju et al. 2017): A = the layer's activations [N, C, ...], alpha_c = the spatial mean of

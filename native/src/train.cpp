@@ -21,10 +21,6 @@
 namespace ctcf {
 namespace {
 
-void require(const void* p, const char* what) {
-    if (p == nullptr) throw InvalidArgument(std::string(what) + " is NULL");
-}
-
 // Adam (Kingma & Ba) with bias correction; weight decay added to the gradient as torch.optim.Adam does.
 struct Adam {
     std::vector<std::pair<std::string, at::Tensor>> params;

@@ -9,7 +9,6 @@ import java.util.concurrent.Callable;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Kernel;
-import org.ctcf.api.Models;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.Target;
@@ -41,12 +40,8 @@ final class EvaluateCommand implements Callable<Integer> {
     @Mixin
     AeCommand.AutoencoderOptions ae;
 
-    @Option(names = "--classifier", paramLabel = "CARD",
-            description = "Classifier card. Default: the shipped nodule detector.")
-    Path card;
-
-    @Option(names = "--target", paramLabel = "NAME|INDEX", description = "Class to explain. Default: the card's.")
-    String target;
+    @Mixin
+    ClassifierOptions classifier;
 
     @Option(names = "--chunks", split = ",", defaultValue = "16", paramLabel = "N[,N...]",
             description = "Chunk sizes; the first is used for the table and localization. Default: ${DEFAULT-VALUE}.")
@@ -89,10 +84,9 @@ final class EvaluateCommand implements Callable<Integer> {
         EvalManifest m = EvalManifest.read(manifest);
         List<Saliency.Method> bl = baselines.size() == 1 && baselines.get(0).equals("none") ? List.of()
                 : baselines.stream().map(Saliency.Method::parse).distinct().toList();
-        Path cardFile = card != null ? card : Models.defaultClassifier();
         try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
-                Classifier clf = Classifier.load(cardFile, k)) {
-            Target t = clf.target(target);
+                Classifier clf = classifier.load(k)) {
+            Target t = classifier.target(clf);
             ExplainOptions eo = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchMaxSteps(maxSteps)
                     .decoderBatch(ae.batch).build();
             var opts = new Evaluation.Options(eo, clf.card().preprocessing(), chunks, bl,

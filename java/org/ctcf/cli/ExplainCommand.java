@@ -18,7 +18,6 @@ import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Explanation;
 import org.ctcf.api.HeatmapMethod;
 import org.ctcf.api.Kernel;
-import org.ctcf.api.Models;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Progress;
@@ -59,12 +58,8 @@ final class ExplainCommand implements Callable<Integer> {
     @Mixin
     AeCommand.AutoencoderOptions ae;
 
-    @Option(names = "--classifier", paramLabel = "CARD",
-            description = "The classifier's card. Default: the shipped models/nodule-detector.json.")
-    Path card;
-
-    @Option(names = "--target", paramLabel = "NAME", description = "Class name or index (default: the card's).")
-    String target;
+    @Mixin
+    ClassifierOptions classifier;
 
     @Option(names = "--slices", paramLabel = "A:B", description = "Explain one chunk of slices [A, B) (processed grid).")
     String slices;
@@ -142,11 +137,10 @@ final class ExplainCommand implements Callable<Integer> {
         }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
-        Path cardFile = card != null ? card : Models.defaultClassifier();
         long t0 = System.nanoTime();
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
-                SliceAutoencoder model = ae.load(k); Classifier clf = Classifier.load(cardFile, k)) {
-            Target t = clf.target(target);
+                SliceAutoencoder model = ae.load(k); Classifier clf = classifier.load(k)) {
+            Target t = classifier.target(clf);
             PreprocessOptions pre = clf.card().preprocessing();
             ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)
                     .searchMaxSteps(maxSteps).searchMaxPixelDiffPct(pixelCap).heatmap(HeatmapMethod.parse(heatmap))
@@ -160,7 +154,7 @@ final class ExplainCommand implements Callable<Integer> {
             summary.put("input_sha256", sha256(input));
             summary.put("input_grid", ct.geometry().toString());
             summary.put("classifier", clf.card().name());
-            summary.put("classifier_card", cardFile.toString());
+            summary.put("classifier_card", classifier.cardFile().toString());
             summary.put("target", Map.of("index", t.index(), "name", clf.card().classes().isEmpty() ? ""
                     : clf.card().classes().get(t.index()), "offset", t.offset()));
             summary.put("autoencoder", ae.source().toString());

@@ -9,7 +9,6 @@ import java.util.concurrent.Callable;
 
 import org.ctcf.api.Classifier;
 import org.ctcf.api.Kernel;
-import org.ctcf.api.Models;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Progress;
 import org.ctcf.api.Saliency;
@@ -35,12 +34,8 @@ final class SaliencyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
     Path input;
 
-    @Option(names = "--classifier", paramLabel = "CARD",
-            description = "Classifier card. Default: the shipped nodule detector (models/nodule-detector.json).")
-    Path card;
-
-    @Option(names = "--target", paramLabel = "NAME|INDEX", description = "Class to explain. Default: the card's.")
-    String target;
+    @Mixin
+    ClassifierOptions classifier;
 
     @Option(names = "--methods", split = ",",
             defaultValue = "gradient,gradient-x-input,integrated-gradients,guided-backprop,grad-cam",
@@ -93,11 +88,10 @@ final class SaliencyCommand implements Callable<Integer> {
         }
         Saliency.Options so = new Saliency.Options(steps, baseline, window, stride != null ? stride : window, 0.0, 4,
                 layer);
-        Path cardFile = card != null ? card : Models.defaultClassifier();
         Files.createDirectories(out);
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
-                Classifier clf = Classifier.load(cardFile, k)) {
-            Target t = clf.target(target);
+                Classifier clf = classifier.load(k)) {
+            Target t = classifier.target(clf);
             PreprocessOptions pre = clf.card().preprocessing();
             List<SaliencyPanel.Column> cols = new ArrayList<>();
             List<Saliency.Map> maps = new ArrayList<>();
