@@ -91,7 +91,7 @@ void measure(int fd, bool reference, int64_t chunk, int64_t slices, int64_t size
         }
     }
     ctcf_volume vol{voxels.data(), {size, size, slices}, {1.5, 1.5, 3.0}};
-    ctcf_slice_wrapper w{2.0, -1.0, 0.5, 0.5, 0, 0, 0};
+    ctcf_slice_wrapper w{2.0, -1.0, 0.5, 0.5, 0, 0, 0, 0, 0};
     ctcf_score_spec spec{0, 1, CTCF_ACTIVATION_NONE, 0.0, CTCF_REDUCER_NONE, 0};
     ctcf_shift_options o;
     ctcf_shift_options_default(&o);

@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 7
+#define CTCF_ABI_VERSION 8
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -188,8 +188,12 @@ typedef struct ctcf_vq_config {
 /* How volume slices become autoencoder images and back. Encoding a slice s ([ny][nx], or [nx][ny] if transposed):
  * x = s * in_scale + in_shift; resize to resize x resize (bilinear, if resize > 0); if reference_orientation:
  * rot90(k=1, dims=[2,3]) then flip(dims=[3]); repeated over in_channels; encoder -> quant_conv -> codebook.
- * Decoding inverts each step: decoder output (channel mean if out_ch > 1), flip(3) then rot90(k=3), resize back,
- * y * out_scale + out_shift, transpose back. The shifted latent is never re-quantized. */
+ * Decoding inverts each step: decoder output (channel mean if out_ch > 1), flip(3) then rot90(k=3), resize back
+ * (bilinear; with antialias != 0 a shrinking resize is antialiased, as torchvision's Resize does from 0.17 on),
+ * y * out_scale + out_shift, transpose back. The shifted latent is never re-quantized.
+ * ct-counterfactuals' wrapper on ctcf's RAS slices [y][x] is transpose = 1, reference_orientation = 0: its dataset
+ * anti-transposes the RAS slice for display and its wrapper anti-transposes it again, so the VQ-GAN sees the RAS
+ * slice with rows along x. */
 typedef struct ctcf_slice_wrapper {
     double in_scale;
     double in_shift;
@@ -198,6 +202,8 @@ typedef struct ctcf_slice_wrapper {
     int64_t resize;
     int32_t transpose;
     int32_t reference_orientation;
+    int32_t antialias;
+    int32_t reserved;  /* 0 */
 } ctcf_slice_wrapper;
 
 /* Opaque: a VQModel with its weights, on one device. */
@@ -312,6 +318,14 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
                                          ctcf_classifier** out, ctcf_error* err);
 /* Volumes are resized in-plane to nx x ny (trilinear) before the model sees them; 0 x 0 turns it off. */
 CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx, int64_t ny, ctcf_error* err);
+/* The in-plane orientation of the slices the model sees. CTCF_ORIENTATION_RAS: the RAS array as the layout says
+ * (BCHWD: [x][y], rows along R; BCDHW: [y][x]). CTCF_ORIENTATION_DISPLAY: the radiological display of
+ * ct-counterfactuals' dataset (its rot90(k=1) + flip of the RAS slice: rows from anterior to posterior, columns from
+ * the patient's right to left), which lungmask's weights expect. Output maps are turned back, so callers see no
+ * difference. Not for fully convolutional slab-scored models (their slab scoring assumes the RAS layout). */
+#define CTCF_ORIENTATION_RAS 0
+#define CTCF_ORIENTATION_DISPLAY 1
+CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t orientation, ctcf_error* err);
 /* Parameters of a built-in classifier (a TorchScript one reports none), as for the autoencoder. */
 CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err);
 CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
@@ -457,7 +471,7 @@ typedef enum ctcf_result_array {
     CTCF_ARRAY_SEARCH_LAMBDAS = 2, /* every lambda the search evaluated, in order */
     CTCF_ARRAY_SEARCH_PREDICTIONS = 3,
     CTCF_ARRAY_SLICE_PREDICTION = 4, /* sweep: per slice, the min prediction of the chunk(s) covering it */
-    CTCF_ARRAY_SLICE_CHANGE = 5      /* sweep: per slice, sum of the stitched heatmap squared */
+    CTCF_ARRAY_SLICE_CHANGE = 5      /* sweep: per slice, sum of the stitched heatmap's absolute values */
 } ctcf_result_array;
 
 typedef enum ctcf_result_volume_kind {

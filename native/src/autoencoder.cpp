@@ -67,17 +67,21 @@ void ctcf::check_wrapper(const ctcf_slice_wrapper* w) {
         throw InvalidArgument("slice wrapper maps must be finite");
     }
     if (w->resize < 0 || w->resize > 8192) throw InvalidArgument("slice wrapper resize out of range");
+    if (w->reserved != 0) throw InvalidArgument("slice wrapper: reserved field must be 0");
 }
 
 namespace {
 
-at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w) {
+// Bilinear, half-pixel centres: F.interpolate(align_corners=False, antialias=...), which is what torchvision's
+// Resize runs on tensors (it passes its antialias flag on in both directions).
+at::Tensor resize(const at::Tensor& x, int64_t h, int64_t w, bool antialias) {
     if (x.size(2) == h && x.size(3) == w) return x;
     return torch::nn::functional::interpolate(
         x, torch::nn::functional::InterpolateFuncOptions()
                .size(std::vector<int64_t>{h, w})
                .mode(torch::kBilinear)
-               .align_corners(false));
+               .align_corners(false)
+               .antialias(antialias));
 }
 
 // Slices [n, H, W] -> model input [n, in_channels, h, w].
@@ -85,7 +89,7 @@ at::Tensor to_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, at:
     at::Tensor x = s.unsqueeze(1);
     if (w.transpose) x = x.transpose(2, 3);
     x = x * w.in_scale + w.in_shift;
-    if (w.resize > 0) x = resize(x, w.resize, w.resize);
+    if (w.resize > 0) x = resize(x, w.resize, w.resize, w.antialias != 0);
     if (w.reference_orientation) x = torch::rot90(x, 1, {2, 3}).flip({3});
     const int64_t c = ae.model->config.in_channels;
     if (c > 1) x = x.expand({-1, c, -1, -1});
@@ -98,7 +102,7 @@ at::Tensor from_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, a
     if (w.reference_orientation) y = torch::rot90(y.flip({3}), 3, {2, 3});
     const int64_t h = w.transpose ? nx : ny;
     const int64_t ww = w.transpose ? ny : nx;
-    y = resize(y, h, ww);
+    y = resize(y, h, ww, w.antialias != 0);
     y = y * w.out_scale + w.out_shift;
     if (w.transpose) y = y.transpose(2, 3);
     return y.squeeze(1);

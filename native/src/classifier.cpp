@@ -65,6 +65,22 @@ at::Tensor run_model(ctcf_classifier& clf, const at::Tensor& in) {
     return clf.layout == CTCF_LAYOUT_BCHWD ? out.permute({0, 2, 3, 4, 1}) : out.permute({0, 2, 1, 3, 4});
 }
 
+// Volumes [k, D, H, W] (RAS, [z][y][x]) as the model takes them: its layout, and in the display orientation the
+// slice flipped both ways (rows from anterior to posterior, columns from the patient's right to left).
+at::Tensor model_view(const ctcf_classifier& clf, const at::Tensor& v) {
+    const bool display = clf.orientation == CTCF_ORIENTATION_DISPLAY;
+    const at::Tensor x = display ? v.flip({2, 3}) : v;
+    if (clf.layout != CTCF_LAYOUT_BCHWD) return x;
+    return display ? x.permute({0, 2, 3, 1}) : x.permute({0, 3, 2, 1});  // [k, y', x', z] or [k, x, y, z]
+}
+
+// Output maps [k, C, a, b, c] of the display orientation back in the RAS model layout (what model_view gives
+// without it), so that nothing downstream depends on the orientation.
+at::Tensor ras_layout_maps(const ctcf_classifier& clf, const at::Tensor& out) {
+    if (clf.orientation != CTCF_ORIENTATION_DISPLAY || out.dim() != 5) return out;
+    return clf.layout == CTCF_LAYOUT_BCHWD ? out.flip({2, 3}).transpose(2, 3) : out.flip({3, 4});
+}
+
 }  // namespace
 
 at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
@@ -75,8 +91,7 @@ at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
     std::vector<at::Tensor> outs;
     for (int64_t s = 0; s < k; s += step) {
         at::Tensor v = vols.slice(0, s, std::min(k, s + step));
-        at::Tensor in = clf.layout == CTCF_LAYOUT_BCHWD ? v.permute({0, 3, 2, 1}) : v;  // [k, nx, ny, nz]
-        at::Tensor out = run_model(clf, in);
+        at::Tensor out = ras_layout_maps(clf, run_model(clf, model_view(clf, v)));
         if (out.dim() == 1) out = out.unsqueeze(1);
         TORCH_CHECK(out.dim() >= 2 && out.size(0) == v.size(0), "the classifier must return [batch, classes, ...], got ",
                     out.sizes(), " for a batch of ", v.size(0));
@@ -104,11 +119,13 @@ at::Tensor activated_target(const ctcf_score_spec& spec, at::Tensor out) {
 
 bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec) {
     return !clf.scripted && clf.net_dense && clf.dense_stride > 0 && !clf.per_slice &&
-           clf.layout == CTCF_LAYOUT_BCDHW && spec.reducer == CTCF_REDUCER_NONE;
+           clf.layout == CTCF_LAYOUT_BCDHW && clf.orientation == CTCF_ORIENTATION_RAS &&
+           spec.reducer == CTCF_REDUCER_NONE;
 }
 
 at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
-    TORCH_CHECK(clf.net_dense && clf.layout == CTCF_LAYOUT_BCDHW, "this classifier has no dense map");
+    TORCH_CHECK(clf.net_dense && clf.layout == CTCF_LAYOUT_BCDHW && clf.orientation == CTCF_ORIENTATION_RAS,
+                "this classifier has no dense map");
     at::Tensor vols = resized_in_plane(clf, volumes);
     const int64_t k = vols.size(0);
     const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
@@ -398,6 +415,20 @@ CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx
     }
     clf->input_nx = nx;
     clf->input_ny = ny;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t orientation, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    if (orientation != CTCF_ORIENTATION_RAS && orientation != CTCF_ORIENTATION_DISPLAY) {
+        throw ctcf::InvalidArgument("unknown classifier orientation " + std::to_string(orientation));
+    }
+    if (orientation == CTCF_ORIENTATION_DISPLAY && !clf->cam_axes.empty()) {
+        throw ctcf::InvalidArgument("this built-in reorders its input axes itself; it takes the RAS orientation only");
+    }
+    clf->orientation = orientation;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

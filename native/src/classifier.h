@@ -24,6 +24,7 @@ struct ctcf_classifier {
     ctcf::NamedParams params;                   // the built-in's parameters by state_dict name
     bool per_slice = false;  // a 2-D model run on every slice of the volume; outputs are stacked back to 3-D
     int32_t layout = CTCF_LAYOUT_BCDHW;
+    int32_t orientation = CTCF_ORIENTATION_RAS;  // the in-plane orientation the model sees (ctcf.h)
     int64_t max_batch = 0;   // 0 = any batch size
     int64_t input_nx = 0;    // > 0: volumes are resized in-plane to input_nx x input_ny first
     int64_t input_ny = 0;

@@ -74,8 +74,9 @@ void check_options(const ctcf_shift_options* o) {
     if (!(o->search_step_size > 0) || !std::isfinite(o->search_step_size)) {
         throw InvalidArgument("search_step_size must be > 0");
     }
-    if (o->lambda_sweep_steps < 1 || o->lambda_sweep_steps > 1000) {
-        throw InvalidArgument("lambda_sweep_steps must be in 1..1000");
+    if (o->lambda_sweep_steps < 2 || o->lambda_sweep_steps > 1000) {  // the reference asserts > 1
+        throw InvalidArgument("lambda_sweep_steps must be in 2..1000 (the sweep runs from the bound to 0), not " +
+                              std::to_string(o->lambda_sweep_steps));
     }
     if (o->focus_frames < 0 || o->focus_frames == 1 || o->focus_frames > 1000) {
         throw InvalidArgument("focus_frames must be 0 (none) or in 2..1000");
@@ -610,7 +611,8 @@ public:
         });
         for (size_t k = 0; k < order.size(); ++k) r_->chunks[order[k]].rank = static_cast<int32_t>(k + 1);
         r_->slice_prediction = best;
-        at::Tensor change = hm.pow(2).sum({1, 2}).to(at::kCPU, at::kDouble);
+        // Σ|h| per slice, as the reference's per-slice plot (pleural-effusion notebook) sums it
+        at::Tensor change = hm.abs().sum({1, 2}).to(at::kCPU, at::kDouble);
         r_->slice_change.resize(static_cast<size_t>(d_));
         for (int64_t i = 0; i < d_; ++i) r_->slice_change[static_cast<size_t>(i)] = change[i].item<double>();
         r_->info.p0 = p0_;

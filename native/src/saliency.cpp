@@ -145,10 +145,16 @@ struct Run {
         at::Tensor cam;
         const int64_t d = v.size(0), h = v.size(1), w = v.size(2);
         std::vector<int64_t> axes = clf.cam_axes;
+        const bool display = clf.orientation == CTCF_ORIENTATION_DISPLAY;  // in-plane axes reversed, see model_view
         if (axes.empty()) {
             const bool xyz = clf.layout == CTCF_LAYOUT_BCHWD;  // the model sees [x, y, z] (per slice [x, y])
-            axes = clf.per_slice ? (xyz ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{0, 1})
-                                 : (xyz ? std::vector<int64_t>{2, 1, 0} : std::vector<int64_t>{0, 1, 2});
+            if (display) {  // [y', x', z] (per slice [y', x']) or [z, y', x']
+                axes = clf.per_slice ? std::vector<int64_t>{0, 1}
+                                     : (xyz ? std::vector<int64_t>{2, 0, 1} : std::vector<int64_t>{0, 1, 2});
+            } else {
+                axes = clf.per_slice ? (xyz ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{0, 1})
+                                     : (xyz ? std::vector<int64_t>{2, 1, 0} : std::vector<int64_t>{0, 1, 2});
+            }
         }
         namespace F = torch::nn::functional;
         if (clf.per_slice) {
@@ -175,6 +181,7 @@ struct Run {
                                           .align_corners(false));
             cam = cam.squeeze(0).squeeze(0);
         }
+        if (display) cam = cam.flip({1, 2});
         if (scores != nullptr) *scores = s.detach();
         return cam;
     }

@@ -156,8 +156,16 @@ public final class Classifier extends NativeHandle {
             }
         }
         c.card = card;
-        if (card.inputNx() > 0) {
-            c.setInputSize(card.inputNx(), card.inputNy());
+        try {
+            if (card.inputNx() > 0) {
+                c.setInputSize(card.inputNx(), card.inputNy());
+            }
+            if (card.orientation() != Orientation.RAS) {
+                c.setOrientation(card.orientation());
+            }
+        } catch (CtcfException.InvalidArgumentException e) {
+            c.close();
+            throw new ModelFormatException(card.file(), e.getMessage(), e);
         }
         return c;
     }
@@ -264,6 +272,43 @@ public final class Classifier extends NativeHandle {
             long x = nx;
             long y = ny;
             NativeLib.call("setting the input size", err -> (int) H.CLF_SET_INPUT_SIZE.invokeExact(handle(), x, y, err));
+        }
+    }
+
+    /**
+     * The in-plane orientation of the slices the model sees. {@link Orientation#DISPLAY} is ct-counterfactuals'
+     * display view (its dataset's rot90 + flip of the RAS slice: anterior up, the patient's right on the left), which
+     * lungmask's weights expect; output maps come back in the volume's orientation either way.
+     */
+    public void setOrientation(Orientation orientation) {
+        try (var lease = lease()) {
+            int o = orientation.code();
+            NativeLib.call("setting the orientation", err -> (int) H.CLF_SET_ORIENTATION.invokeExact(handle(), o, err));
+        }
+    }
+
+    /** In-plane orientations a classifier may expect (codes as in ctcf.h). */
+    public enum Orientation {
+        RAS(0), DISPLAY(1);
+
+        private final int code;
+
+        Orientation(int code) {
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
+        }
+
+        /** By card name: "ras" or "display". */
+        public static Orientation parse(String name) {
+            return switch (name) {
+                case "ras" -> RAS;
+                case "display" -> DISPLAY;
+                default -> throw new IllegalArgumentException("input.orientation must be ras or display, not '"
+                        + name + "'");
+            };
         }
     }
 

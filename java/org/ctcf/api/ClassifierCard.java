@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 
 import org.ctcf.io.checkpoint.ModelFormatException;
+import org.ctcf.io.checkpoint.WeightFiles;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,8 +21,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * <pre>{@code
  * {
  *   "name": "lung-size",
- *   "model": {"architecture": "lungmask-unet", "weights": "unet_r231.pth"},
- *   "input": {"layout": "BCHWD", "depth": "free"},
+ *   "model": {"architecture": "lungmask-unet", "weights": "unet_r231-d5d2fc3d.pth", "published": "where to get it"},
+ *       (a weight file named NAME-HASH.EXT, as torch.hub names them, is checked against that SHA-256 prefix)
+ *   "input": {"layout": "BCHWD", "depth": "free", "orientation": "display"},   (orientation: ras (default) or
+ *       display, the radiological view ct-counterfactuals' dataset makes; see Classifier.Orientation)
  *   "preprocessing": {"spacing": [1.5, 1.5, 3], "window": [-1000, 1000], "size": [224, 224]},
  *   (or "preprocessing": {"mode": "lungmask"} for lungmask's own body-mask crop, see LungmaskPipeline)
  *   "output": {"kind": "segmentation", "classes": ["no lung", "right lung", "left lung"]},
@@ -31,7 +34,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  */
 public record ClassifierCard(Path file, String name, String description, Path torchScript, String architecture,
         Path weights, String keyPrefix, Classifier.Layout layout, int inputNx, int inputNy, int depth, int maxBatch,
-        PreprocessOptions preprocessing, String preprocessingMode, String outputKind, List<String> classes, int outputCount, Score score) {
+        PreprocessOptions preprocessing, String preprocessingMode, String outputKind, List<String> classes, int outputCount, Score score,
+        Classifier.Orientation orientation, String published) {
 
     /** What is explained (before the target is resolved to an index). */
     public record Score(String target, String activation, String reducer, double offset, boolean applySigmoid) {
@@ -64,10 +68,14 @@ public record ClassifierCard(Path file, String name, String description, Path to
             if (arch != null && weights == null) {
                 throw new IllegalArgumentException("model.architecture " + arch + " needs \"weights\"");
             }
+            String published = model.path("published").asText("");
             for (Path p : new Path[] {ts, weights}) {
                 if (p != null && !Files.isRegularFile(p)) {
-                    throw new IllegalArgumentException("the card references " + p + ", which does not exist");
+                    throw new IllegalArgumentException(WeightFiles.missingMessage(p, published));
                 }
+            }
+            if (weights != null) {
+                WeightFiles.checkHashPrefix(weights);
             }
             String prefix = model.has("key_prefix") ? model.get("key_prefix").asText() : "auto";
 
@@ -78,6 +86,7 @@ public record ClassifierCard(Path file, String name, String description, Path to
             String depthText = input.path("depth").asText("free");
             int depth = depthText.equals("free") ? 0 : Integer.parseInt(depthText);
             int maxBatch = input.path("max_batch").asInt(0);
+            Classifier.Orientation orientation = Classifier.Orientation.parse(input.path("orientation").asText("ras"));
 
             JsonNode pre = root.path("preprocessing");
             String mode = pre.path("mode").asText("reference");
@@ -144,7 +153,9 @@ public record ClassifierCard(Path file, String name, String description, Path to
             }
             return new ClassifierCard(file, root.path("name").asText(file.getFileName().toString()),
                     root.path("description").asText(""), ts, arch, weights, prefix, layout, size[0], size[1], depth,
-                    maxBatch, p, mode, kind, List.copyOf(classes), count, score);
+                    maxBatch, p, mode, kind, List.copyOf(classes), count, score, orientation, published);
+        } catch (ModelFormatException e) {
+            throw e;
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new ModelFormatException(file, "bad classifier card: " + e.getMessage(), e);
         }

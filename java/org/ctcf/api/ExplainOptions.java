@@ -27,8 +27,12 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         if (!(searchStepSize > 0) || searchPredDiff < 0 || searchMaxSteps < 0 || searchMaxPixelDiffPct < 0) {
             throw new IllegalArgumentException("search options must be >= 0 (step size > 0)");
         }
-        if (lambdaSweepSteps < 1 || lambdaBatch < 1 || decoderBatch < 1 || gradientBatch < 1) {
-            throw new IllegalArgumentException("lambda_sweep_steps and the batch sizes must be >= 1");
+        if (lambdaSweepSteps < 2 || lambdaSweepSteps > 1000) {
+            throw new IllegalArgumentException("lambda_sweep_steps must be in 2..1000 (the sweep runs from the bound "
+                    + "to 0, as the reference asserts), not " + lambdaSweepSteps);
+        }
+        if (lambdaBatch < 1 || decoderBatch < 1 || gradientBatch < 1) {
+            throw new IllegalArgumentException("the batch sizes must be >= 1");
         }
         if ((fixLow == null) != (fixHigh == null)) {
             throw new IllegalArgumentException("a fixed range needs both bounds");

@@ -331,6 +331,7 @@ public final class SliceAutoencoder extends NativeHandle {
         s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "transpose"), w.transpose() ? 1 : 0);
         s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "reference_orientation"),
                 w.referenceOrientation() ? 1 : 0);
+        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "antialias"), w.antialias() ? 1 : 0);
         return s;
     }
 }

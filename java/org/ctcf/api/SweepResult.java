@@ -68,7 +68,7 @@ public final class SweepResult implements AutoCloseable {
         return slicePrediction.clone();
     }
 
-    /** Per slice: Σ heatmap² of the stitched heatmap. */
+    /** Per slice: Σ|h| of the stitched heatmap (as the reference's per-slice plot sums it). */
     public double[] sliceChange() {
         return sliceChange.clone();
     }

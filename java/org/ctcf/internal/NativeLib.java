@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 7;
+    public static final int ABI_VERSION = 8;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -72,7 +72,9 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("out_shift"),
             JAVA_LONG.withName("resize"),
             JAVA_INT.withName("transpose"),
-            JAVA_INT.withName("reference_orientation"));
+            JAVA_INT.withName("reference_orientation"),
+            JAVA_INT.withName("antialias"),
+            JAVA_INT.withName("reserved"));
 
     public static final StructLayout SCORE_SPEC = MemoryLayout.structLayout(
             JAVA_LONG.withName("target"),
@@ -222,6 +224,7 @@ public final class NativeLib {
         public static final MethodHandle CLF_FREE;
         public static final MethodHandle CLF_BUILTIN;
         public static final MethodHandle CLF_SET_INPUT_SIZE;
+        public static final MethodHandle CLF_SET_ORIENTATION;
         public static final MethodHandle CLF_PARAM_COUNT;
         public static final MethodHandle CLF_PARAM_INFO;
         public static final MethodHandle CLF_SET_PARAM;
@@ -336,6 +339,8 @@ public final class NativeLib {
                     JAVA_LONG, ADDRESS, ADDRESS));
             CLF_SET_INPUT_SIZE = bind("ctcf_classifier_set_input_size",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
+            CLF_SET_ORIENTATION = bind("ctcf_classifier_set_orientation",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
             CLF_PARAM_COUNT = bind("ctcf_classifier_param_count",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_PARAM_INFO = bind("ctcf_classifier_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,

@@ -164,7 +164,7 @@ class SliceAutoencoderTest {
     @Test
     void volumeEncodeDecodeThroughTheReferenceWrapperMatchesTheRawModelOnTransformedSlices() throws IOException {
         // A 16x16x3 volume, wrapper = the reference's geometry at the model's own size (no resampling).
-        SliceWrapper w = new SliceWrapper(2.0, -1.0, 0.25, 0.5, 16, true, true);
+        SliceWrapper w = new SliceWrapper(2.0, -1.0, 0.25, 0.5, 16, true, true, false);
         Random r = new Random(5);
         try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, kernel);
                 Volume v = Volume.allocate(Geometry.of(16, 16, 3, 1.5, 1.5, 3, 0, 0, 0))) {
@@ -203,6 +203,67 @@ class SliceAutoencoderTest {
                 }
             }
         }
+    }
+
+    @Test
+    void theReferencePresetFeedsTheVqganTheRasSliceWithRowsAlongX() throws IOException {
+        // ct-counterfactuals: the dataset anti-transposes the RAS slice M[x][y] (rot90 k=1, flip), the wrapper's encode
+        // anti-transposes it again, so the VQ-GAN sees M: model pixel [i][j] = M[x = i][y = j] (ctcf stores [y][x]).
+        SliceWrapper w = SliceWrapper.reference().withResize(16);
+        assertThat(w.transpose()).isTrue();
+        assertThat(w.referenceOrientation()).isFalse();
+        Random r = new Random(9);
+        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, kernel);
+                Volume v = Volume.allocate(Geometry.of(16, 16, 2, 1.5, 1.5, 3, 0, 0, 0))) {
+            ae.withWrapper(w).withBatchSize(2);
+            for (int z = 0; z < 2; z++) {
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) {
+                        v.set(x, y, z, r.nextFloat());
+                    }
+                }
+            }
+            float[] manual = new float[2 * 16 * 16];
+            for (int z = 0; z < 2; z++) {
+                for (int i = 0; i < 16; i++) {
+                    for (int j = 0; j < 16; j++) {
+                        manual[z * 256 + i * 16 + j] = 2 * v.get(i, j, z) - 1;
+                    }
+                }
+            }
+            try (Latents z = ae.encode(v); Latents raw = ae.run(SliceAutoencoder.RawOp.ENCODE, manual, 2, 1, 16, 16)) {
+                assertThat(relativeError(z.read(), raw.read())).isLessThanOrEqualTo(1e-6);
+                try (Volume rec = ae.decode(z, v.geometry()); Latents rawRec = ae.run(SliceAutoencoder.RawOp.DECODE,
+                        raw.read(), 2, 8, 8, 8)) {
+                    float[] rr = rawRec.read();
+                    for (int zz = 0; zz < 2; zz++) {
+                        for (int i = 0; i < 16; i++) {
+                            for (int j = 0; j < 16; j++) {
+                                assertThat((double) rec.get(i, j, zz)).isCloseTo((rr[zz * 256 + i * 16 + j] + 2) / 4,
+                                        org.assertj.core.api.Assertions.within(1e-5));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void wrapperJsonRefusesUnknownOptionsAndTakesPresetsWithOverrides() {
+        assertThatThrownBy(() -> SliceWrapper.fromJson("{\"preset\": \"reference\", \"antialiasing\": false}"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown slice wrapper option "
+                        + "'antialiasing'").hasMessageContaining("antialias");
+        assertThatThrownBy(() -> SliceWrapper.fromJson("{\"preset\": \"referenc\"}"))
+                .hasMessageContaining("unknown slice wrapper 'referenc'");
+        assertThatThrownBy(() -> SliceWrapper.fromJson("{\"preset\": \"reference\", \"antialias\": \"no\"}"))
+                .hasMessageContaining("antialias must be true or false");
+        assertThat(SliceWrapper.fromJson("{\"preset\": \"reference\", \"antialias\": false}"))
+                .isEqualTo(SliceWrapper.reference().withAntialias(false));
+        assertThat(SliceWrapper.fromJson("\"plain\"")).isEqualTo(SliceWrapper.plain());
+        SliceWrapper odd = new SliceWrapper(1.5, -0.5, 0.25, 0.5, 64, true, true, true);
+        assertThat(SliceWrapper.fromJson(odd.toJson())).isEqualTo(odd);
+        assertThat(SliceWrapper.reference().withAntialias(false).describe()).isEqualTo("reference (no antialiasing)");
     }
 
     @Test
