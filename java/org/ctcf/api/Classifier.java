@@ -333,6 +333,30 @@ public final class Classifier extends NativeHandle {
         }
     }
 
+    /**
+     * The label map of a segmentation model (the argmax over its classes, in the kernel) on the grid of a processed
+     * volume {@code volume} (the model's maps must have the volume's size). Caller owns the result.
+     */
+    public Volume segmentation(Volume volume) {
+        checkDepth(volume);
+        Volume labels = Volume.allocate(volume.geometry());
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease(); var ll = labels.lease();
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
+                    volume.geometry().spacing());
+            MemorySegment out = Kernel.describe(arena, labels.segmentUnderLease(), labels.geometry().dims(),
+                    labels.geometry().spacing());
+            MemorySegment ctx = kernel.handle();
+            MemorySegment h = handle();
+            NativeLib.call("segmenting " + volume.geometry(), err -> (int) H.CLF_ARGMAX.invokeExact(ctx, h, in, out,
+                    err));
+        } catch (RuntimeException e) {
+            labels.close();
+            throw e;
+        }
+        return labels;
+    }
+
     /** The model's raw outputs for one processed volume, with their shape ({@code [1, classes]} or maps). */
     public record Outputs(long[] shape, float[] values) {
     }

@@ -61,6 +61,9 @@ public record ClassifierCard(Path file, String name, String description, Path to
             JsonNode model = required(root, "model");
             Path ts = model.has("torchscript") ? dir.resolve(model.get("torchscript").asText()) : null;
             String arch = model.has("architecture") ? model.get("architecture").asText() : null;
+            if ("merlin-i3resnet152".equals(arch)) {
+                arch = "i3resnet152";  // the name ctcf models lists it under, too
+            }
             Path weights = model.has("weights") ? dir.resolve(model.get("weights").asText()) : null;
             if ((ts == null) == (arch == null)) {
                 throw new IllegalArgumentException("model needs exactly one of \"torchscript\" or \"architecture\"");

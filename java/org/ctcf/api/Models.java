@@ -62,19 +62,43 @@ public final class Models {
         return home().resolve(DEFAULT_CLASSIFIER);
     }
 
-    /** One card in the models folder: file, kind (autoencoder or classifier), name, description, metrics (JSON). */
-    public record Entry(Path card, String kind, String name, String description, JsonNode metrics) {
+    /**
+     * One card in the models folder: file, kind (autoencoder or classifier), name, description, metrics (JSON), the
+     * weights it names (absolute; null when it names none) and whether they are there, and where they are
+     * published (empty if the card does not say).
+     */
+    public record Entry(Path card, String kind, String name, String description, JsonNode metrics, Path weights,
+            boolean weightsPresent, String published) {
     }
 
-    /** The cards in {@code dir} (JSON files with a "model" or "kind" key), sorted by file name. */
+    /** A model architecture built into the kernel (no card needed; weights by state_dict names). */
+    public record Builtin(String name, String kind, String description) {
+    }
+
+    /** The kernel's built-in architectures. */
+    public static final List<Builtin> BUILTINS = List.of(
+            new Builtin("taming-vqgan", "autoencoder", "taming-transformers' VQModel (encoder, quant_conv, codebook, "
+                    + "post_quant_conv, decoder), any ddconfig; loads Lightning .ckpt, .pth and safetensors by name"),
+            new Builtin("lungmask-unet", "classifier", "lungmask's U-Net (R231 and relatives), run on every slice; "
+                    + "loads lungmask's published .pth"),
+            new Builtin("i3resnet152", "classifier", "Merlin's I3D-inflated ResNet-152 image encoder with its "
+                    + "phenotype head (alias merlin-i3resnet152); loads Merlin's checkpoints"),
+            new Builtin("ctcf-nodule3d", "classifier", "ctcf's demo 3-D nodule detector (fully convolutional, max-pooled "
+                    + "logit map)"),
+            new Builtin("ctcf-lungseg", "classifier", "ctcf's demo per-slice lung segmenter"));
+
+    /**
+     * The cards in {@code dir} and its sub-folders (JSON files with a "model" or "kind" key), sorted by path; a card
+     * whose weights are absent is listed too ({@link Entry#weightsPresent()}).
+     */
     public static List<Entry> list(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new NoSuchFileException(dir.toString(), null, "no models folder");
         }
         List<Entry> out = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path f : s.filter(x -> x.toString().endsWith(".json")).sorted().toList()) {
+        try (Stream<Path> s = Files.walk(dir, 4)) {
+            for (Path f : s.filter(x -> x.toString().endsWith(".json") && Files.isRegularFile(x)).sorted().toList()) {
                 JsonNode n;
                 try {
                     n = json.readTree(f.toFile());
@@ -88,8 +112,13 @@ public final class Models {
                 if (kind.isEmpty()) {
                     continue;
                 }
+                JsonNode m = kind.equals("autoencoder") ? n : n.path("model");
+                String w = m.has("weights") ? m.get("weights").asText() : m.path("torchscript").asText(null);
+                Path weights = w == null ? null : f.toAbsolutePath().getParent().resolve(w).normalize();
+                String published = (kind.equals("autoencoder") ? n : m).path("published").asText("");
                 out.add(new Entry(f, kind, n.path("name").asText(f.getFileName().toString()),
-                        n.path("description").asText(""), n.path("metrics")));
+                        n.path("description").asText(""), n.path("metrics"), weights,
+                        weights != null && Files.isRegularFile(weights), published));
             }
         }
         return out;
@@ -100,23 +129,6 @@ public final class Models {
         if (!cardOrWeights.toString().endsWith(".json")) {
             return cardOrWeights;
         }
-        if (!Files.isRegularFile(cardOrWeights)) {
-            throw new NoSuchFileException(cardOrWeights.toString(), null, "no such autoencoder card");
-        }
-        JsonNode n;
-        try {
-            n = new ObjectMapper().readTree(cardOrWeights.toFile());
-        } catch (IOException e) {
-            throw new ModelFormatException(cardOrWeights, "the card is not valid JSON: " + e.getMessage(), e);
-        }
-        if (n == null || !n.path("kind").asText().equals("autoencoder") || !n.has("weights")) {
-            throw new ModelFormatException(cardOrWeights, "not an autoencoder card (needs \"kind\": \"autoencoder\" "
-                    + "and \"weights\")");
-        }
-        Path w = cardOrWeights.toAbsolutePath().getParent().resolve(n.get("weights").asText());
-        if (!Files.isRegularFile(w)) {
-            throw new ModelFormatException(cardOrWeights, "the card references " + w + ", which does not exist");
-        }
-        return w;
+        return AutoencoderCard.read(cardOrWeights).weights();
     }
 }

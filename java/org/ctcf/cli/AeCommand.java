@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import org.ctcf.api.AutoencoderCard;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Latents;
 import org.ctcf.api.Metrics;
@@ -52,6 +53,11 @@ final class AeCommand implements Runnable {
                 description = "Override the wrapper's slice size (0 = slices at their own size).")
         Integer resize;
 
+        @Option(names = "--antialias", paramLabel = "BOOL", arity = "1",
+                description = "Antialias the wrapper's resizes (true/false), as torchvision's Resize does from 0.17 "
+                        + "on. Default: the wrapper's (reference presets: true).")
+        Boolean antialias;
+
         @Option(names = "--batch", defaultValue = "16", paramLabel = "N",
                 description = "Slices per encoder/decoder batch. Default: ${DEFAULT-VALUE}.")
         int batch;
@@ -62,15 +68,21 @@ final class AeCommand implements Runnable {
         }
 
         SliceAutoencoder load(Kernel k) throws java.io.IOException {
-            VqConfig c = config == null ? null : VqConfig.read(config);
-            Path file = Models.autoencoderWeights(source());
+            AutoencoderCard card = source().toString().endsWith(".json") ? AutoencoderCard.read(source()) : null;
+            Path cfg = config != null ? config : card != null ? card.configFile() : null;
+            VqConfig c = cfg == null ? null : VqConfig.read(cfg);
+            Path file = card != null ? card.weights() : source();
             SliceAutoencoder ae = SliceAutoencoder.load(file, c, k);
             try {
                 SliceWrapper w = wrapper != null ? SliceWrapper.named(wrapper)
+                        : card != null && card.wrapper() != null ? card.wrapper()
                         : file.toString().endsWith(".safetensors") && hasStoredWrapper(file) ? ae.wrapper()
                         : SliceWrapper.reference();
                 if (resize != null) {
                     w = w.withResize(resize);
+                }
+                if (antialias != null) {
+                    w = w.withAntialias(antialias);
                 }
                 return ae.withWrapper(w).withBatchSize(batch);
             } catch (RuntimeException e) {

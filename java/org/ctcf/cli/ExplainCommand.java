@@ -135,6 +135,10 @@ final class ExplainCommand implements Callable<Integer> {
         if (frames < 2) {
             throw new IllegalArgumentException("--frames must be >= 2");
         }
+        if (sweepSteps != null && sweepSteps < 2) {
+            throw new IllegalArgumentException("--sweep-steps must be >= 2 (the sweep runs from the lambda bound to 0, "
+                    + "as the reference asserts), not " + sweepSteps);
+        }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         long t0 = System.nanoTime();
@@ -158,6 +162,9 @@ final class ExplainCommand implements Callable<Integer> {
             summary.put("target", Map.of("index", t.index(), "name", clf.card().classes().isEmpty() ? ""
                     : clf.card().classes().get(t.index()), "offset", t.offset()));
             summary.put("autoencoder", ae.source().toString());
+            summary.put("slice_wrapper", new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(model.wrapper().toJson()));
+            summary.put("classifier_orientation", clf.card().orientation().name().toLowerCase(java.util.Locale.ROOT));
             summary.put("mode", reference ? "reference" : "fast");
             summary.put("versions", Map.of("ctcf", Main.version(), "kernel", Kernel.buildInfo(), "java",
                     Runtime.version().toString()));
@@ -229,6 +236,7 @@ final class ExplainCommand implements Callable<Integer> {
                         }).toList());
                         summary.put("slice_prediction", r.slicePrediction());
                         summary.put("slice_change", r.sliceChange());
+                        summary.put("slice_change_measure", "sum of |heatmap| over each slice (the reference's plot)");
                         summary.put("timings", timings(r.timings()));
                         ExplanationOutputs.writeVolumes(k, out, r.counterfactual(), r.reconstruction(), r.heatmap(),
                                 ct, pre);

@@ -12,8 +12,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code ctcf models}: the shipped and configured model cards. */
 @Command(mixinStandardHelpOptions = true, name = "models", description = {
-    "List the model cards in the models folder (default: the shipped models; set with --dir, the ctcf.models",
-    "system property or CTCF_MODELS) with their held-out metrics."})
+    "List the model cards and the built-in architectures.",
+    "Cards come from the models folder and its sub-folders (default: the shipped models; set with --dir, the",
+    "ctcf.models system property or CTCF_MODELS), with their held-out metrics, and for cards whose weights",
+    "are not shipped, where to put them and where they are published."})
 final class ModelsCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Models folder.")
     Path dir;
@@ -24,18 +26,29 @@ final class ModelsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var o = spec.commandLine().getOut();
-        Path d = dir != null ? dir : Models.home();
-        o.printf("models in %s%n", d.toAbsolutePath().normalize());
+        Path d = (dir != null ? dir : Models.home()).toAbsolutePath().normalize();
+        o.printf("model cards in %s%n", d);
         for (Models.Entry e : Models.list(d)) {
-            String mark = e.card().getFileName().toString().equals(Models.DEFAULT_AUTOENCODER)
-                    || e.card().getFileName().toString().equals(Models.DEFAULT_CLASSIFIER) ? " (default)" : "";
-            o.printf(Locale.ROOT, "%-22s %-12s %s%s%n", e.card().getFileName(), e.kind(), e.name(), mark);
+            String rel = d.relativize(e.card().toAbsolutePath().normalize()).toString();
+            String mark = rel.equals(Models.DEFAULT_AUTOENCODER) || rel.equals(Models.DEFAULT_CLASSIFIER)
+                    ? " (default)" : "";
+            o.printf(Locale.ROOT, "%-40s %-12s %s%s%n", rel, e.kind(), e.name(), mark);
             if (!e.description().isEmpty()) {
                 o.printf("    %s%n", e.description());
+            }
+            if (e.weights() != null && !e.weightsPresent()) {
+                o.printf("    weights absent: put %s in %s%n", e.weights().getFileName(), e.weights().getParent());
+            }
+            if (!e.published().isEmpty()) {
+                o.printf("    published: %s%n", e.published());
             }
             if (!e.metrics().isMissingNode()) {
                 o.printf("    metrics: %s%n", summary(e.metrics()));
             }
+        }
+        o.printf("%nbuilt-in architectures (for cards' \"architecture\"; autoencoders by their taming config):%n");
+        for (Models.Builtin b : Models.BUILTINS) {
+            o.printf(Locale.ROOT, "  %-15s %-12s %s%n", b.name(), b.kind(), b.description());
         }
         o.flush();
         return ExitCode.OK.code();

@@ -64,10 +64,10 @@ public final class WeightFiles {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    /** "the weights X are not there: put NAME in DIR (published: ...)". */
+    /** "the card names X, which is not there: put that file in DIR (published: ...)". */
     public static String missingMessage(Path expected, String published) {
         Path abs = expected.toAbsolutePath().normalize();
-        return "the weights " + abs.getFileName() + " are not there: put that file in " + abs.getParent()
+        return "the card names " + abs.getFileName() + ", which is not there: put that file in " + abs.getParent()
                 + (published == null || published.isBlank() ? "" : " (published: " + published + ")");
     }
 }

@@ -288,8 +288,10 @@ class ClassifierTest {
             Files.copy(shipped.resolve(f), dir.resolve(f));
         }
         assertThatThrownBy(() -> ClassifierCard.read(dir.resolve("merlin-pleural-effusion.json")))
-                .hasMessageContaining("i3_resnet_clinical_longformer").hasMessageContaining("does not exist");
-        Files.createFile(dir.resolve("i3_resnet_clinical_longformer_best_clip_04-02-2024_23-21-36_epoch_99.pt"));
+                .hasMessageContaining("i3_resnet_best_clip_04-02-2024_23-21-36_epoch_99.pt, which is not there")
+                .hasMessageContaining("put that file in " + dir.toAbsolutePath().normalize())
+                .hasMessageContaining("published: ct-counterfactuals release");
+        Files.createFile(dir.resolve("i3_resnet_best_clip_04-02-2024_23-21-36_epoch_99.pt"));
         ClassifierCard card = ClassifierCard.read(dir.resolve("merlin-pleural-effusion.json"));
         assertThat(card.architecture()).isEqualTo("i3resnet152");
         assertThat(card.classes()).hasSize(1692).doesNotHaveDuplicates();
@@ -297,6 +299,8 @@ class ClassifierTest {
         assertThat(card.classIndex(card.score().target())).isEqualTo(877);
         assertThat(card.classes().get(877)).isEqualTo("Pleurisy; pleural effusion");
         assertThat(card.layout()).isEqualTo(Classifier.Layout.BCHWD);
+        assertThat(card.orientation()).isEqualTo(Classifier.Orientation.RAS);
+        assertThat(card.score().offset()).isEqualTo(0.4);
     }
 
     @Test
@@ -304,7 +308,7 @@ class ClassifierTest {
         assertThatThrownBy(() -> ClassifierCard.read(card("{\"model\": {\"torchscript\": \"none.pt\"}, "
                 + "\"output\": {\"count\": 1}, \"score\": {\"target\": \"0\"}}")))
                 .isInstanceOf(ModelFormatException.class).hasMessageContaining("card.json")
-                .hasMessageContaining("none.pt").hasMessageContaining("does not exist");
+                .hasMessageContaining("none.pt, which is not there");
         assertThatThrownBy(() -> ClassifierCard.read(card("{\"model\": {}, \"output\": {\"count\": 1}, "
                 + "\"score\": {\"target\": \"0\"}}"))).isInstanceOf(ModelFormatException.class)
                 .hasMessageContaining("exactly one of");

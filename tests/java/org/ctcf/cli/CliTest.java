@@ -119,6 +119,37 @@ class CliTest {
         assertThat(badOut.code()).isEqualTo(ExitCode.BAD_INPUT.code());
         assertThat(badOut.err()).contains("o.png").contains("NIfTI");
         assertThat(tmp.resolve("o.png")).doesNotExist();
+
+        Result oneStep = run("explain", TestPaths.sample().toString(), "--sweep-steps", "1", "-o",
+                tmp.resolve("x").toString());
+        assertThat(oneStep.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(oneStep.err()).contains("--sweep-steps must be >= 2");
+
+        Result noWeights = run("explain", TestPaths.sample().toString(), "--classifier",
+                TestPaths.root().resolve("models/paper/lungmask-r231-lung-size.json").toString(), "-o",
+                tmp.resolve("y").toString());
+        assertThat(noWeights.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(noWeights.err()).contains("lungmask-r231-lung-size.json").contains("unet_r231-d5d2fc3d.pth")
+                .contains("which is not there").contains("lungmask release v0.0");
+        assertThat(tmp.resolve("y")).doesNotExist();
+
+        Result noAe = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.root().resolve("models/paper/ct2-vqgan256.json").toString(), "-o",
+                tmp.resolve("z").toString());
+        assertThat(noAe.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(noAe.err()).contains("2023-12-25T10-26-40_ct2_vqgan256_sddd.ckpt, which is not there");
+    }
+
+    @Test
+    void modelsListsEveryCardWithMissingWeightsAndTheBuiltins() {
+        Result r = run("models");
+        assertThat(r.code()).isEqualTo(0);
+        assertThat(r.out()).contains("nodule-detector.json").contains("paper/ct2-vqgan256.json")
+                .contains("paper/lungmask-r231-lung-size.json").contains("merlin/merlin-pleural-effusion.json")
+                .contains("weights absent: put unet_r231-d5d2fc3d.pth in")
+                .contains("weights absent: put i3_resnet_best_clip_04-02-2024_23-21-36_epoch_99.pt in")
+                .contains("built-in architectures").contains("lungmask-unet").contains("i3resnet152")
+                .contains("taming-vqgan").contains("ctcf-nodule3d");
     }
 
     @Test
