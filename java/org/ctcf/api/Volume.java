@@ -97,6 +97,20 @@ public final class Volume implements AutoCloseable {
         return v;
     }
 
+    /** A copy of this volume with slices [a, a + part.nz()) replaced by {@code part}'s (same in-plane size). */
+    public Volume withSlices(int a, Volume part) {
+        if (part.nx() != nx() || part.ny() != ny() || a < 0 || a + part.nz() > nz()) {
+            throw new IllegalArgumentException(part.geometry() + " does not fit slices from " + a + " of " + geometry);
+        }
+        Volume v = new Volume(geometry);
+        long plane = (long) nx() * ny() * Float.BYTES;
+        try (var lease = life.acquire(); var pl = part.life.acquire()) {
+            v.voxels.copyFrom(voxels);
+            v.voxels.asSlice(a * plane, part.nz() * plane).copyFrom(part.voxels);
+        }
+        return v;
+    }
+
     /** Slices [a, b) as a new volume, its affine moved so that every voxel keeps its world position. */
     public Volume slices(int a, int b) {
         if (a < 0 || b > nz() || a >= b) {

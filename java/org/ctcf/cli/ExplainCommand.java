@@ -64,6 +64,13 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--slices", paramLabel = "A:B", description = "Explain one chunk of slices [A, B) (processed grid).")
     String slices;
 
+    @Option(names = "--range", paramLabel = "A:B", description = {"Use only slices [A, B) of the processed volume as "
+            + "the volume (the score, pixel cap and outputs see only them; the paper's lung-size notebook explains one "
+            + "slice this way)."})
+    String range;
+
+    private int rangeStart;
+
     @Option(names = "--chunk", paramLabel = "N", description = "Chunk sweep with chunks of N slices (default 16).")
     Integer chunk;
 
@@ -181,7 +188,11 @@ final class ExplainCommand implements Callable<Integer> {
             summary.put("options", opts);
             Files.createDirectories(out);
             List<String> written = new java.util.ArrayList<>();
-            try (Volume x = k.preprocess(ct, pre)) {
+            try (Volume processed = k.preprocess(ct, pre); Volume ranged = sliceRange(processed)) {
+                Volume x = ranged != null ? ranged : processed;
+                if (ranged != null) {
+                    summary.put("range", range);
+                }
                 summary.put("processed_grid", x.geometry().toString());
                 int nz = x.nz();
                 if (slices != null) {
@@ -199,8 +210,8 @@ final class ExplainCommand implements Callable<Integer> {
                     try (Explanation e = LatentShift.explain(x, model, clf, b.build(), a, bnd, listener)) {
                         summary.put("chunk", List.of(a, bnd));
                         putExplanation(summary, e);
-                        ExplanationOutputs.writeVolumes(k, out, e.counterfactual(), e.reconstruction(), e.heatmap(),
-                                ct, pre);
+                        writeVolumes(k, out, processed, e.counterfactual(), e.reconstruction(), e.heatmap(), ct,
+                                pre);
                         if (!noReport) {
                             writeFocusImages(e, x, clf, t, e.reconstruction(), e.counterfactual(), e.heatmap());
                         }
@@ -238,8 +249,8 @@ final class ExplainCommand implements Callable<Integer> {
                         summary.put("slice_change", r.sliceChange());
                         summary.put("slice_change_measure", "sum of |heatmap| over each slice (the reference's plot)");
                         summary.put("timings", timings(r.timings()));
-                        ExplanationOutputs.writeVolumes(k, out, r.counterfactual(), r.reconstruction(), r.heatmap(),
-                                ct, pre);
+                        writeVolumes(k, out, processed, r.counterfactual(), r.reconstruction(), r.heatmap(), ct,
+                                pre);
                         if (!noReport) {
                             ExplanationOutputs.writeSweepPlots(r, out.resolve(ExplanationOutputs.CHUNK_PLOT),
                                     out.resolve(ExplanationOutputs.SLICE_PLOT));
@@ -362,4 +373,43 @@ final class ExplainCommand implements Callable<Integer> {
         return m;
     }
 
+
+    /** The --range slices of the processed volume as a volume of their own, or null without --range. */
+    private Volume sliceRange(Volume processed) {
+        if (range == null) {
+            return null;
+        }
+        String[] ab = range.split(":");
+        if (ab.length != 2) {
+            throw new IllegalArgumentException("--range takes A:B");
+        }
+        int a;
+        int b;
+        try {
+            a = Integer.parseInt(ab[0].strip());
+            b = Integer.parseInt(ab[1].strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--range takes A:B with two slice numbers, not " + range);
+        }
+        if (a < 0 || b > processed.nz() || a >= b) {
+            throw new IllegalArgumentException("--range " + range + " is outside the processed volume's "
+                    + processed.nz() + " slices (0:" + processed.nz() + ")");
+        }
+        rangeStart = a;
+        return processed.slices(a, b);
+    }
+
+    /** The output volumes on the input grid; with --range, slices outside it are the processed input (heatmap 0). */
+    private void writeVolumes(Kernel k, Path dir, Volume processed, Volume cf, Volume rec, Volume heat, Volume ct,
+            PreprocessOptions pre) throws java.io.IOException {
+        if (range == null) {
+            ExplanationOutputs.writeVolumes(k, dir, cf, rec, heat, ct, pre);
+            return;
+        }
+        int a = rangeStart;
+        try (Volume zeros = Volume.filled(processed.geometry(), 0f); Volume c = processed.withSlices(a, cf);
+                Volume r = processed.withSlices(a, rec); Volume h = zeros.withSlices(a, heat)) {
+            ExplanationOutputs.writeVolumes(k, dir, c, r, h, ct, pre);
+        }
+    }
 }
