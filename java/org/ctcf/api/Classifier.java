@@ -78,7 +78,10 @@ public final class Classifier extends NativeHandle {
             try {
                 NativeLib.call("loading " + file, err -> (int) H.CLF_LOAD.invokeExact(p, l, mb, out, err));
             } catch (CtcfException.InvalidArgumentException e) {
-                throw new ModelFormatException(file, e.getMessage(), e);
+                var v = org.ctcf.io.checkpoint.TorchScriptFiles.fileFormatVersion(file);
+                throw new ModelFormatException(file, (v.isPresent() ? "TorchScript file format version "
+                        + v.getAsLong() + " (as written by the PyTorch that saved it) cannot be read by the kernel's "
+                        + "LibTorch " + Kernel.buildInfo() + ": " : "") + e.getMessage(), e);
             }
             return bind(out.get(ADDRESS, 0), kernel, layout);
         }
