@@ -22,10 +22,22 @@ endif()
 # TorchConfig finds some libraries with find_library(... PATHS <prefix>/lib), which searches the system folders
 # first: with a Debian libtorch-dev installed beside a pip or zip LibTorch, c10 came from /usr/lib (1.13) and torch
 # from the wheel (2.x), and the JVM aborted loading both. Take each such library from this LibTorch's lib/.
-set(CTCF_TORCH_LIBRARY_DIR "${TORCH_INSTALL_PREFIX}/lib")
-if(NOT EXISTS "${CTCF_TORCH_LIBRARY_DIR}")
-  # Debian's layout: the config sits in <libdir>/cmake/Torch, the libraries in <libdir>
-  get_filename_component(CTCF_TORCH_LIBRARY_DIR "${Torch_DIR}/../.." ABSOLUTE)
+# The folder of this LibTorch's libraries: where its imported targets (Caffe2Targets, located relative to the
+# config itself) point.
+set(CTCF_TORCH_LIBRARY_DIR "")
+foreach(tgt IN ITEMS torch_cpu torch c10)
+  if(TARGET ${tgt} AND NOT CTCF_TORCH_LIBRARY_DIR)
+    foreach(prop IN ITEMS IMPORTED_LOCATION_RELEASE IMPORTED_LOCATION IMPORTED_LOCATION_RELWITHDEBINFO
+                          IMPORTED_LOCATION_NONE)
+      get_target_property(_loc ${tgt} ${prop})
+      if(_loc AND EXISTS "${_loc}" AND NOT CTCF_TORCH_LIBRARY_DIR)
+        get_filename_component(CTCF_TORCH_LIBRARY_DIR "${_loc}" DIRECTORY)
+      endif()
+    endforeach()
+  endif()
+endforeach()
+if(NOT CTCF_TORCH_LIBRARY_DIR)
+  set(CTCF_TORCH_LIBRARY_DIR "${TORCH_INSTALL_PREFIX}/lib")
 endif()
 set(_fixed "")
 foreach(lib IN LISTS TORCH_LIBRARIES)
@@ -37,7 +49,7 @@ foreach(lib IN LISTS TORCH_LIBRARIES)
         message(STATUS "ctcf: ${_name}: ${lib} replaced by this LibTorch's ${CTCF_TORCH_LIBRARY_DIR}/${_name}")
         set(lib "${CTCF_TORCH_LIBRARY_DIR}/${_name}")
       else()
-        message(FATAL_ERROR "ctcf: LibTorch ${TORCH_INSTALL_PREFIX} wants ${lib}, which is not part of it "
+        message(FATAL_ERROR "ctcf: LibTorch ${CTCF_TORCH_LIBRARY_DIR} wants ${lib}, which is not part of it "
                             "(a second LibTorch on this machine?). Point CMake at one complete LibTorch.")
       endif()
     endif()

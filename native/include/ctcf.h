@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 8
+#define CTCF_ABI_VERSION 9
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -326,6 +326,11 @@ CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx
 #define CTCF_ORIENTATION_RAS 0
 #define CTCF_ORIENTATION_DISPLAY 1
 CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t orientation, ctcf_error* err);
+/* The slices [*a, *b) of a depth-`depth` volume that fast mode runs the classifier on when slices [s, e) change:
+ * the slab a max-pooled fully convolutional detector's changed map rows read, the changed slices themselves for a
+ * per-slice classifier with a reducer, else the whole volume. For benchmarks (the cost floor of a lambda step). */
+CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ctcf_score_spec* spec, int64_t s,
+                                            int64_t e, int64_t depth, int64_t* a, int64_t* b, ctcf_error* err);
 /* Parameters of a built-in classifier (a TorchScript one reports none), as for the autoencoder. */
 CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err);
 CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
@@ -450,6 +455,7 @@ typedef struct ctcf_result_info {
     int64_t lambdas_evaluated; /* distinct lambdas decoded and classified */
     int64_t slices_decoded;  /* decoder work, in slices */
     int64_t classifier_calls; /* classifier forward passes (one per volume) */
+    int64_t gradient_slices; /* slices a decoder vector-Jacobian product ran through (part of slices_decoded) */
     int64_t chunks;          /* sweep: number of chunks */
     int32_t stop_reason;     /* single chunk */
     int32_t reserved;

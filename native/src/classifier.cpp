@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "context.h"
@@ -429,6 +430,32 @@ CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t o
         throw ctcf::InvalidArgument("this built-in reorders its input axes itself; it takes the RAS orientation only");
     }
     clf->orientation = orientation;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ctcf_score_spec* spec, int64_t s,
+                                            int64_t e, int64_t depth, int64_t* a, int64_t* b, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    ctcf::require(a, "a");
+    ctcf::require(b, "b");
+    ctcf::check_score_spec(spec);
+    if (depth < 1 || s < 0 || e > depth || s >= e) throw ctcf::InvalidArgument("slices [s, e) outside the volume");
+    if (ctcf::slab_scorable(*clf, *spec)) {
+        // as Engine::score_slab: the map rows whose windows meet [s, e), and the slab they read
+        const int64_t stride = clf->dense_stride, halo = clf->dense_halo, n = (depth + stride - 1) / stride;
+        auto floor_div = [](int64_t x, int64_t y) { return x >= 0 ? x / y : -((-x + y - 1) / y); };
+        const int64_t lo = std::max<int64_t>(0, -floor_div(-(s - halo), stride));
+        const int64_t hi = std::min<int64_t>(n - 1, floor_div(e - 1 + halo, stride));
+        std::tie(*a, *b) = ctcf::dense_slab(*clf, lo, hi, depth);
+    } else if (ctcf::slice_additive(*clf, *spec)) {
+        *a = s;
+        *b = e;
+    } else {
+        *a = 0;
+        *b = depth;
+    }
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

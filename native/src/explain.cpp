@@ -272,6 +272,7 @@ public:
                 nonzero = (gz.abs().flatten(1).amax(1) > 0).to(at::kCPU);
             }
             r_->info.slices_decoded += e - s;
+            r_->info.gradient_slices += e - s;
             for (int64_t i = s; i < e; ++i) {
                 g_done_[static_cast<size_t>(i)] = true;
                 moving_[static_cast<size_t>(i)] = nonzero[i - s].item<bool>();
@@ -643,6 +644,7 @@ public:
             for (int k = 0; k < 5; ++k) r_->info.seconds[k] += fi.seconds[k];
             r_->info.lambdas_evaluated += fi.lambdas_evaluated;
             r_->info.slices_decoded += fi.slices_decoded;
+            r_->info.gradient_slices += fi.gradient_slices;
             r_->info.classifier_calls += fi.classifier_calls;
         }
         r_->info.seconds[5] = seconds_since(t0);

@@ -290,6 +290,24 @@ public final class Classifier extends NativeHandle {
         }
     }
 
+    /**
+     * The slices {@code [a, b)} of a {@code depth}-slice volume that fast mode runs this classifier on when slices
+     * {@code [start, end)} change (a max-pooled detector's slab, a per-slice classifier's changed slices, else the
+     * whole volume): what a λ step must at least score. For benchmarks.
+     */
+    public int[] scoreSpan(Target target, int start, int end, int depth) {
+        try (var lease = lease(); Arena arena = Arena.ofConfined()) {
+            MemorySegment spec = LatentShift.scoreSpec(arena, target);
+            MemorySegment a = arena.allocate(JAVA_LONG);
+            MemorySegment b = arena.allocate(JAVA_LONG);
+            long s = start;
+            long e = end;
+            long d = depth;
+            NativeLib.call("score span", err -> (int) H.CLF_SCORE_SPAN.invokeExact(handle(), spec, s, e, d, a, b, err));
+            return new int[] {(int) a.get(JAVA_LONG, 0), (int) b.get(JAVA_LONG, 0)};
+        }
+    }
+
     /** In-plane orientations a classifier may expect (codes as in ctcf.h). */
     public enum Orientation {
         RAS(0), DISPLAY(1);

@@ -222,7 +222,7 @@ public final class LatentShift {
     // ---- result conversion -------------------------------------------------------------------------------------
 
     private record Info(double p0, double bound, double stitched, double[] seconds, long frames, long lambdas,
-            long slices, long calls, long chunks, int stopReason) {
+            long slices, long calls, long gradientSlices, long chunks, int stopReason) {
     }
 
     private static Info info(MemorySegment r) {
@@ -241,6 +241,7 @@ public final class LatentShift {
                     i.get(JAVA_LONG, NativeLib.offsetOf(L, "lambdas_evaluated")),
                     i.get(JAVA_LONG, NativeLib.offsetOf(L, "slices_decoded")),
                     i.get(JAVA_LONG, NativeLib.offsetOf(L, "classifier_calls")),
+                    i.get(JAVA_LONG, NativeLib.offsetOf(L, "gradient_slices")),
                     i.get(JAVA_LONG, NativeLib.offsetOf(L, "chunks")),
                     i.get(JAVA_INT, NativeLib.offsetOf(L, "stop_reason")));
         }
@@ -276,7 +277,7 @@ public final class LatentShift {
 
     private static Timings timings(Info i) {
         return new Timings(i.seconds()[0], i.seconds()[1], i.seconds()[2], i.seconds()[3], i.seconds()[4],
-                i.seconds()[5], i.lambdas(), i.slices(), i.calls(), ProcessMemory.peakMiB());
+                i.seconds()[5], i.lambdas(), i.slices(), i.calls(), i.gradientSlices(), ProcessMemory.peakMiB());
     }
 
     private static Explanation toExplanation(MemorySegment r, Geometry g, int start, int end) {

@@ -166,8 +166,17 @@ final class BenchCommand implements Runnable {
         @Option(names = "--no-reference", description = "Skip reference mode (it is slow).")
         boolean noReference;
 
+        @Option(names = "--paper", description = {"The paper's scale: a paper-shaped VQ-GAN (256 x 256 slices -> "
+                + "256 x 4 x 4 latent, 7 resolution levels, ch 128, the reference wrapper) and the built-in Merlin "
+                + "I3ResNet-152 (random weights, 1692 outputs, sigmoid of output 877) on a synthetic volume; "
+                + "--slices 160 --size 224 --chunks 10 unless given (reduce them on a CPU)."})
+        boolean paper;
+
         @Option(names = "--worker", hidden = true, description = "internal: run one measurement and print it")
         String worker;
+
+        @Option(names = "--paper-worker", hidden = true, description = "internal: a worker of a --paper run")
+        boolean paperWorker;
 
         @Mixin
         PreprocessCommand.KernelOptions kernel;
@@ -183,16 +192,38 @@ final class BenchCommand implements Runnable {
                 "    return (a * 8.0 + b * 30.0 - 2.0).unsqueeze(1)",
                 "");
 
-        /** One measurement: seconds, decoded slices, peak and baseline resident memory (MiB). */
-        record Measurement(double seconds, long slicesDecoded, double peakMiB, double baselineMiB) {
+        /**
+         * One measurement: seconds, decoded slices, peak and baseline resident memory (MiB), and for sweeps the
+         * kernel's counts (λ values evaluated, classifier calls, slices a vector–Jacobian product ran through) and
+         * the volume's depth; for the floor worker, {@code extra} holds its primitive timings.
+         */
+        record Measurement(double seconds, long slicesDecoded, double peakMiB, double baselineMiB, long lambdas,
+                long calls, long gradientSlices, long depth, double[] extra) {
             double ownMiB() {
                 return peakMiB - baselineMiB;
             }
         }
 
+        /**
+         * The floor of a fast sweep: one encode, one no-grad decode and one backward of the volume, each λ-step slice
+         * the sweep decoded at the measured per-slice decode cost, and each classifier call at the cost of scoring
+         * what fast mode must show it (the chunk's scoring span), plus the stitched volume's score.
+         */
+        static double floor(Measurement fast, Measurement prim) {
+            double enc = prim.extra()[0];
+            double dec = prim.extra()[1];
+            double backward = prim.extra()[2];
+            double score = prim.extra()[3];
+            double full = prim.extra()[4];
+            long stepSlices = Math.max(0, fast.slicesDecoded() - fast.depth() - fast.gradientSlices());
+            long stepCalls = Math.max(0, fast.calls() - 2);  // the calls less the gradient's forward and the stitch
+            return enc + dec + backward + stepSlices * dec / fast.depth() + stepCalls * score + full;
+        }
+
         @Override
         public Integer call() throws Exception {
             if (worker != null) {
+                paper = paperWorker;
                 return runWorker();
             }
             var o = spec.commandLine().getOut();
@@ -201,12 +232,28 @@ final class BenchCommand implements Runnable {
                 classifier = classifier != null ? classifier : Models.defaultClassifier();
                 input = input != null ? input : Models.home().resolve("sample").resolve("cip_ct64_nodule.nii.gz");
             }
+            if (paper) {
+                var pr = spec.commandLine().getParseResult();
+                if (autoencoder != null || classifier != null || input != null || defaults) {
+                    throw new IllegalArgumentException("--paper brings its own models and volume; drop --autoencoder, "
+                            + "--classifier, --input and --defaults");
+                }
+                slices = pr.hasMatchedOption("--slices") ? slices : 160;
+                size = pr.hasMatchedOption("--size") ? size : 224;
+                chunks = pr.hasMatchedOption("--chunks") ? chunks : List.of(10);
+            }
             parseRange();  // early, for a clear error before any worker starts
             if (input != null && !Files.isReadable(input)) {
                 throw new IllegalArgumentException("--input " + input + ": no such readable file");
             }
             Path tmpModel = null;
-            if (autoencoder == null) {
+            Path tmpDir = null;
+            if (paper) {
+                tmpDir = Files.createTempDirectory("ctcf-bench-paper");
+                writePaperModels(tmpDir);
+                autoencoder = tmpDir.resolve("vqgan.safetensors");
+                classifier = tmpDir.resolve("merlin.json");
+            } else if (autoencoder == null) {
                 // One random VQ-GAN for every worker, so that all runs explain with the same model.
                 tmpModel = Files.createTempFile("ctcf-bench-vqgan", ".safetensors");
                 try (Kernel k = Kernel.open(); SliceAutoencoder ae = SliceAutoencoder.create(benchConfig(), k)) {
@@ -220,7 +267,44 @@ final class BenchCommand implements Runnable {
                 if (tmpModel != null) {
                     Files.deleteIfExists(tmpModel);
                 }
+                if (tmpDir != null) {
+                    try (var files = Files.list(tmpDir)) {
+                        for (Path f : files.toList()) {
+                            Files.deleteIfExists(f);
+                        }
+                    }
+                    Files.deleteIfExists(tmpDir);
+                }
             }
+        }
+
+        /** The paper-shaped VQ-GAN's config at a slice size: 7 levels (a 256² slice gives a 4 × 4 latent). */
+        static VqConfig paperConfig(int resolution) {
+            return new VqConfig(128, 1, 1, resolution, 256, 2, 256, 1024, false, true, List.of(1, 1, 2, 2, 4, 4, 4),
+                    List.of(Math.max(1, resolution / 16)), 0.0);
+        }
+
+        /**
+         * One random paper-shaped VQ-GAN (the reference wrapper, slices resized to 256, or to a multiple of 64 for a
+         * reduced --size) and one random Merlin I3ResNet-152 with a card, written once so that every worker
+         * explains with the same models.
+         */
+        private void writePaperModels(Path dir) throws IOException {
+            int resize = size == 224 ? 256 : Math.max(64, (size + 63) / 64 * 64);
+            try (Kernel k = Kernel.open(); SliceAutoencoder ae = SliceAutoencoder.create(paperConfig(resize), k)) {
+                ae.withWrapper(SliceWrapper.reference().withResize(resize)).save(dir.resolve("vqgan.safetensors"));
+            }
+            try (Kernel k = Kernel.open(); org.ctcf.api.Classifier m = org.ctcf.api.Classifier.builtin("i3resnet152",
+                    1692, org.ctcf.api.Classifier.Layout.BCHWD, 0, k)) {
+                m.saveSafetensors(dir.resolve("merlin.safetensors"), "");
+            }
+            Files.writeString(dir.resolve("merlin.json"), """
+                    {"name": "merlin-random", "model": {"architecture": "i3resnet152", "weights": "merlin.safetensors",
+                     "key_prefix": ""},
+                     "input": {"layout": "BCHWD", "depth": "free"},
+                     "preprocessing": {"spacing": [1.5, 1.5, 3.0], "window": [-1000, 1000]},
+                     "output": {"kind": "logits", "count": 1692}, "score": {"target": "877", "activation": "sigmoid"}}
+                    """);
         }
 
         private VqConfig benchConfig() {
@@ -234,23 +318,36 @@ final class BenchCommand implements Runnable {
             o.printf(Locale.ROOT, "volume %s, autoencoder %s, classifier %s, %s%s%n",
                     input != null ? input.getFileName() + " (processed as the classifier expects)"
                             : size + "x" + size + "x" + slices + " synthetic",
-                    builtInModel ? "random (ch 32, ch_mult 1,2,2)" : autoencoder.getFileName(),
-                    classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk",
+                    paper ? "paper-shaped random VQ-GAN (ch 128, 7 levels, reference wrapper)"
+                            : builtInModel ? "random (ch 32, ch_mult 1,2,2)" : autoencoder.getFileName(),
+                    paper ? "random Merlin I3ResNet-152 (output 877)"
+                            : classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk",
                     range != null ? ", slices " + range + " of it as the volume" : "");
-            o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s%n", "chunk", "mode", "seconds",
-                    "slices decoded", "run MiB", "time x", "memory x");
+            o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s %12s %9s%n", "chunk", "mode", "seconds",
+                    "slices decoded", "run MiB", "time x", "memory x", "clf calls", "s/chunk");
             for (int chunk : chunks) {
                 if (input == null && chunk > slices) {
                     continue;
                 }
                 Measurement fast = spawn("fast:" + chunk);
-                o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f%n", chunk, "fast", fast.seconds(),
-                        fast.slicesDecoded(), fast.ownMiB());
+                long nChunks = (fast.depth() + chunk - 1) / chunk;
+                o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %10s %10s %,12d %9.2f%n", chunk, "fast",
+                        fast.seconds(), fast.slicesDecoded(), fast.ownMiB(), "", "", fast.calls(),
+                        fast.seconds() / nChunks);
+                Measurement prim = spawn("floor:" + chunk);
+                double fl = floor(fast, prim);
+                o.printf(Locale.ROOT, "%6d %-10s %10.2f %15s %14s %10s   fast / floor %.2fx%n", chunk, "floor", fl, "", "",
+                        "", fast.seconds() / fl);
+                o.printf(Locale.ROOT, "       floor = encode %.2f + decode %.2f + backward %.2f + %,d step slices x %.1f ms"
+                        + " + %,d scores x %.1f ms + stitched score %.2f s%n", prim.extra()[0], prim.extra()[1],
+                        prim.extra()[2], Math.max(0, fast.slicesDecoded() - fast.depth() - fast.gradientSlices()),
+                        1000 * prim.extra()[1] / fast.depth(), Math.max(0, fast.calls() - 2), 1000 * prim.extra()[3],
+                        prim.extra()[4]);
                 if (!noReference) {
                     Measurement ref = spawn("reference:" + chunk);
-                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.1fx %9.2fx%n", chunk, "reference",
-                            ref.seconds(), ref.slicesDecoded(), ref.ownMiB(), ref.seconds() / fast.seconds(),
-                            ref.ownMiB() / Math.max(1, fast.ownMiB()));
+                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.1fx %9.2fx %,12d %9.2f%n", chunk,
+                            "reference", ref.seconds(), ref.slicesDecoded(), ref.ownMiB(), ref.seconds() / fast.seconds(),
+                            ref.ownMiB() / Math.max(1, fast.ownMiB()), ref.calls(), ref.seconds() / nChunks);
                 }
                 o.flush();
             }
@@ -287,17 +384,64 @@ final class BenchCommand implements Runnable {
             if (range != null) {
                 cmd.addAll(List.of("--range", range));
             }
+            if (paper) {
+                cmd.add("--paper-worker");
+            }
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             int rc = p.waitFor();
             for (String line : out.split("\n")) {
                 if (line.startsWith("RESULT ")) {
                     String[] f = line.split(" ");
+                    double[] extra = new double[f.length - 9];
+                    for (int i = 9; i < f.length; i++) {
+                        extra[i - 9] = Double.parseDouble(f[i]);
+                    }
                     return new Measurement(Double.parseDouble(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
-                            Double.parseDouble(f[4]));
+                            Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]),
+                            Long.parseLong(f[7]), Long.parseLong(f[8]), extra);
                 }
             }
             throw new IllegalStateException("benchmark worker '" + what + "' failed (exit " + rc + "):\n" + out);
+        }
+
+        /**
+         * The floor's primitives, each timed on its own (seconds): encode the volume, decode it without grad, the
+         * backward of a whole-volume latent gradient (its encode and decode subtracted), the mean no-grad score of
+         * one chunk's scoring span over the sweep's chunks, and the score of the whole volume.
+         */
+        private static double[] floorPrimitives(Volume v, SliceAutoencoder ae, org.ctcf.api.Classifier clf,
+                org.ctcf.api.Target t, int chunk) {
+            long a = System.nanoTime();
+            double enc;
+            double dec;
+            try (Latents z = ae.encode(v)) {
+                enc = (System.nanoTime() - a) / 1e9;
+                a = System.nanoTime();
+                try (Volume rec = ae.decode(z, v.geometry())) {
+                    dec = (System.nanoTime() - a) / 1e9;
+                }
+            }
+            a = System.nanoTime();
+            try (Latents g = LatentShift.latentGradient(v, ae, clf, t, 0, v.nz(), false)) {
+                // the call encodes and decodes the volume itself
+            }
+            double backward = Math.max(0, (System.nanoTime() - a) / 1e9 - enc - dec);
+            double scores = 0;
+            int n = 0;
+            for (int s = 0; s < v.nz(); s += chunk) {
+                int[] span = clf.scoreSpan(t, s, Math.min(v.nz(), s + chunk), v.nz());
+                try (Volume part = span[0] == 0 && span[1] == v.nz() ? null : v.slices(span[0], span[1])) {
+                    a = System.nanoTime();
+                    clf.score(part != null ? part : v, t);
+                    scores += (System.nanoTime() - a) / 1e9;
+                    n++;
+                }
+            }
+            a = System.nanoTime();
+            clf.score(v, t);
+            double full = (System.nanoTime() - a) / 1e9;
+            return new double[] {enc, dec, backward, scores / n, full};
         }
 
         /** [A, B) of --range, or null. */
@@ -359,7 +503,7 @@ final class BenchCommand implements Runnable {
                             : org.ctcf.api.Classifier.define(DEFAULT_CLASSIFIER, org.ctcf.api.Classifier.Layout.BCDHW,
                                     0, k);
                     Volume v = benchVolume(k, clf, card)) {
-                ae.withWrapper(aeCard ? ae.wrapper() : SliceWrapper.plain()).withBatchSize(16);
+                ae.withWrapper(aeCard || paper ? ae.wrapper() : SliceWrapper.plain()).withBatchSize(16);
                 ExplainOptions base = ExplainOptions.builder()
                         .target(card ? clf.target(null) : org.ctcf.api.Target.sigmoidOf(0))
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
@@ -367,11 +511,22 @@ final class BenchCommand implements Runnable {
                 ProcessMemory.resetPeak();
                 long t0 = System.nanoTime();
                 long decoded;
+                long lambdas = 0;
+                long calls = 0;
+                long gradientSlices = 0;
+                double[] extra = new double[0];
                 switch (mode) {
                     case "fast", "reference" -> {
                         try (SweepResult s = LatentShift.sweep(v, ae, clf, base, ChunkSweep.of(chunk), null)) {
                             decoded = s.timings().slicesDecoded();
+                            lambdas = s.timings().lambdasEvaluated();
+                            calls = s.timings().classifierCalls();
+                            gradientSlices = s.timings().gradientSlices();
                         }
+                    }
+                    case "floor" -> {
+                        extra = floorPrimitives(v, ae, clf, base.target(), chunk);
+                        decoded = 0;
                     }
                     case "decode" -> {
                         try (Latents z = ae.encode(v); Volume rec = ae.decode(z, v.geometry())) {
@@ -386,8 +541,12 @@ final class BenchCommand implements Runnable {
                     default -> throw new IllegalArgumentException("unknown worker mode " + mode);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
-                spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f%n", seconds, decoded,
-                        ProcessMemory.peakMiB(), baseline);
+                StringBuilder tail = new StringBuilder();
+                for (double x : extra) {
+                    tail.append(String.format(Locale.ROOT, " %.6f", x));
+                }
+                spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f %d %d %d %d%s%n", seconds,
+                        decoded, ProcessMemory.peakMiB(), baseline, lambdas, calls, gradientSlices, v.nz(), tail);
                 spec.commandLine().getOut().flush();
             }
             return ExitCode.OK.code();

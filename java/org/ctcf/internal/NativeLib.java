@@ -27,7 +27,7 @@ import org.ctcf.api.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 8;
+    public static final int ABI_VERSION = 9;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -119,6 +119,7 @@ public final class NativeLib {
             JAVA_LONG.withName("lambdas_evaluated"),
             JAVA_LONG.withName("slices_decoded"),
             JAVA_LONG.withName("classifier_calls"),
+            JAVA_LONG.withName("gradient_slices"),
             JAVA_LONG.withName("chunks"),
             JAVA_INT.withName("stop_reason"),
             JAVA_INT.withName("reserved"));
@@ -225,6 +226,7 @@ public final class NativeLib {
         public static final MethodHandle CLF_BUILTIN;
         public static final MethodHandle CLF_SET_INPUT_SIZE;
         public static final MethodHandle CLF_SET_ORIENTATION;
+        public static final MethodHandle CLF_SCORE_SPAN;
         public static final MethodHandle CLF_PARAM_COUNT;
         public static final MethodHandle CLF_PARAM_INFO;
         public static final MethodHandle CLF_SET_PARAM;
@@ -341,6 +343,8 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
             CLF_SET_ORIENTATION = bind("ctcf_classifier_set_orientation",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+            CLF_SCORE_SPAN = bind("ctcf_classifier_score_span", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
+                    JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             CLF_PARAM_COUNT = bind("ctcf_classifier_param_count",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             CLF_PARAM_INFO = bind("ctcf_classifier_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,

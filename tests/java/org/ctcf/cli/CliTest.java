@@ -212,6 +212,25 @@ class CliTest {
         Result bad = run("bench", "explain", "--defaults", "--range", "9:3");
         assertThat(bad.code()).isNotZero();
         assertThat(bad.err()).contains("--range").contains("9:3");
+
+        // the floor: printed with its terms and the fast / floor ratio, which cannot be below ~1 by much
+        String floor = r.out().lines().filter(l -> l.strip().startsWith("8 floor")).findFirst().orElseThrow();
+        double ratio = Double.parseDouble(floor.replaceAll(".*fast / floor ([0-9.]+)x.*", "$1"));
+        assertThat(ratio).isGreaterThan(0.5);
+        assertThat(r.out()).contains("floor = encode").contains("step slices x");
+    }
+
+    @Test
+    void benchExplainAtThePapersShapeRunsBothModesAtAReducedSize() {
+        Result r = run("bench", "explain", "--paper", "--slices", "2", "--size", "64", "--chunks", "1");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("paper-shaped random VQ-GAN").contains("Merlin I3ResNet-152")
+                .contains("64x64x2 synthetic");
+        assertThat(r.out().lines().filter(l -> l.strip().matches("1 (fast|floor|reference) .*")).count())
+                .isEqualTo(3);
+        Result mixed = run("bench", "explain", "--paper", "--defaults");
+        assertThat(mixed.code()).isNotZero();
+        assertThat(mixed.err()).contains("--paper brings its own models");
     }
 
     @Test
