@@ -406,42 +406,51 @@ final class BenchCommand implements Runnable {
         }
 
         /**
-         * The floor's primitives, each timed on its own (seconds): encode the volume, decode it without grad, the
-         * backward of a whole-volume latent gradient (its encode and decode subtracted), the mean no-grad score of
-         * one chunk's scoring span over the sweep's chunks, and the score of the whole volume.
+         * The floor's primitives, each timed on its own after a warm-up run (seconds): encode the volume, decode it
+         * without grad, the backward of a whole-volume latent gradient (its own encode and decode subtracted), the
+         * mean no-grad score of one chunk's scoring span over the sweep's chunks, and the score of the whole volume.
          */
         private static double[] floorPrimitives(Volume v, SliceAutoencoder ae, org.ctcf.api.Classifier clf,
                 org.ctcf.api.Target t, int chunk) {
-            long a = System.nanoTime();
-            double enc;
+            double enc = warmTime(() -> {
+                try (Latents z = ae.encode(v)) {
+                    // timed
+                }
+            });
             double dec;
             try (Latents z = ae.encode(v)) {
-                enc = (System.nanoTime() - a) / 1e9;
-                a = System.nanoTime();
-                try (Volume rec = ae.decode(z, v.geometry())) {
-                    dec = (System.nanoTime() - a) / 1e9;
+                dec = warmTime(() -> {
+                    try (Volume rec = ae.decode(z, v.geometry())) {
+                        // timed
+                    }
+                });
+            }
+            double grad = warmTime(() -> {
+                try (Latents g = LatentShift.latentGradient(v, ae, clf, t, 0, v.nz(), false)) {
+                    // the call encodes and decodes the volume itself
                 }
-            }
-            a = System.nanoTime();
-            try (Latents g = LatentShift.latentGradient(v, ae, clf, t, 0, v.nz(), false)) {
-                // the call encodes and decodes the volume itself
-            }
-            double backward = Math.max(0, (System.nanoTime() - a) / 1e9 - enc - dec);
+            });
+            double backward = Math.max(0, grad - enc - dec);
             double scores = 0;
             int n = 0;
             for (int s = 0; s < v.nz(); s += chunk) {
                 int[] span = clf.scoreSpan(t, s, Math.min(v.nz(), s + chunk), v.nz());
                 try (Volume part = span[0] == 0 && span[1] == v.nz() ? null : v.slices(span[0], span[1])) {
-                    a = System.nanoTime();
-                    clf.score(part != null ? part : v, t);
-                    scores += (System.nanoTime() - a) / 1e9;
+                    Volume seen = part != null ? part : v;
+                    scores += warmTime(() -> clf.score(seen, t));
                     n++;
                 }
             }
-            a = System.nanoTime();
-            clf.score(v, t);
-            double full = (System.nanoTime() - a) / 1e9;
+            double full = warmTime(() -> clf.score(v, t));
             return new double[] {enc, dec, backward, scores / n, full};
+        }
+
+        /** Seconds of one run of {@code r} after one untimed run (one-time kernel set-up is not the floor's). */
+        private static double warmTime(Runnable r) {
+            r.run();
+            long a = System.nanoTime();
+            r.run();
+            return (System.nanoTime() - a) / 1e9;
         }
 
         /** [A, B) of --range, or null. */
