@@ -403,6 +403,7 @@ class LatentShiftTest {
                 try (Explanation e = LatentShift.explain(volume, ae, c, o, 20, 25, null)) {
                     List<Volume> f = e.frames();
                     double maxErr = 0;
+                    double maxHeat = 0;
                     for (int z = 18; z < 27; z++) {
                         for (int y = 0; y < 16; y += 3) {
                             for (int x = 0; x < 16; x += 3) {
@@ -432,10 +433,13 @@ class LatentShiftTest {
                                     case MM -> Math.abs(f.get(0).get(x, y, z) - f.get(3).get(x, y, z));
                                 };
                                 maxErr = Math.max(maxErr, Math.abs(e.heatmap().get(x, y, z) - expected));
+                                maxHeat = Math.max(maxHeat, Math.abs(expected));
                             }
                         }
                     }
                     assertThat(maxErr).as("%s", h).isLessThanOrEqualTo(1e-6);
+                    // the frames move, so the definitions are checked on a heatmap that is not all zero
+                    assertThat(maxHeat).as("%s: largest heatmap value", h).isGreaterThan(1e-3);
                 }
             }
         }
