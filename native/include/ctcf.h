@@ -406,8 +406,16 @@ typedef struct ctcf_shift_options {
     int32_t focus_frames;             /* chunk sweep only, 0 = none: after the sweep, the rank-1 chunk explained with
                                          this many lambda steps, reusing the sweep's latents, gradients and search
                                          (fast mode) -- fetch it with ctcf_result_take_focus */
-    int32_t reserved;                 /* 0 */
+    int32_t autocast;                 /* ctcf_autocast: the decoder and the classifier in bf16/fp16 (default off) */
 } ctcf_shift_options;
+
+/* Lower-precision autocast of the decoder and the classifier in an explanation (the encoder, the codebook and
+ * the search stay float32). Needs LibTorch 2.x and a device whose autocast supports the type. */
+typedef enum ctcf_autocast {
+    CTCF_AUTOCAST_OFF = 0,
+    CTCF_AUTOCAST_BF16 = 1,
+    CTCF_AUTOCAST_FP16 = 2
+} ctcf_autocast;
 
 CTCF_API void ctcf_shift_options_default(ctcf_shift_options* opts);
 

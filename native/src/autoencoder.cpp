@@ -105,6 +105,7 @@ at::Tensor from_model(const ctcf_autoencoder& ae, const ctcf_slice_wrapper& w, a
     y = resize(y, h, ww, w.antialias != 0);
     y = y * w.out_scale + w.out_shift;
     if (w.transpose) y = y.transpose(2, 3);
+    if (y.scalar_type() != at::kFloat) y = y.to(at::kFloat);  // under autocast: slices are float32 again
     return y.squeeze(1);
 }
 

@@ -96,7 +96,7 @@ at::Tensor classifier_outputs(ctcf_classifier& clf, const at::Tensor& volumes) {
         if (out.dim() == 1) out = out.unsqueeze(1);
         TORCH_CHECK(out.dim() >= 2 && out.size(0) == v.size(0), "the classifier must return [batch, classes, ...], got ",
                     out.sizes(), " for a batch of ", v.size(0));
-        outs.push_back(out);
+        outs.push_back(out.scalar_type() == at::kFloat ? out : out.to(at::kFloat));  // autocast: float32 again
     }
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
@@ -131,7 +131,9 @@ at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
     const int64_t k = vols.size(0);
     const int64_t step = clf.max_batch > 0 ? clf.max_batch : k;
     std::vector<at::Tensor> outs;
-    for (int64_t s = 0; s < k; s += step) outs.push_back(clf.net_dense(vols.slice(0, s, std::min(k, s + step)).unsqueeze(1)));
+    for (int64_t s = 0; s < k; s += step) {
+        outs.push_back(clf.net_dense(vols.slice(0, s, std::min(k, s + step)).unsqueeze(1)).to(at::kFloat));
+    }
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 

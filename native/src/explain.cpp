@@ -1,5 +1,6 @@
 // explain.cpp — Latent Shift over a slice autoencoder: the literal published algorithm (reference mode) and the
 // fast mode built on the exact identities of reference-algorithm.md §7, plus the chunk sweep of §5.
+#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 
@@ -32,6 +33,21 @@ struct ctcf_result {
 };
 
 namespace ctcf {
+
+class AutocastScope {
+public:
+    AutocastScope(int32_t mode, c10::DeviceType device);
+    ~AutocastScope();
+    AutocastScope(const AutocastScope&) = delete;
+    AutocastScope& operator=(const AutocastScope&) = delete;
+
+private:
+    c10::DeviceType device_;
+    bool active_ = false;
+    bool was_enabled_ = false;
+    at::ScalarType was_dtype_ = at::kFloat;
+};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -88,7 +104,42 @@ void check_options(const ctcf_shift_options* o) {
     if (o->lambda_batch < 1 || o->decoder_batch < 1 || o->gradient_batch < 1) {
         throw InvalidArgument("batch sizes must be >= 1");
     }
+    if (o->autocast < CTCF_AUTOCAST_OFF || o->autocast > CTCF_AUTOCAST_FP16) {
+        throw InvalidArgument("unknown autocast " + std::to_string(o->autocast));
+    }
 }
+
+}  // namespace
+
+// Autocast of this thread's ops on one device type for a scope (mode CTCF_AUTOCAST_*), restoring what was before;
+// CTCF_AUTOCAST_OFF switches it off for the scope (the encoder inside an autocast explanation).
+AutocastScope::AutocastScope(int32_t mode, c10::DeviceType device) : device_(device) {
+#if TORCH_VERSION_MAJOR >= 2
+    if (mode != CTCF_AUTOCAST_OFF && !at::autocast::is_autocast_available(device)) {
+        throw InvalidArgument(std::string("autocast is not available on ") + c10::DeviceTypeName(device));
+    }
+    was_enabled_ = at::autocast::is_autocast_enabled(device);
+    was_dtype_ = at::autocast::get_autocast_dtype(device);
+    at::autocast::set_autocast_enabled(device, mode != CTCF_AUTOCAST_OFF);
+    if (mode != CTCF_AUTOCAST_OFF) {
+        at::autocast::set_autocast_dtype(device, mode == CTCF_AUTOCAST_BF16 ? at::kBFloat16 : at::kHalf);
+    }
+    active_ = true;
+#else
+    if (mode != CTCF_AUTOCAST_OFF) throw InvalidArgument("autocast needs LibTorch 2.x");
+#endif
+}
+
+AutocastScope::~AutocastScope() {
+#if TORCH_VERSION_MAJOR >= 2
+    if (!active_) return;
+    at::autocast::set_autocast_enabled(device_, was_enabled_);
+    at::autocast::set_autocast_dtype(device_, was_dtype_);
+    at::autocast::clear_cache();
+#endif
+}
+
+namespace {
 
 // One explanation run: shared state of a volume (latents, reconstruction, gradients) and both algorithms.
 class Engine {
@@ -114,7 +165,10 @@ public:
     // Encode all slices, decode all slices once (no grad): z and the reconstruction x0.
     void encode_and_reconstruct() {
         const auto t = Clock::now();
-        z_ = encode_volume(ae_, w_, x_, o_.decoder_batch);
+        {
+            AutocastScope fp32(CTCF_AUTOCAST_OFF, x_.device().type());  // the latents and codes stay float32
+            z_ = encode_volume(ae_, w_, x_, o_.decoder_batch);
+        }
         x0_ = decode_volume(ae_, w_, z_, ny_, nx_, o_.decoder_batch);
         sums0_ = at::Tensor();
         dense0_ = at::Tensor();
@@ -776,6 +830,7 @@ CTCF_API int32_t ctcf_explain(ctcf_context* ctx, ctcf_autoencoder* ae, const ctc
     }
     auto r = std::make_unique<ctcf_result>();
     for (int a = 0; a < 3; ++a) r->info.dims[a] = x->dims[a];
+    ctcf::AutocastScope autocast(opts->autocast, v.device().type());
     ctcf::Engine(*ctx, *ae, *wrapper, *clf, *score, *opts, progress, user, v, *r).explain(start, end);
     *out = r.release();
     return ctcf::set_ok(err);
@@ -803,6 +858,7 @@ CTCF_API int32_t ctcf_sweep(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_
     }
     auto r = std::make_unique<ctcf_result>();
     for (int a = 0; a < 3; ++a) r->info.dims[a] = x->dims[a];
+    ctcf::AutocastScope autocast(opts->autocast, v.device().type());
     ctcf::Engine(*ctx, *ae, *wrapper, *clf, *score, *opts, progress, user, v, *r).sweep(chunk, stride, offset, first,
                                                                                        last);
     *out = r.release();

@@ -14,14 +14,41 @@ package org.ctcf.api;
  *     smallest and not slower; a GPU may gain from more)
  * @param focusFrames chunk sweeps only, 0 = none: after the sweep, the rank-1 chunk is explained with this many λ
  *     steps ({@link SweepResult#focus()}); in fast mode it reuses the sweep's latents, gradients and search
+ * @param autocast the decoder and the classifier in bfloat16 or float16 (default {@link Autocast#OFF}: float32);
+ *     the encoder, the codebook and the search stay float32
  */
 public record ExplainOptions(Target target, double searchPredDiff, double searchStepSize, double searchMaxSteps,
         double searchMaxPixelDiffPct, double stopBelow, int lambdaSweepSteps, HeatmapMethod heatmap, Double fixLow,
         Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch, int gradientBatch,
-        int focusFrames) {
+        int focusFrames, Autocast autocast) {
+
+    /** Lower-precision autocast of the decoder and classifier (codes as {@code ctcf_autocast}). */
+    public enum Autocast {
+        OFF(0), BF16(1), FP16(2);
+
+        private final int code;
+
+        Autocast(int code) {
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
+        }
+
+        /** off, bf16 or fp16. */
+        public static Autocast parse(String name) {
+            return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+                case "off", "fp32" -> OFF;
+                case "bf16", "bfloat16" -> BF16;
+                case "fp16", "float16", "half" -> FP16;
+                default -> throw new IllegalArgumentException("unknown autocast '" + name + "' (off, bf16, fp16)");
+            };
+        }
+    }
 
     public ExplainOptions {
-        if (target == null || heatmap == null) {
+        if (target == null || heatmap == null || autocast == null) {
             throw new IllegalArgumentException("target and heatmap are required");
         }
         if (!(searchStepSize > 0) || searchPredDiff < 0 || searchMaxSteps < 0 || searchMaxPixelDiffPct < 0) {
@@ -67,6 +94,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         b.decoderBatch = decoderBatch;
         b.gradientBatch = gradientBatch;
         b.focusFrames = focusFrames;
+        b.autocast = autocast;
         return b;
     }
 
@@ -91,6 +119,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         private int decoderBatch = 16;
         private int gradientBatch = 1;
         private int focusFrames;
+        private Autocast autocast = Autocast.OFF;
 
         public Builder target(Target t) {
             this.target = t;
@@ -164,10 +193,15 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
             return this;
         }
 
+        public Builder autocast(Autocast v) {
+            this.autocast = v;
+            return this;
+        }
+
         public ExplainOptions build() {
             return new ExplainOptions(target, searchPredDiff, searchStepSize, searchMaxSteps, searchMaxPixelDiffPct,
                     stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch,
-                    gradientBatch, focusFrames);
+                    gradientBatch, focusFrames, autocast);
         }
     }
 }

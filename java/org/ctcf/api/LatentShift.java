@@ -216,6 +216,7 @@ public final class LatentShift {
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "decoder_batch"), o.decoderBatch());
         s.set(JAVA_LONG, NativeLib.offsetOf(L, "gradient_batch"), o.gradientBatch());
         s.set(JAVA_INT, NativeLib.offsetOf(L, "focus_frames"), o.focusFrames());
+        s.set(JAVA_INT, NativeLib.offsetOf(L, "autocast"), o.autocast().code());
         return s;
     }
 

@@ -178,6 +178,11 @@ final class BenchCommand implements Runnable {
         @Option(names = "--paper-worker", hidden = true, description = "internal: a worker of a --paper run")
         boolean paperWorker;
 
+        @Option(names = "--autocast", paramLabel = "bf16|fp16", description = {"Also run fast mode with the decoder "
+                + "and classifier autocast to this type; prints its time and its per-chunk minimum predictions and "
+                + "bounds against float32's."})
+        String autocast;
+
         @Mixin
         PreprocessCommand.KernelOptions kernel;
 
@@ -241,6 +246,9 @@ final class BenchCommand implements Runnable {
                 slices = pr.hasMatchedOption("--slices") ? slices : 160;
                 size = pr.hasMatchedOption("--size") ? size : 224;
                 chunks = pr.hasMatchedOption("--chunks") ? chunks : List.of(10);
+            }
+            if (autocast != null && ExplainOptions.Autocast.parse(autocast) == ExplainOptions.Autocast.OFF) {
+                throw new IllegalArgumentException("--autocast takes bf16 or fp16 (float32 is always measured)");
             }
             parseRange();  // early, for a clear error before any worker starts
             if (input != null && !Files.isReadable(input)) {
@@ -334,6 +342,23 @@ final class BenchCommand implements Runnable {
                 o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %10s %10s %,12d %9.2f%n", chunk, "fast",
                         fast.seconds(), fast.slicesDecoded(), fast.ownMiB(), "", "", fast.calls(),
                         fast.seconds() / nChunks);
+                if (autocast != null) {
+                    ExplainOptions.Autocast ac = ExplainOptions.Autocast.parse(autocast);
+                    Measurement low = spawn("fast-" + ac.name().toLowerCase(Locale.ROOT) + ":" + chunk);
+                    double worstP = 0;
+                    int sameBounds = 0;
+                    int rows = Math.min(fast.extra().length, low.extra().length) / 2;
+                    for (int i = 0; i < rows; i++) {
+                        worstP = Math.max(worstP, Math.abs(fast.extra()[2 * i] - low.extra()[2 * i]));
+                        sameBounds += fast.extra()[2 * i + 1] == low.extra()[2 * i + 1] ? 1 : 0;
+                    }
+                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.2fx %10s %,12d %9.2f%n", chunk,
+                            "fast " + ac.name().toLowerCase(Locale.ROOT), low.seconds(), low.slicesDecoded(),
+                            low.ownMiB(), fast.seconds() / low.seconds(), "", low.calls(), low.seconds() / nChunks);
+                    o.printf(Locale.ROOT, "       %s vs float32: chunk minimum predictions differ by at most %.4f; "
+                            + "lambda bounds equal in %d of %d chunks%n", ac.name().toLowerCase(Locale.ROOT), worstP,
+                            sameBounds, rows);
+                }
                 Measurement prim = spawn("floor:" + chunk);
                 double fl = floor(fast, prim);
                 o.printf(Locale.ROOT, "%6d %-10s %10.2f %15s %14s %10s   fast / floor %.2fx%n", chunk, "floor", fl, "", "",
@@ -499,6 +524,11 @@ final class BenchCommand implements Runnable {
         private int runWorker() throws Exception {
             String[] parts = worker.split(":");
             String mode = parts[0];
+            ExplainOptions.Autocast ac = ExplainOptions.Autocast.OFF;
+            if (mode.startsWith("fast-")) {
+                ac = ExplainOptions.Autocast.parse(mode.substring(5));
+                mode = "fast";
+            }
             int chunk = Integer.parseInt(parts[1]);
             boolean card = classifier != null && classifier.toString().endsWith(".json");
             boolean aeCard = autoencoder.toString().endsWith(".json");
@@ -515,7 +545,7 @@ final class BenchCommand implements Runnable {
                 ae.withWrapper(aeCard || paper ? ae.wrapper() : SliceWrapper.plain()).withBatchSize(16);
                 ExplainOptions base = ExplainOptions.builder()
                         .target(card ? clf.target(null) : org.ctcf.api.Target.sigmoidOf(0))
-                        .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).build();
+                        .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).autocast(ac).build();
                 double baseline = ProcessMemory.residentMiB();
                 ProcessMemory.resetPeak();
                 long t0 = System.nanoTime();
@@ -531,6 +561,11 @@ final class BenchCommand implements Runnable {
                             lambdas = s.timings().lambdasEvaluated();
                             calls = s.timings().classifierCalls();
                             gradientSlices = s.timings().gradientSlices();
+                            extra = new double[2 * s.chunks().size()];
+                            for (int i = 0; i < s.chunks().size(); i++) {
+                                extra[2 * i] = s.chunks().get(i).minPrediction();
+                                extra[2 * i + 1] = s.chunks().get(i).bound();
+                            }
                         }
                     }
                     case "floor" -> {

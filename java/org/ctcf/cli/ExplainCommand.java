@@ -114,6 +114,11 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--fix-range", paramLabel = "LOW,HIGH", split = ",", description = "A fixed lambda range (no search).")
     double[] fixRange;
 
+    @Option(names = "--autocast", defaultValue = "off", paramLabel = "off|bf16|fp16",
+            description = "Run the decoder and the classifier in bfloat16 or float16 (the encoder and the search stay "
+                    + "float32; numbers change slightly). Default: ${DEFAULT-VALUE}.")
+    String autocast;
+
     @Option(names = "--reference", description = "Run the literal published algorithm (slow).")
     boolean reference;
 
@@ -155,7 +160,8 @@ final class ExplainCommand implements Callable<Integer> {
             PreprocessOptions pre = clf.card().preprocessing();
             ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)
                     .searchMaxSteps(maxSteps).searchMaxPixelDiffPct(pixelCap).heatmap(HeatmapMethod.parse(heatmap))
-                    .referenceMode(reference).decoderBatch(ae.batch);
+                    .referenceMode(reference).decoderBatch(ae.batch)
+                    .autocast(ExplainOptions.Autocast.parse(autocast));
             if (fixRange != null) {
                 b.fixRange(fixRange[0], fixRange[1]);
             }
@@ -181,6 +187,7 @@ final class ExplainCommand implements Callable<Integer> {
             opts.put("search_max_steps", maxSteps);
             opts.put("search_max_pixel_diff_pct", pixelCap);
             opts.put("heatmap", heatmap);
+            opts.put("autocast", ExplainOptions.Autocast.parse(autocast).name().toLowerCase(java.util.Locale.ROOT));
             opts.put("frames", frames);
             opts.put("fix_range", fixRange == null ? null : List.of(fixRange[0], fixRange[1]));
             opts.put("device", kernel.device);

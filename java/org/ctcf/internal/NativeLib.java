@@ -99,7 +99,7 @@ public final class NativeLib {
             JAVA_LONG.withName("decoder_batch"),
             JAVA_LONG.withName("gradient_batch"),
             JAVA_INT.withName("focus_frames"),
-            JAVA_INT.withName("reserved"));
+            JAVA_INT.withName("autocast"));
     public static final StructLayout SALIENCY_OPTIONS = MemoryLayout.structLayout(
             JAVA_INT.withName("steps"),
             JAVA_INT.withName("reserved"),
