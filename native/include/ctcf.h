@@ -121,6 +121,10 @@ CTCF_API void ctcf_context_free(ctcf_context* ctx);
  * Thread-safe; cancellation stays set until ctcf_context_reset_cancel. */
 CTCF_API int32_t ctcf_context_cancel(ctcf_context* ctx, ctcf_error* err);
 CTCF_API int32_t ctcf_context_reset_cancel(ctcf_context* ctx, ctcf_error* err);
+/* The peak bytes the device's caching allocator has handed out (CUDA: its allocated_bytes statistic, not what
+ * nvidia-smi shows) since the last reset; with reset != 0 it starts a new peak first. -1 on the CPU, or when this
+ * LibTorch has no device allocator statistics. For benchmarks. */
+CTCF_API int32_t ctcf_context_device_memory(ctcf_context* ctx, int32_t reset, int64_t* peak_bytes, ctcf_error* err);
 
 /* Computes the output dims of ctcf_preprocess without touching voxels. in->data may be NULL. */
 CTCF_API int32_t ctcf_preprocess_dims(const ctcf_volume* in, const ctcf_preprocess_params* params,

@@ -19,6 +19,9 @@
 #include <thread>
 
 #include "context.h"
+#if __has_include(<c10/core/CachingDeviceAllocator.h>)
+#include <c10/core/CachingDeviceAllocator.h>
+#endif
 #include "ctcf.h"
 #include "guard.h"
 #include "preprocess.h"
@@ -130,6 +133,24 @@ CTCF_API int32_t ctcf_context_reset_cancel(ctcf_context* ctx, ctcf_error* err) {
     CTCF_API_BEGIN
     require_context(ctx);
     ctx->cancelled.store(false);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_context_device_memory(ctcf_context* ctx, int32_t reset, int64_t* peak_bytes, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(ctx, "context");
+    ctcf::require(peak_bytes, "peak_bytes");
+    *peak_bytes = -1;
+#if __has_include(<c10/core/CachingDeviceAllocator.h>)
+    if (!ctx->device.is_cpu()) {
+        c10::DeviceAllocator* a = c10::getDeviceAllocator(ctx->device.type());
+        const c10::DeviceIndex idx = ctx->device.has_index() ? ctx->device.index() : 0;
+        if (reset != 0) a->resetPeakStats(idx);
+        const auto stats = a->getDeviceStats(idx);
+        *peak_bytes = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+    }
+#endif
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -71,6 +71,19 @@ public final class Kernel extends NativeHandle {
         return NativeLib.buildInfo();
     }
 
+    /**
+     * Peak bytes the device's caching allocator handed out since the last reset (CUDA's allocator statistics, not
+     * nvidia-smi), -1 on the CPU; {@code reset} starts a new peak first. For benchmarks.
+     */
+    public long devicePeakBytes(boolean reset) {
+        try (var lease = lease(); java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment out = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            int r = reset ? 1 : 0;
+            NativeLib.call("device memory", err -> (int) H.CONTEXT_DEVICE_MEMORY.invokeExact(handle(), r, out, err));
+            return out.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
     /** Asks running calls on this context to stop; they throw {@link CtcfException.CancelledException}. */
     public void cancel() {
         try (var lease = lease()) {

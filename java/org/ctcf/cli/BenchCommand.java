@@ -203,7 +203,11 @@ final class BenchCommand implements Runnable {
          * the volume's depth; for the floor worker, {@code extra} holds its primitive timings.
          */
         record Measurement(double seconds, long slicesDecoded, double peakMiB, double baselineMiB, long lambdas,
-                long calls, long gradientSlices, long depth, double[] extra) {
+                long calls, long gradientSlices, long depth, double deviceMiB, double[] extra) {
+            String device() {
+                return deviceMiB < 0 ? "-" : String.format(Locale.ROOT, "%.0f", deviceMiB);
+            }
+
             double ownMiB() {
                 return peakMiB - baselineMiB;
             }
@@ -331,17 +335,17 @@ final class BenchCommand implements Runnable {
                     paper ? "random Merlin I3ResNet-152 (output 877)"
                             : classifier == null ? "built-in" : classifier.getFileName(), "sweep with 2 frames per chunk",
                     range != null ? ", slices " + range + " of it as the volume" : "");
-            o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s %12s %9s%n", "chunk", "mode", "seconds",
-                    "slices decoded", "run MiB", "time x", "memory x", "clf calls", "s/chunk");
+            o.printf(Locale.ROOT, "%6s %-10s %10s %15s %14s %10s %10s %12s %9s %9s%n", "chunk", "mode", "seconds",
+                    "slices decoded", "run MiB", "time x", "memory x", "clf calls", "s/chunk", "dev MiB");
             for (int chunk : chunks) {
                 if (input == null && chunk > slices) {
                     continue;
                 }
                 Measurement fast = spawn("fast:" + chunk);
                 long nChunks = (fast.depth() + chunk - 1) / chunk;
-                o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %10s %10s %,12d %9.2f%n", chunk, "fast",
+                o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %10s %10s %,12d %9.2f %9s%n", chunk, "fast",
                         fast.seconds(), fast.slicesDecoded(), fast.ownMiB(), "", "", fast.calls(),
-                        fast.seconds() / nChunks);
+                        fast.seconds() / nChunks, fast.device());
                 if (autocast != null) {
                     ExplainOptions.Autocast ac = ExplainOptions.Autocast.parse(autocast);
                     Measurement low = spawn("fast-" + ac.name().toLowerCase(Locale.ROOT) + ":" + chunk);
@@ -370,18 +374,22 @@ final class BenchCommand implements Runnable {
                         prim.extra()[4]);
                 if (!noReference) {
                     Measurement ref = spawn("reference:" + chunk);
-                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.1fx %9.2fx %,12d %9.2f%n", chunk,
+                    o.printf(Locale.ROOT, "%6d %-10s %10.2f %,15d %14.0f %9.1fx %9.2fx %,12d %9.2f %9s%n", chunk,
                             "reference", ref.seconds(), ref.slicesDecoded(), ref.ownMiB(), ref.seconds() / fast.seconds(),
-                            ref.ownMiB() / Math.max(1, fast.ownMiB()), ref.calls(), ref.seconds() / nChunks);
+                            ref.ownMiB() / Math.max(1, fast.ownMiB()), ref.calls(), ref.seconds() / nChunks,
+                            ref.device());
                 }
                 o.flush();
             }
             Measurement decode = spawn("decode:0");
             Measurement grad = spawn("gradient:0");
-            o.printf(Locale.ROOT, "encode + no-grad decode of the volume: %.2f s, %.0f MiB%n", decode.seconds(),
-                    decode.ownMiB());
-            o.printf(Locale.ROOT, "whole-volume latent gradient (fast):   %.2f s, %.0f MiB (%.2fx the decode)%n",
-                    grad.seconds(), grad.ownMiB(), grad.ownMiB() / Math.max(1, decode.ownMiB()));
+            o.printf(Locale.ROOT, "encode + no-grad decode of the volume: %.2f s, %.0f MiB, device %s MiB%n",
+                    decode.seconds(), decode.ownMiB(), decode.device());
+            o.printf(Locale.ROOT, "whole-volume latent gradient (fast):   %.2f s, %.0f MiB (%.2fx the decode), device %s MiB"
+                    + "%s%n", grad.seconds(), grad.ownMiB(), grad.ownMiB() / Math.max(1, decode.ownMiB()), grad.device(),
+                    grad.deviceMiB() > 0 && decode.deviceMiB() > 0
+                            ? String.format(Locale.ROOT, " (%.2fx the decode's)", grad.deviceMiB() / decode.deviceMiB())
+                            : "");
             o.printf(Locale.ROOT, "(run MiB = peak resident memory of the run above the process's resident memory%n"
                     + " just before it, models and volume loaded; each run in its own JVM)%n");
             o.flush();
@@ -418,13 +426,13 @@ final class BenchCommand implements Runnable {
             for (String line : out.split("\n")) {
                 if (line.startsWith("RESULT ")) {
                     String[] f = line.split(" ");
-                    double[] extra = new double[f.length - 9];
-                    for (int i = 9; i < f.length; i++) {
-                        extra[i - 9] = Double.parseDouble(f[i]);
+                    double[] extra = new double[f.length - 10];
+                    for (int i = 10; i < f.length; i++) {
+                        extra[i - 10] = Double.parseDouble(f[i]);
                     }
                     return new Measurement(Double.parseDouble(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]),
                             Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]),
-                            Long.parseLong(f[7]), Long.parseLong(f[8]), extra);
+                            Long.parseLong(f[7]), Long.parseLong(f[8]), Double.parseDouble(f[9]), extra);
                 }
             }
             throw new IllegalStateException("benchmark worker '" + what + "' failed (exit " + rc + "):\n" + out);
@@ -548,6 +556,7 @@ final class BenchCommand implements Runnable {
                         .lambdaSweepSteps(2).referenceMode(mode.equals("reference")).autocast(ac).build();
                 double baseline = ProcessMemory.residentMiB();
                 ProcessMemory.resetPeak();
+                k.devicePeakBytes(true);
                 long t0 = System.nanoTime();
                 long decoded;
                 long lambdas = 0;
@@ -589,8 +598,10 @@ final class BenchCommand implements Runnable {
                 for (double x : extra) {
                     tail.append(String.format(Locale.ROOT, " %.6f", x));
                 }
-                spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f %d %d %d %d%s%n", seconds,
-                        decoded, ProcessMemory.peakMiB(), baseline, lambdas, calls, gradientSlices, v.nz(), tail);
+                long dev = k.devicePeakBytes(false);
+                spec.commandLine().getOut().printf(Locale.ROOT, "RESULT %.4f %d %.1f %.1f %d %d %d %d %.1f%s%n", seconds,
+                        decoded, ProcessMemory.peakMiB(), baseline, lambdas, calls, gradientSlices, v.nz(),
+                        dev < 0 ? -1.0 : dev / 1048576.0, tail);
                 spec.commandLine().getOut().flush();
             }
             return ExitCode.OK.code();

@@ -227,6 +227,7 @@ public final class NativeLib {
         public static final MethodHandle CLF_SET_INPUT_SIZE;
         public static final MethodHandle CLF_SET_ORIENTATION;
         public static final MethodHandle CLF_SCORE_SPAN;
+        public static final MethodHandle CONTEXT_DEVICE_MEMORY;
         public static final MethodHandle CLF_PARAM_COUNT;
         public static final MethodHandle CLF_PARAM_INFO;
         public static final MethodHandle CLF_SET_PARAM;
@@ -343,6 +344,8 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
             CLF_SET_ORIENTATION = bind("ctcf_classifier_set_orientation",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+            CONTEXT_DEVICE_MEMORY = bind("ctcf_context_device_memory",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
             CLF_SCORE_SPAN = bind("ctcf_classifier_score_span", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             CLF_PARAM_COUNT = bind("ctcf_classifier_param_count",
