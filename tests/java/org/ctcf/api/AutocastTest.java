@@ -5,35 +5,27 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 
+import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * bf16/fp16 autocast of the decoder and the classifier: the explanation runs in lower precision on CPU and stays
  * close to float32 (not equal: the decoder's convolutions round differently); unknown types are errors.
  */
 class AutocastTest {
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     @Test
     void bf16DecodingAndScoringStaysCloseToFloat32() throws IOException {
-        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan("tiny_vqgan.safetensors"), null, kernel)
+        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan("tiny_vqgan.safetensors"), null, KERNEL.get())
                 .withWrapper(SliceWrapper.plain()).withBatchSize(8);
                 Classifier c = Classifier.define("def forward(self, x):\n"
                         + "    return ((x[:, :, 2:6].mean(dim=[1, 2, 3, 4]) - 0.45) * 20.0).unsqueeze(1)\n",
-                        Classifier.Layout.BCDHW, 0, kernel);
+                        Classifier.Layout.BCDHW, 0, KERNEL.get());
                 Volume v = Volume.allocate(Geometry.of(16, 16, 8, 1.5, 1.5, 3, 0, 0, 0))) {
             for (int z = 0; z < 8; z++) {
                 for (int y = 0; y < 16; y++) {

@@ -14,9 +14,9 @@ import java.util.Random;
 
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.ctcf.SharedKernel;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,20 +25,12 @@ import org.junit.jupiter.api.io.TempDir;
  * classifier cards.
  */
 class ClassifierTest {
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     // ---- counts from the architecture descriptions ----------------------------------------------------------
 
@@ -113,7 +105,7 @@ class ClassifierTest {
 
     @Test
     void lungmaskUNetHasThePublishedKeysShapesAndParameterCount() {
-        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
             Map<String, long[]> s = shapes(c);
             assertThat(s).hasSize(227);
             assertThat(s.keySet().stream().filter(k -> k.endsWith("num_batches_tracked")).count()).isEqualTo(31);
@@ -132,7 +124,7 @@ class ClassifierTest {
 
     @Test
     void lungmaskRunsPerSliceWithLogSoftmaxAndTheCtCounterfactualsLungSizeScore() {
-        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel);
+        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get());
                 Volume v = randomVolume(32, 32, 3, 1)) {
             Classifier.Outputs out = c.outputs(v);
             assertThat(out.shape()).containsExactly(1, 3, 32, 32, 3); // [B, classes, H=x, W=y, D]
@@ -153,13 +145,13 @@ class ClassifierTest {
     void lungmaskLoadsItsOwnSavedWeightsInBothFormats() throws IOException {
         Path zip = tmp.resolve("unet_r231.pth");
         Path st = tmp.resolve("unet_r231.safetensors");
-        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel);
+        try (Classifier c = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get());
                 Volume v = randomVolume(32, 32, 2, 2)) {
             c.saveTorch(zip, "");
             c.saveSafetensors(st, "");
             float[] expected = c.outputs(v).values();
             for (Path weights : List.of(zip, st)) {
-                try (Classifier d = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+                try (Classifier d = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
                     assertThat(d.outputs(v).values()).isNotEqualTo(expected); // different random weights
                     d.loadWeights(weights, "auto");
                     assertThat(d.outputs(v).values()).as("%s", weights.getFileName()).containsExactly(expected);
@@ -179,7 +171,7 @@ class ClassifierTest {
         Path zip = tmp.resolve("merlin.pt");
         Path st = tmp.resolve("merlin.safetensors");
         float[] expected;
-        try (Classifier c = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, kernel);
+        try (Classifier c = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, KERNEL.get());
                 Volume v = randomVolume(32, 32, 8, 3)) {
             Map<String, long[]> s = shapes(c);
             assertThat(s).hasSize(934);
@@ -204,7 +196,7 @@ class ClassifierTest {
             c.saveSafetensors(st, "");
         }
         for (Path weights : List.of(zip, st)) {
-            try (Classifier d = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, kernel);
+            try (Classifier d = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, KERNEL.get());
                     Volume v = randomVolume(32, 32, 8, 3)) {
                 d.loadWeights(weights, "auto");
                 assertThat(d.outputs(v).values()).as("%s", weights.getFileName()).containsExactly(expected);
@@ -215,9 +207,9 @@ class ClassifierTest {
     @Test
     void bothArchitecturesRunOnAPreprocessedRealCt() throws IOException {
         try (Volume ct = org.ctcf.io.VolumeIO.read(org.ctcf.TestPaths.sample());
-                Volume x = kernel.preprocess(ct, PreprocessOptions.reference());
-                Classifier merlin = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, kernel);
-                Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+                Volume x = KERNEL.get().preprocess(ct, PreprocessOptions.reference());
+                Classifier merlin = Classifier.builtin("i3resnet152", 1692, Classifier.Layout.BCHWD, 0, KERNEL.get());
+                Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
             assertThat(x.geometry().dims()).containsExactly(224, 224, 105);
             merlin.setInputSize(64, 64); // keeps the 3-D ResNet-152 quick on two CPU cores
             Classifier.Outputs out = merlin.outputs(x);
@@ -245,7 +237,7 @@ class ClassifierTest {
     @Test
     void aTorchScriptCardRunsWithTargetsByNameAndIndex() throws IOException {
         try (Classifier c = Classifier.define("def forward(self, x):\n    m = x.mean(dim=[1, 2, 3, 4])\n"
-                + "    return torch.stack([m * 2.0, m - 1.0, m * m], dim=1)\n", Classifier.Layout.BCDHW, 0, kernel)) {
+                + "    return torch.stack([m * 2.0, m - 1.0, m * m], dim=1)\n", Classifier.Layout.BCDHW, 0, KERNEL.get())) {
             c.save(tmp.resolve("three.pt"));
         }
         Path cardFile = card("""
@@ -255,7 +247,7 @@ class ClassifierTest {
                  "output": {"kind": "logits", "classes": ["double", "minus one", "square"]},
                  "score": {"target": "minus one", "activation": "none", "offset": 0.5}}
                 """);
-        try (Classifier c = Classifier.load(cardFile, kernel); Volume v = randomVolume(32, 32, 4, 4)) {
+        try (Classifier c = Classifier.load(cardFile, KERNEL.get()); Volume v = randomVolume(32, 32, 4, 4)) {
             double m = 0;
             for (int z = 0; z < 4; z++) {
                 for (int y = 0; y < 32; y++) {
@@ -325,17 +317,17 @@ class ClassifierTest {
                 .isInstanceOf(ModelFormatException.class).hasMessageContaining("not valid JSON");
         Path unknownArch = card("{\"model\": {\"architecture\": \"resnet-9000\", \"weights\": \"w.safetensors\"}, "
                 + "\"output\": {\"count\": 2}, \"score\": {\"target\": \"0\"}}");
-        assertThatThrownBy(() -> Classifier.load(unknownArch, kernel)).isInstanceOf(ModelFormatException.class)
+        assertThatThrownBy(() -> Classifier.load(unknownArch, KERNEL.get())).isInstanceOf(ModelFormatException.class)
                 .hasMessageContaining("unknown architecture 'resnet-9000'");
     }
 
     @Test
     void weightsThatDoNotFitTheArchitectureAreReportedByKey() throws IOException {
         Path st = tmp.resolve("unet2.safetensors");
-        try (Classifier c = Classifier.builtin("lungmask-unet", 2, Classifier.Layout.BCHWD, 0, kernel)) {
+        try (Classifier c = Classifier.builtin("lungmask-unet", 2, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
             c.saveSafetensors(st, "");
         }
-        try (Classifier d = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+        try (Classifier d = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
             assertThatThrownBy(() -> d.loadWeights(st, "auto")).isInstanceOf(ModelFormatException.class)
                     .hasMessageContaining("unet2.safetensors")
                     .hasMessageContaining("last.weight: checkpoint [2, 64, 1, 1] vs model [3, 64, 1, 1]");
@@ -345,12 +337,12 @@ class ClassifierTest {
     @Test
     void aFixedDepthModelRejectsOtherDepthsClearly() throws IOException {
         try (Classifier c = Classifier.define("def forward(self, x):\n    return x.mean(dim=[1, 2, 3, 4]).unsqueeze(1)\n",
-                Classifier.Layout.BCDHW, 0, kernel)) {
+                Classifier.Layout.BCDHW, 0, KERNEL.get())) {
             c.save(tmp.resolve("d.pt"));
         }
         Path cardFile = card("{\"model\": {\"torchscript\": \"d.pt\"}, \"input\": {\"depth\": \"16\"}, "
                 + "\"output\": {\"count\": 1}, \"score\": {\"target\": \"0\"}}");
-        try (Classifier c = Classifier.load(cardFile, kernel); Volume v = randomVolume(8, 8, 5, 1)) {
+        try (Classifier c = Classifier.load(cardFile, KERNEL.get()); Volume v = randomVolume(8, 8, 5, 1)) {
             assertThatThrownBy(() -> c.score(v, c.target(null)))
                     .isInstanceOf(CtcfException.InvalidArgumentException.class)
                     .hasMessageContaining("card.json").hasMessageContaining("exactly 16 slices")

@@ -2,23 +2,15 @@ package org.ctcf.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.ctcf.SharedKernel;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** lungmask's own preprocessing around the U-Net, on synthetic bodies in two voxel orders. */
 class LungmaskPipelineTest {
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     /** An elliptic body (40 HU) with two air-filled "lungs" (-850 HU) in -1000 HU air; LPS voxel order. */
     static Volume body(int n, int slices, boolean rasOrder) {
@@ -52,7 +44,7 @@ class LungmaskPipelineTest {
     @Test
     void slicesAreCroppedToTheBodyResizedAndNormalised() {
         int n = 96;
-        try (Volume ct = body(n, 3, false); LungmaskPipeline.Prepared p = LungmaskPipeline.prepare(ct, kernel)) {
+        try (Volume ct = body(n, 3, false); LungmaskPipeline.Prepared p = LungmaskPipeline.prepare(ct, KERNEL.get())) {
             assertThat(p.slices().geometry().dims()).containsExactly(256, 256, 3);
             long[] b = p.boxes();
             // The body spans columns 0.12n..0.88n and rows 0.27n..0.83n; the mask is built at 128 x 128 and
@@ -75,10 +67,10 @@ class LungmaskPipelineTest {
     @Test
     void labelsComeBackOntoTheInputGridWhateverItsVoxelOrder() {
         int n = 64;
-        try (Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCDHW, 0, kernel);
+        try (Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCDHW, 0, KERNEL.get());
                 Volume lps = body(n, 2, false); Volume ras = body(n, 2, true);
-                Volume a = LungmaskPipeline.segment(lps, unet, kernel);
-                Volume b = LungmaskPipeline.segment(ras, unet, kernel)) {
+                Volume a = LungmaskPipeline.segment(lps, unet, KERNEL.get());
+                Volume b = LungmaskPipeline.segment(ras, unet, KERNEL.get())) {
             assertThat(a.geometry()).isEqualTo(lps.geometry());
             assertThat(b.geometry()).isEqualTo(ras.geometry());
             long[] counts = new long[3];

@@ -4,56 +4,48 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.ctcf.internal.NativeLib;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.ctcf.SharedKernel;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every kind of failure inside the kernel comes back as a Java exception; the JVM and the kernel live on. */
 class NativeBoundaryTest {
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     @Test
     void libraryReportsItsVersions() {
         assertThat(NativeLib.ensureLoaded().path()).exists();
         assertThat(Kernel.buildInfo()).startsWith("ctcf ").contains("LibTorch ");
-        kernel.selfTest(0, 0);
+        KERNEL.get().selfTest(0, 0);
     }
 
     @Test
     void libTorchShapeErrorBecomesTorchExceptionWithLibTorchsMessageAndTheNextCallWorks() {
-        assertThatThrownBy(() -> kernel.selfTest(1, 0))
+        assertThatThrownBy(() -> KERNEL.get().selfTest(1, 0))
                 .isInstanceOf(CtcfException.TorchException.class)
                 .hasMessageContaining("shapes cannot be multiplied")
                 .hasMessageContaining("2x3")
                 .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.TORCH));
-        kernel.selfTest(0, 0);
-        assertThatThrownBy(() -> kernel.selfTest(1, 0)).isInstanceOf(CtcfException.TorchException.class);
-        kernel.selfTest(0, 0);
+        KERNEL.get().selfTest(0, 0);
+        assertThatThrownBy(() -> KERNEL.get().selfTest(1, 0)).isInstanceOf(CtcfException.TorchException.class);
+        KERNEL.get().selfTest(0, 0);
     }
 
     @Test
     void standardNonStandardAndAllocationExceptionsAreFenced() {
-        assertThatThrownBy(() -> kernel.selfTest(2, 0)).isInstanceOf(CtcfException.class)
+        assertThatThrownBy(() -> KERNEL.get().selfTest(2, 0)).isInstanceOf(CtcfException.class)
                 .hasMessageContaining("std::runtime_error")
                 .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.INTERNAL));
-        assertThatThrownBy(() -> kernel.selfTest(3, 0)).isInstanceOf(CtcfException.class)
+        assertThatThrownBy(() -> KERNEL.get().selfTest(3, 0)).isInstanceOf(CtcfException.class)
                 .hasMessageContaining("non-standard")
                 .satisfies(e -> assertThat(((CtcfException) e).code()).isEqualTo(ErrorCode.UNKNOWN));
-        assertThatThrownBy(() -> kernel.selfTest(4, 0))
+        assertThatThrownBy(() -> KERNEL.get().selfTest(4, 0))
                 .isInstanceOf(CtcfException.KernelOutOfMemoryException.class);
-        assertThatThrownBy(() -> kernel.selfTest(99, 0))
+        assertThatThrownBy(() -> KERNEL.get().selfTest(99, 0))
                 .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining("unknown selftest 99");
-        kernel.selfTest(0, 0);
+        KERNEL.get().selfTest(0, 0);
     }
 
     @Test

@@ -10,12 +10,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 
+import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.WeightFiles;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,20 +25,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PaperCardsTest {
     private static final Path PAPER = TestPaths.root().resolve("models/paper");
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     @Test
     void withoutTheirWeightsTheCardsSayWhichFileGoesWhereAndWhereItIsPublished() {
@@ -94,17 +86,17 @@ class PaperCardsTest {
     @Test
     void theLungmaskCardSeesTheDisplayOrientationAndScoresOneMinusTheMeanNoLungSigmoid() throws IOException {
         Path w = tmp.resolve("stand-in.pth");
-        try (Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, kernel)) {
+        try (Classifier unet = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCHWD, 0, KERNEL.get())) {
             unet.saveTorch(w, "");
         }
         String name = "unet_r231-" + WeightFiles.sha256(w).substring(0, 8) + ".pth";
         Files.move(w, tmp.resolve(name));
         Path card = cardWithWeights(PAPER.resolve("lungmask-r231-lung-size.json"), "unet_r231-d5d2fc3d.pth", name);
         Random r = new Random(4);
-        try (Classifier c = Classifier.load(card, kernel);
+        try (Classifier c = Classifier.load(card, KERNEL.get());
                 // the display view of a slice is the [y][x] slice of the volume flipped in x and y: what a BCDHW
                 // model sees of the flipped volume
-                Classifier ras = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCDHW, 0, kernel);
+                Classifier ras = Classifier.builtin("lungmask-unet", 3, Classifier.Layout.BCDHW, 0, KERNEL.get());
                 Volume v = Volume.allocate(Geometry.of(32, 32, 3, 1.5, 1.5, 3, 0, 0, 0));
                 Volume flipped = Volume.allocate(v.geometry())) {
             ras.loadWeights(tmp.resolve(name), "");
@@ -158,7 +150,7 @@ class PaperCardsTest {
                 + "    return torch.cat([torch.full_like(x, 0.25), x * ramp], 1)\n";
         int nx = 12;
         int ny = 10;
-        try (Classifier c = Classifier.define(src, Classifier.Layout.BCHWD, 0, kernel);
+        try (Classifier c = Classifier.define(src, Classifier.Layout.BCHWD, 0, KERNEL.get());
                 Volume v = Volume.filled(Geometry.of(nx, ny, 2, 1.5, 1.5, 3, 0, 0, 0), 1f)) {
             v.set(1, 2, 0, 0.5f);
             for (Classifier.Orientation o : Classifier.Orientation.values()) {
@@ -203,14 +195,14 @@ class PaperCardsTest {
             slice[i] = (float) Math.sin(i * 0.1);
         }
         float[] expected;
-        try (SliceAutoencoder ae = SliceAutoencoder.load(c.weights(), VqConfig.read(c.configFile()), kernel);
+        try (SliceAutoencoder ae = SliceAutoencoder.load(c.weights(), VqConfig.read(c.configFile()), KERNEL.get());
                 Latents z = ae.run(SliceAutoencoder.RawOp.ENCODE, slice, 1, 1, 16, 16)) {
             expected = z.read();
         }
         // the converted forms people share: a .ckpt holding only the model's keys, and bare safetensors
         for (String f : List.of("tiny_vqgan_converted.ckpt", "tiny_vqgan.safetensors")) {
             try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(f), VqConfig.read(c.configFile()),
-                    kernel); Latents z = ae.run(SliceAutoencoder.RawOp.ENCODE, slice, 1, 1, 16, 16)) {
+                    KERNEL.get()); Latents z = ae.run(SliceAutoencoder.RawOp.ENCODE, slice, 1, 1, 16, 16)) {
                 assertThat(SliceAutoencoderTest.relativeError(z.read(), expected)).as(f).isLessThanOrEqualTo(1e-3);
             }
         }

@@ -7,27 +7,19 @@ import static org.assertj.core.api.Assertions.within;
 import java.io.IOException;
 import java.util.Random;
 
+import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.io.VolumeIO;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The kernel's preprocessing against an independent plain-Java reference and on a real chest CT. */
 class PreprocessTest {
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     /**
      * Plain-Java reference: each output voxel's world position (output affine) mapped into the input's continuous
@@ -143,7 +135,7 @@ class PreprocessTest {
     @Test
     void realChestCtGivesTheReferenceShapeAndTheInverseReturnsTheInputGrid() throws IOException {
         try (Volume ct = VolumeIO.read(TestPaths.sample());
-                Volume p = kernel.preprocess(ct, PreprocessOptions.reference())) {
+                Volume p = KERNEL.get().preprocess(ct, PreprocessOptions.reference())) {
             // 79 slices at 3.987 mm -> rint(78 * 3.987 / 3) + 1 = 105 slices at 3 mm
             assertThat(p.geometry().dims()).containsExactly(224, 224, 105);
             assertThat(p.geometry().spacing()).containsExactly(new double[] {1.5, 1.5, 3.0}, within(1e-9));
@@ -157,7 +149,7 @@ class PreprocessTest {
             assertThat(outCentre[0]).isCloseTo(inCentre[0], within(1.5));
             assertThat(outCentre[1]).isCloseTo(inCentre[1], within(1.5));
 
-            try (Volume back = kernel.restore(p, ct.geometry(), PreprocessOptions.reference(), true)) {
+            try (Volume back = KERNEL.get().restore(p, ct.geometry(), PreprocessOptions.reference(), true)) {
                 assertThat(back.geometry()).isEqualTo(ct.geometry());
                 assertThat(back.geometry().affine()).containsExactly(ct.geometry().affine());
                 // Within the window, resampling there and back stays close to the input.
@@ -183,7 +175,7 @@ class PreprocessTest {
         double[] affine = orientedAffine(13, new double[] {1.5, 1.5, 3.0});
         try (Volume in = randomVolume(r, affine, 12, 9, 5)) {
             PreprocessOptions o = PreprocessOptions.reference().withInPlaneSize(0, 0).withWindow(0, 0);
-            try (Volume p = kernel.preprocess(in, o); Volume back = kernel.restore(p, in.geometry(), o, false)) {
+            try (Volume p = KERNEL.get().preprocess(in, o); Volume back = KERNEL.get().restore(p, in.geometry(), o, false)) {
                 for (int z = 0; z < 5; z++) {
                     for (int y = 0; y < 9; y++) {
                         for (int x = 0; x < 12; x++) {
@@ -200,7 +192,7 @@ class PreprocessTest {
         Random r = new Random(3);
         try (Volume in = randomVolume(r, orientedAffine(0, new double[] {1, 1, 1}), 10, 10, 10);
                 Volume other = randomVolume(r, orientedAffine(0, new double[] {1, 1, 1}), 4, 4, 4)) {
-            assertThatThrownBy(() -> kernel.restore(other, in.geometry(), PreprocessOptions.reference(), true))
+            assertThatThrownBy(() -> KERNEL.get().restore(other, in.geometry(), PreprocessOptions.reference(), true))
                     .isInstanceOf(CtcfException.InvalidArgumentException.class)
                     .hasMessageContaining("not what preprocessing");
         }

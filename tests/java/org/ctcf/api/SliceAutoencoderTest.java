@@ -10,13 +10,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.TensorData;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,20 +27,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class SliceAutoencoderTest {
     static final String[] WEIGHTS = {"tiny_vqgan.ckpt", "tiny_vqgan_legacy.pth", "tiny_vqgan.safetensors"};
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     static VqConfig tinyConfig() throws IOException {
         return VqConfig.read(TestPaths.vqgan("tiny_vqgan.yaml"));
@@ -109,7 +101,7 @@ class SliceAutoencoderTest {
     @ValueSource(strings = {"tiny_vqgan.ckpt", "tiny_vqgan_legacy.pth", "tiny_vqgan.safetensors"})
     void kernelReproducesTheReferenceOutputs(String weights) throws IOException {
         try (Checkpoint ref = Checkpoint.open(TestPaths.vqgan("tiny_vqgan_reference.safetensors"));
-                SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(weights), tinyConfig(), kernel)) {
+                SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(weights), tinyConfig(), KERNEL.get())) {
             float[] input = values(ref.tensors().get("input"));
             try (Latents h = ae.run(SliceAutoencoder.RawOp.ENCODE_CONTINUOUS, input, 2, 1, 16, 16);
                     Latents q = ae.run(SliceAutoencoder.RawOp.ENCODE, input, 2, 1, 16, 16);
@@ -130,8 +122,8 @@ class SliceAutoencoderTest {
 
     @Test
     void configInferredFromShapesBuildsTheSameModel() throws IOException {
-        try (SliceAutoencoder a = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[0]), tinyConfig(), kernel);
-                SliceAutoencoder b = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[1]), null, kernel)) {
+        try (SliceAutoencoder a = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[0]), tinyConfig(), KERNEL.get());
+                SliceAutoencoder b = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[1]), null, KERNEL.get())) {
             assertThat(b.config().chMult()).isEqualTo(a.config().chMult());
             assertThat(b.config().numResBlocks()).isEqualTo(1);
             List<SliceAutoencoder.Parameter> pa = a.parameters();
@@ -150,14 +142,14 @@ class SliceAutoencoderTest {
         VqConfig c = tinyConfig();
         VqConfig wrong = new VqConfig(c.ch(), 3, c.inChannels(), c.resolution(), c.zChannels(), 2, c.embedDim(),
                 c.nEmbed(), false, true, c.chMult(), c.attnResolutions(), 0.0);
-        assertThatThrownBy(() -> SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), wrong, kernel))
+        assertThatThrownBy(() -> SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), wrong, KERNEL.get()))
                 .isInstanceOf(ModelFormatException.class)
                 .hasMessageContaining("tiny_vqgan.safetensors")
                 .hasMessageContaining("missing keys").hasMessageContaining("encoder.down.0.block.1.conv1.weight")
                 .hasMessageContaining("shape mismatches")
                 .hasMessageContaining("decoder.conv_out.weight: checkpoint [1, 32, 3, 3] vs model [3, 32, 3, 3]");
         VqConfig badGroups = new VqConfig(48, 1, 1, 16, 16, 1, 8, 64, false, true, List.of(1, 1), List.of(8), 0.0);
-        assertThatThrownBy(() -> SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), badGroups, kernel))
+        assertThatThrownBy(() -> SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), badGroups, KERNEL.get()))
                 .isInstanceOf(ModelFormatException.class).hasMessageContaining("multiple of 32");
     }
 
@@ -166,7 +158,7 @@ class SliceAutoencoderTest {
         // A 16x16x3 volume, wrapper = the reference's geometry at the model's own size (no resampling).
         SliceWrapper w = new SliceWrapper(2.0, -1.0, 0.25, 0.5, 16, true, true, false);
         Random r = new Random(5);
-        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, kernel);
+        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, KERNEL.get());
                 Volume v = Volume.allocate(Geometry.of(16, 16, 3, 1.5, 1.5, 3, 0, 0, 0))) {
             ae.withWrapper(w).withBatchSize(2);
             for (int z = 0; z < 3; z++) {
@@ -213,7 +205,7 @@ class SliceAutoencoderTest {
         assertThat(w.transpose()).isTrue();
         assertThat(w.referenceOrientation()).isFalse();
         Random r = new Random(9);
-        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, kernel);
+        try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, KERNEL.get());
                 Volume v = Volume.allocate(Geometry.of(16, 16, 2, 1.5, 1.5, 3, 0, 0, 0))) {
             ae.withWrapper(w).withBatchSize(2);
             for (int z = 0; z < 2; z++) {
@@ -278,7 +270,7 @@ class SliceAutoencoderTest {
             slice[i] = r.nextFloat() * 2 - 1;
         }
         float[] before;
-        try (SliceAutoencoder ae = SliceAutoencoder.create(paper, kernel)) {
+        try (SliceAutoencoder ae = SliceAutoencoder.create(paper, KERNEL.get())) {
             assertThat(paper.latentSize(256)).isEqualTo(4);
             try (Latents z = ae.run(SliceAutoencoder.RawOp.ENCODE, slice, 1, 1, 256, 256)) {
                 assertThat(z.shape()).containsExactly(1, 256, 4, 4);
@@ -286,7 +278,7 @@ class SliceAutoencoderTest {
             }
             ae.save(saved);
         }
-        try (SliceAutoencoder back = SliceAutoencoder.load(saved, null, kernel);
+        try (SliceAutoencoder back = SliceAutoencoder.load(saved, null, KERNEL.get());
                 Latents z = back.run(SliceAutoencoder.RawOp.ENCODE, slice, 1, 1, 256, 256)) {
             assertThat(back.config()).isEqualTo(paper);
             assertThat(z.read()).containsExactly(before);
@@ -298,7 +290,7 @@ class SliceAutoencoderTest {
 
     @Test
     void closedAutoencoderIsAClearError() throws IOException {
-        SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, kernel);
+        SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan(WEIGHTS[2]), null, KERNEL.get());
         ae.close();
         ae.close();
         assertThatThrownBy(ae::parameters).isInstanceOf(CtcfException.ResourceClosedException.class);

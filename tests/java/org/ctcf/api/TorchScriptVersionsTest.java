@@ -13,12 +13,12 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 
+import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.TorchScriptFiles;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,27 +28,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TorchScriptVersionsTest {
     private static final Path DIR = TestPaths.root().resolve("tests/fixtures/torchscript2");
-    private static Kernel kernel;
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void open() {
-        kernel = Kernel.open();
-    }
-
-    @AfterAll
-    static void close() {
-        kernel.close();
-    }
 
     @Test
     void aClassifierSavedByTorch2LoadsGivesPyTorchsLogitsAndIsExplained() throws IOException {
         Path file = DIR.resolve("classifier_torch2.pt");
         assertThat(TorchScriptFiles.fileFormatVersion(file)).hasValue(10);
         String[] want = Files.readAllLines(DIR.resolve("classifier_torch2.expected.txt")).get(1).split(" ");
-        try (Classifier c = Classifier.loadTorchScript(file, Classifier.Layout.BCDHW, 0, kernel);
+        try (Classifier c = Classifier.loadTorchScript(file, Classifier.Layout.BCDHW, 0, KERNEL.get());
                 Volume v = Volume.allocate(Geometry.of(8, 8, 4, 1.5, 1.5, 3, 0, 0, 0))) {
             for (int i = 0; i < 256; i++) {
                 v.set(i % 8, (i / 8) % 8, i / 64, (float) (i / 255.0));
@@ -58,7 +50,7 @@ class TorchScriptVersionsTest {
             for (int k = 0; k < 2; k++) {
                 assertThat((double) logits[k]).isCloseTo(Double.parseDouble(want[k]), within(1e-5));
             }
-            try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan("tiny_vqgan.safetensors"), null, kernel)
+            try (SliceAutoencoder ae = SliceAutoencoder.load(TestPaths.vqgan("tiny_vqgan.safetensors"), null, KERNEL.get())
                     .withWrapper(SliceWrapper.plain()).withBatchSize(4);
                     Volume x = Volume.allocate(Geometry.of(16, 16, 4, 1.5, 1.5, 3, 0, 0, 0))) {
                 for (int z = 0; z < 4; z++) {
@@ -83,7 +75,7 @@ class TorchScriptVersionsTest {
         Path newer = tmp.resolve("from_the_future.pt");
         rewriteVersion(DIR.resolve("classifier_torch2.pt"), newer, "99");
         assertThat(TorchScriptFiles.fileFormatVersion(newer)).hasValue(99);
-        assertThatThrownBy(() -> Classifier.loadTorchScript(newer, Classifier.Layout.BCDHW, 0, kernel))
+        assertThatThrownBy(() -> Classifier.loadTorchScript(newer, Classifier.Layout.BCDHW, 0, KERNEL.get()))
                 .isInstanceOf(ModelFormatException.class).hasMessageContaining("from_the_future.pt")
                 .hasMessageContaining("TorchScript file format version 99").hasMessageContaining("LibTorch");
     }
