@@ -72,6 +72,11 @@ class PaperCardsTest {
         Path good = tmp.resolve("weights-" + sha.substring(0, 10) + ".pth");
         Files.copy(bad, good);
         WeightFiles.checkHashPrefix(good);
+        // through the card: the lungmask card with a file of that name but other bytes
+        Files.copy(PAPER.resolve("lungmask-r231-lung-size.json"), tmp.resolve("lungmask-r231-lung-size.json"));
+        assertThatThrownBy(() -> ClassifierCard.read(tmp.resolve("lungmask-r231-lung-size.json")))
+                .isInstanceOf(ModelFormatException.class).hasMessageContaining("unet_r231-d5d2fc3d.pth")
+                .hasMessageContaining("SHA-256 starting with d5d2fc3d");
         assertThat(WeightFiles.hashPrefix(tmp.resolve("model-v2.pth"))).isEmpty();
         assertThat(WeightFiles.hashPrefix(tmp.resolve("2023-12-25T10-26-40_ct2_vqgan256_sddd.ckpt"))).isEmpty();
     }
