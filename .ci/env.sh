@@ -72,7 +72,7 @@ ctcf_torch_version_of() {  # prefix -> "2.13.0" from its TorchConfigVersion.cmak
 }
 
 ctcf_find_libtorch() {
-    local want="${CTCF_TORCH_VERSION:-2.13.0+cpu}" cache="${CTCF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ctcf}"
+    local want="${CTCF_TORCH_VERSION:-2.13.0+cpu}" cache="${CTCF_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ctcf}"
     local prefix="" from=""
     if [ -n "${CTCF_LIBTORCH:-}" ]; then
         prefix="$CTCF_LIBTORCH"; from="CTCF_LIBTORCH"
