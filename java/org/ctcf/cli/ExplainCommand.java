@@ -203,16 +203,9 @@ final class ExplainCommand implements Callable<Integer> {
                 summary.put("processed_grid", x.geometry().toString());
                 int nz = x.nz();
                 if (slices != null) {
-                    String[] ab = slices.split(":");
-                    if (ab.length != 2) {
-                        throw new IllegalArgumentException("--slices takes A:B");
-                    }
-                    int a = Integer.parseInt(ab[0].strip());
-                    int bnd = Integer.parseInt(ab[1].strip());
-                    if (a < 0 || bnd > nz || a >= bnd) {
-                        throw new IllegalArgumentException("--slices " + slices + " is outside the processed volume's "
-                                + nz + " slices (0:" + nz + ")");
-                    }
+                    int[] span = sliceSpan("--slices", slices, nz);
+                    int a = span[0];
+                    int bnd = span[1];
                     b.lambdaSweepSteps(frames);
                     try (Explanation e = LatentShift.explain(x, model, clf, b.build(), a, bnd, listener)) {
                         summary.put("chunk", List.of(a, bnd));
@@ -381,27 +374,35 @@ final class ExplainCommand implements Callable<Integer> {
     }
 
 
+    /** [A, B) of an A:B option, checked against the processed volume's {@code nz} slices. */
+    static int[] sliceSpan(String option, String text, int nz) {
+        String[] ab = text.split(":");
+        int a;
+        int b;
+        try {
+            if (ab.length != 2) {
+                throw new NumberFormatException();
+            }
+            a = Integer.parseInt(ab[0].strip());
+            b = Integer.parseInt(ab[1].strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + " takes A:B with two slice numbers, not " + text);
+        }
+        if (a < 0 || b > nz || a >= b) {
+            throw new IllegalArgumentException(option + " " + text + " is outside the processed volume's " + nz
+                    + " slices (0:" + nz + ")");
+        }
+        return new int[] {a, b};
+    }
+
     /** The --range slices of the processed volume as a volume of their own, or null without --range. */
     private Volume sliceRange(Volume processed) {
         if (range == null) {
             return null;
         }
-        String[] ab = range.split(":");
-        if (ab.length != 2) {
-            throw new IllegalArgumentException("--range takes A:B");
-        }
-        int a;
-        int b;
-        try {
-            a = Integer.parseInt(ab[0].strip());
-            b = Integer.parseInt(ab[1].strip());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--range takes A:B with two slice numbers, not " + range);
-        }
-        if (a < 0 || b > processed.nz() || a >= b) {
-            throw new IllegalArgumentException("--range " + range + " is outside the processed volume's "
-                    + processed.nz() + " slices (0:" + processed.nz() + ")");
-        }
+        int[] span = sliceSpan("--range", range, processed.nz());
+        int a = span[0];
+        int b = span[1];
         rangeStart = a;
         return processed.slices(a, b);
     }
