@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;

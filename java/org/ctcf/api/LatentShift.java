@@ -1,5 +1,10 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.ErrorCode;
+
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;

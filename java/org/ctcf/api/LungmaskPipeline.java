@@ -1,5 +1,8 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+import org.ctcf.core.Geometry;
+
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;

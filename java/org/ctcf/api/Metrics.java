@@ -1,5 +1,9 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Affine;
+
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /** Image-quality measures between two volumes on the same grid, computed over the off-heap voxels. */

@@ -3,7 +3,7 @@ package org.ctcf.api;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
-import org.ctcf.internal.RefCounted;
+import org.ctcf.core.RefCounted;
 
 /**
  * One kernel-owned object (context, autoencoder, classifier, tensor) behind a Java owner: the opaque handle, its

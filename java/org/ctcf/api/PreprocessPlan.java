@@ -1,5 +1,8 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Affine;
+
 /**
  * The geometry of preprocessing one grid: how voxel axes are permuted and flipped onto RAS, the sizes after
  * resampling and after the in-plane pad/crop, and the processed volume's affine. Computed in Java so that

@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.core.CtcfException;
+
 /**
  * A progress report from a running explanation: the phase, which chunk of how many, the search or sweep step,
  * its λ and the prediction there.

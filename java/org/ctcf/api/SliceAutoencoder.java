@@ -1,5 +1,9 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.CtcfException;
+
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;

@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+
 import java.util.Comparator;
 import java.util.List;
 

@@ -14,7 +14,7 @@ import java.util.Map;
 
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
-import org.ctcf.internal.RefCounted;
+import org.ctcf.core.RefCounted;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
 import org.ctcf.io.checkpoint.TensorData;

@@ -12,7 +12,7 @@ import org.ctcf.api.Models;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.api.VqConfig;
 import org.ctcf.io.VolumeIO;
 

@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.ExplainOptions;
-import org.ctcf.api.Geometry;
+import org.ctcf.core.Geometry;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.ProcessMemory;
 import org.ctcf.api.SweepResult;
@@ -19,7 +19,7 @@ import org.ctcf.api.Latents;
 import org.ctcf.api.Models;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.api.VqConfig;
 
 import picocli.CommandLine.Command;

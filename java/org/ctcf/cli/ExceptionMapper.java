@@ -5,7 +5,7 @@ import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 
-import org.ctcf.api.CtcfException;
+import org.ctcf.core.CtcfException;
 import org.ctcf.io.VolumeFormatException;
 
 import picocli.CommandLine;

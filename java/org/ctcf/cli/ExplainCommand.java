@@ -25,7 +25,7 @@ import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SweepResult;
 import org.ctcf.api.Target;
 import org.ctcf.api.Timings;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.report.ExplanationOutputs;
 import org.ctcf.report.GifWriter;

@@ -4,9 +4,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import org.ctcf.api.Affine;
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Affine;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 import picocli.CommandLine.Command;

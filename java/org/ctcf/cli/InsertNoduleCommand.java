@@ -9,9 +9,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
-import org.ctcf.api.Affine;
+import org.ctcf.core.Affine;
 import org.ctcf.api.Metrics;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.train.ModelCards;
 import org.ctcf.train.Nodules;

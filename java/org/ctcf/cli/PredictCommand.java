@@ -10,7 +10,7 @@ import org.ctcf.api.Classifier;
 import org.ctcf.api.ClassifierCard;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Target;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 import picocli.CommandLine.Command;

@@ -7,7 +7,7 @@ import java.util.concurrent.Callable;
 import org.ctcf.api.Device;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.PreprocessOptions;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 import picocli.CommandLine.Command;

@@ -13,7 +13,7 @@ import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Progress;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.Target;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.report.Images;
 import org.ctcf.report.SaliencyPanel;

@@ -8,7 +8,7 @@ import org.ctcf.api.Classifier;
 import org.ctcf.api.ClassifierCard;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.LungmaskPipeline;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 import picocli.CommandLine.Command;

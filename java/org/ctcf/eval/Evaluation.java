@@ -13,7 +13,7 @@ import java.util.Map;
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
-import org.ctcf.api.Geometry;
+import org.ctcf.core.Geometry;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.Metrics;
@@ -21,7 +21,7 @@ import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SweepResult;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.report.Images;
 import org.ctcf.report.PlotWriter;
@@ -107,7 +107,7 @@ public final class Evaluation {
             Row r;
             try {
                 r = evaluate(k, ae, clf, c, o);
-            } catch (org.ctcf.api.CtcfException.CancelledException e) {
+            } catch (org.ctcf.core.CtcfException.CancelledException e) {
                 throw e;
             } catch (Exception e) {  // recorded; the run goes on with the next volume
                 String msg = (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())

@@ -15,9 +15,9 @@ import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 
-import org.ctcf.api.CtcfException;
-import org.ctcf.api.CtcfException.NativeLibraryException;
-import org.ctcf.api.ErrorCode;
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.CtcfException.NativeLibraryException;
+import org.ctcf.core.ErrorCode;
 
 /**
  * All bindings to {@code native/include/ctcf.h}, in one place: the struct layouts, one {@code static final}

@@ -15,8 +15,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
-import org.ctcf.api.CtcfException.NativeLibraryException;
-import org.ctcf.api.ErrorCode;
+import org.ctcf.core.CtcfException.NativeLibraryException;
+import org.ctcf.core.ErrorCode;
 
 /**
  * Finds and loads libctcf, in a fixed order, logging each step at DEBUG:

@@ -19,8 +19,8 @@ import java.util.zip.Inflater;
 import java.util.zip.InflaterInputStream;
 import java.util.zip.ZipException;
 
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 
 /**
  * Reads MetaImage volumes: {@code .mha} (header and data in one file) and {@code .mhd} with a separate raw file,

@@ -16,9 +16,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
 
-import org.ctcf.api.Affine;
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Affine;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 
 /**
  * Reads NIfTI-1 and NIfTI-2 single-file volumes ({@code .nii}, {@code .nii.gz}; gzip is recognised by content,

@@ -17,9 +17,9 @@ import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.zip.GZIPOutputStream;
 
-import org.ctcf.api.Affine;
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Affine;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 
 /**
  * Writes a volume as NIfTI-1 float32 ({@code .nii.gz} compressed, {@code .nii} plain), little-endian.

@@ -6,8 +6,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 
 /** Entry point for volume files: picks the reader by extension, writes NIfTI-1. */
 public final class VolumeIO {

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 /**
  * Converts raw voxels (any {@link RawType}, either byte order, optional linear scaling) into a volume's off-heap

@@ -10,12 +10,12 @@ import java.util.Map;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ClassifierCard;
 import org.ctcf.api.Explanation;
-import org.ctcf.api.Geometry;
+import org.ctcf.core.Geometry;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.SweepResult;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 /**

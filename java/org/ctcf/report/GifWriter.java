@@ -18,7 +18,7 @@ import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageOutputStream;
 
 import org.ctcf.api.Explanation;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 /**
  * The λ sweep of an explanation as an animated GIF: one axial slice of every frame, forwards then backwards

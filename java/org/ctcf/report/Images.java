@@ -15,7 +15,7 @@ import java.nio.file.StandardCopyOption;
 import javax.imageio.ImageIO;
 
 import org.ctcf.api.Metrics;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 /**
  * Axial slices of processed volumes (RAS, values in [0, 1] window units) as images in the radiological

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 import org.ctcf.api.Metrics;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 /**
  * The paper's panel: for several axial slices, the input (its reconstruction), the counterfactual, and the

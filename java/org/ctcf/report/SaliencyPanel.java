@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Locale;
 
 import org.ctcf.api.Metrics;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 /**
  * The paper's Fig. 4 layout: one axial slice, the input and then one column per attribution map (|map| over the

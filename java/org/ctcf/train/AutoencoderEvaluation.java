@@ -8,7 +8,7 @@ import org.ctcf.api.Latents;
 import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.SliceAutoencoder;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 /**

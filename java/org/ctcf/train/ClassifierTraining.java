@@ -10,13 +10,13 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import org.ctcf.api.Classifier;
-import org.ctcf.api.Geometry;
+import org.ctcf.core.Geometry;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.Trainer;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.io.checkpoint.SafeTensors;
 
@@ -328,7 +328,7 @@ public final class ClassifierTraining {
                 double vy = n.y() / sp[1] + cr.origin()[1];
                 double vz = n.z() / sp[2] + cr.origin()[2];
                 rec.put("nodule_center_voxel", new double[] {vx, vy, vz});
-                rec.put("nodule_center_world_mm", org.ctcf.api.Affine.apply(c.geometry().affine(), vx, vy, vz));
+                rec.put("nodule_center_world_mm", org.ctcf.core.Affine.apply(c.geometry().affine(), vx, vy, vz));
                 rec.put("nodule_diameter_mm", n.diameter());
                 rec.put("nodule_hu", n.hu());
                 byDiameter.add(n.diameter());

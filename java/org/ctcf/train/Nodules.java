@@ -2,7 +2,7 @@ package org.ctcf.train;
 
 import java.util.SplittableRandom;
 
-import org.ctcf.api.Affine;
+import org.ctcf.core.Affine;
 
 /**
  * Synthetic lung nodules: soft-tissue ellipsoids with a smooth (logistic) edge and Gaussian noise, written into a

@@ -1,5 +1,8 @@
 package org.ctcf.api;
 
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.ErrorCode;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

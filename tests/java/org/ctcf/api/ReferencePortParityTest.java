@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 

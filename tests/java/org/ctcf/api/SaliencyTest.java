@@ -1,5 +1,9 @@
 package org.ctcf.api;
 
+import org.ctcf.core.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.CtcfException;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

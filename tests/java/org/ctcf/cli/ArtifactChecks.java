@@ -11,7 +11,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 
 import com.fasterxml.jackson.databind.JsonNode;

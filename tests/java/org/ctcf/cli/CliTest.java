@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.ctcf.TestPaths;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -299,7 +299,7 @@ class CliTest {
         Path small = tmp.resolve("two-slices.nii.gz");
         try (Volume in = VolumeIO.read(TestPaths.sample())) {
             double[] a = in.geometry().affine();
-            try (Volume two = Volume.allocate(new org.ctcf.api.Geometry(in.nx(), in.ny(), 2, a))) {
+            try (Volume two = Volume.allocate(new org.ctcf.core.Geometry(in.nx(), in.ny(), 2, a))) {
                 for (int z = 0; z < 2; z++) {
                     for (int y = 0; y < in.ny(); y++) {
                         for (int x = 0; x < in.nx(); x++) {

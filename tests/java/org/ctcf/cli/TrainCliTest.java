@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import org.ctcf.TestPaths;
 import org.ctcf.api.ClassifierCard;
 import org.ctcf.api.Models;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 
-import org.ctcf.api.CtcfException;
+import org.ctcf.core.CtcfException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

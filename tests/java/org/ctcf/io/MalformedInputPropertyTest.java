@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;

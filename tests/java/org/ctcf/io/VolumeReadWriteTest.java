@@ -12,8 +12,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 import org.ctcf.TestPaths;
-import org.ctcf.api.Geometry;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

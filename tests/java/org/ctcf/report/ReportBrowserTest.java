@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 
 import org.ctcf.TestPaths;
-import org.ctcf.api.Volume;
+import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,4 @@
-package org.ctcf.api;
+package org.ctcf.core;
 
 /**
  * Stable numeric error codes. Values 0–99 mirror {@code ctcf_status} in {@code native/include/ctcf.h} one for one;

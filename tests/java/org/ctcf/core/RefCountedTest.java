@@ -1,4 +1,4 @@
-package org.ctcf.internal;
+package org.ctcf.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,7 +9,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.ctcf.api.CtcfException;
 import org.junit.jupiter.api.Test;
 
 class RefCountedTest {

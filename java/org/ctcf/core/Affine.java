@@ -1,4 +1,4 @@
-package org.ctcf.api;
+package org.ctcf.core;
 
 /** Small 4×4 row-major affine algebra for voxel-to-world matrices (double precision). */
 public final class Affine {

@@ -1,4 +1,4 @@
-package org.ctcf.api;
+package org.ctcf.core;
 
 /**
  * Root of ctcf's runtime failures; every one carries an {@link ErrorCode}. Failures inside the native kernel

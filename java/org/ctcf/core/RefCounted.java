@@ -1,9 +1,9 @@
-package org.ctcf.internal;
+package org.ctcf.core;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-import org.ctcf.api.CtcfException.ResourceClosedException;
+import org.ctcf.core.CtcfException.ResourceClosedException;
 
 /**
  * One owner's lifetime for a native or off-heap resource, safe under concurrent use and close.

@@ -1,4 +1,4 @@
-package org.ctcf.api;
+package org.ctcf.core;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -6,8 +6,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
-import org.ctcf.api.CtcfException.ResourceClosedException;
-import org.ctcf.internal.RefCounted;
+import org.ctcf.core.CtcfException.ResourceClosedException;
 
 /**
  * A 3D float32 volume whose voxels live off the Java heap, with its {@link Geometry}.

@@ -1,4 +1,4 @@
-package org.ctcf.api;
+package org.ctcf.core;
 
 import java.util.Arrays;
 import java.util.Objects;
