@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 9
+#define CTCF_ABI_VERSION 10
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -105,6 +105,12 @@ CTCF_API int32_t ctcf_abi_version(void);
  * Never fails for cap >= 1; returns CTCF_ERR_INVALID_ARGUMENT for buf == NULL or cap == 0. */
 CTCF_API int32_t ctcf_build_info(char* buf, size_t cap);
 
+/* The layout of a struct this header shares with callers, so a binding can check its own copy instead of
+ * trusting it: field == NULL or "" writes sizeof(type) to *value, else offsetof(type, field). type is the struct's
+ * name without the ctcf_ prefix ("shift_options", "result_info", ...). CTCF_ERR_INVALID_ARGUMENT names an unknown
+ * type or field. */
+CTCF_API int32_t ctcf_abi_layout(const char* type, const char* field, int64_t* value, ctcf_error* err);
+
 /* Creates a context. device: CTCF_DEVICE_CPU or CTCF_DEVICE_CUDA with device_index >= 0.
  * num_threads > 0 sets LibTorch's intra-op thread count (process-wide, as LibTorch has one pool); 0 keeps it.
  * flags: a bitwise OR of ctcf_context_flags.
@@ -170,6 +176,25 @@ typedef enum ctcf_dtype {
 #define CTCF_MAX_LEVELS 16
 #define CTCF_MAX_DIMS 8
 
+/* A view on an object's named tensors (a model's parameters and buffers, an optimiser's state), the one way to
+ * list, load and read them for every kind of object: ctcf_autoencoder_params, ctcf_classifier_params,
+ * ctcf_perceptual_params, ctcf_trainer_state. The view is borrowed: it belongs to its object, stays valid exactly
+ * as long as the object and is never freed on its own. */
+typedef struct ctcf_params ctcf_params;
+
+/* The number of named tensors. */
+CTCF_API int32_t ctcf_params_count(const ctcf_params* p, int64_t* count, ctcf_error* err);
+/* Name (NUL-terminated, truncated to name_cap) and shape of tensor `index` (0 <= index < count). */
+CTCF_API int32_t ctcf_params_info(const ctcf_params* p, int64_t index, char* name, size_t name_cap, int32_t* ndim,
+                                  int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+/* Copies caller memory into the named tensor: `data` holds elements of `dtype` laid out by `shape` and `strides`
+ * (in elements; NULL = contiguous), converted to the tensor's type. The shape must equal the tensor's. The caller
+ * keeps ownership of data. */
+CTCF_API int32_t ctcf_params_set(ctcf_params* p, const char* name, int32_t dtype, const void* data, int32_t ndim,
+                                 const int64_t* shape, const int64_t* strides, ctcf_error* err);
+/* Copies the named tensor (float32, contiguous) into dst, which holds numel floats. */
+CTCF_API int32_t ctcf_params_get(const ctcf_params* p, const char* name, float* dst, int64_t numel, ctcf_error* err);
+
 /* model.params.ddconfig + embed_dim + n_embed of a taming VQModel. */
 typedef struct ctcf_vq_config {
     int64_t ch;
@@ -219,23 +244,9 @@ typedef struct ctcf_tensor ctcf_tensor;
 CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_autoencoder** out, ctcf_error* err);
 CTCF_API void ctcf_autoencoder_free(ctcf_autoencoder* ae);
 
-/* Parameters, then buffers, by state_dict name: count, then name (NUL-terminated, truncated to name_cap) and shape. */
-CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_t* count, ctcf_error* err);
-CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t index, char* name, size_t name_cap,
-                                             int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
+/* The autoencoder's parameters, then buffers, by state_dict name (see ctcf_params). */
+CTCF_API int32_t ctcf_autoencoder_params(ctcf_autoencoder* ae, ctcf_params** out, ctcf_error* err);
 
-/* Copies caller memory into the named parameter: `data` holds elements of `dtype` laid out by `shape` and `strides`
- * (in elements; NULL = contiguous), converted to float32. The shape must equal the parameter's. The caller keeps
- * ownership of data (e.g. a memory-mapped checkpoint). */
-CTCF_API int32_t ctcf_autoencoder_set_param(ctcf_autoencoder* ae, const char* name, int32_t dtype, const void* data,
-                                            int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                            ctcf_error* err);
-
-/* Copies the named parameter (float32, contiguous) into dst, which holds numel floats. */
-CTCF_API int32_t ctcf_autoencoder_get_param(const ctcf_autoencoder* ae, const char* name, float* dst, int64_t numel,
-                                            ctcf_error* err);
-
-/* Moves the model to ctx's device. */
 CTCF_API int32_t ctcf_autoencoder_to(ctcf_autoencoder* ae, ctcf_context* ctx, ctcf_error* err);
 
 /* Encodes every slice z of `in` (batches of `batch` slices, no autograd) into quantized latents [nz, C, h, w].
@@ -317,7 +328,7 @@ CTCF_API int32_t ctcf_classifier_define_nested(const char* source, const char* c
                                                int64_t max_batch, ctcf_classifier** out, ctcf_error* err);
 /* Builds a built-in architecture with random weights: "lungmask-unet" (lungmask's U-Net, `classes` output
  * channels, run on every slice), "i3resnet152" (Merlin's inflated ResNet-152 with `classes` phenotype logits).
- * Load weights with ctcf_classifier_set_param. */
+ * Load weights through ctcf_classifier_params. */
 CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t classes, int32_t layout, int64_t max_batch,
                                          ctcf_classifier** out, ctcf_error* err);
 /* Volumes are resized in-plane to nx x ny (trilinear) before the model sees them; 0 x 0 turns it off. */
@@ -327,23 +338,18 @@ CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx
  * ct-counterfactuals' dataset (its rot90(k=1) + flip of the RAS slice: rows from anterior to posterior, columns from
  * the patient's right to left), which lungmask's weights expect. Output maps are turned back, so callers see no
  * difference. Not for fully convolutional slab-scored models (their slab scoring assumes the RAS layout). */
-#define CTCF_ORIENTATION_RAS 0
-#define CTCF_ORIENTATION_DISPLAY 1
+typedef enum ctcf_orientation {
+    CTCF_ORIENTATION_RAS = 0,
+    CTCF_ORIENTATION_DISPLAY = 1
+} ctcf_orientation;
 CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t orientation, ctcf_error* err);
 /* The slices [*a, *b) of a depth-`depth` volume that fast mode runs the classifier on when slices [s, e) change:
  * the slab a max-pooled fully convolutional detector's changed map rows read, the changed slices themselves for a
  * per-slice classifier with a reducer, else the whole volume. For benchmarks (the cost floor of a lambda step). */
 CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ctcf_score_spec* spec, int64_t s,
                                             int64_t e, int64_t depth, int64_t* a, int64_t* b, ctcf_error* err);
-/* Parameters of a built-in classifier (a TorchScript one reports none), as for the autoencoder. */
-CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err);
-CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
-                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
-CTCF_API int32_t ctcf_classifier_set_param(ctcf_classifier* clf, const char* name, int32_t dtype, const void* data,
-                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                           ctcf_error* err);
-CTCF_API int32_t ctcf_classifier_get_param(const ctcf_classifier* clf, const char* name, float* dst, int64_t numel,
-                                           ctcf_error* err);
+/* Parameters of a built-in classifier (a TorchScript one has an empty view), see ctcf_params. */
+CTCF_API int32_t ctcf_classifier_params(ctcf_classifier* clf, ctcf_params** out, ctcf_error* err);
 /* Raw outputs of the model for one volume: writes up to cap values and the output shape (rank <= CTCF_MAX_DIMS). */
 CTCF_API int32_t ctcf_classifier_outputs(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
                                          int64_t cap, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
@@ -423,8 +429,18 @@ typedef enum ctcf_autocast {
 
 CTCF_API void ctcf_shift_options_default(ctcf_shift_options* opts);
 
-/* Progress/cancellation callback: phase 0 = encode+decode, 1 = gradient, 2 = a search step, 3 = a sweep frame,
- * 4 = a chunk finished. Returning non-zero cancels (the call returns CTCF_ERR_CANCELLED). May be NULL. */
+/* What a progress callback reports. */
+typedef enum ctcf_progress_phase {
+    CTCF_PHASE_ENCODE_DECODE = 0, /* the volume was encoded and reconstructed */
+    CTCF_PHASE_GRADIENT = 1,      /* the latent gradient of a chunk is known */
+    CTCF_PHASE_SEARCH_STEP = 2,   /* the lambda search evaluated one step (lambda, prediction) */
+    CTCF_PHASE_SWEEP_FRAME = 3,   /* one frame of a chunk's lambda sweep (step = frame index) */
+    CTCF_PHASE_CHUNK_DONE = 4,    /* a chunk of a sweep finished (chunk of chunks) */
+    CTCF_PHASE_SALIENCY = 5       /* saliency: step = work done, lambda = work in all */
+} ctcf_progress_phase;
+
+/* Progress/cancellation callback; phase is a ctcf_progress_phase. Returning non-zero cancels (the call returns
+ * CTCF_ERR_CANCELLED). May be NULL. */
 typedef int32_t (*ctcf_progress_fn)(void* user, int32_t phase, int64_t chunk, int64_t chunks, int64_t step,
                                     double lambda, double prediction);
 
@@ -456,12 +472,23 @@ CTCF_API int32_t ctcf_latent_gradient(ctcf_context* ctx, ctcf_autoencoder* ae, c
                                       int64_t start, int64_t end, int32_t reference, int64_t gradient_batch,
                                       ctcf_tensor** out, ctcf_error* err);
 
+/* The slots of ctcf_result_info.seconds. */
+typedef enum ctcf_timer {
+    CTCF_TIMER_ENCODE_DECODE = 0,
+    CTCF_TIMER_GRADIENT = 1,
+    CTCF_TIMER_SEARCH = 2,
+    CTCF_TIMER_SWEEP_FRAMES = 3,
+    CTCF_TIMER_STITCHING = 4,
+    CTCF_TIMER_TOTAL = 5,
+    CTCF_TIMER_COUNT = 6
+} ctcf_timer;
+
 /* Scalars of a result. */
 typedef struct ctcf_result_info {
     double p0;               /* prediction on the reconstruction (lambda = 0) */
     double bound;            /* the lambda bound (single chunk) */
     double stitched_prediction; /* sweep: the classifier on the stitched counterfactual */
-    double seconds[6];       /* encode+decode, gradient, search, sweep frames, stitching, total */
+    double seconds[CTCF_TIMER_COUNT]; /* wall seconds by ctcf_timer */
     int64_t dims[3];         /* nx, ny, nz */
     int64_t frames;          /* number of sweep frames (single chunk) */
     int64_t lambdas_evaluated; /* distinct lambdas decoded and classified */
@@ -575,7 +602,7 @@ typedef struct ctcf_saliency_options {
 CTCF_API void ctcf_saliency_options_default(ctcf_saliency_options* opts);
 
 /* Writes the map (nx*ny*nz float32, the volume's layout) to out and the score of x to *value (may be NULL).
- * Progress: phase 5, step = work done, lambda = work in all. */
+ * Progress: CTCF_PHASE_SALIENCY. */
 CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_score_spec* score,
                                const ctcf_volume* x, int32_t method, const ctcf_saliency_options* opts,
                                ctcf_progress_fn progress, void* user, float* out, double* value, ctcf_error* err);
@@ -587,14 +614,8 @@ typedef struct ctcf_perceptual ctcf_perceptual;
 
 CTCF_API int32_t ctcf_perceptual_create(ctcf_context* ctx, ctcf_perceptual** out, ctcf_error* err);
 CTCF_API void ctcf_perceptual_free(ctcf_perceptual* p);
-CTCF_API int32_t ctcf_perceptual_param_count(const ctcf_perceptual* p, int64_t* count, ctcf_error* err);
-CTCF_API int32_t ctcf_perceptual_param_info(const ctcf_perceptual* p, int64_t index, char* name, size_t name_cap,
-                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
-CTCF_API int32_t ctcf_perceptual_set_param(ctcf_perceptual* p, const char* name, int32_t dtype, const void* data,
-                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                           ctcf_error* err);
-CTCF_API int32_t ctcf_perceptual_get_param(const ctcf_perceptual* p, const char* name, float* dst, int64_t numel,
-                                           ctcf_error* err);
+/* VGG-16 and LPIPS weights by name, see ctcf_params. */
+CTCF_API int32_t ctcf_perceptual_params(ctcf_perceptual* p, ctcf_params** out, ctcf_error* err);
 /* LPIPS distances out[n] between images a and b [n, channels (1 or 3), ny, nx] in [-1, 1] (one channel is
  * repeated to three), float32 C order. */
 CTCF_API int32_t ctcf_perceptual_distance(ctcf_context* ctx, ctcf_perceptual* p, const float* a, const float* b,
@@ -629,15 +650,9 @@ CTCF_API int32_t ctcf_trainer_set_perceptual(ctcf_trainer* t, ctcf_perceptual* p
 CTCF_API int32_t ctcf_trainer_step(ctcf_context* ctx, ctcf_trainer* t, const float* x, int32_t x_ndim,
                                    const int64_t* x_shape, const float* y, int32_t y_ndim, const int64_t* y_shape,
                                    ctcf_train_stats* stats, ctcf_error* err);
-/* The optimiser state by name, as for model parameters, for checkpoints and resume: "step", "adam.m.<param>",
+/* The optimiser state by name (see ctcf_params), for checkpoints and resume: "step", "adam.m.<param>",
  * "adam.v.<param>", and with a discriminator "disc.<param>", "disc_adam.m.<param>", "disc_adam.v.<param>". */
-CTCF_API int32_t ctcf_trainer_state_count(const ctcf_trainer* t, int64_t* count, ctcf_error* err);
-CTCF_API int32_t ctcf_trainer_state_info(const ctcf_trainer* t, int64_t index, char* name, size_t name_cap,
-                                         int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err);
-CTCF_API int32_t ctcf_trainer_state_set(ctcf_trainer* t, const char* name, int32_t dtype, const void* data,
-                                        int32_t ndim, const int64_t* shape, const int64_t* strides, ctcf_error* err);
-CTCF_API int32_t ctcf_trainer_state_get(const ctcf_trainer* t, const char* name, float* dst, int64_t numel,
-                                        ctcf_error* err);
+CTCF_API int32_t ctcf_trainer_state(ctcf_trainer* t, ctcf_params** out, ctcf_error* err);
 /* Frees the optimiser; a classifier goes back to inference mode (no parameter gradients). */
 CTCF_API void ctcf_trainer_free(ctcf_trainer* t);
 

@@ -12,7 +12,9 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -254,3 +256,95 @@ CTCF_API int32_t ctcf_selftest(ctcf_context* ctx, int32_t what, int64_t arg, ctc
 }
 
 }  // extern "C"
+
+// ---- Layouts: what a binding compares its struct copies with (ctcf_abi_layout) ---------------------------------
+
+namespace {
+
+struct FieldOffset {
+    const char* type;   // without the ctcf_ prefix
+    const char* field;  // nullptr: the row holds sizeof(type)
+    int64_t value;
+};
+
+#define CTCF_SIZE(T) {#T, nullptr, static_cast<int64_t>(sizeof(ctcf_##T))}
+#define CTCF_FIELD(T, F) {#T, #F, static_cast<int64_t>(offsetof(ctcf_##T, F))}
+
+// Every struct ctcf.h shares with callers, every field. A field added to the header but not here makes
+// LayoutCheckTest (Java) fail: it asks for every member of its own layouts.
+const FieldOffset kLayouts[] = {
+    CTCF_SIZE(error),
+    CTCF_FIELD(error, code), CTCF_FIELD(error, message),
+    CTCF_SIZE(volume),
+    CTCF_FIELD(volume, data), CTCF_FIELD(volume, dims), CTCF_FIELD(volume, spacing),
+    CTCF_SIZE(preprocess_params),
+    CTCF_FIELD(preprocess_params, axis_perm), CTCF_FIELD(preprocess_params, axis_flip), CTCF_FIELD(preprocess_params, target_spacing),
+    CTCF_FIELD(preprocess_params, window_low), CTCF_FIELD(preprocess_params, window_high), CTCF_FIELD(preprocess_params, in_plane_size),
+    CTCF_FIELD(preprocess_params, pad_value),
+    CTCF_SIZE(vq_config),
+    CTCF_FIELD(vq_config, ch), CTCF_FIELD(vq_config, out_ch), CTCF_FIELD(vq_config, in_channels),
+    CTCF_FIELD(vq_config, resolution), CTCF_FIELD(vq_config, z_channels), CTCF_FIELD(vq_config, num_res_blocks),
+    CTCF_FIELD(vq_config, embed_dim), CTCF_FIELD(vq_config, n_embed), CTCF_FIELD(vq_config, double_z),
+    CTCF_FIELD(vq_config, resamp_with_conv), CTCF_FIELD(vq_config, n_ch_mult), CTCF_FIELD(vq_config, n_attn_resolutions),
+    CTCF_FIELD(vq_config, ch_mult), CTCF_FIELD(vq_config, attn_resolutions), CTCF_FIELD(vq_config, dropout),
+    CTCF_SIZE(slice_wrapper),
+    CTCF_FIELD(slice_wrapper, in_scale), CTCF_FIELD(slice_wrapper, in_shift), CTCF_FIELD(slice_wrapper, out_scale),
+    CTCF_FIELD(slice_wrapper, out_shift), CTCF_FIELD(slice_wrapper, resize), CTCF_FIELD(slice_wrapper, transpose),
+    CTCF_FIELD(slice_wrapper, reference_orientation), CTCF_FIELD(slice_wrapper, antialias), CTCF_FIELD(slice_wrapper, reserved),
+    CTCF_SIZE(score_spec),
+    CTCF_FIELD(score_spec, target), CTCF_FIELD(score_spec, apply_sigmoid), CTCF_FIELD(score_spec, activation),
+    CTCF_FIELD(score_spec, offset), CTCF_FIELD(score_spec, reducer), CTCF_FIELD(score_spec, reserved),
+    CTCF_SIZE(shift_options),
+    CTCF_FIELD(shift_options, search_pred_diff), CTCF_FIELD(shift_options, search_step_size), CTCF_FIELD(shift_options, search_max_steps),
+    CTCF_FIELD(shift_options, search_max_pixel_diff_pct), CTCF_FIELD(shift_options, stop_below), CTCF_FIELD(shift_options, fix_lb),
+    CTCF_FIELD(shift_options, fix_rb), CTCF_FIELD(shift_options, lambda_sweep_steps), CTCF_FIELD(shift_options, heatmap),
+    CTCF_FIELD(shift_options, fix_range), CTCF_FIELD(shift_options, reference_mode), CTCF_FIELD(shift_options, lambda_batch),
+    CTCF_FIELD(shift_options, decoder_batch), CTCF_FIELD(shift_options, gradient_batch), CTCF_FIELD(shift_options, focus_frames),
+    CTCF_FIELD(shift_options, autocast),
+    CTCF_SIZE(result_info),
+    CTCF_FIELD(result_info, p0), CTCF_FIELD(result_info, bound), CTCF_FIELD(result_info, stitched_prediction),
+    CTCF_FIELD(result_info, seconds), CTCF_FIELD(result_info, dims), CTCF_FIELD(result_info, frames),
+    CTCF_FIELD(result_info, lambdas_evaluated), CTCF_FIELD(result_info, slices_decoded), CTCF_FIELD(result_info, classifier_calls),
+    CTCF_FIELD(result_info, gradient_slices), CTCF_FIELD(result_info, chunks), CTCF_FIELD(result_info, stop_reason),
+    CTCF_FIELD(result_info, reserved),
+    CTCF_SIZE(chunk_row),
+    CTCF_FIELD(chunk_row, start), CTCF_FIELD(chunk_row, end), CTCF_FIELD(chunk_row, min_prediction),
+    CTCF_FIELD(chunk_row, bound), CTCF_FIELD(chunk_row, pixel_change), CTCF_FIELD(chunk_row, stop_reason),
+    CTCF_FIELD(chunk_row, rank),
+    CTCF_SIZE(train_options),
+    CTCF_FIELD(train_options, learning_rate), CTCF_FIELD(train_options, beta1), CTCF_FIELD(train_options, beta2),
+    CTCF_FIELD(train_options, weight_decay), CTCF_FIELD(train_options, codebook_weight), CTCF_FIELD(train_options, commitment),
+    CTCF_FIELD(train_options, disc_weight), CTCF_FIELD(train_options, disc_learning_rate), CTCF_FIELD(train_options, disc_start),
+    CTCF_FIELD(train_options, disc_channels), CTCF_FIELD(train_options, disc_layers), CTCF_FIELD(train_options, reserved),
+    CTCF_FIELD(train_options, code_restart_every),
+    CTCF_SIZE(train_stats),
+    CTCF_FIELD(train_stats, step), CTCF_FIELD(train_stats, loss), CTCF_FIELD(train_stats, reconstruction),
+    CTCF_FIELD(train_stats, codebook), CTCF_FIELD(train_stats, generator), CTCF_FIELD(train_stats, discriminator),
+    CTCF_FIELD(train_stats, adaptive_weight), CTCF_FIELD(train_stats, codes_used), CTCF_FIELD(train_stats, perceptual),
+    CTCF_SIZE(saliency_options),
+    CTCF_FIELD(saliency_options, steps), CTCF_FIELD(saliency_options, reserved), CTCF_FIELD(saliency_options, baseline),
+    CTCF_FIELD(saliency_options, window), CTCF_FIELD(saliency_options, stride), CTCF_FIELD(saliency_options, fill),
+    CTCF_FIELD(saliency_options, batch), CTCF_FIELD(saliency_options, layer),
+};
+
+#undef CTCF_SIZE
+#undef CTCF_FIELD
+
+}  // namespace
+
+CTCF_API int32_t ctcf_abi_layout(const char* type, const char* field, int64_t* value, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(type, "type");
+    ctcf::require(value, "value");
+    const bool size = field == nullptr || field[0] == '\0';
+    for (const auto& row : kLayouts) {
+        if (std::strcmp(row.type, type) != 0) continue;
+        if (size ? row.field == nullptr : row.field != nullptr && std::strcmp(row.field, field) == 0) {
+            *value = row.value;
+            return ctcf::set_ok(err);
+        }
+    }
+    throw ctcf::InvalidArgument(std::string("ctcf_abi_layout: no ") + (size ? "struct ctcf_" + std::string(type)
+                                                                            : "field " + std::string(type) + "." + field));
+    CTCF_API_END(err)
+}

@@ -162,42 +162,15 @@ CTCF_API int32_t ctcf_autoencoder_create(const ctcf_vq_config* config, ctcf_auto
 
 CTCF_API void ctcf_autoencoder_free(ctcf_autoencoder* ae) { delete ae; }
 
-CTCF_API int32_t ctcf_autoencoder_param_count(const ctcf_autoencoder* ae, int64_t* count, ctcf_error* err) {
+CTCF_API int32_t ctcf_autoencoder_params(ctcf_autoencoder* ae, ctcf_params** out, ctcf_error* err) {
     CTCF_API_BEGIN
-    require(ae, "autoencoder");
-    require(count, "count");
-    *count = ae->params.count();
+    ctcf::require(ae, "autoencoder");
+    ctcf::require(out, "out");
+    *out = &ae->params;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
 
-CTCF_API int32_t ctcf_autoencoder_param_info(const ctcf_autoencoder* ae, int64_t index, char* name, size_t name_cap,
-                                             int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(ae, "autoencoder");
-    ae->params.info(index, name, name_cap, ndim, shape);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_autoencoder_set_param(ctcf_autoencoder* ae, const char* name, int32_t dtype, const void* data,
-                                            int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                            ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(ae, "autoencoder");
-    ae->params.set(name, dtype, data, ndim, shape, strides);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_autoencoder_get_param(const ctcf_autoencoder* ae, const char* name, float* dst, int64_t numel,
-                                            ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(ae, "autoencoder");
-    ae->params.get(name, dst, numel);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
 
 CTCF_API int32_t ctcf_autoencoder_to(ctcf_autoencoder* ae, ctcf_context* ctx, ctcf_error* err) {
     CTCF_API_BEGIN

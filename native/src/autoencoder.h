@@ -14,7 +14,7 @@
 struct ctcf_autoencoder {
     ctcf::VQModel model{nullptr};
     c10::Device device{c10::kCPU};
-    ctcf::NamedParams params;
+    ctcf_params params;
 };
 
 struct ctcf_tensor {

@@ -462,43 +462,6 @@ CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ct
     CTCF_API_END(err)
 }
 
-CTCF_API int32_t ctcf_classifier_param_count(const ctcf_classifier* clf, int64_t* count, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    ctcf::require(count, "count");
-    *count = clf->params.count();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_param_info(const ctcf_classifier* clf, int64_t index, char* name, size_t name_cap,
-                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    clf->params.info(index, name, name_cap, ndim, shape);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_set_param(ctcf_classifier* clf, const char* name, int32_t dtype, const void* data,
-                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                           ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    clf->params.set(name, dtype, data, ndim, shape, strides);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_get_param(const ctcf_classifier* clf, const char* name, float* dst, int64_t numel,
-                                           ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    clf->params.get(name, dst, numel);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
 CTCF_API int32_t ctcf_classifier_outputs(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in, float* out,
                                          int64_t cap, int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
     CTCF_API_BEGIN
@@ -561,6 +524,15 @@ CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctc
         clf->params.collect(*clf->net);
     }
     clf->device = ctx->device;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_classifier_params(ctcf_classifier* clf, ctcf_params** out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(clf, "classifier");
+    ctcf::require(out, "out");
+    *out = &clf->params;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

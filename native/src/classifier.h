@@ -21,7 +21,7 @@ struct ctcf_classifier {
     std::function<at::Tensor(const at::Tensor&)> net_forward;
     // Built-ins with a dense output before their spatial pooling ([B, C, d, h, w] logits): dense supervision.
     std::function<at::Tensor(const at::Tensor&)> net_dense;
-    ctcf::NamedParams params;                   // the built-in's parameters by state_dict name
+    ctcf_params params;                   // the built-in's parameters by state_dict name
     bool per_slice = false;  // a 2-D model run on every slice of the volume; outputs are stacked back to 3-D
     int32_t layout = CTCF_LAYOUT_BCDHW;
     int32_t orientation = CTCF_ORIENTATION_RAS;  // the in-plane orientation the model sees (ctcf.h)

@@ -89,3 +89,40 @@ void NamedParams::get(const char* name, float* dst, int64_t numel) const {
 }
 
 }  // namespace ctcf
+
+// ---- The ABI's named-tensor view (one set of entry points for every kind of object) ------------------------------
+
+CTCF_API int32_t ctcf_params_count(const ctcf_params* p, int64_t* count, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(p, "params");
+    ctcf::require(count, "count");
+    *count = p->count();
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_params_info(const ctcf_params* p, int64_t index, char* name, size_t name_cap, int32_t* ndim,
+                                  int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(p, "params");
+    p->info(index, name, name_cap, ndim, shape);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_params_set(ctcf_params* p, const char* name, int32_t dtype, const void* data, int32_t ndim,
+                                 const int64_t* shape, const int64_t* strides, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(p, "params");
+    p->set(name, dtype, data, ndim, shape, strides);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
+CTCF_API int32_t ctcf_params_get(const ctcf_params* p, const char* name, float* dst, int64_t numel, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(p, "params");
+    p->get(name, dst, numel);
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}

@@ -24,3 +24,6 @@ struct NamedParams {
 };
 
 }  // namespace ctcf
+
+// The ABI's ctcf_params: the named tensors of one object, owned by it (see ctcf.h).
+struct ctcf_params : ctcf::NamedParams {};

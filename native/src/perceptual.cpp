@@ -103,44 +103,16 @@ CTCF_API int32_t ctcf_perceptual_create(ctcf_context* ctx, ctcf_perceptual** out
     CTCF_API_END(err)
 }
 
+CTCF_API int32_t ctcf_perceptual_params(ctcf_perceptual* p, ctcf_params** out, ctcf_error* err) {
+    CTCF_API_BEGIN
+    ctcf::require(p, "perceptual");
+    ctcf::require(out, "out");
+    *out = &p->params;
+    return ctcf::set_ok(err);
+    CTCF_API_END(err)
+}
+
 CTCF_API void ctcf_perceptual_free(ctcf_perceptual* p) { delete p; }
-
-CTCF_API int32_t ctcf_perceptual_param_count(const ctcf_perceptual* p, int64_t* count, ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(p, "perceptual model");
-    require(count, "count");
-    *count = p->params.count();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_perceptual_param_info(const ctcf_perceptual* p, int64_t index, char* name, size_t name_cap,
-                                            int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(p, "perceptual model");
-    p->params.info(index, name, name_cap, ndim, shape);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_perceptual_set_param(ctcf_perceptual* p, const char* name, int32_t dtype, const void* data,
-                                           int32_t ndim, const int64_t* shape, const int64_t* strides,
-                                           ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(p, "perceptual model");
-    p->params.set(name, dtype, data, ndim, shape, strides);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_perceptual_get_param(const ctcf_perceptual* p, const char* name, float* dst, int64_t numel,
-                                           ctcf_error* err) {
-    CTCF_API_BEGIN
-    require(p, "perceptual model");
-    p->params.get(name, dst, numel);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
 
 CTCF_API int32_t ctcf_perceptual_distance(ctcf_context* ctx, ctcf_perceptual* p, const float* a, const float* b,
                                           int64_t n, int64_t channels, int64_t ny, int64_t nx, double* out,

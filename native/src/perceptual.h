@@ -35,6 +35,6 @@ TORCH_MODULE(Lpips);
 
 struct ctcf_perceptual {
     ctcf::Lpips net{nullptr};
-    ctcf::NamedParams params;
+    ctcf_params params;
     c10::Device device{c10::kCPU};
 };

@@ -118,7 +118,7 @@ struct ctcf_trainer {
     ctcf::PatchGan disc{nullptr};
     at::Tensor step;  // float32 [1]: steps done (exact up to 2^24)
     at::Tensor usage; // float32 [n_embed]: how often each code was chosen since the last restart
-    ctcf::NamedParams state;
+    ctcf_params state;
     c10::Device device{c10::kCPU};
     ctcf_perceptual* perceptual = nullptr;  // borrowed (ctcf_trainer_set_perceptual)
     double perceptual_weight = 0.0;
@@ -460,38 +460,11 @@ CTCF_API int32_t ctcf_trainer_step(ctcf_context* ctx, ctcf_trainer* t, const flo
     CTCF_API_END(err)
 }
 
-CTCF_API int32_t ctcf_trainer_state_count(const ctcf_trainer* t, int64_t* count, ctcf_error* err) {
+CTCF_API int32_t ctcf_trainer_state(ctcf_trainer* t, ctcf_params** out, ctcf_error* err) {
     CTCF_API_BEGIN
     ctcf::require(t, "trainer");
-    ctcf::require(count, "count");
-    *count = t->state.count();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_trainer_state_info(const ctcf_trainer* t, int64_t index, char* name, size_t name_cap,
-                                         int32_t* ndim, int64_t shape[CTCF_MAX_DIMS], ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(t, "trainer");
-    t->state.info(index, name, name_cap, ndim, shape);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_trainer_state_set(ctcf_trainer* t, const char* name, int32_t dtype, const void* data,
-                                        int32_t ndim, const int64_t* shape, const int64_t* strides, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(t, "trainer");
-    t->state.set(name, dtype, data, ndim, shape, strides);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_trainer_state_get(const ctcf_trainer* t, const char* name, float* dst, int64_t numel,
-                                        ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(t, "trainer");
-    t->state.get(name, dst, numel);
+    ctcf::require(out, "out");
+    *out = &t->state;
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.ctcf.internal.NamedParameters;
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
 import org.ctcf.io.checkpoint.Checkpoint;
@@ -193,7 +194,7 @@ public final class Classifier extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return new NamedParameters(handle(), H.CLF_PARAM_COUNT, H.CLF_PARAM_INFO, H.CLF_SET_PARAM, H.CLF_GET_PARAM);
+        return NamedParameters.of(NamedParameters.Owner.CLASSIFIER, handle());
     }
 
     /**

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.ctcf.internal.NamedParameters;
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
 import org.ctcf.io.checkpoint.Checkpoint;
@@ -112,8 +113,7 @@ public final class Perceptual extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return new NamedParameters(handle(), H.PERCEPTUAL_PARAM_COUNT, H.PERCEPTUAL_PARAM_INFO,
-                H.PERCEPTUAL_SET_PARAM, H.PERCEPTUAL_GET_PARAM);
+        return NamedParameters.of(NamedParameters.Owner.PERCEPTUAL, handle());
     }
 
     /** LPIPS distances between {@code n} image pairs [n, channels (1 or 3), ny, nx] in [-1, 1], C order. */

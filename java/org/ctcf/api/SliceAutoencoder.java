@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.ctcf.internal.NamedParameters;
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
 import org.ctcf.io.checkpoint.Checkpoint;
@@ -143,7 +144,7 @@ public final class SliceAutoencoder extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return new NamedParameters(handle(), H.AE_PARAM_COUNT, H.AE_PARAM_INFO, H.AE_SET_PARAM, H.AE_GET_PARAM);
+        return NamedParameters.of(NamedParameters.Owner.AUTOENCODER, handle());
     }
 
     public List<Parameter> parameters() {

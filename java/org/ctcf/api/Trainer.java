@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import org.ctcf.internal.NamedParameters;
 import org.ctcf.internal.NativeLib;
 import org.ctcf.internal.NativeLib.H;
 import org.ctcf.core.RefCounted;
@@ -205,8 +206,7 @@ public final class Trainer extends NativeHandle {
     }
 
     private NamedParameters state() {
-        return new NamedParameters(handle(), H.TRAINER_STATE_COUNT, H.TRAINER_STATE_INFO, H.TRAINER_STATE_SET,
-                H.TRAINER_STATE_GET);
+        return NamedParameters.of(NamedParameters.Owner.TRAINER_STATE, handle());
     }
 
     /** Steps done so far (restored by {@link #loadState}). */

@@ -27,7 +27,7 @@ import org.ctcf.core.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 9;
+    public static final int ABI_VERSION = 10;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -199,16 +199,8 @@ public final class NativeLib {
         public static final MethodHandle SALIENCY;
         public static final MethodHandle PERCEPTUAL_CREATE;
         public static final MethodHandle PERCEPTUAL_FREE;
-        public static final MethodHandle PERCEPTUAL_PARAM_COUNT;
-        public static final MethodHandle PERCEPTUAL_PARAM_INFO;
-        public static final MethodHandle PERCEPTUAL_SET_PARAM;
-        public static final MethodHandle PERCEPTUAL_GET_PARAM;
         public static final MethodHandle PERCEPTUAL_DISTANCE;
         public static final MethodHandle TRAINER_SET_PERCEPTUAL;
-        public static final MethodHandle AE_PARAM_COUNT;
-        public static final MethodHandle AE_PARAM_INFO;
-        public static final MethodHandle AE_SET_PARAM;
-        public static final MethodHandle AE_GET_PARAM;
         public static final MethodHandle AE_TO;
         public static final MethodHandle AE_ENCODE_VOLUME;
         public static final MethodHandle AE_DECODE_VOLUME;
@@ -228,10 +220,6 @@ public final class NativeLib {
         public static final MethodHandle CLF_SET_ORIENTATION;
         public static final MethodHandle CLF_SCORE_SPAN;
         public static final MethodHandle CONTEXT_DEVICE_MEMORY;
-        public static final MethodHandle CLF_PARAM_COUNT;
-        public static final MethodHandle CLF_PARAM_INFO;
-        public static final MethodHandle CLF_SET_PARAM;
-        public static final MethodHandle CLF_GET_PARAM;
         public static final MethodHandle CLF_OUTPUTS;
         public static final MethodHandle CLF_SCORE;
         public static final MethodHandle CLF_ARGMAX;
@@ -252,11 +240,16 @@ public final class NativeLib {
         public static final MethodHandle TRAINER_AE;
         public static final MethodHandle TRAINER_CLF;
         public static final MethodHandle TRAINER_STEP;
-        public static final MethodHandle TRAINER_STATE_COUNT;
-        public static final MethodHandle TRAINER_STATE_INFO;
-        public static final MethodHandle TRAINER_STATE_SET;
-        public static final MethodHandle TRAINER_STATE_GET;
         public static final MethodHandle TRAINER_FREE;
+        public static final MethodHandle ABI_LAYOUT;
+        public static final MethodHandle AE_PARAMS;
+        public static final MethodHandle CLF_PARAMS;
+        public static final MethodHandle PERCEPTUAL_PARAMS;
+        public static final MethodHandle TRAINER_STATE;
+        public static final MethodHandle PARAMS_COUNT;
+        public static final MethodHandle PARAMS_INFO;
+        public static final MethodHandle PARAMS_SET;
+        public static final MethodHandle PARAMS_GET;
 
         static {
             LIB = NativeLoader.load();
@@ -296,26 +289,10 @@ public final class NativeLib {
             PERCEPTUAL_CREATE = bind("ctcf_perceptual_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     ADDRESS));
             PERCEPTUAL_FREE = bind("ctcf_perceptual_free", FunctionDescriptor.ofVoid(ADDRESS));
-            PERCEPTUAL_PARAM_COUNT = bind("ctcf_perceptual_param_count",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            PERCEPTUAL_PARAM_INFO = bind("ctcf_perceptual_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS,
-                    JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            PERCEPTUAL_SET_PARAM = bind("ctcf_perceptual_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            PERCEPTUAL_GET_PARAM = bind("ctcf_perceptual_get_param",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
             PERCEPTUAL_DISTANCE = bind("ctcf_perceptual_distance", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS));
             TRAINER_SET_PERCEPTUAL = bind("ctcf_trainer_set_perceptual", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                     ADDRESS, JAVA_DOUBLE, ADDRESS));
-            AE_PARAM_COUNT = bind("ctcf_autoencoder_param_count",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            AE_PARAM_INFO = bind("ctcf_autoencoder_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
-                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            AE_SET_PARAM = bind("ctcf_autoencoder_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            AE_GET_PARAM = bind("ctcf_autoencoder_get_param",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
             AE_TO = bind("ctcf_autoencoder_to", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             AE_ENCODE_VOLUME = bind("ctcf_autoencoder_encode_volume", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
@@ -348,14 +325,6 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
             CLF_SCORE_SPAN = bind("ctcf_classifier_score_span", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            CLF_PARAM_COUNT = bind("ctcf_classifier_param_count",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            CLF_PARAM_INFO = bind("ctcf_classifier_param_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
-                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            CLF_SET_PARAM = bind("ctcf_classifier_set_param", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            CLF_GET_PARAM = bind("ctcf_classifier_get_param",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
             CLF_OUTPUTS = bind("ctcf_classifier_outputs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             CLF_SCORE = bind("ctcf_classifier_score", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
@@ -392,15 +361,20 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
             TRAINER_STEP = bind("ctcf_trainer_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            TRAINER_STATE_COUNT = bind("ctcf_trainer_state_count",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            TRAINER_STATE_INFO = bind("ctcf_trainer_state_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG,
-                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            TRAINER_STATE_SET = bind("ctcf_trainer_state_set", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                    JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-            TRAINER_STATE_GET = bind("ctcf_trainer_state_get",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
             TRAINER_FREE = bind("ctcf_trainer_free", FunctionDescriptor.ofVoid(ADDRESS));
+            ABI_LAYOUT = bind("ctcf_abi_layout", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            FunctionDescriptor view = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+            AE_PARAMS = bind("ctcf_autoencoder_params", view);
+            CLF_PARAMS = bind("ctcf_classifier_params", view);
+            PERCEPTUAL_PARAMS = bind("ctcf_perceptual_params", view);
+            TRAINER_STATE = bind("ctcf_trainer_state", view);
+            PARAMS_COUNT = bind("ctcf_params_count", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            PARAMS_INFO = bind("ctcf_params_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS,
+                    JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+            PARAMS_SET = bind("ctcf_params_set", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
+                    JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+            PARAMS_GET = bind("ctcf_params_get",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
         }
 
         private H() {

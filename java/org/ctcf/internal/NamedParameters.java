@@ -1,5 +1,6 @@
-package org.ctcf.api;
+package org.ctcf.internal;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -15,20 +16,49 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.ctcf.internal.NativeLib;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
 import org.ctcf.io.checkpoint.TensorData;
 
 /**
- * The parameters of a kernel model by state_dict name (the autoencoder's or a built-in classifier's): listing,
- * loading checkpoint tensors with one report of missing / unexpected / mismatched keys, reading values back.
- * The native calls are the model's {@code *_param_count/info/set/get} entry points.
+ * The named tensors of a kernel object by state_dict name (a model's parameters and buffers, a trainer's optimiser
+ * state): listing, loading checkpoint tensors with one report of missing / unexpected / mismatched keys, reading
+ * values back. It marshals the ABI's one named-tensor view ({@code ctcf_params_*}); {@link Owner} says which
+ * object's view to ask for. The view is borrowed from its object: use an instance only while the caller holds a
+ * lease on that object (it is created per use and never outlives the call that made it).
  */
-final class NamedParameters {
+public final class NamedParameters {
+    /** The kinds of kernel object that have named tensors, each with the entry point that returns its view. */
+    public enum Owner {
+        AUTOENCODER("autoencoder parameters"),
+        CLASSIFIER("classifier parameters"),
+        PERCEPTUAL("perceptual model parameters"),
+        TRAINER_STATE("trainer state");
+
+        private final String what;
+
+        Owner(String what) {
+            this.what = what;
+        }
+
+        private MemorySegment view(MemorySegment object) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ADDRESS);
+                MethodHandle getter = switch (this) {
+                    case AUTOENCODER -> NativeLib.H.AE_PARAMS;
+                    case CLASSIFIER -> NativeLib.H.CLF_PARAMS;
+                    case PERCEPTUAL -> NativeLib.H.PERCEPTUAL_PARAMS;
+                    case TRAINER_STATE -> NativeLib.H.TRAINER_STATE;
+                };
+                NativeLib.call(what, err -> (int) getter.invokeExact(object, out, err));
+                return out.get(ADDRESS, 0);
+            }
+        }
+    }
+
     /** One parameter or buffer: name and shape (parameters first, then buffers). */
-    record Parameter(String name, long[] shape) {
-        long numel() {
+    public record Parameter(String name, long[] shape) {
+        public long numel() {
             long n = 1;
             for (long s : shape) {
                 n *= s;
@@ -37,32 +67,29 @@ final class NamedParameters {
         }
     }
 
-    private final MemorySegment handle;
-    private final MethodHandle count;
-    private final MethodHandle info;
-    private final MethodHandle set;
-    private final MethodHandle get;
+    private final MemorySegment view;
 
-    NamedParameters(MemorySegment handle, MethodHandle count, MethodHandle info, MethodHandle set, MethodHandle get) {
-        this.handle = handle;
-        this.count = count;
-        this.info = info;
-        this.set = set;
-        this.get = get;
+    private NamedParameters(MemorySegment view) {
+        this.view = view;
     }
 
-    List<Parameter> list() {
+    /** The named tensors of {@code object} (a live handle of the given kind, leased by the caller). */
+    public static NamedParameters of(Owner owner, MemorySegment object) {
+        return new NamedParameters(owner.view(object));
+    }
+
+    public List<Parameter> list() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment n = arena.allocate(JAVA_LONG);
-            NativeLib.call("parameter count", err -> (int) count.invokeExact(handle, n, err));
+            NativeLib.call("parameter count", err -> (int) NativeLib.H.PARAMS_COUNT.invokeExact(view, n, err));
             List<Parameter> out = new ArrayList<>();
             MemorySegment name = arena.allocate(512);
             MemorySegment ndim = arena.allocate(JAVA_INT);
             MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
             for (long i = 0; i < n.get(JAVA_LONG, 0); i++) {
                 long idx = i;
-                NativeLib.call("parameter info", err -> (int) info.invokeExact(handle, idx, name, 512L, ndim, shape,
-                        err));
+                NativeLib.call("parameter info", err -> (int) NativeLib.H.PARAMS_INFO.invokeExact(view, idx, name, 512L, ndim,
+                        shape, err));
                 long[] s = new long[ndim.get(JAVA_INT, 0)];
                 for (int d = 0; d < s.length; d++) {
                     s[d] = shape.getAtIndex(JAVA_LONG, d);
@@ -77,13 +104,13 @@ final class NamedParameters {
      * Copies {@code tensors} into the model. Keys in {@code optional} suffixes (e.g. BatchNorm's
      * {@code num_batches_tracked}) may be missing. Every problem is reported in one exception naming the file.
      */
-    void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes)
+    public void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes)
             throws ModelFormatException {
         load(file, tensors, modelDescription, optionalSuffixes, name -> true);
     }
 
     /** As above for the parameters whose names {@code scope} accepts (a file holding part of a model). */
-    void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes,
+    public void load(Path file, Map<String, TensorData> tensors, String modelDescription, List<String> optionalSuffixes,
             java.util.function.Predicate<String> scope) throws ModelFormatException {
         List<Parameter> params = list().stream().filter(p -> scope.test(p.name())).toList();
         List<String> missing = new ArrayList<>();
@@ -126,8 +153,8 @@ final class NamedParameters {
                         t.strides().length == 0 ? new long[1] : t.strides());
                 int nd = t.shape().length;
                 int dtype = t.dtype().code();
-                NativeLib.call("loading " + p.name() + " from " + file, err -> (int) set.invokeExact(handle, name, dtype,
-                        data, nd, shape, strides, err));
+                NativeLib.call("loading " + p.name() + " from " + file, err -> (int) NativeLib.H.PARAMS_SET.invokeExact(view, name,
+                        dtype, data, nd, shape, strides, err));
             }
         }
     }
@@ -143,23 +170,23 @@ final class NamedParameters {
         }
     }
 
-    float[] read(Parameter p) {
+    public float[] read(Parameter p) {
         long n = p.numel();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment nm = arena.allocateFrom(p.name(), StandardCharsets.UTF_8);
             MemorySegment dst = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            NativeLib.call("reading " + p.name(), err -> (int) get.invokeExact(handle, nm, dst, n, err));
+            NativeLib.call("reading " + p.name(), err -> (int) NativeLib.H.PARAMS_GET.invokeExact(view, nm, dst, n, err));
             return dst.asSlice(0, 4 * n).toArray(JAVA_FLOAT);
         }
     }
 
-    float[] read(String name) {
+    public float[] read(String name) {
         return read(list().stream().filter(q -> q.name().equals(name)).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no parameter " + name)));
     }
 
     /** Every parameter and buffer as float32 tensors (for saving). */
-    List<SafeTensors.FloatTensor> snapshot(String prefix) {
+    public List<SafeTensors.FloatTensor> snapshot(String prefix) {
         List<SafeTensors.FloatTensor> out = new ArrayList<>();
         for (Parameter p : list()) {
             out.add(new SafeTensors.FloatTensor(prefix + p.name(), p.shape(), read(p)));
