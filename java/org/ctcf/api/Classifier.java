@@ -3,15 +3,8 @@ package org.ctcf.api;
 import org.ctcf.core.Volume;
 import org.ctcf.core.CtcfException;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -20,9 +13,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.ctcf.internal.ModelCalls;
 import org.ctcf.internal.NamedParameters;
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.NativeObject;
+import org.ctcf.internal.Specs;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -62,8 +56,8 @@ public final class Classifier extends NativeHandle {
     private final Layout layout;
     private ClassifierCard card;
 
-    private Classifier(MemorySegment handle, Kernel kernel, Layout layout) {
-        super("classifier", handle, H.CLF_FREE);
+    private Classifier(NativeObject model, Kernel kernel, Layout layout) {
+        super(model);
         this.kernel = kernel;
         this.layout = layout;
     }
@@ -73,22 +67,16 @@ public final class Classifier extends NativeHandle {
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such TorchScript classifier");
         }
-        NativeLib.ensureLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment p = arena.allocateFrom(file.toString(), StandardCharsets.UTF_8);
-            MemorySegment out = arena.allocate(ADDRESS);
-            long mb = maxBatch;
-            int l = layout.code;
-            try {
-                NativeLib.call("loading " + file, err -> (int) H.CLF_LOAD.invokeExact(p, l, mb, out, err));
-            } catch (CtcfException.InvalidArgumentException e) {
-                var v = org.ctcf.io.checkpoint.TorchScriptFiles.fileFormatVersion(file);
-                throw new ModelFormatException(file, (v.isPresent() ? "TorchScript file format version "
-                        + v.getAsLong() + " (as written by the PyTorch that saved it) cannot be read by the kernel's "
-                        + "LibTorch " + Kernel.buildInfo() + ": " : "") + e.getMessage(), e);
-            }
-            return bind(out.get(ADDRESS, 0), kernel, layout);
+        NativeObject model;
+        try {
+            model = ModelCalls.classifierLoad(file.toString(), layout.code, maxBatch);
+        } catch (CtcfException.InvalidArgumentException e) {
+            var v = org.ctcf.io.checkpoint.TorchScriptFiles.fileFormatVersion(file);
+            throw new ModelFormatException(file, (v.isPresent() ? "TorchScript file format version "
+                    + v.getAsLong() + " (as written by the PyTorch that saved it) cannot be read by the kernel's "
+                    + "LibTorch " + Kernel.buildInfo() + ": " : "") + e.getMessage(), e);
         }
+        return bind(model, kernel, layout);
     }
 
     /**
@@ -106,25 +94,7 @@ public final class Classifier extends NativeHandle {
      */
     public static Classifier define(String source, java.util.Map<String, String> submodules, Layout layout,
             int maxBatch, Kernel kernel) {
-        NativeLib.ensureLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment src = arena.allocateFrom(source, StandardCharsets.UTF_8);
-            int n = submodules.size();
-            MemorySegment names = arena.allocate(ADDRESS, Math.max(1, n));
-            MemorySegment sources = arena.allocate(ADDRESS, Math.max(1, n));
-            int i = 0;
-            for (var e : submodules.entrySet()) {
-                names.setAtIndex(ADDRESS, i, arena.allocateFrom(e.getKey(), StandardCharsets.UTF_8));
-                sources.setAtIndex(ADDRESS, i, arena.allocateFrom(e.getValue(), StandardCharsets.UTF_8));
-                i++;
-            }
-            MemorySegment out = arena.allocate(ADDRESS);
-            long mb = maxBatch;
-            int l = layout.code;
-            NativeLib.call("defining a TorchScript classifier", err -> (int) H.CLF_DEFINE_NESTED.invokeExact(src,
-                    names, sources, n, l, mb, out, err));
-            return bind(out.get(ADDRESS, 0), kernel, layout);
-        }
+        return bind(ModelCalls.classifierDefine(source, submodules, layout.code, maxBatch), kernel, layout);
     }
 
     /**
@@ -132,16 +102,7 @@ public final class Classifier extends NativeHandle {
      * {@code ctcf-lungseg} (2-D U-Net, one lung logit per pixel) and {@code ctcf-nodule3d} (3-D CNN, one logit).
      */
     public static Classifier builtin(String architecture, int classes, Layout layout, int maxBatch, Kernel kernel) {
-        NativeLib.ensureLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment a = arena.allocateFrom(architecture, StandardCharsets.UTF_8);
-            MemorySegment out = arena.allocate(ADDRESS);
-            long n = classes;
-            long mb = maxBatch;
-            int l = layout.code;
-            NativeLib.call("building " + architecture, err -> (int) H.CLF_BUILTIN.invokeExact(a, n, l, mb, out, err));
-            return bind(out.get(ADDRESS, 0), kernel, layout);
-        }
+        return bind(ModelCalls.classifierBuiltin(architecture, classes, layout.code, maxBatch), kernel, layout);
     }
 
     /** Loads the classifier a card describes (model, weights, layout, input size). */
@@ -181,11 +142,10 @@ public final class Classifier extends NativeHandle {
         return load(ClassifierCard.read(cardFile), kernel);
     }
 
-    private static Classifier bind(MemorySegment h, Kernel kernel, Layout layout) {
-        Classifier c = new Classifier(h, kernel, layout);
+    private static Classifier bind(NativeObject model, Kernel kernel, Layout layout) {
+        Classifier c = new Classifier(model, kernel, layout);
         try (var lease = c.lease(); var kl = kernel.lease()) {
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("moving the classifier to " + kernel.device(), err -> (int) H.CLF_TO.invokeExact(h, ctx, err));
+            ModelCalls.classifierTo(model, kernel.object(), kernel.device().toString());
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -194,7 +154,7 @@ public final class Classifier extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return NamedParameters.of(NamedParameters.Owner.CLASSIFIER, handle());
+        return NamedParameters.of(NamedParameters.Owner.CLASSIFIER, object());
     }
 
     /**
@@ -276,9 +236,7 @@ public final class Classifier extends NativeHandle {
     /** Volumes are resized in-plane to nx × ny before the model sees them (0 × 0: off). */
     public void setInputSize(int nx, int ny) {
         try (var lease = lease()) {
-            long x = nx;
-            long y = ny;
-            NativeLib.call("setting the input size", err -> (int) H.CLF_SET_INPUT_SIZE.invokeExact(handle(), x, y, err));
+            ModelCalls.setInputSize(object(), nx, ny);
         }
     }
 
@@ -289,8 +247,7 @@ public final class Classifier extends NativeHandle {
      */
     public void setOrientation(Orientation orientation) {
         try (var lease = lease()) {
-            int o = orientation.code();
-            NativeLib.call("setting the orientation", err -> (int) H.CLF_SET_ORIENTATION.invokeExact(handle(), o, err));
+            ModelCalls.setOrientation(object(), orientation.kernel);
         }
     }
 
@@ -300,30 +257,20 @@ public final class Classifier extends NativeHandle {
      * whole volume): what a λ step must at least score. For benchmarks.
      */
     public int[] scoreSpan(Target target, int start, int end, int depth) {
-        try (var lease = lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment spec = LatentShift.scoreSpec(arena, target);
-            MemorySegment a = arena.allocate(JAVA_LONG);
-            MemorySegment b = arena.allocate(JAVA_LONG);
-            long s = start;
-            long e = end;
-            long d = depth;
-            NativeLib.call("score span", err -> (int) H.CLF_SCORE_SPAN.invokeExact(handle(), spec, s, e, d, a, b, err));
-            return new int[] {(int) a.get(JAVA_LONG, 0), (int) b.get(JAVA_LONG, 0)};
+        try (var lease = lease()) {
+            long[] span = ModelCalls.scoreSpan(object(), target.spec(), start, end, depth);
+            return new int[] {(int) span[0], (int) span[1]};
         }
     }
 
-    /** In-plane orientations a classifier may expect (codes as in ctcf.h). */
+    /** In-plane orientations a classifier may expect (ctcf_orientation). */
     public enum Orientation {
-        RAS(0), DISPLAY(1);
+        RAS(Specs.Orientation.RAS), DISPLAY(Specs.Orientation.DISPLAY);
 
-        private final int code;
+        private final Specs.Orientation kernel;
 
-        Orientation(int code) {
-            this.code = code;
-        }
-
-        public int code() {
-            return code;
+        Orientation(Specs.Orientation kernel) {
+            this.kernel = kernel;
         }
 
         /** By card name: "ras" or "display". */
@@ -352,9 +299,8 @@ public final class Classifier extends NativeHandle {
 
     /** Saves a TorchScript classifier as a TorchScript file. */
     public void save(Path file) {
-        try (var lease = lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment p = arena.allocateFrom(file.toString(), StandardCharsets.UTF_8);
-            NativeLib.call("saving " + file, err -> (int) H.CLF_SAVE.invokeExact(handle(), p, err));
+        try (var lease = lease()) {
+            ModelCalls.classifierSave(object(), file.toString());
         }
     }
 
@@ -365,16 +311,8 @@ public final class Classifier extends NativeHandle {
     public Volume segmentation(Volume volume) {
         checkDepth(volume);
         Volume labels = Volume.allocate(volume.geometry());
-        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease(); var ll = labels.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
-                    volume.geometry().spacing());
-            MemorySegment out = Kernel.describe(arena, labels.segmentUnderLease(), labels.geometry().dims(),
-                    labels.geometry().spacing());
-            MemorySegment ctx = kernel.handle();
-            MemorySegment h = handle();
-            NativeLib.call("segmenting " + volume.geometry(), err -> (int) H.CLF_ARGMAX.invokeExact(ctx, h, in, out,
-                    err));
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease(); var ll = labels.lease()) {
+            ModelCalls.argmax(kernel.object(), object(), volume, labels, "segmenting " + volume.geometry());
         } catch (RuntimeException e) {
             labels.close();
             throw e;
@@ -388,29 +326,9 @@ public final class Classifier extends NativeHandle {
 
     public Outputs outputs(Volume volume) {
         checkDepth(volume);
-        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
-                    volume.geometry().spacing());
-            MemorySegment ndim = arena.allocate(JAVA_INT);
-            MemorySegment shape = arena.allocate(JAVA_LONG, NativeLib.MAX_DIMS);
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle(), in,
-                    MemorySegment.NULL, 0L, ndim, shape, err));
-            long[] s = new long[ndim.get(JAVA_INT, 0)];
-            long n = 1;
-            for (int d = 0; d < s.length; d++) {
-                s[d] = shape.getAtIndex(JAVA_LONG, d);
-                n *= s[d];
-            }
-            if (n > Integer.MAX_VALUE) {
-                throw new IllegalStateException("classifier output too large to copy: " + n);
-            }
-            MemorySegment out = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            long cap = n;
-            NativeLib.call("classifying " + volume.geometry(), err -> (int) H.CLF_OUTPUTS.invokeExact(ctx, handle(), in,
-                    out, cap, ndim, shape, err));
-            return new Outputs(s, out.asSlice(0, 4 * n).toArray(JAVA_FLOAT));
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease()) {
+            ModelCalls.Outputs o = ModelCalls.outputs(kernel.object(), object(), volume);
+            return new Outputs(o.shape(), o.values());
         }
     }
 
@@ -422,16 +340,8 @@ public final class Classifier extends NativeHandle {
     /** The explained score for one processed volume. */
     public double score(Volume volume, Target target) {
         checkDepth(volume);
-        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
-                    volume.geometry().spacing());
-            MemorySegment spec = LatentShift.scoreSpec(arena, target);
-            MemorySegment v = arena.allocate(JAVA_DOUBLE);
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("scoring " + volume.geometry(), err -> (int) H.CLF_SCORE.invokeExact(ctx, handle(), spec, in,
-                    v, err));
-            return v.get(JAVA_DOUBLE, 0);
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease()) {
+            return ModelCalls.score(kernel.object(), object(), target.spec(), volume);
         }
     }
 

@@ -5,16 +5,12 @@ import org.ctcf.core.Geometry;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.ErrorCode;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import java.util.EnumSet;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-
+import org.ctcf.internal.ContextCalls;
 import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.NativeObject;
+import org.ctcf.internal.Specs;
 
 /**
  * A handle on the native kernel: one execution context (device, threads, cancellation) through which volume
@@ -27,8 +23,8 @@ import org.ctcf.internal.NativeLib.H;
 public final class Kernel extends NativeHandle {
     private final Device device;
 
-    private Kernel(MemorySegment handle, Device device) {
-        super("kernel context (" + device + ")", handle, H.CONTEXT_FREE);
+    private Kernel(NativeObject context, Device device) {
+        super(context);
         this.device = device;
     }
 
@@ -56,14 +52,10 @@ public final class Kernel extends NativeHandle {
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0");
         }
-        NativeLib.ensureLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            int flags = tensorOpsOnly ? 1 : 0;
-            NativeLib.call("opening a kernel context on " + device, err -> (int) H.CONTEXT_CREATE.invokeExact(
-                    device.kind().code(), device.index(), threads, flags, out, err));
-            return new Kernel(out.get(ADDRESS, 0), device);
-        }
+        var flags = tensorOpsOnly ? EnumSet.of(Specs.ContextFlag.TENSOR_OPS_ONLY)
+                : EnumSet.noneOf(Specs.ContextFlag.class);
+        return new Kernel(ContextCalls.create("kernel context (" + device + ")", device.kind().code(), device.index(),
+                threads, flags), device);
     }
 
 
@@ -81,25 +73,22 @@ public final class Kernel extends NativeHandle {
      * nvidia-smi), -1 on the CPU; {@code reset} starts a new peak first. For benchmarks.
      */
     public long devicePeakBytes(boolean reset) {
-        try (var lease = lease(); java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment out = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
-            int r = reset ? 1 : 0;
-            NativeLib.call("device memory", err -> (int) H.CONTEXT_DEVICE_MEMORY.invokeExact(handle(), r, out, err));
-            return out.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        try (var lease = lease()) {
+            return ContextCalls.devicePeakBytes(object(), reset);
         }
     }
 
     /** Asks running calls on this context to stop; they throw {@link CtcfException.CancelledException}. */
     public void cancel() {
         try (var lease = lease()) {
-            NativeLib.call("cancel", err -> (int) H.CONTEXT_CANCEL.invokeExact(handle(), err));
+            ContextCalls.cancel(object());
         }
     }
 
     /** Clears a previous {@link #cancel()} so the context can be used again. */
     public void resetCancel() {
         try (var lease = lease()) {
-            NativeLib.call("reset cancel", err -> (int) H.CONTEXT_RESET_CANCEL.invokeExact(handle(), err));
+            ContextCalls.resetCancel(object());
         }
     }
 
@@ -112,24 +101,17 @@ public final class Kernel extends NativeHandle {
         Geometry og = plan.output();
         Volume out = Volume.allocate(og);
         boolean ok = false;
-        try (var k = lease(); var in = input.lease(); var o = out.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment inDesc = describe(arena, input.segmentUnderLease(), input.geometry().dims(),
-                    input.geometry().spacing());
-            MemorySegment params = params(arena, plan, options);
-            MemorySegment dims = arena.allocate(JAVA_LONG, 3);
-            NativeLib.call("preprocess sizes", err -> (int) H.PREPROCESS_DIMS.invokeExact(inDesc, params, dims, err));
+        try (var k = lease(); var in = input.lease(); var o = out.lease()) {
+            Specs.Preprocess params = spec(plan, options);
+            long[] dims = ContextCalls.preprocessDims(input, params);
             int[] expected = og.dims();
             for (int ax = 0; ax < 3; ax++) {
-                if (dims.getAtIndex(JAVA_LONG, ax) != expected[ax]) {
+                if (dims[ax] != expected[ax]) {
                     throw new CtcfException(ErrorCode.INTERNAL, "kernel and Java disagree on the processed size: "
-                            + dims.getAtIndex(JAVA_LONG, 0) + "x" + dims.getAtIndex(JAVA_LONG, 1) + "x"
-                            + dims.getAtIndex(JAVA_LONG, 2) + " vs " + og);
+                            + dims[0] + "x" + dims[1] + "x" + dims[2] + " vs " + og);
                 }
             }
-            MemorySegment outDesc = describe(arena, out.segmentUnderLease(), og.dims(), og.spacing());
-            MemorySegment ctx = handle();
-            NativeLib.call("preprocess " + input.geometry(),
-                    err -> (int) H.PREPROCESS.invokeExact(ctx, inDesc, params, outDesc, err));
+            ContextCalls.preprocess(object(), input, params, out);
             ok = true;
             return out;
         } finally {
@@ -152,16 +134,8 @@ public final class Kernel extends NativeHandle {
         }
         Volume out = Volume.allocate(original);
         boolean ok = false;
-        try (var k = lease(); var in = processed.lease(); var o = out.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment inDesc = describe(arena, processed.segmentUnderLease(), processed.geometry().dims(),
-                    processed.geometry().spacing());
-            MemorySegment outDesc = describe(arena, out.segmentUnderLease(), original.dims(), original.spacing());
-            MemorySegment params = params(arena, plan, options);
-            int inv = invertWindow ? 1 : 0;
-            MemorySegment ctx = handle();
-            NativeLib.call("restore onto " + original,
-                    err -> (int) H.PREPROCESS_INVERSE.invokeExact(ctx, inDesc, params, inv, outDesc, err));
+        try (var k = lease(); var in = processed.lease(); var o = out.lease()) {
+            ContextCalls.restore(object(), processed, spec(plan, options), invertWindow, out);
             ok = true;
             return out;
         } finally {
@@ -178,38 +152,13 @@ public final class Kernel extends NativeHandle {
      */
     public void selfTest(int what, long arg) {
         try (var lease = lease()) {
-            MemorySegment ctx = handle();
-            NativeLib.call("selftest " + what, err -> (int) H.SELFTEST.invokeExact(ctx, what, arg, err));
+            ContextCalls.selfTest(object(), what, arg);
         }
     }
 
 
-
-
-
-    static MemorySegment describe(Arena arena, MemorySegment data, int[] dims, double[] spacing) {
-        MemorySegment d = arena.allocate(NativeLib.VOLUME);
-        d.set(ADDRESS, NativeLib.VOLUME_DATA, data);
-        for (int i = 0; i < 3; i++) {
-            d.set(JAVA_LONG, NativeLib.VOLUME_DIMS + 8L * i, dims[i]);
-            d.set(JAVA_DOUBLE, NativeLib.VOLUME_SPACING + 8L * i, spacing[i]);
-        }
-        return d;
-    }
-
-    private static MemorySegment params(Arena arena, PreprocessPlan plan, PreprocessOptions o) {
-        MemorySegment p = arena.allocate(NativeLib.PREPROCESS_PARAMS);
-        double[] target = o.spacing();
-        for (int i = 0; i < 3; i++) {
-            p.set(JAVA_INT, NativeLib.PP_PERM + 4L * i, plan.axisPerm()[i]);
-            p.set(JAVA_INT, NativeLib.PP_FLIP + 4L * i, plan.axisFlip()[i] ? 1 : 0);
-            p.set(JAVA_DOUBLE, NativeLib.PP_TARGET + 8L * i, target[i]);
-        }
-        p.set(JAVA_DOUBLE, NativeLib.PP_WLOW, o.windowLow());
-        p.set(JAVA_DOUBLE, NativeLib.PP_WHIGH, o.windowHigh());
-        p.set(JAVA_LONG, NativeLib.PP_SIZE, o.inPlaneX());
-        p.set(JAVA_LONG, NativeLib.PP_SIZE + 8, o.inPlaneY());
-        p.set(JAVA_DOUBLE, NativeLib.PP_PAD, o.padValue());
-        return p;
+    private static Specs.Preprocess spec(PreprocessPlan plan, PreprocessOptions o) {
+        return new Specs.Preprocess(plan.axisPerm().clone(), plan.axisFlip().clone(), o.spacing().clone(), o.windowLow(), o.windowHigh(),
+                o.inPlaneX(), o.inPlaneY(), o.padValue());
     }
 }

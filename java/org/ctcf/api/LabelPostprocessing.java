@@ -2,8 +2,6 @@ package org.ctcf.api;
 
 import org.ctcf.core.Volume;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -40,27 +38,21 @@ public final class LabelPostprocessing {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("label volume too large for post-processing: " + n + " voxels");
         }
-        byte[] lab = new byte[(int) n];
-        labels.withSegment(seg -> {
-            for (int i = 0; i < lab.length; i++) {
-                float v = seg.getAtIndex(ValueLayout.JAVA_FLOAT, i);
-                if (!(v >= 0 && v <= 127 && v == Math.rint(v))) {
-                    throw new IllegalArgumentException("post-processing needs integer labels 0..127, found " + v
-                            + " at voxel " + i);
-                }
-                lab[i] = (byte) v;
+        float[] values = labels.toArray();
+        byte[] lab = new byte[values.length];
+        for (int i = 0; i < lab.length; i++) {
+            float v = values[i];
+            if (!(v >= 0 && v <= 127 && v == Math.rint(v))) {
+                throw new IllegalArgumentException("post-processing needs integer labels 0..127, found " + v
+                        + " at voxel " + i);
             }
-            return null;
-        });
+            lab[i] = (byte) v;
+        }
         byte[] out = apply(lab, nx, ny, nz);
-        Volume result = Volume.allocate(labels.geometry());
-        result.withSegment(seg -> {
-            for (int i = 0; i < out.length; i++) {
-                seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, out[i]);
-            }
-            return null;
-        });
-        return result;
+        for (int i = 0; i < out.length; i++) {
+            values[i] = out[i];
+        }
+        return Volume.of(labels.geometry(), values);
     }
 
     /** The post-processing on a label array (index x + nx (y + ny z)); returns a new array. */

@@ -3,13 +3,10 @@ package org.ctcf.api;
 import org.ctcf.core.Volume;
 import org.ctcf.core.Geometry;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.ContextCalls;
+import org.ctcf.internal.ModelCalls;
 
 /**
  * lungmask's own pipeline around its U-Net, as an alternative to the ct-counterfactuals wrapper: the volume is
@@ -39,16 +36,9 @@ public final class LungmaskPipeline {
         PreprocessOptions lps = PreprocessOptions.reorientOnly("LPS");
         try (Volume v = kernel.preprocess(ct, lps)) {
             Volume out = Volume.allocate(Geometry.of(SIZE, SIZE, v.nz(), 1, 1, 1, 0, 0, 0));
-            long[] boxes = new long[4 * v.nz()];
-            try (var vl = v.lease(); var ol = out.lease(); Arena arena = Arena.ofConfined()) {
-                MemorySegment in = Kernel.describe(arena, v.segmentUnderLease(), v.geometry().dims(),
-                        v.geometry().spacing());
-                MemorySegment b = arena.allocate(JAVA_LONG, boxes.length);
-                MemorySegment dst = out.segmentUnderLease();
-                long size = SIZE;
-                NativeLib.call("lungmask preprocessing", err -> (int) H.LUNGMASK_PREPROCESS.invokeExact(in, size, dst,
-                        b, err));
-                MemorySegment.copy(b, JAVA_LONG, 0, boxes, 0, boxes.length);
+            long[] boxes;
+            try (var vl = v.lease(); var ol = out.lease()) {
+                boxes = ContextCalls.lungmaskPreprocess(v, SIZE, out, 4 * v.nz());
             } catch (RuntimeException e) {
                 out.close();
                 throw e;
@@ -69,23 +59,11 @@ public final class LungmaskPipeline {
     public static Volume segment(Volume ct, Classifier unet, Kernel kernel, boolean postprocess) {
         try (Prepared p = prepare(ct, kernel); Volume labels = Volume.allocate(p.slices().geometry());
                 Volume lpsLabels = Volume.allocate(p.lpsGeometry())) {
-            try (var cl = unet.lease(); var kl = kernel.lease(); var sl = p.slices().lease(); var ll = labels.lease();
-                    Arena arena = Arena.ofConfined()) {
-                MemorySegment in = Kernel.describe(arena, p.slices().segmentUnderLease(),
-                        p.slices().geometry().dims(), p.slices().geometry().spacing());
-                MemorySegment out = Kernel.describe(arena, labels.segmentUnderLease(), labels.geometry().dims(),
-                        labels.geometry().spacing());
-                MemorySegment ctx = kernel.handle();
-                MemorySegment h = unet.handle();
-                NativeLib.call("lungmask U-Net", err -> (int) H.CLF_ARGMAX.invokeExact(ctx, h, in, out, err));
+            try (var cl = unet.lease(); var kl = kernel.lease(); var sl = p.slices().lease(); var ll = labels.lease()) {
+                ModelCalls.argmax(kernel.object(), unet.object(), p.slices(), labels, "lungmask U-Net");
             }
-            try (var ll = labels.lease(); var ol = lpsLabels.lease(); Arena arena = Arena.ofConfined()) {
-                MemorySegment lab = labels.segmentUnderLease();
-                MemorySegment b = arena.allocateFrom(JAVA_LONG, p.boxes());
-                MemorySegment out = Kernel.describe(arena, lpsLabels.segmentUnderLease(), lpsLabels.geometry().dims(),
-                        lpsLabels.geometry().spacing());
-                long size = SIZE;
-                NativeLib.call("lungmask restore", err -> (int) H.LUNGMASK_RESTORE.invokeExact(lab, size, b, out, err));
+            try (var ll = labels.lease(); var ol = lpsLabels.lease()) {
+                ContextCalls.lungmaskRestore(labels, SIZE, p.boxes(), lpsLabels);
             }
             // No resampling happened, so going back is the exact inverse permutation/flip.
             if (!postprocess) {

@@ -4,7 +4,6 @@ import org.ctcf.core.Volume;
 import org.ctcf.core.Geometry;
 import org.ctcf.core.Affine;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /** Image-quality measures between two volumes on the same grid, computed over the off-heap voxels. */
 public final class Metrics {
@@ -25,26 +24,33 @@ public final class Metrics {
         if (a.nx() != b.nx() || a.ny() != b.ny() || a.nz() != b.nz()) {
             throw new IllegalArgumentException("volumes differ in dims: " + a.geometry() + " vs " + b.geometry());
         }
-        return a.withSegment(sa -> b.withSegment(sb -> {
-            long n = a.voxelCount();
-            double abs = 0;
-            double sq = 0;
-            for (long i = 0; i < n; i++) {
-                double x = Math.min(Math.max(sa.getAtIndex(JAVA_FLOAT, i), low), high);
-                double y = Math.min(Math.max(sb.getAtIndex(JAVA_FLOAT, i), low), high);
+        long n = a.voxelCount();
+        double abs = 0;
+        double sq = 0;
+        float[] ba = new float[(int) Math.min(n, 1 << 20)];
+        float[] bb = new float[ba.length];
+        for (long off = 0; off < n; off += ba.length) {  // in blocks: the voxels stay off the heap
+            int len = (int) Math.min(ba.length, n - off);
+            float[] xa = len == ba.length ? ba : new float[len];
+            float[] xb = len == bb.length ? bb : new float[len];
+            a.read(off, xa);
+            b.read(off, xb);
+            for (int i = 0; i < len; i++) {
+                double x = Math.min(Math.max(xa[i], low), high);
+                double y = Math.min(Math.max(xb[i], low), high);
                 double d = x - y;
                 abs += Math.abs(d);
                 sq += d * d;
             }
-            double rmse = Math.sqrt(sq / n);
-            double psnr = rmse == 0 ? Double.POSITIVE_INFINITY : 20 * Math.log10((high - low) / rmse);
-            return new Errors(abs / n, rmse, psnr, n);
-        }));
+        }
+        double rmse = Math.sqrt(sq / n);
+        double psnr = rmse == 0 ? Double.POSITIVE_INFINITY : 20 * Math.log10((high - low) / rmse);
+        return new Errors(abs / n, rmse, psnr, n);
     }
 
     /** Heap copy of a volume's voxels (x fastest). */
     public static float[] toArray(Volume v) {
-        return v.withSegment(s -> s.asSlice(0, 4 * v.voxelCount()).toArray(JAVA_FLOAT));
+        return v.toArray();
     }
 
     /**

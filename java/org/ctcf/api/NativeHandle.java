@@ -1,47 +1,36 @@
 package org.ctcf.api;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
-
 import org.ctcf.core.RefCounted;
+import org.ctcf.internal.NativeObject;
 
 /**
- * One kernel-owned object (context, autoencoder, classifier, tensor) behind a Java owner: the opaque handle, its
- * {@code ctcf_*_free} function, and the {@link RefCounted} lifetime that makes {@link #close()} idempotent and safe
- * while another thread is inside a native call with it.
+ * The base of every api class that owns a kernel object: it holds the {@link NativeObject} (the handle, its free
+ * function and its reference-counted lifetime) and forwards lifecycle calls to it, so {@link #close()} is idempotent
+ * and safe while another thread is inside a native call with the object.
  */
 abstract class NativeHandle implements AutoCloseable {
-    private final MemorySegment handle;
-    private final RefCounted life;
+    private final NativeObject object;
 
-    /** {@code free} is the entry point of type {@code (MemorySegment)void} that releases {@code handle}. */
-    NativeHandle(String what, MemorySegment handle, MethodHandle free) {
-        this.handle = handle;
-        this.life = new RefCounted(what, () -> {
-            try {
-                free.invokeExact(handle);
-            } catch (Throwable t) {
-                throw new IllegalStateException("freeing the native " + what + " failed", t);
-            }
-        });
+    NativeHandle(NativeObject object) {
+        this.object = object;
     }
 
     /** A lease keeping the native object alive during a call. */
     RefCounted.Lease lease() {
-        return life.acquire();
+        return object.lease();
     }
 
-    /** The native object; valid only under a {@link #lease()}. */
-    MemorySegment handle() {
-        return handle;
+    /** The kernel object, for the call classes of {@code org.ctcf.internal}; use it only under a {@link #lease()}. */
+    NativeObject object() {
+        return object;
     }
 
     public boolean isClosed() {
-        return life.isClosed();
+        return object.isClosed();
     }
 
     @Override
     public void close() {
-        life.close();
+        object.close();
     }
 }

@@ -1,12 +1,7 @@
 package org.ctcf.api;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,9 +9,9 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.ctcf.internal.ModelCalls;
 import org.ctcf.internal.NamedParameters;
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.NativeObject;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -34,19 +29,16 @@ public final class Perceptual extends NativeHandle {
     private final Kernel kernel;
     private String description;
 
-    private Perceptual(MemorySegment handle, Kernel kernel, String description) {
-        super("perceptual model", handle, H.PERCEPTUAL_FREE);
+    private Perceptual(NativeObject model, Kernel kernel, String description) {
+        super(model);
         this.kernel = kernel;
         this.description = description;
     }
 
     /** VGG-16 with LibTorch's random initialisation and linear weights 1 (for tests and for loading into). */
     public static Perceptual create(Kernel kernel) {
-        try (var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ADDRESS);
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("creating the LPIPS network", err -> (int) H.PERCEPTUAL_CREATE.invokeExact(ctx, out, err));
-            return new Perceptual(out.get(ADDRESS, 0), kernel, "LPIPS (random VGG-16)");
+        try (var kl = kernel.lease()) {
+            return new Perceptual(ModelCalls.perceptualCreate(kernel.object()), kernel, "LPIPS (random VGG-16)");
         }
     }
 
@@ -113,7 +105,7 @@ public final class Perceptual extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return NamedParameters.of(NamedParameters.Owner.PERCEPTUAL, handle());
+        return NamedParameters.of(NamedParameters.Owner.PERCEPTUAL, object());
     }
 
     /** LPIPS distances between {@code n} image pairs [n, channels (1 or 3), ny, nx] in [-1, 1], C order. */
@@ -122,15 +114,8 @@ public final class Perceptual extends NativeHandle {
         if (a.length != count || b.length != count) {
             throw new IllegalArgumentException("images must hold n x channels x ny x nx = " + count + " values");
         }
-        try (var lease = lease(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment as = arena.allocateFrom(JAVA_FLOAT, a);
-            MemorySegment bs = arena.allocateFrom(JAVA_FLOAT, b);
-            MemorySegment out = arena.allocate(JAVA_DOUBLE, n);
-            MemorySegment ctx = kernel.handle();
-            MemorySegment h = handle();
-            NativeLib.call("LPIPS distance", err -> (int) H.PERCEPTUAL_DISTANCE.invokeExact(ctx, h, as, bs, (long) n,
-                    (long) channels, (long) ny, (long) nx, out, err));
-            return out.toArray(JAVA_DOUBLE);
+        try (var lease = lease(); var kl = kernel.lease()) {
+            return ModelCalls.perceptualDistance(kernel.object(), object(), a, b, n, channels, ny, nx);
         }
     }
 

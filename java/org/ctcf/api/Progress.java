@@ -1,6 +1,7 @@
 package org.ctcf.api;
 
 import org.ctcf.core.CtcfException;
+import org.ctcf.internal.Specs;
 
 /**
  * A progress report from a running explanation: the phase, which chunk of how many, the search or sweep step,
@@ -8,21 +9,25 @@ import org.ctcf.core.CtcfException;
  */
 public record Progress(Phase phase, long chunk, long chunks, long step, double lambda, double prediction) {
     public enum Phase {
-        ENCODE, GRADIENT, SEARCH_STEP, SWEEP_FRAME, CHUNK_DONE,
+        ENCODE(Specs.Phase.ENCODE_DECODE), GRADIENT(Specs.Phase.GRADIENT), SEARCH_STEP(Specs.Phase.SEARCH_STEP),
+        SWEEP_FRAME(Specs.Phase.SWEEP_FRAME), CHUNK_DONE(Specs.Phase.CHUNK_DONE),
         /** A saliency map: step = work done, λ = work in all. */
-        SALIENCY;
+        SALIENCY(Specs.Phase.SALIENCY);
 
-        /** From the kernel's phase code (explicit values, see ctcf_progress_fn). */
-        static Phase of(int code) {
-            return switch (code) {
-                case 0 -> ENCODE;
-                case 1 -> GRADIENT;
-                case 2 -> SEARCH_STEP;
-                case 3 -> SWEEP_FRAME;
-                case 4 -> CHUNK_DONE;
-                case 5 -> SALIENCY;
-                default -> throw new IllegalArgumentException("unknown progress phase " + code);
-            };
+        private final Specs.Phase kernel;
+
+        Phase(Specs.Phase kernel) {
+            this.kernel = kernel;
+        }
+
+        /** The phase the kernel reported (ctcf_progress_phase). */
+        static Phase of(Specs.Phase kernelPhase) {
+            for (Phase p : values()) {
+                if (p.kernel == kernelPhase) {
+                    return p;
+                }
+            }
+            throw new IllegalStateException("no progress phase for the kernel's " + kernelPhase);
         }
     }
 

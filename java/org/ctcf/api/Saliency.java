@@ -1,20 +1,15 @@
 package org.ctcf.api;
 
+import org.ctcf.internal.ShiftCalls;
+import org.ctcf.internal.Specs;
+
 import org.ctcf.core.Volume;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.ErrorCode;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Locale;
 
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
 
 /**
  * Classic attribution maps of a classifier's explained score, computed in the kernel: the baselines the paper
@@ -137,45 +132,24 @@ public final class Saliency {
     public static Map compute(Volume x, Classifier clf, Target target, Method method, Options o,
             Progress.Listener listener) {
         Kernel kernel = clf.kernel();
-        LatentShift.Upcall upcall = new LatentShift.Upcall(listener == null ? Progress.Listener.NONE : listener);
         Volume out = Volume.allocate(x.geometry());
-        try (var kl = kernel.lease(); var cl = clf.lease(); var vl = x.lease(); var ol = out.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment vol = Kernel.describe(arena, x.segmentUnderLease(), x.geometry().dims(),
-                    x.geometry().spacing());
-            MemorySegment spec = LatentShift.scoreSpec(arena, target);
-            MemorySegment opts = arena.allocate(NativeLib.SALIENCY_OPTIONS);
-            var L = NativeLib.SALIENCY_OPTIONS;
-            opts.set(JAVA_INT, NativeLib.offsetOf(L, "steps"), o.steps());
-            opts.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "baseline"), o.baseline());
-            for (int a = 0; a < 3; a++) {
-                opts.set(JAVA_LONG, NativeLib.offsetOf(L, "window") + 8L * a, o.window()[a]);
-                opts.set(JAVA_LONG, NativeLib.offsetOf(L, "stride") + 8L * a, o.stride()[a]);
-            }
-            opts.set(JAVA_DOUBLE, NativeLib.offsetOf(L, "fill"), o.fill());
-            opts.set(JAVA_LONG, NativeLib.offsetOf(L, "batch"), o.batch());
-            opts.set(ADDRESS, NativeLib.offsetOf(L, "layer"), o.layer() == null ? MemorySegment.NULL
-                    : arena.allocateFrom(o.layer(), java.nio.charset.StandardCharsets.UTF_8));
-            MemorySegment cb = upcall.stub(arena);
-            MemorySegment value = arena.allocate(JAVA_DOUBLE);
-            MemorySegment ctx = kernel.handle();
-            MemorySegment ch = clf.handle();
-            MemorySegment dst = out.segmentUnderLease();
-            int code = method.code;
-            try {
-                NativeLib.call(method.label() + " saliency", err -> (int) H.SALIENCY.invokeExact(ctx, ch, spec, vol,
-                        code, opts, cb, MemorySegment.NULL, dst, value, err));
-            } catch (CtcfException.CancelledException e) {
-                if (upcall.failure != null) {
-                    throw new CtcfException(ErrorCode.INTERNAL, "the progress listener failed: " + upcall.failure,
-                            upcall.failure);
-                }
-                throw e;
-            }
-            return new Map(out, value.get(JAVA_DOUBLE, 0), method);
+        try (var kl = kernel.lease(); var cl = clf.lease(); var vl = x.lease(); var ol = out.lease()) {
+            Specs.Saliency spec = new Specs.Saliency(o.steps(), o.baseline(), toLongs(o.window()), toLongs(o.stride()),
+                    o.fill(), o.batch(), o.layer());
+            double score = ShiftCalls.saliency(kernel.object(), clf.object(), target.spec(), x, method.code, spec,
+                    method.label() + " saliency", LatentShift.sink(listener), out);
+            return new Map(out, score, method);
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
+    }
+
+    private static long[] toLongs(int[] v) {
+        long[] out = new long[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i];
+        }
+        return out;
     }
 }

@@ -4,15 +4,8 @@ import org.ctcf.core.Volume;
 import org.ctcf.core.Geometry;
 import org.ctcf.core.CtcfException;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -20,8 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 import org.ctcf.internal.NamedParameters;
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.ModelCalls;
+import org.ctcf.internal.NativeObject;
+import org.ctcf.internal.Specs;
 import org.ctcf.io.checkpoint.Checkpoint;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -50,28 +44,22 @@ public final class SliceAutoencoder extends NativeHandle {
     private SliceWrapper wrapper = SliceWrapper.plain();
     private int batchSize = 16;
 
-    private SliceAutoencoder(MemorySegment handle, VqConfig config, Kernel kernel) {
-        super("autoencoder", handle, H.AE_FREE);
+    private SliceAutoencoder(NativeObject model, VqConfig config, Kernel kernel) {
+        super(model);
         this.config = config;
         this.kernel = kernel;
     }
 
     /** A model with random weights (taming's initialisation) on {@code kernel}'s device. */
     public static SliceAutoencoder create(VqConfig config, Kernel kernel) {
-        NativeLib.ensureLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment c = nativeConfig(arena, config);
-            MemorySegment out = arena.allocate(ADDRESS);
-            NativeLib.call("building the VQ-GAN", err -> (int) H.AE_CREATE.invokeExact(c, out, err));
-            SliceAutoencoder ae = new SliceAutoencoder(out.get(ADDRESS, 0), config, kernel);
-            try {
-                ae.moveToKernelDevice();
-            } catch (RuntimeException e) {
-                ae.close();
-                throw e;
-            }
-            return ae;
+        SliceAutoencoder ae = new SliceAutoencoder(ModelCalls.autoencoderCreate(spec(config)), config, kernel);
+        try {
+            ae.moveToKernelDevice();
+        } catch (RuntimeException e) {
+            ae.close();
+            throw e;
         }
+        return ae;
     }
 
     /**
@@ -144,7 +132,7 @@ public final class SliceAutoencoder extends NativeHandle {
     }
 
     private NamedParameters named() {
-        return NamedParameters.of(NamedParameters.Owner.AUTOENCODER, handle());
+        return NamedParameters.of(NamedParameters.Owner.AUTOENCODER, object());
     }
 
     public List<Parameter> parameters() {
@@ -171,9 +159,7 @@ public final class SliceAutoencoder extends NativeHandle {
 
     private void moveToKernelDevice() {
         try (var lease = lease(); var kl = kernel.lease()) {
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("moving the VQ-GAN to " + kernel.device(),
-                    err -> (int) H.AE_TO.invokeExact(handle(), ctx, err));
+            ModelCalls.autoencoderTo(object(), kernel.object(), kernel.device().toString());
         }
     }
 
@@ -206,17 +192,8 @@ public final class SliceAutoencoder extends NativeHandle {
 
     /** Quantized latents {@code [nz, embed_dim, h, w]} of every slice of {@code volume} (no autograd). */
     public Latents encode(Volume volume) {
-        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment in = Kernel.describe(arena, volume.segmentUnderLease(), volume.geometry().dims(),
-                    volume.geometry().spacing());
-            MemorySegment w = nativeWrapper(arena, wrapper);
-            MemorySegment out = arena.allocate(ADDRESS);
-            MemorySegment ctx = kernel.handle();
-            long b = batchSize;
-            NativeLib.call("encoding " + volume.geometry(), err -> (int) H.AE_ENCODE_VOLUME.invokeExact(ctx, handle(), w,
-                    in, b, out, err));
-            return new Latents(out.get(ADDRESS, 0));
+        try (var lease = lease(); var kl = kernel.lease(); var vl = volume.lease()) {
+            return new Latents(ModelCalls.encode(kernel.object(), object(), wrapper.spec(), volume, batchSize));
         }
     }
 
@@ -224,15 +201,8 @@ public final class SliceAutoencoder extends NativeHandle {
     public Volume decode(Latents latents, Geometry geometry) {
         Volume out = Volume.allocate(geometry);
         boolean ok = false;
-        try (var lease = lease(); var kl = kernel.lease(); var ll = latents.lease(); var ol = out.lease();
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment desc = Kernel.describe(arena, out.segmentUnderLease(), geometry.dims(), geometry.spacing());
-            MemorySegment w = nativeWrapper(arena, wrapper);
-            MemorySegment ctx = kernel.handle();
-            MemorySegment z = latents.handle();
-            long b = batchSize;
-            NativeLib.call("decoding onto " + geometry, err -> (int) H.AE_DECODE_VOLUME.invokeExact(ctx, handle(), w, z, b,
-                    desc, err));
+        try (var lease = lease(); var kl = kernel.lease(); var ll = latents.lease(); var ol = out.lease()) {
+            ModelCalls.decode(kernel.object(), object(), wrapper.spec(), latents.object(), batchSize, out);
             ok = true;
             return out;
         } finally {
@@ -254,14 +224,8 @@ public final class SliceAutoencoder extends NativeHandle {
     }
 
     public Latents run(RawOp op, float[] input, long n, long c, long h, long w) {
-        try (var lease = lease(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment in = arena.allocateFrom(JAVA_FLOAT, input);
-            MemorySegment shape = arena.allocateFrom(JAVA_LONG, n, c, h, w);
-            MemorySegment out = arena.allocate(ADDRESS);
-            MemorySegment ctx = kernel.handle();
-            int code = op.code;
-            NativeLib.call("VQ-GAN " + op, err -> (int) H.AE_RUN.invokeExact(ctx, handle(), code, in, shape, out, err));
-            return new Latents(out.get(ADDRESS, 0));
+        try (var lease = lease(); var kl = kernel.lease()) {
+            return new Latents(ModelCalls.autoencoderRun(kernel.object(), object(), op.code, input, n, c, h, w));
         }
     }
 
@@ -301,42 +265,10 @@ public final class SliceAutoencoder extends NativeHandle {
 
 
 
-    static MemorySegment nativeConfig(Arena arena, VqConfig c) {
-        MemorySegment s = arena.allocate(NativeLib.VQ_CONFIG);
-        String[] longs = {"ch", "out_ch", "in_channels", "resolution", "z_channels", "num_res_blocks", "embed_dim",
-            "n_embed"};
-        long[] values = {c.ch(), c.outCh(), c.inChannels(), c.resolution(), c.zChannels(), c.numResBlocks(),
-            c.embedDim(), c.nEmbed()};
-        for (int i = 0; i < longs.length; i++) {
-            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.VQ_CONFIG, longs[i]), values[i]);
-        }
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "double_z"), c.doubleZ() ? 1 : 0);
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "resamp_with_conv"), c.resampWithConv() ? 1 : 0);
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "n_ch_mult"), c.chMult().size());
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "n_attn_resolutions"), c.attnResolutions().size());
-        long cm = NativeLib.offsetOf(NativeLib.VQ_CONFIG, "ch_mult");
-        long ar = NativeLib.offsetOf(NativeLib.VQ_CONFIG, "attn_resolutions");
-        for (int i = 0; i < c.chMult().size(); i++) {
-            s.set(JAVA_LONG, cm + 8L * i, c.chMult().get(i));
-        }
-        for (int i = 0; i < c.attnResolutions().size(); i++) {
-            s.set(JAVA_LONG, ar + 8L * i, c.attnResolutions().get(i));
-        }
-        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.VQ_CONFIG, "dropout"), c.dropout());
-        return s;
-    }
-
-    static MemorySegment nativeWrapper(Arena arena, SliceWrapper w) {
-        MemorySegment s = arena.allocate(NativeLib.SLICE_WRAPPER);
-        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "in_scale"), w.inScale());
-        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "in_shift"), w.inShift());
-        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "out_scale"), w.outScale());
-        s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "out_shift"), w.outShift());
-        s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "resize"), w.resize());
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "transpose"), w.transpose() ? 1 : 0);
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "reference_orientation"),
-                w.referenceOrientation() ? 1 : 0);
-        s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.SLICE_WRAPPER, "antialias"), w.antialias() ? 1 : 0);
-        return s;
+    private static Specs.Vq spec(VqConfig c) {
+        return new Specs.Vq(c.ch(), c.outCh(), c.inChannels(), c.resolution(), c.zChannels(), c.numResBlocks(),
+                c.embedDim(), c.nEmbed(), c.doubleZ(), c.resampWithConv(),
+                c.chMult().stream().mapToLong(Number::longValue).toArray(),
+                c.attnResolutions().stream().mapToLong(Number::longValue).toArray(), c.dropout());
     }
 }

@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.internal.Specs;
+
 import java.util.Iterator;
 import java.util.Set;
 
@@ -175,5 +177,11 @@ public record SliceWrapper(double inScale, double inShift, double outScale, doub
             }
         }
         return toString();
+    }
+
+    /** The kernel's ctcf_slice_wrapper for this mapping. */
+    Specs.Wrapper spec() {
+        return new Specs.Wrapper(inScale, inShift, outScale, outShift, resize, transpose, referenceOrientation,
+                antialias);
     }
 }

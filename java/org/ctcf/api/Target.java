@@ -1,5 +1,7 @@
 package org.ctcf.api;
 
+import org.ctcf.internal.Specs;
+
 /**
  * The number Latent Shift explains (the kernel's {@code ctcf_score_spec}): the classifier's output, through
  * {@code activation} over the class axis, column {@code index} (or, for segmentation maps, channel {@code index}
@@ -81,5 +83,10 @@ public record Target(int index, Activation activation, Reducer reducer, double o
 
     public Target withIndex(int i) {
         return new Target(i, activation, reducer, offset, sigmoid);
+    }
+
+    /** The kernel's ctcf_score_spec for this target. */
+    Specs.Score spec() {
+        return new Specs.Score(index, sigmoid, activation.code, offset, reducer.code);
     }
 }

@@ -1,20 +1,14 @@
 package org.ctcf.api;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
 import org.ctcf.internal.NamedParameters;
-import org.ctcf.internal.NativeLib;
-import org.ctcf.internal.NativeLib.H;
+import org.ctcf.internal.NativeObject;
+import org.ctcf.internal.Specs;
+import org.ctcf.internal.TrainCalls;
 import org.ctcf.core.RefCounted;
 import org.ctcf.io.checkpoint.ModelFormatException;
 import org.ctcf.io.checkpoint.SafeTensors;
@@ -58,20 +52,9 @@ public final class Trainer extends NativeHandle {
                     discLearningRate, start, channels, layers, codeRestartEvery);
         }
 
-        MemorySegment toNative(Arena arena) {
-            MemorySegment s = arena.allocate(NativeLib.TRAIN_OPTIONS);
-            String[] d = {"learning_rate", "beta1", "beta2", "weight_decay", "codebook_weight", "commitment",
-                "disc_weight", "disc_learning_rate"};
-            double[] v = {learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
-                discLearningRate};
-            for (int i = 0; i < d.length; i++) {
-                s.set(JAVA_DOUBLE, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, d[i]), v[i]);
-            }
-            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_start"), discStart);
-            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_channels"), discChannels);
-            s.set(JAVA_INT, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "disc_layers"), discLayers);
-            s.set(JAVA_LONG, NativeLib.offsetOf(NativeLib.TRAIN_OPTIONS, "code_restart_every"), codeRestartEvery);
-            return s;
+        Specs.Train spec() {
+            return new Specs.Train(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
+                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery);
         }
     }
 
@@ -85,8 +68,8 @@ public final class Trainer extends NativeHandle {
     private final NativeHandle model;
     private RefCounted.Lease perceptualLease;
 
-    private Trainer(MemorySegment handle, Kernel kernel, NativeHandle model, RefCounted.Lease modelLease) {
-        super("trainer", handle, H.TRAINER_FREE);
+    private Trainer(NativeObject trainer, Kernel kernel, NativeHandle model, RefCounted.Lease modelLease) {
+        super(trainer);
         this.kernel = kernel;
         this.model = model;
         this.modelLease = modelLease;
@@ -94,23 +77,16 @@ public final class Trainer extends NativeHandle {
 
     /** Seeds LibTorch's generator; models created afterwards get reproducible initial weights. */
     public static void manualSeed(long seed) {
-        NativeLib.ensureLoaded();
-        NativeLib.call("seeding", err -> (int) H.MANUAL_SEED.invokeExact(seed, err));
+        TrainCalls.manualSeed(seed);
     }
 
     /** A trainer for the slice autoencoder; slices pass through {@code wrapper} as in encoding. */
     public static Trainer forAutoencoder(SliceAutoencoder ae, SliceWrapper wrapper, Options options) {
         Kernel k = ae.kernel();
         RefCounted.Lease ml = ae.lease();
-        try (var kl = k.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment w = SliceAutoencoder.nativeWrapper(arena, wrapper);
-            MemorySegment o = options.toNative(arena);
-            MemorySegment out = arena.allocate(ADDRESS);
-            MemorySegment ctx = k.handle();
-            MemorySegment h = ae.handle();
-            NativeLib.call("creating the autoencoder trainer", err -> (int) H.TRAINER_AE.invokeExact(ctx, h, w, o, out,
-                    err));
-            return new Trainer(out.get(ADDRESS, 0), k, ae, ml);
+        try (var kl = k.lease()) {
+            return new Trainer(TrainCalls.autoencoderTrainer(k.object(), ae.object(), wrapper.spec(), options.spec()), k,
+                    ae, ml);
         } catch (RuntimeException e) {
             ml.close();
             throw e;
@@ -121,14 +97,8 @@ public final class Trainer extends NativeHandle {
     public static Trainer forClassifier(Classifier clf, Options options) {
         Kernel k = clf.kernel();
         RefCounted.Lease ml = clf.lease();
-        try (var kl = k.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment o = options.toNative(arena);
-            MemorySegment out = arena.allocate(ADDRESS);
-            MemorySegment ctx = k.handle();
-            MemorySegment h = clf.handle();
-            NativeLib.call("creating the classifier trainer", err -> (int) H.TRAINER_CLF.invokeExact(ctx, h, o, out,
-                    err));
-            return new Trainer(out.get(ADDRESS, 0), k, clf, ml);
+        try (var kl = k.lease()) {
+            return new Trainer(TrainCalls.classifierTrainer(k.object(), clf.object(), options.spec()), k, clf, ml);
         } catch (RuntimeException e) {
             ml.close();
             throw e;
@@ -149,9 +119,7 @@ public final class Trainer extends NativeHandle {
         }
         RefCounted.Lease pl = p == null ? null : p.lease();
         try (var lease = lease()) {
-            MemorySegment ph = p == null ? MemorySegment.NULL : p.handle();
-            NativeLib.call("setting the perceptual loss", err -> (int) H.TRAINER_SET_PERCEPTUAL.invokeExact(handle(),
-                    ph, weight, err));
+            TrainCalls.setPerceptual(object(), p == null ? null : p.object(), weight);
         } catch (RuntimeException e) {
             if (pl != null) {
                 pl.close();
@@ -182,31 +150,15 @@ public final class Trainer extends NativeHandle {
         if (n != x.length) {
             throw new IllegalArgumentException("input holds " + x.length + " values, shape needs " + n);
         }
-        try (var lease = lease(); var ml = model.lease(); var kl = kernel.lease(); Arena arena = Arena.ofConfined()) {
-            MemorySegment xs = arena.allocateFrom(JAVA_FLOAT, x);
-            MemorySegment xsh = arena.allocateFrom(JAVA_LONG, shape);
-            MemorySegment ys = y == null ? MemorySegment.NULL : arena.allocateFrom(JAVA_FLOAT, y);
-            MemorySegment ysh = yShape == null ? MemorySegment.NULL : arena.allocateFrom(JAVA_LONG, yShape);
-            int xn = shape.length;
-            int yn = yShape == null ? 0 : yShape.length;
-            MemorySegment st = arena.allocate(NativeLib.TRAIN_STATS);
-            MemorySegment ctx = kernel.handle();
-            NativeLib.call("training step", err -> (int) H.TRAINER_STEP.invokeExact(ctx, handle(), xs, xn, xsh, ys, yn,
-                    ysh, st, err));
-            return new Stats(st.get(JAVA_LONG, off("step")), st.get(JAVA_DOUBLE, off("loss")),
-                    st.get(JAVA_DOUBLE, off("reconstruction")), st.get(JAVA_DOUBLE, off("codebook")),
-                    st.get(JAVA_DOUBLE, off("generator")), st.get(JAVA_DOUBLE, off("discriminator")),
-                    st.get(JAVA_DOUBLE, off("adaptive_weight")), st.get(JAVA_LONG, off("codes_used")),
-                    st.get(JAVA_DOUBLE, off("perceptual")));
+        try (var lease = lease(); var ml = model.lease(); var kl = kernel.lease()) {
+            Specs.TrainStats st = TrainCalls.step(kernel.object(), object(), x, shape, y, yShape);
+            return new Stats(st.step(), st.loss(), st.reconstruction(), st.codebook(), st.generator(),
+                    st.discriminator(), st.adaptiveWeight(), st.codesUsed(), st.perceptual());
         }
     }
 
-    private static long off(String name) {
-        return NativeLib.offsetOf(NativeLib.TRAIN_STATS, name);
-    }
-
     private NamedParameters state() {
-        return NamedParameters.of(NamedParameters.Owner.TRAINER_STATE, handle());
+        return NamedParameters.of(NamedParameters.Owner.TRAINER_STATE, object());
     }
 
     /** Steps done so far (restored by {@link #loadState}). */

@@ -53,15 +53,12 @@ final class SegmentCommand implements Callable<Integer> {
         try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
                 Volume labels = LungmaskPipeline.segment(ct, clf, k, !noPostprocessing)) {
             long[] counts = new long[Math.max(2, c.outputCount())];
-            labels.withSegment(seg -> {
-                for (long i = 0; i < labels.voxelCount(); i++) {
-                    int l = (int) seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i);
-                    if (l >= 0 && l < counts.length) {
-                        counts[l]++;
-                    }
+            for (float v : labels.toArray()) {
+                int l = (int) v;
+                if (l >= 0 && l < counts.length) {
+                    counts[l]++;
                 }
-                return null;
-            });
+            }
             for (int l = 0; l < counts.length; l++) {
                 o.printf(Locale.ROOT, "label %d %-16s %,d voxels%n", l, l < c.classes().size() ? c.classes().get(l)
                         : "", counts[l]);

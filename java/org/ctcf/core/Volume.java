@@ -160,6 +160,29 @@ public final class Volume implements AutoCloseable {
         }
     }
 
+    /** Copies {@code dst.length} voxels starting at linear index {@code offset} (x fastest) into {@code dst}. */
+    public void read(long offset, float[] dst) {
+        if (offset < 0 || offset + dst.length > voxelCount()) {
+            throw new IndexOutOfBoundsException("voxels [" + offset + ", " + (offset + dst.length) + ") of "
+                    + voxelCount());
+        }
+        withSegment(seg -> {
+            MemorySegment.copy(seg, JAVA_FLOAT, 4 * offset, dst, 0, dst.length);
+            return null;
+        });
+    }
+
+    /** A heap copy of every voxel (x fastest); for volumes that fit a Java array. */
+    public float[] toArray() {
+        long n = voxelCount();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("volume " + geometry + " is too large for a Java array");
+        }
+        float[] out = new float[(int) n];
+        read(0, out);
+        return out;
+    }
+
     /** Minimum, maximum, mean and count of non-finite voxels, in one pass over the off-heap data. */
     public VoxelStats stats() {
         return withSegment(seg -> {

@@ -73,9 +73,9 @@ public final class NamedParameters {
         this.view = view;
     }
 
-    /** The named tensors of {@code object} (a live handle of the given kind, leased by the caller). */
-    public static NamedParameters of(Owner owner, MemorySegment object) {
-        return new NamedParameters(owner.view(object));
+    /** The named tensors of {@code object} (of the given kind, leased by the caller). */
+    public static NamedParameters of(Owner owner, NativeObject object) {
+        return new NamedParameters(owner.view(object.handle()));
     }
 
     public List<Parameter> list() {

@@ -14,6 +14,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.CtcfException.NativeLibraryException;
@@ -113,7 +117,7 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
             JAVA_DOUBLE.withName("stitched_prediction"),
-            MemoryLayout.sequenceLayout(6, JAVA_DOUBLE).withName("seconds"),
+            MemoryLayout.sequenceLayout(Specs.Timer.COUNT, JAVA_DOUBLE).withName("seconds"),
             MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("dims"),
             JAVA_LONG.withName("frames"),
             JAVA_LONG.withName("lambdas_evaluated"),
@@ -155,28 +159,66 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("adaptive_weight"),
             JAVA_LONG.withName("codes_used"),
             JAVA_DOUBLE.withName("perceptual"));
+    /** Every struct shared with ctcf.h, by its C name without the ctcf_ prefix; checked against the C layouts. */
+    static final Map<String, StructLayout> SHARED_STRUCTS = sharedStructs();
+
+    private static Map<String, StructLayout> sharedStructs() {
+        Map<String, StructLayout> m = new LinkedHashMap<>();
+        m.put("error", ERROR);
+        m.put("volume", VOLUME);
+        m.put("preprocess_params", PREPROCESS_PARAMS);
+        m.put("vq_config", VQ_CONFIG);
+        m.put("slice_wrapper", SLICE_WRAPPER);
+        m.put("score_spec", SCORE_SPEC);
+        m.put("shift_options", SHIFT_OPTIONS);
+        m.put("saliency_options", SALIENCY_OPTIONS);
+        m.put("result_info", RESULT_INFO);
+        m.put("chunk_row", CHUNK_ROW);
+        m.put("train_options", TRAIN_OPTIONS);
+        m.put("train_stats", TRAIN_STATS);
+        return Map.copyOf(m);
+    }
+
+    /**
+     * Where {@code layouts} (C name → Java layout) disagree with the compiled library's {@code sizeof}/{@code offsetof}
+     * (ctcf_abi_layout), one line per size or field; empty when they agree. Unnamed members (padding) are skipped.
+     */
+    static List<String> layoutMismatches(Map<String, StructLayout> layouts) {
+        List<String> wrong = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(JAVA_LONG);
+            for (var e : layouts.entrySet()) {
+                MemorySegment type = arena.allocateFrom(e.getKey(), StandardCharsets.UTF_8);
+                StructLayout l = e.getValue();
+                List<String> names = new ArrayList<>();
+                names.add(null);
+                l.memberLayouts().forEach(m -> m.name().ifPresent(names::add));
+                for (String field : names) {
+                    long java = field == null ? l.byteSize() : l.byteOffset(MemoryLayout.PathElement.groupElement(field));
+                    MemorySegment f = field == null ? MemorySegment.NULL : arena.allocateFrom(field,
+                            StandardCharsets.UTF_8);
+                    MemorySegment err = arena.allocate(ERROR);
+                    int status;
+                    try {
+                        status = (int) H.ABI_LAYOUT.invokeExact(type, f, value, err);
+                    } catch (Throwable t) {
+                        throw new IllegalStateException("ctcf_abi_layout failed", t);
+                    }
+                    String what = "ctcf_" + e.getKey() + (field == null ? " size" : "." + field);
+                    if (status != 0) {
+                        wrong.add(what + ": unknown to the library");
+                    } else if (value.get(JAVA_LONG, 0) != java) {
+                        wrong.add(what + " is " + value.get(JAVA_LONG, 0) + " in C, " + java + " in Java");
+                    }
+                }
+            }
+        }
+        return wrong;
+    }
+
     /** ctcf_progress_fn. */
     public static final FunctionDescriptor PROGRESS_FN = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, JAVA_DOUBLE, JAVA_DOUBLE);
-
-    public static long offsetOf(StructLayout l, String name) {
-        return offset(l, name);
-    }
-
-    public static final long VOLUME_DATA = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("data"));
-    public static final long VOLUME_DIMS = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("dims"));
-    public static final long VOLUME_SPACING = VOLUME.byteOffset(MemoryLayout.PathElement.groupElement("spacing"));
-    public static final long PP_PERM = offset(PREPROCESS_PARAMS, "axis_perm");
-    public static final long PP_FLIP = offset(PREPROCESS_PARAMS, "axis_flip");
-    public static final long PP_TARGET = offset(PREPROCESS_PARAMS, "target_spacing");
-    public static final long PP_WLOW = offset(PREPROCESS_PARAMS, "window_low");
-    public static final long PP_WHIGH = offset(PREPROCESS_PARAMS, "window_high");
-    public static final long PP_SIZE = offset(PREPROCESS_PARAMS, "in_plane_size");
-    public static final long PP_PAD = offset(PREPROCESS_PARAMS, "pad_value");
-
-    private static long offset(StructLayout l, String name) {
-        return l.byteOffset(MemoryLayout.PathElement.groupElement(name));
-    }
 
     private NativeLib() {
     }
@@ -210,7 +252,6 @@ public final class NativeLib {
         public static final MethodHandle TENSOR_CREATE;
         public static final MethodHandle TENSOR_FREE;
         public static final MethodHandle CLF_LOAD;
-        public static final MethodHandle CLF_DEFINE;
         public static final MethodHandle CLF_DEFINE_NESTED;
         public static final MethodHandle CLF_SAVE;
         public static final MethodHandle CLF_TO;
@@ -225,7 +266,6 @@ public final class NativeLib {
         public static final MethodHandle CLF_ARGMAX;
         public static final MethodHandle LUNGMASK_PREPROCESS;
         public static final MethodHandle LUNGMASK_RESTORE;
-        public static final MethodHandle SHIFT_DEFAULTS;
         public static final MethodHandle EXPLAIN;
         public static final MethodHandle SWEEP;
         public static final MethodHandle RESULT_INFO_GET;
@@ -235,7 +275,6 @@ public final class NativeLib {
         public static final MethodHandle RESULT_FREE;
         public static final MethodHandle RESULT_TAKE_FOCUS;
         public static final MethodHandle LATENT_GRADIENT;
-        public static final MethodHandle TRAIN_DEFAULTS;
         public static final MethodHandle MANUAL_SEED;
         public static final MethodHandle TRAINER_AE;
         public static final MethodHandle TRAINER_CLF;
@@ -308,8 +347,6 @@ public final class NativeLib {
             TENSOR_FREE = bind("ctcf_tensor_free", FunctionDescriptor.ofVoid(ADDRESS));
             CLF_LOAD = bind("ctcf_classifier_load",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
-            CLF_DEFINE = bind("ctcf_classifier_define",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             CLF_DEFINE_NESTED = bind("ctcf_classifier_define_nested", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
             CLF_SAVE = bind("ctcf_classifier_save", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
@@ -335,7 +372,6 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
             LUNGMASK_RESTORE = bind("ctcf_lungmask_restore",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
-            SHIFT_DEFAULTS = bind("ctcf_shift_options_default", FunctionDescriptor.ofVoid(ADDRESS));
             EXPLAIN = bind("ctcf_explain", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
             SWEEP = bind("ctcf_sweep", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
@@ -353,7 +389,6 @@ public final class NativeLib {
                     ADDRESS, ADDRESS, ADDRESS));
             LATENT_GRADIENT = bind("ctcf_latent_gradient", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
-            TRAIN_DEFAULTS = bind("ctcf_train_options_default", FunctionDescriptor.ofVoid(ADDRESS));
             MANUAL_SEED = bind("ctcf_manual_seed", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
             TRAINER_AE = bind("ctcf_trainer_create_autoencoder",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
@@ -375,6 +410,11 @@ public final class NativeLib {
                     JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             PARAMS_GET = bind("ctcf_params_get",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            List<String> wrong = layoutMismatches(SHARED_STRUCTS);
+            if (!wrong.isEmpty()) {
+                throw new NativeLibraryException(ErrorCode.ABI_MISMATCH, "native library " + LIB.path()
+                        + " lays out its structs differently from this ctcf jar: " + String.join("; ", wrong), null);
+            }
         }
 
         private H() {
