@@ -26,6 +26,7 @@ import org.ctcf.api.SweepResult;
 import org.ctcf.api.Target;
 import org.ctcf.api.Timings;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
 import org.ctcf.io.VolumeIO;
 import org.ctcf.report.ExplanationOutputs;
 import org.ctcf.report.GifWriter;
@@ -282,7 +283,7 @@ final class ExplainCommand implements Callable<Integer> {
                 ExplanationOutputs.writeReport(out, "ctcf explanation: " + input.getFileName() + " — "
                         + clf.card().name(), summary, ct);
             }
-            org.ctcf.report.Images.atomicWrite(out.resolve("summary.json"), text);
+            AtomicFiles.write(out.resolve("summary.json"), text);
             if (json) {
                 o.println(new String(text, StandardCharsets.UTF_8));
             } else if (!quiet) {

@@ -13,7 +13,6 @@ import java.util.Map;
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
-import org.ctcf.core.Geometry;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.Metrics;
@@ -21,9 +20,10 @@ import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SweepResult;
+import org.ctcf.core.Geometry;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
 import org.ctcf.io.VolumeIO;
-import org.ctcf.report.Images;
 import org.ctcf.report.PlotWriter;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -130,7 +130,7 @@ public final class Evaluation {
         writeResults(out.resolve(RESULTS), header, rows, o);
         Map<String, Object> summary = summarize(rows, o, m);
         plots(rows, o, out);
-        Images.atomicWrite(out.resolve(SUMMARY), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+        AtomicFiles.write(out.resolve(SUMMARY), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValueAsBytes(summary));
         return summary;
     }
@@ -307,7 +307,7 @@ public final class Evaluation {
             }
             sb.append(String.join(",", f)).append('\n');
         }
-        Images.atomicWrite(file, sb.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(file, sb.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static String num(double v) {

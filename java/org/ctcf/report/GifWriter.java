@@ -19,6 +19,7 @@ import javax.imageio.stream.ImageOutputStream;
 
 import org.ctcf.api.Explanation;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
 
 /**
  * The λ sweep of an explanation as an animated GIF: one axial slice of every frame, forwards then backwards
@@ -43,7 +44,7 @@ public final class GifWriter {
         for (int i = images.size() - 1; i >= 0; i--) {
             loop.add(images.get(i));
         }
-        Images.atomicWrite(out, encode(loop, 20));
+        AtomicFiles.write(out, encode(loop, 20));
     }
 
     static BufferedImage frame(float[][] s, String top, String bottom) {

@@ -10,6 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.ctcf.io.AtomicFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
@@ -119,7 +121,7 @@ public final class ReportWriter {
         }
         h.append("<p style=\"font-size:11px;color:#777\">Written by ctcf. 3-D viewer: NiiVue (BSD-2-Clause), bundled."
                 + "</p>\n</body></html>\n");
-        Images.atomicWrite(out, h.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(out, h.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static final String VIEWER_JS = """
