@@ -2,6 +2,7 @@ package org.ctcf.io;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -36,12 +37,24 @@ public final class NiftiWriter {
 
     public static void write(Volume volume, Path file) throws IOException {
         boolean gzip = file.getFileName().toString().endsWith(".gz");
-        AtomicFiles.write(file, raw -> {
-            try (OutputStream out = gzip ? fastGzip(raw) : raw) {
-                out.write(header(volume.geometry()));
-                writeVoxels(volume, out);
-            }
-        });
+        AtomicFiles.write(file, out -> writeTo(volume, gzip, out));
+    }
+
+    /**
+     * The bytes {@link #write} puts in a file ({@code .nii.gz} with {@code gzip}), for a caller that both writes
+     * and embeds them (the report) without reading the file back.
+     */
+    public static byte[] encode(Volume volume, boolean gzip) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        writeTo(volume, gzip, bytes);
+        return bytes.toByteArray();
+    }
+
+    private static void writeTo(Volume volume, boolean gzip, OutputStream raw) throws IOException {
+        try (OutputStream out = gzip ? fastGzip(raw) : raw) {
+            out.write(header(volume.geometry()));
+            writeVoxels(volume, out);
+        }
     }
 
     /** gzip at level 1, as nibabel writes: float volumes compress little better at higher levels, much slower. */
