@@ -25,8 +25,8 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 
 /**
  * {@code summary.json} of {@code ctcf explain} as records: what was explained with which models and options, the
- * result of one chunk ({@link #explanation()}) or of a chunk sweep ({@link #sweep()}, exactly one of the two), the files
- * written and the cost. Keys are the components' names in snake case, in declaration order; the result's keys sit
+ * result of one chunk ({@link #explanation()}) or of a chunk sweep ({@link #sweep()}, exactly one of the two), the
+ * files written and the cost. Keys are the components' names in snake case, in declaration order; the result's keys sit
  * at the top level (unwrapped), so a summary reads as one flat object. README.md lists every key.
  *
  * @param range {@code A:B} when only those processed slices were the volume ({@code --range}), else absent
