@@ -1,9 +1,9 @@
 package org.ctcf.api;
 
 /**
- * Latent Shift options. Defaults are the reference's ({@code LatentShift.attribute}): search_pred_diff 0.8,
- * search_step_size 10, search_max_steps 3000, search_max_pixel_diff_pct 0.05, the 0.05 floor,
- * lambda_sweep_steps 10, heatmap "int", sigmoid on output 0, no fixed range, fast mode.
+ * Latent Shift options. {@link #defaults()} are the reference's ({@code LatentShift.attribute}: search options,
+ * the stop floor, sweep steps, heatmap "int", sigmoid on output 0, no fixed range) in fast mode; the {@link Builder}'s
+ * initial values are their one source (the CLI's help and defaults read them from there).
  *
  * @param fixLow with {@code fixHigh}: a fixed λ range (no search); both null for the search
  * @param referenceMode run the literal published algorithm (every step re-decodes every slice)

@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf evaluate}: Latent Shift over a labelled dataset, the paper's Table 1 and Fig. 5, and localization. */
-@Command(mixinStandardHelpOptions = true, name = "evaluate", description = {
+@Command(mixinStandardHelpOptions = true, name = "evaluate", defaultValueProvider = ShiftOptions.Defaults.class,
+        description = {
     "Chunk sweeps over every volume of a CSV manifest (header volume,label[,x_mm,y_mm,z_mm]; paths relative to",
     "it): results.csv (one row per volume, written after each), summary.json (mean +- SE of the predictions of",
     "positives, negatives and the counterfactuals of positives; Welch's t-test and the Mann-Whitney U test; the",
@@ -61,11 +62,8 @@ final class EvaluateCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}.")
     int igSteps;
 
-    @Option(names = "--pred-diff", defaultValue = "0.8", description = "search_pred_diff. Default: ${DEFAULT-VALUE}.")
-    double predDiff;
-
-    @Option(names = "--max-steps", defaultValue = "3000", description = "search_max_steps. Default: ${DEFAULT-VALUE}.")
-    double maxSteps;
+    @Mixin
+    ShiftOptions shift;
 
     @Option(names = {"-o", "--out"}, defaultValue = "ctcf-evaluation", paramLabel = "DIR",
             description = "Output folder (a rerun resumes it). Default: ${DEFAULT-VALUE}.")
@@ -87,8 +85,7 @@ final class EvaluateCommand implements Callable<Integer> {
         try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
             Target t = classifier.target(clf);
-            ExplainOptions eo = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchMaxSteps(maxSteps)
-                    .decoderBatch(ae.batch).build();
+            ExplainOptions eo = shift.builder(t, ae.batch).build();
             var opts = new Evaluation.Options(eo, clf.card().preprocessing(), chunks, bl,
                     Saliency.Options.defaults().withSteps(igSteps).withLayer(layer));
             if (!quiet) {

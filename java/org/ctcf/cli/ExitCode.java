@@ -1,7 +1,14 @@
 package org.ctcf.cli;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+
 /**
- * The CLI's exit codes, one table. Scripts may rely on these numbers; README.md lists them.
+ * The CLI's exit codes, one table: {@code ctcf --help} prints it ({@link #helpLines()}). Scripts may rely on these
+ * numbers; README.md lists them.
  */
 public enum ExitCode {
     OK(0, "success"),
@@ -13,6 +20,8 @@ public enum ExitCode {
     INVALID_ARGUMENT(6, "an option value is invalid for this input (e.g. sizes, device)"),
     OUT_OF_MEMORY(7, "out of memory"),
     CANCELLED(130, "cancelled or interrupted");
+
+    private static final int HELP_WIDTH = 79;
 
     private final int code;
     private final String meaning;
@@ -28,5 +37,25 @@ public enum ExitCode {
 
     public String meaning() {
         return meaning;
+    }
+
+    /**
+     * The table as the footer of {@code ctcf --help}: one entry per code in numeric order, the meaning wrapped
+     * under itself before the help's 80 columns (where picocli would wrap it flush left).
+     */
+    static String[] helpLines() {
+        List<String> lines = new ArrayList<>();
+        for (ExitCode c : Arrays.stream(values()).sorted(Comparator.comparingInt(ExitCode::code)).toList()) {
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "  %3d ", c.code));
+            for (String word : c.meaning.split(" ")) {
+                if (line.length() + 1 + word.length() > HELP_WIDTH && !line.toString().isBlank()) {
+                    lines.add(line.toString());
+                    line = new StringBuilder("      ");
+                }
+                line.append(' ').append(word);
+            }
+            lines.add(line.toString());
+        }
+        return lines.toArray(String[]::new);
     }
 }

@@ -1,8 +1,8 @@
 package org.ctcf.cli;
 
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.util.Properties;
+
+import org.ctcf.report.ExplanationSummary;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,9 +21,7 @@ import picocli.CommandLine.Mixin;
             BenchCommand.class,
             DoctorCommand.class,
             CommandLine.HelpCommand.class},
-        footerHeading = "%nExit codes:%n", footer = {
-            "  0 success, 2 usage, 3 bad input file, 4 kernel error, 5 native library unavailable,",
-            "  6 invalid option value, 7 out of memory, 130 cancelled, 1 internal error"})
+        footerHeading = "%nExit codes:%n")
 public final class Main implements Runnable {
     @Mixin
     GlobalOptions global = new GlobalOptions();
@@ -40,6 +38,7 @@ public final class Main implements Runnable {
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         Main main = new Main();
         CommandLine cmd = new CommandLine(main);
+        cmd.getCommandSpec().usageMessage().footer(ExitCode.helpLines());
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setExecutionExceptionHandler(new ExceptionMapper(main.global));
@@ -66,15 +65,7 @@ public final class Main implements Runnable {
     }
 
     static String version() {
-        try (InputStream in = Main.class.getResourceAsStream("/org/ctcf/version.properties")) {
-            Properties p = new Properties();
-            if (in != null) {
-                p.load(in);
-            }
-            return p.getProperty("version", "unknown");
-        } catch (java.io.IOException e) {
-            return "unknown";
-        }
+        return ExplanationSummary.Versions.ctcfVersion();
     }
 
     /** {@code ctcf --version}: the Java layer's version; the native library's is in {@code ctcf doctor}. */

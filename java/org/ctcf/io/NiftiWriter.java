@@ -2,7 +2,7 @@ package org.ctcf.io;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -10,10 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.zip.GZIPOutputStream;
 
@@ -39,23 +36,24 @@ public final class NiftiWriter {
     }
 
     public static void write(Volume volume, Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".partial");
         boolean gzip = file.getFileName().toString().endsWith(".gz");
-        try {
-            try (OutputStream raw = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
-                    OutputStream out = gzip ? fastGzip(raw) : raw) {
-                out.write(header(volume.geometry()));
-                writeVoxels(volume, out);
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
+        AtomicFiles.write(file, out -> writeTo(volume, gzip, out));
+    }
+
+    /**
+     * The bytes {@link #write} puts in a file ({@code .nii.gz} with {@code gzip}), for a caller that both writes
+     * and embeds them (the report) without reading the file back.
+     */
+    public static byte[] encode(Volume volume, boolean gzip) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        writeTo(volume, gzip, bytes);
+        return bytes.toByteArray();
+    }
+
+    private static void writeTo(Volume volume, boolean gzip, OutputStream raw) throws IOException {
+        try (OutputStream out = gzip ? fastGzip(raw) : raw) {
+            out.write(header(volume.geometry()));
+            writeVoxels(volume, out);
         }
     }
 

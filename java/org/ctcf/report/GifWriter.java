@@ -4,7 +4,6 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -28,8 +27,8 @@ public final class GifWriter {
     private GifWriter() {
     }
 
-    /** Writes the GIF of slice {@code slice} (processed grid; −1: the slice with the most heat). */
-    public static void write(Explanation e, int slice, Path out) throws IOException {
+    /** The GIF of slice {@code slice} (processed grid; −1: the slice with the most heat). */
+    public static byte[] sweep(Explanation e, int slice) throws IOException {
         List<Volume> frames = e.frames();
         int z = slice >= 0 ? slice : Images.hottestSlice(e.heatmap());
         double[] preds = e.predictions();
@@ -43,7 +42,7 @@ public final class GifWriter {
         for (int i = images.size() - 1; i >= 0; i--) {
             loop.add(images.get(i));
         }
-        Images.atomicWrite(out, encode(loop, 20));
+        return encode(loop, 20);
     }
 
     static BufferedImage frame(float[][] s, String top, String bottom) {

@@ -9,6 +9,7 @@ import java.util.Locale;
 
 import org.ctcf.api.Metrics;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
 
 /**
  * The paper's panel: for several axial slices, the input (its reconstruction), the counterfactual, and the
@@ -22,7 +23,7 @@ public final class PanelWriter {
     /** Writes the panel PNG; {@code slices} on the processed grid (null: the 3 with the most heat). */
     public static void write(Volume input, Volume counterfactual, Volume heat, int[] slices, Volume inputSeg,
             Volume cfSeg, Path out) throws IOException {
-        Images.atomicWrite(out, Images.png(render(input, counterfactual, heat, slices, inputSeg, cfSeg)));
+        AtomicFiles.write(out, Images.png(render(input, counterfactual, heat, slices, inputSeg, cfSeg)));
     }
 
     public static BufferedImage render(Volume input, Volume cf, Volume heat, int[] slices, Volume inputSeg,

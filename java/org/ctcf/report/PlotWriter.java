@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 
+import org.ctcf.io.AtomicFiles;
+
 /** Line and bar plots as PNG (Java2D, no dependencies): λ–prediction, per-chunk prediction, per-slice change. */
 public final class PlotWriter {
     private PlotWriter() {
@@ -159,7 +161,7 @@ public final class PlotWriter {
     }
 
     public static void write(BufferedImage img, Path out) throws IOException {
-        Images.atomicWrite(out, Images.png(img));
+        AtomicFiles.write(out, Images.png(img));
     }
 
     private static BufferedImage canvas(String title, String xLabel, String yLabel, double[] xr, double[] yr) {

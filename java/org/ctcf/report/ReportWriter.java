@@ -3,12 +3,13 @@ package org.ctcf.report;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import org.ctcf.io.AtomicFiles;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -36,11 +37,11 @@ public final class ReportWriter {
      * Writes {@code out}.
      *
      * @param summary the explanation's summary (rendered as key figures and, in full, as JSON)
-     * @param images title → PNG or GIF file, embedded in this order
-     * @param volumes viewer layers: name → gzip NIfTI file (first = background; "counterfactual"; "difference")
+     * @param images title → PNG or GIF bytes, embedded in this order
+     * @param volumes viewer layers: name → gzip NIfTI bytes (first = background; "counterfactual"; "difference")
      */
-    public static void write(Path out, String title, Map<String, Object> summary, Map<String, Path> images,
-            Map<String, Path> volumes) throws IOException {
+    public static void write(Path out, String title, Map<String, Object> summary, Map<String, byte[]> images,
+            Map<String, byte[]> volumes) throws IOException {
         StringBuilder h = new StringBuilder(1 << 20);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>")
                 .append(esc(title)).append("</title>\n<style>\n")
@@ -78,14 +79,10 @@ public final class ReportWriter {
                     .append("<div id=\"viewer-box\"><canvas id=\"viewer\"></canvas></div>\n");
         }
 
-        for (Map.Entry<String, Path> e : images.entrySet()) {
-            if (!Files.isRegularFile(e.getValue())) {
-                continue;
-            }
-            String mime = e.getValue().toString().endsWith(".gif") ? "image/gif" : "image/png";
+        for (Map.Entry<String, byte[]> e : images.entrySet()) {
             h.append("<h2>").append(esc(e.getKey())).append("</h2>\n<img alt=\"").append(esc(e.getKey()))
-                    .append("\" src=\"data:").append(mime).append(";base64,")
-                    .append(Base64.getEncoder().encodeToString(Files.readAllBytes(e.getValue()))).append("\">\n");
+                    .append("\" src=\"data:").append(isGif(e.getValue()) ? "image/gif" : "image/png")
+                    .append(";base64,").append(Base64.getEncoder().encodeToString(e.getValue())).append("\">\n");
         }
 
         if (summary.get("chunks") instanceof List<?> chunks && !chunks.isEmpty()) {
@@ -111,15 +108,15 @@ public final class ReportWriter {
         if (nv != null) {
             h.append("<script>\n").append(nv.replace("</script", "<\\/script")).append("\n</script>\n");
             h.append("<script>\nconst ctcfVolumes = {\n");
-            for (Map.Entry<String, Path> e : volumes.entrySet()) {
+            for (Map.Entry<String, byte[]> e : volumes.entrySet()) {
                 h.append("  \"").append(esc(e.getKey())).append("\": \"")
-                        .append(Base64.getEncoder().encodeToString(Files.readAllBytes(e.getValue()))).append("\",\n");
+                        .append(Base64.getEncoder().encodeToString(e.getValue())).append("\",\n");
             }
             h.append("};\n").append(VIEWER_JS).append("</script>\n");
         }
         h.append("<p style=\"font-size:11px;color:#777\">Written by ctcf. 3-D viewer: NiiVue (BSD-2-Clause), bundled."
                 + "</p>\n</body></html>\n");
-        Images.atomicWrite(out, h.toString().getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(out, h.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private static final String VIEWER_JS = """
@@ -175,6 +172,11 @@ public final class ReportWriter {
             return c.toString();
         }
         return String.valueOf(v);
+    }
+
+    /** GIF files start with "GIF8" (GIF87a, GIF89a); everything else embedded here is PNG. */
+    private static boolean isGif(byte[] b) {
+        return b.length >= 4 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8';
     }
 
     static String esc(String s) {

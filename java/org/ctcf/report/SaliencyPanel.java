@@ -10,6 +10,7 @@ import java.util.Locale;
 
 import org.ctcf.api.Metrics;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
 
 /**
  * The paper's Fig. 4 layout: one axial slice, the input and then one column per attribution map (|map| over the
@@ -24,7 +25,7 @@ public final class SaliencyPanel {
     }
 
     public static void write(Volume input, List<Column> columns, int slice, Path out) throws IOException {
-        Images.atomicWrite(out, Images.png(render(input, columns, slice)));
+        AtomicFiles.write(out, Images.png(render(input, columns, slice)));
     }
 
     public static BufferedImage render(Volume input, List<Column> columns, int slice) {

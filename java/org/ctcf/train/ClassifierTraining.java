@@ -79,7 +79,9 @@ public final class ClassifierTraining {
     static final int NODULE_CROP = 96;
     static final int TEST_DEPTH = 24;
     static final int TEST_CROP = 128;
-    static final float LUNG_THRESHOLD = (-500f + 1000f) / 2000f;
+    /** HU → window units of {@link #PREPROCESSING}: {@code (hu − low) / WINDOW_WIDTH}. */
+    private static final double WINDOW_WIDTH = PREPROCESSING.windowHigh() - PREPROCESSING.windowLow();
+    static final float LUNG_THRESHOLD = (float) ((-500 - PREPROCESSING.windowLow()) / WINDOW_WIDTH);
 
     /** A processed CT with its lung labels. */
     record Case(String name, float[] ct, float[] lungs, int nx, int ny, int nz, Geometry geometry, boolean realMask,
@@ -258,7 +260,8 @@ public final class ClassifierTraining {
             // crop-local world frame: voxel (x, y, z) -> (x sx, y sy, z sz)
             n = Nodules.random(r, (cx - x0) * sp[0], (cy - y0) * sp[1], (cz - z0) * sp[2]);
             double[] aff = {sp[0], 0, 0, 0, 0, sp[1], 0, 0, 0, 0, sp[2], 0, 0, 0, 0, 1};
-            Nodules.insert(v, size, size, depth, aff, n, 1 / 2000.0, 0.5, r);
+            Nodules.insert(v, size, size, depth, aff, n, 1 / WINDOW_WIDTH, -PREPROCESSING.windowLow() / WINDOW_WIDTH,
+                    r);
             Nodules.mask(m, size, size, depth, aff, n);
         }
         return new Crop(halve(v, depth, size), halve(m, depth, size), depth, size / 2, n, new int[] {x0, y0, z0});

@@ -1,12 +1,12 @@
 package org.ctcf.train;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import org.ctcf.io.AtomicFiles;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -65,7 +65,7 @@ public final class ModelCards {
     }
 
     public static Path write(Path file, Map<String, Object> card) throws IOException {
-        org.ctcf.report.Images.atomicWrite(file, JSON.writeValueAsBytes(card));
+        AtomicFiles.write(file, JSON.writeValueAsBytes(card));
         return file;
     }
 }

@@ -5,14 +5,13 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
+
+import org.ctcf.io.AtomicFiles;
 
 /**
  * Writes a float32 state_dict in PyTorch's zip format (what {@code torch.save(model.state_dict(), f)} writes):
@@ -28,10 +27,8 @@ public final class TorchZipWriter {
         String base = file.getFileName().toString();
         int dot = base.indexOf('.');
         String prefix = (dot > 0 ? base.substring(0, dot) : base) + "/";
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + base, ".partial");
-        try {
-            try (ZipOutputStream zip = new ZipOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp),
-                    1 << 16))) {
+        AtomicFiles.write(file, raw -> {
+            try (ZipOutputStream zip = new ZipOutputStream(raw)) {
                 stored(zip, prefix + "data.pkl", pickle(tensors));
                 for (int i = 0; i < tensors.size(); i++) {
                     float[] v = tensors.get(i).values();
@@ -41,14 +38,7 @@ public final class TorchZipWriter {
                 }
                 stored(zip, prefix + "version", "3\n".getBytes(StandardCharsets.US_ASCII));
             }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 
     private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {

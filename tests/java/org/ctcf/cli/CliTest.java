@@ -374,6 +374,16 @@ class CliTest {
     }
 
     @Test
+    void helpEndsWithEveryExitCodeAndItsMeaning() {
+        Result h = run("--help");
+        // a long meaning continues on lines indented under it
+        String footer = h.out().substring(h.out().indexOf("Exit codes:")).replaceAll("\\R {7}", " ");
+        for (ExitCode c : ExitCode.values()) {
+            assertThat(footer).as(c.name()).containsPattern("(?m)^ +" + c.code() + "  \\Q" + c.meaning() + "\\E$");
+        }
+    }
+
+    @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())
                 .isEqualTo(ExitCode.values().length);

@@ -17,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 
 import org.ctcf.TestPaths;
+import org.ctcf.api.PreprocessOptions;
 import org.ctcf.core.Volume;
+import org.ctcf.io.NiftiWriter;
 import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,16 +81,15 @@ class ReportBrowserTest {
         assertThat(ReportWriter.niivue()).as("this build bundles NiiVue").isNotNull();
         Path dir = tmp.resolve("out");
         Files.createDirectories(dir);
+        Path page = dir.resolve(ExplanationWriter.REPORT);
         try (Volume ct = VolumeIO.read(TestPaths.sample())) {
-            VolumeIO.write(ct, dir.resolve(ExplanationOutputs.COUNTERFACTUAL));
-            VolumeIO.write(ct, dir.resolve(ExplanationOutputs.RECONSTRUCTION));
-            PlotWriter.write(PlotWriter.line("t", "x", "y", new double[] {0, -10}, new double[] {0.8, 0.3}, 0.8),
-                    dir.resolve(ExplanationOutputs.LAMBDA_PLOT));
+            byte[] plot = Images.png(PlotWriter.line("t", "x", "y", new double[] {0, -10}, new double[] {0.8, 0.3},
+                    0.8));
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("initial_prediction", 0.8);
-            ExplanationOutputs.writeReport(dir, "browser test", summary, ct);
+            ExplanationWriter.writeReport(page, "browser test", summary, Map.of(ExplanationWriter.LAMBDA_PLOT, plot),
+                    ct, ct, ct, NiftiWriter.encode(ct, true), PreprocessOptions.reference());
         }
-        Path page = dir.resolve(ExplanationOutputs.REPORT);
         Run dom = chromium(browser, List.of("--dump-dom"), page);
         assertThat(dom.stdout()).as(dom.stderr()).contains("data-viewer-ready=\"true\"")
                 .contains("<span id=\"viewer-status\">showing input + difference</span>");

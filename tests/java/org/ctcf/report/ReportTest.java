@@ -129,8 +129,8 @@ class ReportTest {
         summary.put("initial_prediction", 0.42);
         summary.put("chunks", List.of(Map.of("start", 0, "end", 8)));
         Path out = tmp.resolve("report.html");
-        ReportWriter.write(out, "title <x>", summary, Map.of("plot", png, "missing", tmp.resolve("nope.png")),
-                Map.of("input", vol));
+        ReportWriter.write(out, "title <x>", summary, Map.of("plot", Files.readAllBytes(png)),
+                Map.of("input", Files.readAllBytes(vol)));
         String html = Files.readString(out);
         assertThat(html).contains("title &lt;x&gt;").contains("data:image/png;base64,").contains("0.4200")
                 .doesNotContain("nope.png").doesNotContain("src=\"http").doesNotContain("<script src");

@@ -1,0 +1,203 @@
+package org.ctcf.report;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+
+import org.ctcf.api.ChunkSweep;
+import org.ctcf.api.Classifier;
+import org.ctcf.api.ExplainOptions;
+import org.ctcf.api.Explanation;
+import org.ctcf.api.Kernel;
+import org.ctcf.api.LatentShift;
+import org.ctcf.api.PreprocessOptions;
+import org.ctcf.api.Progress;
+import org.ctcf.api.SliceAutoencoder;
+import org.ctcf.api.SweepResult;
+import org.ctcf.api.Target;
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.Volume;
+import org.ctcf.io.VolumeIO;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * The Java API's "explain this file and write the outputs here", which {@code ctcf explain} is a shell over:
+ * reads a CT volume, preprocesses it as the classifier's card says, runs Latent Shift over one chunk or a chunk
+ * sweep, and writes the volumes, images, {@code report.html} and {@code summary.json} ({@link ExplanationWriter}).
+ *
+ * <p>Progress reaches the listener from the kernel's thread. Cancellation: the listener returning false, or
+ * {@link Kernel#cancel()} from another thread, stops the kernel at its next safe point and {@link #toDirectory}
+ * throws {@link CtcfException.CancelledException}; files already written are complete, the summary is not there.
+ */
+public final class Explain {
+    private Explain() {
+    }
+
+    /**
+     * The models, on one kernel, and how they were named (recorded in the summary).
+     *
+     * @param autoencoderSource the autoencoder's card or weights file as given
+     * @param classifierCard the classifier's card file as given
+     * @param device the device as requested (e.g. {@code cpu}, {@code cuda:0})
+     * @param threads the intra-op threads as requested (0 = every available processor)
+     */
+    public record Models(Kernel kernel, SliceAutoencoder autoencoder, Classifier classifier, String autoencoderSource,
+            String classifierCard, String device, int threads) {
+    }
+
+    /** Slices {@code [start, end)} of the processed volume. */
+    public record Slices(int start, int end) {
+        @Override
+        public String toString() {
+            return start + ":" + end;
+        }
+    }
+
+    /**
+     * What to explain and what to write. Exactly one of {@code chunk} and {@code sweep}.
+     *
+     * @param options the Latent Shift options; the λ steps of one chunk and the sweep's focus are {@code frames}
+     * @param chunk one chunk of the (ranged) processed volume, or null
+     * @param sweep a chunk sweep over it, or null
+     * @param range only these slices of the processed volume are the volume (score, pixel cap and outputs see
+     *     only them), or null for all of it
+     * @param frames sweep frames of the explained chunk (GIF, λ plot), ≥ 2
+     * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most change
+     * @param images write the images and the report (else volumes and summary only)
+     */
+    public record Request(ExplainOptions options, Slices chunk, ChunkSweep sweep, Slices range, int frames,
+            int gifSlice, boolean images) {
+        public Request {
+            if (options == null || (chunk == null) == (sweep == null)) {
+                throw new IllegalArgumentException("a request needs options and one chunk or one sweep");
+            }
+            if (frames < 2) {
+                throw new IllegalArgumentException("--frames must be >= 2");
+            }
+        }
+
+        /** Explains one chunk, with 10 frames, the images and the report. */
+        public static Request chunk(ExplainOptions options, Slices chunk) {
+            return new Request(options, chunk, null, null, 10, -1, true);
+        }
+
+        /** A chunk sweep and the explanation of its rank-1 chunk, with 10 frames, the images and the report. */
+        public static Request sweep(ExplainOptions options, ChunkSweep sweep) {
+            return new Request(options, null, sweep, null, 10, -1, true);
+        }
+
+        public Request withRange(Slices slices) {
+            return new Request(options, chunk, sweep, slices, frames, gifSlice, images);
+        }
+
+        public Request withFrames(int n) {
+            return new Request(options, chunk, sweep, range, n, gifSlice, images);
+        }
+
+        public Request withGifSlice(int z) {
+            return new Request(options, chunk, sweep, range, frames, z, images);
+        }
+
+        public Request withImages(boolean on) {
+            return new Request(options, chunk, sweep, range, frames, gifSlice, on);
+        }
+    }
+
+    /**
+     * Explains {@code input} and writes every output into {@code outDir} (created if needed); returns the summary
+     * written as {@code summary.json}. Slice numbers that do not fit the processed volume are an
+     * {@link IllegalArgumentException} naming the CLI option they come from.
+     */
+    public static ExplanationSummary toDirectory(Path input, Path outDir, Models models, Request request,
+            Progress.Listener progress) throws IOException {
+        long t0 = System.nanoTime();
+        Classifier clf = models.classifier();
+        PreprocessOptions pre = clf.card().preprocessing();
+        ExplainOptions o = request.options();
+        try (Volume ct = VolumeIO.read(input)) {
+            String sha256 = sha256(input);
+            Files.createDirectories(outDir);
+            try (Volume processed = models.kernel().preprocess(ct, pre);
+                    Volume ranged = request.range() == null ? null
+                            : slices(processed, check("--range", request.range(), processed.nz()))) {
+                Volume x = ranged != null ? ranged : processed;
+                ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
+                        ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
+                        request.gifSlice());
+                String title = "ctcf explanation: " + input.getFileName() + " — " + clf.card().name();
+                if (request.chunk() != null) {
+                    Slices c = check("--slices", request.chunk(), x.nz());
+                    try (Explanation e = LatentShift.explain(x, models.autoencoder(), clf,
+                            o.toBuilder().lambdaSweepSteps(request.frames()).build(), c.start(), c.end(), progress)) {
+                        return w.write(e, draft(input, sha256, ct, x, models, request, ExplanationSummary
+                                .ChunkExplanation.of(e), null), t0, title);
+                    }
+                }
+                ChunkSweep s = request.sweep();
+                if (s.chunk() > x.nz()) {
+                    throw new IllegalArgumentException("--chunk " + s.chunk() + " must be between 1 and the "
+                            + "processed volume's " + x.nz() + " slices");
+                }
+                try (SweepResult r = LatentShift.sweep(x, models.autoencoder(), clf, o.toBuilder()
+                        .focusFrames(request.images() ? request.frames() : 0).build(), s, progress)) {
+                    var focus = r.focus().map(ExplanationSummary.ChunkExplanation::of).orElse(null);
+                    return w.write(r, draft(input, sha256, ct, x, models, request, null,
+                            ExplanationSummary.SweepSummary.of(r, s.chunk(), s.stride(), focus)), t0, title);
+                }
+            }
+        }
+    }
+
+    /** The summary before the files are written (no outputs, no cost yet). */
+    private static ExplanationSummary draft(Path input, String sha256, Volume ct, Volume x, Models m, Request r,
+            ExplanationSummary.ChunkExplanation chunk, ExplanationSummary.SweepSummary sweep) throws IOException {
+        Classifier clf = m.classifier();
+        ExplainOptions o = r.options();
+        Target t = o.target();
+        List<String> classes = clf.card().classes();
+        var options = new ExplanationSummary.OptionsSummary(o.searchPredDiff(), o.searchStepSize(),
+                o.searchMaxSteps(), o.searchMaxPixelDiffPct(), o.heatmap().name().toLowerCase(Locale.ROOT),
+                o.autocast().name().toLowerCase(Locale.ROOT), r.frames(),
+                o.fixedRange() ? List.of(o.fixLow(), o.fixHigh()) : null, m.device(), m.threads());
+        return new ExplanationSummary(input.toString(), sha256, ct.geometry().toString(), clf.card().name(),
+                m.classifierCard(), new ExplanationSummary.TargetSummary(t.index(), classes.isEmpty() ? ""
+                        : classes.get(t.index()), t.offset()), m.autoencoderSource(),
+                new ObjectMapper().readTree(m.autoencoder().wrapper().toJson()),
+                clf.card().orientation().name().toLowerCase(Locale.ROOT), o.referenceMode() ? "reference" : "fast",
+                ExplanationSummary.Versions.current(), options, r.range() == null ? null : r.range().toString(),
+                x.geometry().toString(), chunk, sweep, List.of(), 0, 0);
+    }
+
+    /** {@code s} if it is a non-empty span of the processed volume's {@code nz} slices. */
+    private static Slices check(String option, Slices s, int nz) {
+        if (s.start() < 0 || s.end() > nz || s.start() >= s.end()) {
+            throw new IllegalArgumentException(option + " " + s + " is outside the processed volume's " + nz
+                    + " slices (0:" + nz + ")");
+        }
+        return s;
+    }
+
+    private static Volume slices(Volume processed, Slices s) {
+        return processed.slices(s.start(), s.end());
+    }
+
+    private static String sha256(Path f) throws IOException {
+        try (InputStream in = Files.newInputStream(f)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0;) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+package org.ctcf.report;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.ctcf.api.Classifier;
+import org.ctcf.api.ClassifierCard;
+import org.ctcf.api.Explanation;
+import org.ctcf.api.Kernel;
+import org.ctcf.api.Metrics;
+import org.ctcf.api.PreprocessOptions;
+import org.ctcf.api.ProcessMemory;
+import org.ctcf.api.SweepResult;
+import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.NiftiWriter;
+import org.ctcf.io.VolumeIO;
+
+/**
+ * Everything {@code ctcf explain} writes, in one pass from the results in memory: the volumes on the input grid,
+ * the images (sweep GIF, panels, plots), {@code report.html} and {@code summary.json}. What the report embeds is
+ * handed over as bytes, so nothing just written is read back. Every file is written under a temporary name and
+ * renamed ({@link AtomicFiles}), so an interrupted run leaves no file that looks complete; the summary comes last.
+ */
+public final class ExplanationWriter {
+    public static final String COUNTERFACTUAL = "counterfactual.nii.gz";
+    public static final String RECONSTRUCTION = "reconstruction.nii.gz";
+    public static final String HEATMAP = "heatmap.nii.gz";
+    public static final String GIF = "sweep.gif";
+    public static final String PANELS = "panels.png";
+    public static final String LAMBDA_PLOT = "lambda_prediction.png";
+    public static final String CHUNK_PLOT = "chunk_prediction.png";
+    public static final String SLICE_PLOT = "slice_change.png";
+    public static final String REPORT = "report.html";
+    public static final String SUMMARY = "summary.json";
+
+    /** The report's images: file → title, in the order the page shows them. */
+    private static final Map<String, String> TITLES = titles();
+
+    private final Path dir;
+    private final Kernel kernel;
+    private final Volume input;
+    private final PreprocessOptions pre;
+    private final Volume processed;
+    private final int rangeStart;
+    private final Classifier classifier;
+    private final int target;
+    private final boolean images;
+    private final int gifSlice;
+    private final List<String> written = new ArrayList<>();
+    private final Map<String, byte[]> shown = new LinkedHashMap<>();
+
+    /**
+     * @param input the CT as read (its grid is the output volumes')
+     * @param pre the classifier's preprocessing, which the volumes are restored through
+     * @param processed the preprocessed input
+     * @param rangeStart where the explained volume starts in {@code processed} when it is a slice range of it
+     *     (outside the range the outputs are the processed input, heatmap 0), or −1 when it is all of it
+     * @param images with the images and the report; without, volumes and summary only
+     * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most heat
+     */
+    public ExplanationWriter(Path dir, Kernel kernel, Volume input, PreprocessOptions pre, Volume processed,
+            int rangeStart, Classifier classifier, int target, boolean images, int gifSlice) {
+        this.dir = dir;
+        this.kernel = kernel;
+        this.input = input;
+        this.pre = pre;
+        this.processed = processed;
+        this.rangeStart = rangeStart;
+        this.classifier = classifier;
+        this.target = target;
+        this.images = images;
+        this.gifSlice = gifSlice;
+    }
+
+    /**
+     * Writes the outputs of one chunk's explanation, then the report and the summary: {@code draft} completed
+     * with the files written, the seconds since {@code startNanos} and the peak resident memory.
+     */
+    public ExplanationSummary write(Explanation e, ExplanationSummary draft, long startNanos, String title)
+            throws IOException {
+        try (OnInputGrid v = volumes(e.counterfactual(), e.reconstruction(), e.heatmap())) {
+            if (images) {
+                focusImages(e, e.reconstruction(), e.counterfactual(), e.heatmap());
+            }
+            return finish(v, draft, startNanos, title);
+        }
+    }
+
+    /** As {@link #write(Explanation, ExplanationSummary, long, String)}, for a chunk sweep and its focus. */
+    public ExplanationSummary write(SweepResult r, ExplanationSummary draft, long startNanos, String title)
+            throws IOException {
+        try (OnInputGrid v = volumes(r.counterfactual(), r.reconstruction(), r.heatmap())) {
+            if (images) {
+                sweepPlots(r);
+                focusImages(r.focus().orElseThrow(), r.reconstruction(), r.counterfactual(), r.heatmap());
+            }
+            return finish(v, draft, startNanos, title);
+        }
+    }
+
+    /** The counterfactual and reconstruction on the input grid (HU), kept for the report's difference layer. */
+    private record OnInputGrid(Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            counterfactual.close();
+            reconstruction.close();
+        }
+    }
+
+    /** The three volumes on the input grid: counterfactual and reconstruction in HU, heatmap in window units. */
+    private OnInputGrid volumes(Volume cf, Volume rec, Volume heat) throws IOException {
+        if (rangeStart < 0) {
+            return restore(cf, rec, heat);
+        }
+        try (Volume zeros = Volume.filled(processed.geometry(), 0f); Volume c = processed.withSlices(rangeStart, cf);
+                Volume r = processed.withSlices(rangeStart, rec); Volume h = zeros.withSlices(rangeStart, heat)) {
+            return restore(c, r, h);
+        }
+    }
+
+    private OnInputGrid restore(Volume cf, Volume rec, Volume heat) throws IOException {
+        Volume a = kernel.restore(cf, input.geometry(), pre, true);
+        Volume b = null;
+        try {
+            b = kernel.restore(rec, input.geometry(), pre, true);
+            byte[] cfNifti = NiftiWriter.encode(a, true);
+            AtomicFiles.write(dir.resolve(COUNTERFACTUAL), cfNifti);
+            VolumeIO.write(b, dir.resolve(RECONSTRUCTION));
+            try (Volume c = kernel.restore(heat, input.geometry(), pre.withPadValue(0), false)) {
+                VolumeIO.write(c, dir.resolve(HEATMAP));
+            }
+            written.addAll(List.of(COUNTERFACTUAL, RECONSTRUCTION, HEATMAP));
+            return new OnInputGrid(a, b, cfNifti);
+        } catch (IOException | RuntimeException ex) {
+            a.close();
+            if (b != null) {
+                b.close();
+            }
+            throw ex;
+        }
+    }
+
+    /** Per-chunk minimum prediction (bars) against the initial prediction, and the per-slice change. */
+    private void sweepPlots(SweepResult r) throws IOException {
+        List<SweepResult.Chunk> cs = r.chunks();
+        double[] s = new double[cs.size()];
+        double[] e = new double[cs.size()];
+        double[] y = new double[cs.size()];
+        for (int i = 0; i < cs.size(); i++) {
+            s[i] = cs.get(i).start();
+            e[i] = cs.get(i).end();
+            y[i] = cs.get(i).minPrediction();
+        }
+        image(CHUNK_PLOT, Images.png(PlotWriter.bars("lowest prediction reached by shifting each chunk (dashed: "
+                + "initial)", "slice", "prediction", s, e, y, r.initialPrediction())));
+        double[] change = r.sliceChange();
+        double[] z = new double[change.length];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = i;
+        }
+        image(SLICE_PLOT, Images.png(PlotWriter.line("mean absolute change per slice (stitched counterfactual)",
+                "slice", "mean |change| (window units)", z, change, Double.NaN)));
+    }
+
+    /** GIF and λ plot of the explained chunk; panels of the given volumes (processed grid). */
+    private void focusImages(Explanation e, Volume rec, Volume cf, Volume heat) throws IOException {
+        byte[] gif = GifWriter.sweep(e, gifSlice);
+        byte[] lambda = Images.png(lambdaPlot(e));
+        byte[] panels;
+        try (Volume segIn = segmentation(classifier, rec, target);
+                Volume segCf = segIn == null ? null : segmentation(classifier, cf, target)) {
+            panels = Images.png(PanelWriter.render(rec, cf, heat, null, segIn, segCf));
+        }
+        image(GIF, gif);
+        image(PANELS, panels);
+        image(LAMBDA_PLOT, lambda);
+    }
+
+    /** The λ–prediction plot of an explanation (search steps and sweep frames). */
+    private static java.awt.image.BufferedImage lambdaPlot(Explanation e) {
+        double[] sl = e.searchLambdas();
+        double[] l = sl.length > 1 ? sl : e.lambdas();
+        double[] p = sl.length > 1 ? e.searchPredictions() : e.predictions();
+        return PlotWriter.line("prediction along the latent shift (chunk " + e.chunkStart() + ":" + e.chunkEnd()
+                + ")", "lambda", "prediction", l, p, e.initialPrediction());
+    }
+
+    private void image(String name, byte[] bytes) throws IOException {
+        AtomicFiles.write(dir.resolve(name), bytes);
+        written.add(name);
+        shown.put(name, bytes);
+    }
+
+    /** The report (with images), then the summary naming every file written, itself last. */
+    private ExplanationSummary finish(OnInputGrid v, ExplanationSummary draft, long startNanos, String title)
+            throws IOException {
+        if (images) {
+            written.add(REPORT);
+        }
+        written.add(SUMMARY);
+        ExplanationSummary summary = draft.withOutputs(written, (System.nanoTime() - startNanos) / 1e9,
+                ProcessMemory.peakMiB());
+        if (images) {
+            writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(),
+                    v.reconstruction(), v.counterfactualNifti(), pre);
+        }
+        AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
+        return summary;
+    }
+
+    /**
+     * The report: {@code images} (file name → bytes) under their titles, and the viewer's layers: the input, the
+     * counterfactual and |counterfactual − reconstruction| on the input grid in window units, as the heatmap.
+     */
+    static void writeReport(Path file, String title, Map<String, Object> summary, Map<String, byte[]> images,
+            Volume input, Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
+            PreprocessOptions pre) throws IOException {
+        Map<String, byte[]> shown = new LinkedHashMap<>();
+        TITLES.forEach((name, t) -> {
+            if (images.containsKey(name)) {
+                shown.put(t, images.get(name));
+            }
+        });
+        float[] a = Metrics.toArray(counterfactual);
+        float[] b = Metrics.toArray(reconstruction);
+        float width = pre.windowEnabled() ? (float) (pre.windowHigh() - pre.windowLow()) : 1f;
+        float[] d = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = Math.abs(a[i] - b[i]) / width;
+        }
+        Map<String, byte[]> volumes = new LinkedHashMap<>();
+        volumes.put("input", NiftiWriter.encode(input, true));
+        volumes.put("counterfactual", counterfactualNifti);
+        try (Volume diff = Volume.of(input.geometry(), d)) {
+            volumes.put("difference", NiftiWriter.encode(diff, true));
+        }
+        ReportWriter.write(file, title, summary, shown, volumes);
+    }
+
+    private static Map<String, String> titles() {
+        Map<String, String> t = new LinkedHashMap<>();
+        t.put(PANELS, "Input, counterfactual and difference");
+        t.put(GIF, "Latent shift sweep (ping-pong)");
+        t.put(LAMBDA_PLOT, "Prediction along the shift");
+        t.put(CHUNK_PLOT, "Per-chunk localization");
+        t.put(SLICE_PLOT, "Change per slice");
+        return t;
+    }
+
+    /**
+     * The classifier's segmentation of a processed volume on that volume's grid (nearest neighbour from the output
+     * map), or null for a classifier without maps: sigmoid ≥ 0.5 of a one-channel map, else argmax == target.
+     */
+    static Volume segmentation(Classifier clf, Volume x, int target) {
+        ClassifierCard card = clf.card();
+        if (card == null || !card.outputKind().equals("segmentation")) {
+            return null;
+        }
+        Classifier.Outputs o = clf.outputs(x);
+        long[] sh = o.shape();
+        if (sh.length != 5) {
+            return null;
+        }
+        int c = (int) sh[1];
+        int d = (int) sh[2];
+        int h = (int) sh[3];
+        int w = (int) sh[4];
+        float[] v = o.values();
+        float[] seg = new float[(int) x.voxelCount()];
+        for (int z = 0; z < x.nz(); z++) {
+            int oz = Math.min(d - 1, z * d / x.nz());
+            for (int y = 0; y < x.ny(); y++) {
+                int oy = Math.min(h - 1, y * h / x.ny());
+                for (int xx = 0; xx < x.nx(); xx++) {
+                    int ox = Math.min(w - 1, xx * w / x.nx());
+                    int base = (oz * h + oy) * w + ox;
+                    boolean on;
+                    if (c == 1) {
+                        on = v[base] >= 0;  // sigmoid(logit) >= 0.5
+                    } else {
+                        int best = 0;
+                        for (int k = 1; k < c; k++) {
+                            if (v[k * d * h * w + base] > v[best * d * h * w + base]) {
+                                best = k;
+                            }
+                        }
+                        on = best == target;
+                    }
+                    seg[(z * x.ny() + y) * x.nx() + xx] = on ? 1f : 0f;
+                }
+            }
+        }
+        return Volume.of(x.geometry(), seg);
+    }
+}

@@ -1,0 +1,132 @@
+package org.ctcf.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.ctcf.SharedKernel;
+import org.ctcf.TestPaths;
+import org.ctcf.api.ChunkSweep;
+import org.ctcf.api.Classifier;
+import org.ctcf.api.ExplainOptions;
+import org.ctcf.api.Progress;
+import org.ctcf.api.SliceAutoencoder;
+import org.ctcf.api.SliceWrapper;
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.Volume;
+import org.ctcf.io.VolumeIO;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The API's "explain this file and write the outputs here" on the tiny autoencoder and a TorchScript classifier. */
+class ExplainTest {
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
+
+    @TempDir
+    Path tmp;
+
+    Path card;
+
+    @BeforeEach
+    void classifierCard() throws IOException {
+        try (Classifier c = Classifier.define("def forward(self, x):\n"
+                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
+                Classifier.Layout.BCHWD, 0, KERNEL.get())) {
+            c.save(tmp.resolve("middle.pt"));
+        }
+        card = tmp.resolve("middle.json");
+        Files.writeString(card, """
+                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "logits", "classes": ["bright middle"]},
+                 "score": {"target": "bright middle", "activation": "sigmoid"}}
+                """);
+    }
+
+    private ExplanationSummary explain(Path out, Explain.Request request, Progress.Listener progress)
+            throws IOException {
+        Path weights = TestPaths.vqgan("tiny_vqgan.safetensors");
+        try (SliceAutoencoder tiny = SliceAutoencoder.load(weights, null, KERNEL.get())
+                .withWrapper(SliceWrapper.reference().withResize(16)); Classifier clf = Classifier.load(card, KERNEL.get())) {
+            var models = new Explain.Models(KERNEL.get(), tiny, clf, weights.toString(), card.toString(), "cpu", 0);
+            return Explain.toDirectory(TestPaths.sample(), out, models, request, progress);
+        }
+    }
+
+    @Test
+    void aSweepWritesEveryOutputAndASummaryThatReadsBackIntoTheRecords() throws IOException {
+        Path out = tmp.resolve("sweep");
+        AtomicInteger chunksDone = new AtomicInteger();
+        ExplanationSummary s = explain(out, Explain.Request.sweep(ExplainOptions.builder().lambdaSweepSteps(2)
+                .build(), ChunkSweep.of(20)).withFrames(4), p -> {
+                    if (p.phase() == Progress.Phase.CHUNK_DONE) {
+                        chunksDone.incrementAndGet();
+                    }
+                    return true;
+                });
+        assertThat(chunksDone.get()).isEqualTo(6);
+        assertThat(s.outputs()).containsExactly(ExplanationWriter.COUNTERFACTUAL, ExplanationWriter.RECONSTRUCTION,
+                ExplanationWriter.HEATMAP, ExplanationWriter.CHUNK_PLOT, ExplanationWriter.SLICE_PLOT,
+                ExplanationWriter.GIF, ExplanationWriter.PANELS, ExplanationWriter.LAMBDA_PLOT,
+                ExplanationWriter.REPORT, ExplanationWriter.SUMMARY);
+        try (var files = Files.list(out)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrderElementsOf(s.outputs());
+        }
+        try (Volume in = VolumeIO.read(TestPaths.sample());
+                Volume cf = VolumeIO.read(out.resolve(ExplanationWriter.COUNTERFACTUAL))) {
+            assertThat(cf.geometry().affine()).containsExactly(in.geometry().affine());
+        }
+        ExplanationSummary read = ExplanationSummary.read(out.resolve(ExplanationWriter.SUMMARY));
+        assertThat(read.explanation()).isNull();
+        assertThat(read.sweep().chunks()).hasSize(6).extracting(ExplanationSummary.ChunkRow::start)
+                .containsExactly(0, 20, 40, 60, 80, 100);
+        assertThat(read.sweep().explainedChunk().lambdas()).hasSize(4);
+        assertThat(read.sweep().slicePrediction()).hasSize(105);
+        assertThat(read.initialPrediction()).isEqualTo(s.initialPrediction()).isBetween(0.0, 1.0);
+        assertThat(read.options().searchMaxSteps()).isEqualTo(ExplainOptions.defaults().searchMaxSteps());
+        assertThat(read.classifierCard()).isEqualTo(card.toString());
+        // the records are the whole schema: what was read writes back byte for byte
+        assertThat(new String(read.toJson())).isEqualTo(Files.readString(out.resolve(ExplanationWriter.SUMMARY)));
+        assertThat(Files.readString(out.resolve(ExplanationWriter.REPORT))).contains("data:image/gif;base64,")
+                .contains("Per-chunk localization");
+    }
+
+    @Test
+    void oneChunkOfARangeWithoutImagesWritesTheVolumesAndTheSummaryOnly() throws IOException {
+        Path out = tmp.resolve("chunk");
+        ExplanationSummary s = explain(out, Explain.Request.chunk(ExplainOptions.defaults(),
+                new Explain.Slices(15, 25)).withRange(new Explain.Slices(30, 90)).withFrames(3).withImages(false),
+                Progress.Listener.NONE);
+        assertThat(s.outputs()).containsExactly(ExplanationWriter.COUNTERFACTUAL, ExplanationWriter.RECONSTRUCTION,
+                ExplanationWriter.HEATMAP, ExplanationWriter.SUMMARY);
+        ExplanationSummary read = ExplanationSummary.read(out.resolve(ExplanationWriter.SUMMARY));
+        assertThat(read.sweep()).isNull();
+        assertThat(read.range()).isEqualTo("30:90");
+        assertThat(read.explanation().chunk()).containsExactly(15, 25);
+        assertThat(read.explanation().lambdas()).hasSize(3);
+        assertThat(read.processedGrid()).startsWith("224x224x60 ");
+        assertThat(new String(read.toJson())).isEqualTo(Files.readString(out.resolve(ExplanationWriter.SUMMARY)));
+
+        assertThatThrownBy(() -> explain(tmp.resolve("bad"), Explain.Request.chunk(ExplainOptions.defaults(),
+                new Explain.Slices(55, 65)).withRange(new Explain.Slices(30, 90)), Progress.Listener.NONE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(
+                        "--slices 55:65 is outside the processed volume's 60 slices (0:60)");
+    }
+
+    @Test
+    void aListenerThatReturnsFalseCancelsAndNoSummaryIsWritten() {
+        Path out = tmp.resolve("cancelled");
+        assertThatThrownBy(() -> explain(out, Explain.Request.sweep(ExplainOptions.defaults(), ChunkSweep.of(20)),
+                p -> p.phase() != Progress.Phase.CHUNK_DONE)).isInstanceOf(CtcfException.CancelledException.class);
+        assertThat(out.resolve(ExplanationWriter.SUMMARY)).doesNotExist();
+        KERNEL.get().resetCancel();
+        assertThat(List.of(out.toFile().list())).noneMatch(n -> n.endsWith(".partial"));
+    }
+}
