@@ -54,13 +54,15 @@ void measure(int fd, bool reference, int64_t chunk, int64_t slices, int64_t size
     check(ctcf_autoencoder_create(&c, &ae, &err), err, "autoencoder");
     // Deterministic weights: every parameter set from a fixed-seed generator, so both modes see one model.
     std::mt19937 rng(42);
+    ctcf_params* params = nullptr;
+    check(ctcf_autoencoder_params(ae, &params, &err), err, "params");
     int64_t count = 0;
-    check(ctcf_autoencoder_param_count(ae, &count, &err), err, "param count");
+    check(ctcf_params_count(params, &count, &err), err, "param count");
     for (int64_t i = 0; i < count; ++i) {
         char name[512];
         int32_t ndim = 0;
         int64_t shape[CTCF_MAX_DIMS];
-        check(ctcf_autoencoder_param_info(ae, i, name, sizeof name, &ndim, shape, &err), err, "param info");
+        check(ctcf_params_info(params, i, name, sizeof name, &ndim, shape, &err), err, "param info");
         int64_t n = 1;
         for (int32_t d = 0; d < ndim; ++d) n *= shape[d];
         std::vector<float> v(static_cast<size_t>(n));
@@ -68,7 +70,7 @@ void measure(int fd, bool reference, int64_t chunk, int64_t slices, int64_t size
                                  std::string(name).find("weight") != std::string::npos;
         std::normal_distribution<float> dist(norm_weight ? 1.0f : 0.0f, norm_weight ? 0.1f : 0.05f);
         for (auto& x : v) x = dist(rng);
-        check(ctcf_autoencoder_set_param(ae, name, CTCF_DTYPE_F32, v.data(), ndim, shape, nullptr, &err), err, "set");
+        check(ctcf_params_set(params, name, CTCF_DTYPE_F32, v.data(), ndim, shape, nullptr, &err), err, "set");
     }
     check(ctcf_autoencoder_to(ae, ctx, &err), err, "to");
     ctcf_classifier* clf = nullptr;
