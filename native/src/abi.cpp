@@ -27,6 +27,7 @@
 #include "ctcf.h"
 #include "guard.h"
 #include "preprocess.h"
+#include "volume.h"
 
 #ifndef CTCF_VERSION
 #define CTCF_VERSION "0.0.0-dev"
@@ -52,17 +53,8 @@ void tune_allocator_once() {
 std::array<int64_t, 3> dims_of(const ctcf_volume* v) { return {v->dims[0], v->dims[1], v->dims[2]}; }
 std::array<double, 3> spacing_of(const ctcf_volume* v) { return {v->spacing[0], v->spacing[1], v->spacing[2]}; }
 
-// A [nz, ny, nx] view of caller memory; valid only during the call.
-at::Tensor view_of(const ctcf_volume* v) {
-    return at::from_blob(v->data, {v->dims[2], v->dims[1], v->dims[0]}, at::TensorOptions().dtype(at::kFloat));
-}
-
-void require_context(const ctcf_context* ctx) {
-    if (ctx == nullptr) throw ctcf::InvalidArgument("context is NULL (closed or never created)");
-}
-
 void copy_out(const at::Tensor& result, ctcf_volume* out) {
-    at::Tensor dst = view_of(out);
+    at::Tensor dst = ctcf::volume_view(out, "output");
     if (!result.sizes().equals(dst.sizes())) {
         throw ctcf::InvalidArgument("output buffer dims do not match the result");
     }
@@ -91,7 +83,7 @@ CTCF_API int32_t ctcf_build_info(char* buf, size_t cap) {
 CTCF_API int32_t ctcf_context_create(int32_t device, int32_t device_index, int32_t num_threads, int32_t flags,
                                      ctcf_context** out, ctcf_error* err) {
     CTCF_API_BEGIN
-    if (out == nullptr) throw ctcf::InvalidArgument("out pointer is NULL");
+    ctcf::require(out, "out");
     *out = nullptr;
     if (num_threads < 0) throw ctcf::InvalidArgument("num_threads must be >= 0");
     if ((flags & ~CTCF_CONTEXT_TENSOR_OPS_ONLY) != 0) {
@@ -125,7 +117,7 @@ CTCF_API void ctcf_context_free(ctcf_context* ctx) { delete ctx; }
 
 CTCF_API int32_t ctcf_context_cancel(ctcf_context* ctx, ctcf_error* err) {
     CTCF_API_BEGIN
-    require_context(ctx);
+    ctcf::require(ctx, "context");
     ctx->cancelled.store(true);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
@@ -133,7 +125,7 @@ CTCF_API int32_t ctcf_context_cancel(ctcf_context* ctx, ctcf_error* err) {
 
 CTCF_API int32_t ctcf_context_reset_cancel(ctcf_context* ctx, ctcf_error* err) {
     CTCF_API_BEGIN
-    require_context(ctx);
+    ctcf::require(ctx, "context");
     ctx->cancelled.store(false);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
@@ -162,7 +154,7 @@ CTCF_API int32_t ctcf_preprocess_dims(const ctcf_volume* in, const ctcf_preproce
     CTCF_API_BEGIN
     ctcf::validate_volume(in, "input", false);
     ctcf::validate_params(params);
-    if (out_dims == nullptr) throw ctcf::InvalidArgument("out_dims is NULL");
+    ctcf::require(out_dims, "out_dims");
     const auto d = ctcf::preprocess_dims(dims_of(in), spacing_of(in), *params);
     for (int a = 0; a < 3; ++a) out_dims[a] = d[a];
     return ctcf::set_ok(err);
@@ -172,10 +164,11 @@ CTCF_API int32_t ctcf_preprocess_dims(const ctcf_volume* in, const ctcf_preproce
 CTCF_API int32_t ctcf_preprocess(ctcf_context* ctx, const ctcf_volume* in, const ctcf_preprocess_params* params,
                                  ctcf_volume* out, ctcf_error* err) {
     CTCF_API_BEGIN
-    require_context(ctx);
+    ctcf::require(ctx, "context");
     ctcf::validate_volume(in, "input", true);
     ctcf::validate_params(params);
-    if (out == nullptr || out->data == nullptr) throw ctcf::InvalidArgument("output buffer is NULL");
+    ctcf::require(out, "output");
+    ctcf::require(out->data, "output voxels");
     const auto expected = ctcf::preprocess_dims(dims_of(in), spacing_of(in), *params);
     for (int a = 0; a < 3; ++a) {
         if (out->dims[a] != expected[a]) {
@@ -188,7 +181,7 @@ CTCF_API int32_t ctcf_preprocess(ctcf_context* ctx, const ctcf_volume* in, const
     if (ctx->use_fused_cpu()) {
         ctcf::preprocess_cpu(*ctx, in->data, dims_of(in), spacing_of(in), *params, out->data);
     } else {
-        at::Tensor x = view_of(in).to(ctx->device);
+        at::Tensor x = ctcf::volume_view(in, "input").to(ctx->device);
         at::Tensor y = ctcf::preprocess(*ctx, x, spacing_of(in), *params);
         copy_out(y, out);
     }
@@ -200,7 +193,7 @@ CTCF_API int32_t ctcf_preprocess_inverse(ctcf_context* ctx, const ctcf_volume* p
                                          const ctcf_preprocess_params* params, int32_t invert_window,
                                          ctcf_volume* out, ctcf_error* err) {
     CTCF_API_BEGIN
-    require_context(ctx);
+    ctcf::require(ctx, "context");
     ctcf::validate_volume(processed, "processed", true);
     ctcf::validate_volume(out, "output", true);
     ctcf::validate_params(params);
@@ -214,7 +207,7 @@ CTCF_API int32_t ctcf_preprocess_inverse(ctcf_context* ctx, const ctcf_volume* p
         ctcf::preprocess_inverse_cpu(*ctx, processed->data, dims_of(out), spacing_of(out), *params,
                                      invert_window != 0, out->data);
     } else {
-        at::Tensor x = view_of(processed).to(ctx->device);
+        at::Tensor x = ctcf::volume_view(processed, "processed").to(ctx->device);
         at::Tensor y = ctcf::preprocess_inverse(*ctx, x, dims_of(out), spacing_of(out), *params, invert_window != 0);
         copy_out(y, out);
     }
@@ -224,7 +217,7 @@ CTCF_API int32_t ctcf_preprocess_inverse(ctcf_context* ctx, const ctcf_volume* p
 
 CTCF_API int32_t ctcf_selftest(ctcf_context* ctx, int32_t what, int64_t arg, ctcf_error* err) {
     CTCF_API_BEGIN
-    require_context(ctx);
+    ctcf::require(ctx, "context");
     c10::InferenceMode guard;
     const auto opts = at::TensorOptions().dtype(at::kFloat).device(ctx->device);
     switch (what) {

@@ -3,7 +3,6 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 
-#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "guard.h"
 #include "autoencoder.h"
 #include "vqgan.h"
+#include "volume.h"
 
 namespace {
 
@@ -189,15 +189,12 @@ CTCF_API int32_t ctcf_autoencoder_encode_volume(ctcf_context* ctx, ctcf_autoenco
     CTCF_API_BEGIN
     check_device(ctx, ae);
     ctcf::check_wrapper(wrapper);
-    require(in, "input volume");
-    require(in->data, "input voxels");
+    at::Tensor vol = ctcf::volume_view(in, "input volume");
     require(latents, "latents");
     *latents = nullptr;
     if (batch < 1) throw InvalidArgument("batch size must be >= 1");
-    const int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
-    if (nx < 1 || ny < 1 || nz < 1) throw InvalidArgument("volume dims must be >= 1");
+    const int64_t nz = vol.size(0);
     c10::InferenceMode guard;
-    at::Tensor vol = at::from_blob(in->data, {nz, ny, nx}, at::kFloat);
     std::vector<at::Tensor> parts;
     for (int64_t s = 0; s < nz; s += batch) {
         ctx->check_cancelled();
@@ -219,17 +216,15 @@ CTCF_API int32_t ctcf_autoencoder_decode_volume(ctcf_context* ctx, ctcf_autoenco
     check_device(ctx, ae);
     ctcf::check_wrapper(wrapper);
     require(latents, "latents");
-    require(out, "output volume");
-    require(out->data, "output voxels");
+    at::Tensor dst = ctcf::volume_view(out, "output volume");
     if (batch < 1) throw InvalidArgument("batch size must be >= 1");
-    const int64_t nx = out->dims[0], ny = out->dims[1], nz = out->dims[2];
+    const int64_t nz = dst.size(0), ny = dst.size(1), nx = dst.size(2);
     const at::Tensor& z = latents->t;
     if (z.dim() != 4 || z.size(0) != nz || z.size(1) != ae->model->config.embed_dim) {
         throw InvalidArgument("latents " + shape_str(z.sizes()) + " do not fit a volume of " + std::to_string(nz) +
                               " slices and embed_dim " + std::to_string(ae->model->config.embed_dim));
     }
     c10::InferenceMode guard;
-    at::Tensor dst = at::from_blob(out->data, {nz, ny, nx}, at::kFloat);
     for (int64_t s = 0; s < nz; s += batch) {
         ctx->check_cancelled();
         const int64_t e = std::min(nz, s + batch);

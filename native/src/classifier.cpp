@@ -1,39 +1,22 @@
-// classifier.cpp — TorchScript classifiers: loading, defining from source, running on volumes in a layout.
+// classifier.cpp — running a classifier on volumes: its layout and orientation, batches, dense maps, the explained
+// score (activation, reducer, offset) and the shortcuts Latent Shift takes through it (per-slice sums, slabs).
 #include "classifier.h"
 
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
-#include <cctype>
+#include <cmath>
 #include <cstring>
-#include <map>
-#include <memory>
-#include <new>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "context.h"
-#include "builtin.h"
 #include "guard.h"
 #include "layers.h"
+#include "volume.h"
 
 namespace ctcf {
-namespace {
-
-void check_layout(int32_t layout) {
-    if (layout != CTCF_LAYOUT_BCDHW && layout != CTCF_LAYOUT_BCHWD) {
-        throw InvalidArgument("unknown classifier layout " + std::to_string(layout));
-    }
-}
-
-void prepare(ctcf_classifier& c) {
-    c.module.eval();
-    for (auto p : c.module.parameters()) p.set_requires_grad(false);
-}
-
-}  // namespace
-
 namespace {
 
 // Volumes [K, D, H, W] resized in-plane to the classifier's input size (when it has one). The depth is kept, so
@@ -135,6 +118,14 @@ at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes) {
         outs.push_back(clf.net_dense(vols.slice(0, s, std::min(k, s + step)).unsqueeze(1)).to(at::kFloat));
     }
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+std::pair<int64_t, int64_t> dense_rows(const ctcf_classifier& clf, int64_t s, int64_t e, int64_t rows) {
+    const int64_t stride = clf.dense_stride, halo = clf.dense_halo;
+    auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+    const int64_t lo = std::max<int64_t>(0, -floor_div(-(s - halo), stride));  // ceil((s - halo) / stride)
+    const int64_t hi = std::min<int64_t>(rows - 1, floor_div(e - 1 + halo, stride));
+    return {lo, hi};
 }
 
 std::pair<int64_t, int64_t> dense_slab(const ctcf_classifier& clf, int64_t lo, int64_t hi, int64_t depth) {
@@ -260,182 +251,6 @@ void check_score_spec(const ctcf_score_spec* spec) {
 
 extern "C" {
 
-CTCF_API int32_t ctcf_classifier_load(const char* path, int32_t layout, int64_t max_batch, ctcf_classifier** out,
-                                      ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(path, "path");
-    ctcf::require(out, "out");
-    *out = nullptr;
-    ctcf::check_layout(layout);
-    if (max_batch < 0) throw ctcf::InvalidArgument("max_batch must be >= 0");
-    auto c = std::make_unique<ctcf_classifier>();
-    try {
-        c->module = torch::jit::load(path, c10::Device(c10::kCPU));
-    } catch (const c10::Error& e) {
-        throw ctcf::InvalidArgument(std::string("cannot load TorchScript classifier ") + path + ": " +
-                                    e.what_without_backtrace());
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw ctcf::InvalidArgument(std::string("cannot load TorchScript classifier ") + path + ": " + e.what());
-    }
-    c->layout = layout;
-    c->max_batch = max_batch;
-    ctcf::prepare(*c);
-    *out = c.release();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_define(const char* source, int32_t layout, int64_t max_batch, ctcf_classifier** out,
-                                        ctcf_error* err) {
-    return ctcf_classifier_define_nested(source, nullptr, nullptr, 0, layout, max_batch, out, err);
-}
-
-CTCF_API int32_t ctcf_classifier_define_nested(const char* source, const char* const* names,
-                                               const char* const* sources, int32_t count, int32_t layout,
-                                               int64_t max_batch, ctcf_classifier** out, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(source, "source");
-    ctcf::require(out, "out");
-    *out = nullptr;
-    ctcf::check_layout(layout);
-    if (max_batch < 0) throw ctcf::InvalidArgument("max_batch must be >= 0");
-    if (count < 0) throw ctcf::InvalidArgument("count must be >= 0");
-    if (count > 0) {
-        ctcf::require(names, "names");
-        ctcf::require(sources, "sources");
-    }
-    auto compile = [](torch::jit::Module& m, const char* src, const std::string& what) {
-        try {
-            m.define(src);
-        } catch (const std::bad_alloc&) {
-            throw;
-        } catch (const std::exception& e) {
-            throw ctcf::InvalidArgument("the TorchScript source" + what + " does not compile: " + e.what());
-        }
-    };
-    // Submodules deepest first: each is compiled once its own submodules are registered, then registered in its
-    // parent (compiled later).
-    std::map<std::string, torch::jit::Module> modules;
-    std::vector<std::pair<std::string, const char*>> subs;
-    for (int32_t i = 0; i < count; ++i) {
-        ctcf::require(names[i], "submodule name");
-        ctcf::require(sources[i], "submodule source");
-        const std::string name = names[i];
-        bool ok = !name.empty() && name.front() != '.' && name.back() != '.' && name.find("..") == std::string::npos;
-        for (char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.');
-        if (!ok) throw ctcf::InvalidArgument("bad submodule name '" + name + "' (dotted identifiers, e.g. features.0)");
-        if (modules.count(name) != 0) throw ctcf::InvalidArgument("submodule '" + name + "' is given twice");
-        modules.emplace(name, torch::jit::Module("__torch__.ctcf.DefinedSubmodule" + std::to_string(i)));
-        subs.emplace_back(name, sources[i]);
-    }
-    auto depth = [](const std::string& n) { return std::count(n.begin(), n.end(), '.'); };
-    std::stable_sort(subs.begin(), subs.end(), [&](const auto& a, const auto& b) { return depth(a.first) > depth(b.first); });
-    auto c = std::make_unique<ctcf_classifier>();
-    c->module = torch::jit::Module("__torch__.ctcf.DefinedClassifier");
-    for (const auto& [name, src] : subs) {
-        torch::jit::Module& m = modules.at(name);
-        compile(m, src, " of submodule '" + name + "'");
-        const auto dot = name.rfind('.');
-        torch::jit::Module* parent = &c->module;
-        if (dot != std::string::npos) {
-            auto it = modules.find(name.substr(0, dot));
-            if (it == modules.end()) {
-                throw ctcf::InvalidArgument("submodule '" + name + "' has no parent '" + name.substr(0, dot) + "'");
-            }
-            parent = &it->second;
-        }
-        parent->register_module(dot == std::string::npos ? name : name.substr(dot + 1), m);
-    }
-    compile(c->module, source, "");
-    c->layout = layout;
-    c->max_batch = max_batch;
-    ctcf::prepare(*c);
-    *out = c.release();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t classes, int32_t layout, int64_t max_batch,
-                                         ctcf_classifier** out, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(architecture, "architecture");
-    ctcf::require(out, "out");
-    *out = nullptr;
-    ctcf::check_layout(layout);
-    if (classes < 1 || classes > 100000) throw ctcf::InvalidArgument("classes must be in 1..100000");
-    if (max_batch < 0) throw ctcf::InvalidArgument("max_batch must be >= 0");
-    auto c = std::make_unique<ctcf_classifier>();
-    const std::string arch = architecture;
-    if (arch == "lungmask-unet") {
-        ctcf::LungmaskUNet m(classes);
-        c->net = m.ptr();
-        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
-        c->per_slice = true;
-        c->cam_layer = "up_path.3";
-    } else if (arch == "i3resnet152") {
-        ctcf::I3ResNet m(classes);
-        c->net = m.ptr();
-        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
-        c->cam_layer = "layer4";
-        c->cam_axes = {0, 2, 1};  // the network permutes its [x, y, z] input to [z, x, y]
-    } else if (arch == "ctcf-lungseg") {
-        ctcf::LungSegNet m(16, classes);
-        c->net = m.ptr();
-        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
-        c->per_slice = true;
-        c->cam_layer = "dec1";
-    } else if (arch == "ctcf-nodule3d") {
-        ctcf::NoduleNet m(8, classes);
-        c->net = m.ptr();
-        c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
-        c->net_dense = [m](const at::Tensor& x) mutable { return m->logit_map(x); };
-        c->cam_layer = "features";
-        // 3^3 convolutions with depth strides 2, 1, 2, 1 (padding 1), then 1^3: output i reads input 4i-9 .. 4i+9
-        c->dense_stride = 4;
-        c->dense_halo = 9;
-    } else {
-        throw ctcf::InvalidArgument("unknown architecture '" + arch +
-                                    "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d)");
-    }
-    c->scripted = false;
-    c->net->eval();
-    c->params.collect(*c->net);
-    for (auto& p : c->net->parameters()) p.set_requires_grad(false);
-    c->layout = layout;
-    c->max_batch = max_batch;
-    *out = c.release();
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_set_input_size(ctcf_classifier* clf, int64_t nx, int64_t ny, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    if (nx < 0 || ny < 0 || nx > 8192 || ny > 8192 || (nx == 0) != (ny == 0)) {
-        throw ctcf::InvalidArgument("input size must be 0 x 0 or two sizes in 1..8192");
-    }
-    clf->input_nx = nx;
-    clf->input_ny = ny;
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_set_orientation(ctcf_classifier* clf, int32_t orientation, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    if (orientation != CTCF_ORIENTATION_RAS && orientation != CTCF_ORIENTATION_DISPLAY) {
-        throw ctcf::InvalidArgument("unknown classifier orientation " + std::to_string(orientation));
-    }
-    if (orientation == CTCF_ORIENTATION_DISPLAY && !clf->cam_axes.empty()) {
-        throw ctcf::InvalidArgument("this built-in reorders its input axes itself; it takes the RAS orientation only");
-    }
-    clf->orientation = orientation;
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
 CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ctcf_score_spec* spec, int64_t s,
                                             int64_t e, int64_t depth, int64_t* a, int64_t* b, ctcf_error* err) {
     CTCF_API_BEGIN
@@ -446,10 +261,8 @@ CTCF_API int32_t ctcf_classifier_score_span(const ctcf_classifier* clf, const ct
     if (depth < 1 || s < 0 || e > depth || s >= e) throw ctcf::InvalidArgument("slices [s, e) outside the volume");
     if (ctcf::slab_scorable(*clf, *spec)) {
         // as Engine::score_slab: the map rows whose windows meet [s, e), and the slab they read
-        const int64_t stride = clf->dense_stride, halo = clf->dense_halo, n = (depth + stride - 1) / stride;
-        auto floor_div = [](int64_t x, int64_t y) { return x >= 0 ? x / y : -((-x + y - 1) / y); };
-        const int64_t lo = std::max<int64_t>(0, -floor_div(-(s - halo), stride));
-        const int64_t hi = std::min<int64_t>(n - 1, floor_div(e - 1 + halo, stride));
+        const int64_t stride = clf->dense_stride;
+        const auto [lo, hi] = ctcf::dense_rows(*clf, s, e, (depth + stride - 1) / stride);
         std::tie(*a, *b) = ctcf::dense_slab(*clf, lo, hi, depth);
     } else if (ctcf::slice_additive(*clf, *spec)) {
         *a = s;
@@ -467,13 +280,12 @@ CTCF_API int32_t ctcf_classifier_outputs(ctcf_context* ctx, ctcf_classifier* clf
     CTCF_API_BEGIN
     ctcf::require(ctx, "context");
     ctcf::require(clf, "classifier");
-    ctcf::require(in, "volume");
-    ctcf::require(in->data, "voxels");
+    at::Tensor vol = ctcf::volume_view(in, "volume");
     ctcf::require(ndim, "ndim");
     ctcf::require(shape, "shape");
     if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
     c10::InferenceMode guard;
-    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
+    at::Tensor v = vol.unsqueeze(0).to(ctx->device);
     at::Tensor o = ctcf::classifier_outputs(*clf, v).to(at::kCPU, at::kFloat).contiguous();
     if (o.dim() > CTCF_MAX_DIMS) throw ctcf::InvalidArgument("classifier output has too many dimensions");
     *ndim = static_cast<int32_t>(o.dim());
@@ -490,53 +302,36 @@ CTCF_API int32_t ctcf_classifier_score(ctcf_context* ctx, ctcf_classifier* clf, 
     CTCF_API_BEGIN
     ctcf::require(ctx, "context");
     ctcf::require(clf, "classifier");
-    ctcf::require(in, "volume");
-    ctcf::require(in->data, "voxels");
+    at::Tensor vol = ctcf::volume_view(in, "volume");
     ctcf::require(value, "value");
     ctcf::check_score_spec(score);
     if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
     c10::InferenceMode guard;
-    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
+    at::Tensor v = vol.unsqueeze(0).to(ctx->device);
     *value = ctcf::classifier_score(*clf, *score, v)[0].item<double>();
     if (!std::isfinite(*value)) throw ctcf::InvalidArgument("the classifier returned a non-finite score");
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
 
-CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* path, ctcf_error* err) {
+CTCF_API int32_t ctcf_classifier_argmax(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in,
+                                        ctcf_volume* out, ctcf_error* err) {
     CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
-    ctcf::require(path, "path");
-    if (!clf->scripted) throw ctcf::Unsupported("a built-in classifier is saved as a state_dict, not TorchScript");
-    clf->module.save(path);
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctcf_error* err) {
-    CTCF_API_BEGIN
-    ctcf::require(clf, "classifier");
     ctcf::require(ctx, "context");
-    if (clf->scripted) {
-        clf->module.to(ctx->device);
-    } else {
-        clf->net->to(ctx->device);
-        clf->params.collect(*clf->net);
-    }
-    clf->device = ctx->device;
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_params(ctcf_classifier* clf, ctcf_params** out, ctcf_error* err) {
-    CTCF_API_BEGIN
     ctcf::require(clf, "classifier");
-    ctcf::require(out, "out");
-    *out = &clf->params;
+    at::Tensor v = ctcf::volume_view(in, "volume");
+    at::Tensor dst = ctcf::volume_view(out, "output volume");
+    c10::InferenceMode guard;
+    at::Tensor o = ctcf::classifier_outputs(*clf, v.unsqueeze(0).to(ctx->device));
+    if (o.dim() != 5) throw ctcf::InvalidArgument("argmax needs a segmentation output [1, C, a, b, c]");
+    at::Tensor labels = o.argmax(1)[0].to(at::kCPU, at::kFloat).contiguous();  // [a, b, c] in the model layout
+    if (clf->layout == CTCF_LAYOUT_BCHWD) labels = labels.permute({2, 1, 0}).contiguous();  // back to [z, y, x]
+    if (!labels.sizes().equals(dst.sizes())) {
+        throw ctcf::InvalidArgument("the label map does not fit the output volume");
+    }
+    dst.copy_(labels);
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }
-
-CTCF_API void ctcf_classifier_free(ctcf_classifier* clf) { delete clf; }
 
 }  // extern "C"

@@ -73,6 +73,10 @@ bool slab_scorable(const ctcf_classifier& clf, const ctcf_score_spec& spec);
 // Dense maps [K, classes, d, h, w] of K volumes [K, D, H, W] (resized in-plane like classifier_outputs).
 at::Tensor classifier_dense(ctcf_classifier& clf, const at::Tensor& volumes);
 
+// The rows lo..hi of a slab-scorable classifier's `rows`-row map whose input windows [stride i - halo,
+// stride i + halo] meet slices [s, e) (lo > hi: none).
+std::pair<int64_t, int64_t> dense_rows(const ctcf_classifier& clf, int64_t s, int64_t e, int64_t rows);
+
 // The input slices [a, b) of a depth-`depth` volume from which a slab-scorable classifier computes its map rows
 // lo..hi exactly: their receptive windows, starting at a multiple of the stride so that the slab's map rows align
 // with the whole volume's (slab row j = row j + a / stride).

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <c10/util/Exception.h>
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -50,10 +53,32 @@ inline std::string torch_message(const c10::Error& e) {
     return m;
 }
 
+// Allocators that predate c10::OutOfMemoryError (or a LibTorch without it) say so only in the message.
+inline bool is_oom_message(const std::string& m) {
+    return m.find("out of memory") != std::string::npos ||
+           m.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
+}
+
 }  // namespace ctcf
 
+// c10::OutOfMemoryError (what the CPU and CUDA allocators throw) exists in every LibTorch 2.x; an older one (1.13,
+// built with CTCF_ALLOW_OLD_TORCH) is recognised by its message only.
+#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
+#define CTCF_CATCH_TORCH_OOM(err)                                                                \
+    catch (const c10::OutOfMemoryError& e) {                                                     \
+        try {                                                                                    \
+            return ::ctcf::set_error((err), CTCF_ERR_OUT_OF_MEMORY, ::ctcf::torch_message(e).c_str()); \
+        } catch (...) {                                                                          \
+            return ::ctcf::set_error((err), CTCF_ERR_OUT_OF_MEMORY, "out of memory (LibTorch)"); \
+        }                                                                                        \
+    }
+#else
+#define CTCF_CATCH_TORCH_OOM(err)
+#endif
+
 // Every entry point body sits between CTCF_API_BEGIN and CTCF_API_END(err). The catch order matters:
-// c10::Error derives from std::exception, bad_alloc too.
+// c10::OutOfMemoryError derives from c10::Error, which derives from std::exception, bad_alloc too. Running out of
+// memory is known by the exception's type first; the message is the last resort.
 #define CTCF_API_BEGIN try {
 #define CTCF_API_END(err)                                                                        \
     }                                                                                            \
@@ -66,19 +91,18 @@ inline std::string torch_message(const c10::Error& e) {
     catch (const ::ctcf::Unsupported& e) {                                                       \
         return ::ctcf::set_error((err), CTCF_ERR_UNSUPPORTED, e.what());                         \
     }                                                                                            \
+    CTCF_CATCH_TORCH_OOM(err)                                                                    \
+    catch (const std::bad_alloc& e) {                                                            \
+        return ::ctcf::set_error((err), CTCF_ERR_OUT_OF_MEMORY, "out of memory (std::bad_alloc)"); \
+    }                                                                                            \
     catch (const c10::Error& e) {                                                                \
         try {                                                                                    \
             std::string m = ::ctcf::torch_message(e);                                            \
-            const bool oom = m.find("out of memory") != std::string::npos ||                     \
-                             m.find("DefaultCPUAllocator: can't allocate") != std::string::npos; \
-            return ::ctcf::set_error((err), oom ? CTCF_ERR_OUT_OF_MEMORY : CTCF_ERR_TORCH,       \
+            return ::ctcf::set_error((err), ::ctcf::is_oom_message(m) ? CTCF_ERR_OUT_OF_MEMORY : CTCF_ERR_TORCH, \
                                      m.c_str());                                                 \
         } catch (...) {                                                                          \
             return ::ctcf::set_error((err), CTCF_ERR_TORCH, "LibTorch error (message lost)");    \
         }                                                                                        \
-    }                                                                                            \
-    catch (const std::bad_alloc& e) {                                                            \
-        return ::ctcf::set_error((err), CTCF_ERR_OUT_OF_MEMORY, "out of memory (std::bad_alloc)"); \
     }                                                                                            \
     catch (const std::exception& e) {                                                            \
         return ::ctcf::set_error((err), CTCF_ERR_INTERNAL, e.what());                            \

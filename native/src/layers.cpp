@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <sstream>
 
 #include "guard.h"
 

@@ -1,19 +1,17 @@
 // lungmask.cpp — the original lungmask preprocessing (architectures.md §2.6): per slice a body mask at 128 x 128,
 // the bounding box of its first region, a crop resized to 256 x 256 (scipy zoom semantics), HU -> [0, 1]; and
 // the way back: label maps resized into their boxes (nearest) on the original slices.
-#include <c10/core/InferenceMode.h>
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <queue>
+#include <string>
 #include <vector>
 
-#include "classifier.h"
-#include "context.h"
 #include "ctcf.h"
 #include "guard.h"
+#include "volume.h"
 
 namespace ctcf {
 namespace {
@@ -178,9 +176,9 @@ extern "C" {
 CTCF_API int32_t ctcf_lungmask_preprocess(const ctcf_volume* lps_hu, int64_t size, float* out, int64_t* boxes,
                                           ctcf_error* err) {
     CTCF_API_BEGIN
-    if (lps_hu == nullptr || lps_hu->data == nullptr || out == nullptr || boxes == nullptr) {
-        throw ctcf::InvalidArgument("NULL argument");
-    }
+    ctcf::check_volume(lps_hu, "volume");
+    ctcf::require(out, "out");
+    ctcf::require(boxes, "boxes");
     if (size < 2 || size > 4096) throw ctcf::InvalidArgument("size must be in 2..4096");
     const int64_t w = lps_hu->dims[0], h = lps_hu->dims[1], d = lps_hu->dims[2];
     if (w < 2 || h < 2 || d < 1) throw ctcf::InvalidArgument("slices must be at least 2 x 2");
@@ -219,9 +217,9 @@ CTCF_API int32_t ctcf_lungmask_preprocess(const ctcf_volume* lps_hu, int64_t siz
 CTCF_API int32_t ctcf_lungmask_restore(const float* labels, int64_t size, const int64_t* boxes, ctcf_volume* out,
                                        ctcf_error* err) {
     CTCF_API_BEGIN
-    if (labels == nullptr || boxes == nullptr || out == nullptr || out->data == nullptr) {
-        throw ctcf::InvalidArgument("NULL argument");
-    }
+    ctcf::require(labels, "labels");
+    ctcf::require(boxes, "boxes");
+    ctcf::check_volume(out, "output volume");
     const int64_t w = out->dims[0], h = out->dims[1], d = out->dims[2];
     std::vector<float> lab(static_cast<size_t>(size * size));
     for (int64_t z = 0; z < d; ++z) {
@@ -237,27 +235,6 @@ CTCF_API int32_t ctcf_lungmask_restore(const float* labels, int64_t size, const 
             std::memcpy(dst + r * w + c0, &back[static_cast<size_t>((r - r0) * (c1 - c0))], sizeof(float) * (c1 - c0));
         }
     }
-    return ctcf::set_ok(err);
-    CTCF_API_END(err)
-}
-
-CTCF_API int32_t ctcf_classifier_argmax(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in,
-                                        ctcf_volume* out, ctcf_error* err) {
-    CTCF_API_BEGIN
-    if (ctx == nullptr || clf == nullptr || in == nullptr || in->data == nullptr || out == nullptr ||
-        out->data == nullptr) {
-        throw ctcf::InvalidArgument("NULL argument");
-    }
-    c10::InferenceMode guard;
-    at::Tensor v = at::from_blob(in->data, {1, in->dims[2], in->dims[1], in->dims[0]}, at::kFloat).to(ctx->device);
-    at::Tensor o = ctcf::classifier_outputs(*clf, v);
-    if (o.dim() != 5) throw ctcf::InvalidArgument("argmax needs a segmentation output [1, C, a, b, c]");
-    at::Tensor labels = o.argmax(1)[0].to(at::kCPU, at::kFloat).contiguous();  // [a, b, c] in the model layout
-    if (clf->layout == CTCF_LAYOUT_BCHWD) labels = labels.permute({2, 1, 0}).contiguous();  // back to [z, y, x]
-    if (labels.size(0) != out->dims[2] || labels.size(1) != out->dims[1] || labels.size(2) != out->dims[0]) {
-        throw ctcf::InvalidArgument("the label map does not fit the output volume");
-    }
-    std::memcpy(out->data, labels.data_ptr<float>(), sizeof(float) * static_cast<size_t>(labels.numel()));
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -42,7 +42,9 @@ void NamedParams::collect(torch::nn::Module& m) {
 }
 
 void NamedParams::info(int64_t index, char* name, size_t cap, int32_t* ndim, int64_t* shape) const {
-    if (name == nullptr || ndim == nullptr || shape == nullptr) throw InvalidArgument("NULL output");
+    require(name, "name");
+    require(ndim, "ndim");
+    require(shape, "shape");
     if (index < 0 || index >= count()) throw InvalidArgument("parameter index out of range");
     const auto& p = list[static_cast<size_t>(index)];
     std::snprintf(name, cap, "%s", p.first.c_str());
@@ -52,9 +54,10 @@ void NamedParams::info(int64_t index, char* name, size_t cap, int32_t* ndim, int
 
 void NamedParams::set(const char* name, int32_t dtype, const void* data, int32_t ndim, const int64_t* shape,
                       const int64_t* strides) {
-    if (name == nullptr || data == nullptr) throw InvalidArgument("NULL name or data");
+    require(name, "name");
+    require(data, "data");
     if (ndim < 0 || ndim > CTCF_MAX_DIMS) throw InvalidArgument("ndim out of range");
-    if (ndim > 0 && shape == nullptr) throw InvalidArgument("NULL shape");
+    if (ndim > 0) require(shape, "shape");
     for (auto& p : list) {
         if (p.first != name) continue;
         std::vector<int64_t> sz(shape, shape + ndim);
@@ -75,7 +78,8 @@ void NamedParams::set(const char* name, int32_t dtype, const void* data, int32_t
 }
 
 void NamedParams::get(const char* name, float* dst, int64_t numel) const {
-    if (name == nullptr || dst == nullptr) throw InvalidArgument("NULL name or destination");
+    require(name, "name");
+    require(dst, "destination");
     for (const auto& p : list) {
         if (p.first != name) continue;
         if (p.second.numel() != numel) {

@@ -8,23 +8,19 @@
 #include <atomic>
 #include <cstdint>
 #include <cmath>
-#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "context.h"
 #include "guard.h"
+#include "volume.h"
 
 namespace ctcf {
 namespace {
 
 // Voxel axis a (0 = x, 1 = y, 2 = z) is tensor dim kDimOf(a) of a [z, y, x] tensor.
 constexpr int64_t dim_of(int a) { return 2 - a; }
-
-// Largest voxel count one volume may have (2^34, 64 GiB of float32): far beyond any CT, small enough that
-// no product of dims below can overflow int64 in the arithmetic that follows.
-constexpr int64_t kMaxVoxels = int64_t{1} << 34;
 
 std::string axis_name(int a) { return std::string(1, "xyz"[a]); }
 
@@ -42,18 +38,8 @@ bool window_enabled(const ctcf_preprocess_params& p) { return p.window_low < p.w
 }  // namespace
 
 void validate_volume(const ctcf_volume* v, const char* what, bool need_data) {
-    if (v == nullptr) throw InvalidArgument(std::string(what) + ": volume descriptor is NULL");
-    if (need_data && v->data == nullptr) throw InvalidArgument(std::string(what) + ": voxel pointer is NULL");
-    int64_t total = 1;
+    check_volume(v, what, need_data);
     for (int a = 0; a < 3; ++a) {
-        if (v->dims[a] < 1) {
-            throw InvalidArgument(std::string(what) + ": dim " + axis_name(a) + " = " + std::to_string(v->dims[a]) +
-                                  " (must be >= 1)");
-        }
-        if (v->dims[a] > kMaxVoxels / total) {
-            throw InvalidArgument(std::string(what) + ": voxel count exceeds 2^34");
-        }
-        total *= v->dims[a];
         if (!(v->spacing[a] > 0.0) || !std::isfinite(v->spacing[a])) {
             throw InvalidArgument(std::string(what) + ": spacing " + axis_name(a) + " = " +
                                   std::to_string(v->spacing[a]) + " (must be finite and > 0)");
@@ -62,7 +48,7 @@ void validate_volume(const ctcf_volume* v, const char* what, bool need_data) {
 }
 
 void validate_params(const ctcf_preprocess_params* p) {
-    if (p == nullptr) throw InvalidArgument("preprocess params are NULL");
+    require(p, "preprocess params");
     bool seen[3] = {false, false, false};
     for (int a = 0; a < 3; ++a) {
         const int32_t s = p->axis_perm[a];

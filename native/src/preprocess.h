@@ -11,7 +11,7 @@ struct ctcf_context;
 
 namespace ctcf {
 
-// Checks a volume descriptor (dims >= 1, spacing > 0 and finite, no element-count overflow); throws InvalidArgument.
+// check_volume (volume.h) and spacing > 0 and finite on every axis; throws InvalidArgument.
 void validate_volume(const ctcf_volume* v, const char* what, bool need_data);
 // Checks params against an input volume; throws InvalidArgument.
 void validate_params(const ctcf_preprocess_params* p);

@@ -16,6 +16,7 @@
 #include "ctcf.h"
 #include "guard.h"
 #include "layers.h"
+#include "volume.h"
 
 namespace ctcf {
 namespace {
@@ -29,7 +30,8 @@ struct Run {
 
     void tick(int64_t step, int64_t steps, double value) {
         ctx.check_cancelled();
-        if (progress != nullptr && progress(user, 5, 0, 1, step, static_cast<double>(steps), value) != 0) {
+        if (progress != nullptr &&
+            progress(user, CTCF_PHASE_SALIENCY, 0, 1, step, static_cast<double>(steps), value) != 0) {
             throw Cancelled();
         }
     }
@@ -281,17 +283,13 @@ CTCF_API int32_t ctcf_saliency(ctcf_context* ctx, ctcf_classifier* clf, const ct
     CTCF_API_BEGIN
     ctcf::require(ctx, "context");
     ctcf::require(clf, "classifier");
-    ctcf::require(x, "volume");
-    ctcf::require(x->data, "voxels");
+    at::Tensor vol = ctcf::volume_view(x, "volume");
     ctcf::require(opts, "options");
     ctcf::require(out, "out");
     ctcf::check_score_spec(score);
     if (clf->device != ctx->device) throw ctcf::InvalidArgument("classifier and context are on different devices");
     if (opts->batch < 1) throw ctcf::InvalidArgument("batch must be >= 1");
-    for (int a = 0; a < 3; ++a) {
-        if (x->dims[a] < 1) throw ctcf::InvalidArgument("volume dims must be >= 1");
-    }
-    at::Tensor v = at::from_blob(x->data, {x->dims[2], x->dims[1], x->dims[0]}, at::kFloat).to(ctx->device);
+    at::Tensor v = vol.to(ctx->device);
     ctcf::Run run{*ctx, *clf, *score, progress, user};
     at::Tensor map;
     at::Tensor s;

@@ -410,7 +410,7 @@ CTCF_API int32_t ctcf_trainer_create_classifier(ctcf_context* ctx, ctcf_classifi
 
 CTCF_API int32_t ctcf_trainer_set_perceptual(ctcf_trainer* t, ctcf_perceptual* p, double weight, ctcf_error* err) {
     CTCF_API_BEGIN
-    if (t == nullptr) throw ctcf::InvalidArgument("trainer is NULL");
+    ctcf::require(t, "trainer");
     if (t->ae == nullptr) throw ctcf::InvalidArgument("a perceptual loss needs an autoencoder trainer");
     if (!std::isfinite(weight) || weight < 0) throw ctcf::InvalidArgument("the perceptual weight must be >= 0");
     if (p != nullptr && p->device != t->device) {
