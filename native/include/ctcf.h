@@ -533,9 +533,11 @@ CTCF_API int32_t ctcf_result_array_get(const ctcf_result* r, int32_t which, cons
 /* Copies up to cap chunk rows; *n receives the number of chunks. */
 CTCF_API int32_t ctcf_result_chunks_get(const ctcf_result* r, ctcf_chunk_row* rows, int64_t cap, int64_t* n,
                                         ctcf_error* err);
-/* Pointer to a float32 [nz, ny, nx] volume owned by the result (x fastest). */
-CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int64_t index, const float** data,
-                                        ctcf_error* err);
+/* Copies slices [z0, z1) of a result volume (`index`: the frame, for CTCF_VOLUME_FRAME) into dst, which holds
+ * (z1 - z0) * ny * nx floats (x fastest, the volume layout). A result keeps each frame for its chunk only (the rest of
+ * a frame is the reconstruction, composed here), so reading one slice of every frame moves one slice per frame. */
+CTCF_API int32_t ctcf_result_volume_read(const ctcf_result* r, int32_t which, int64_t index, int64_t z0, int64_t z1,
+                                         float* dst, ctcf_error* err);
 CTCF_API void ctcf_result_free(ctcf_result* r);
 
 /* The focus explanation of a sweep run with focus_frames > 0 (as ctcf_explain's result for the rank-1 chunk,

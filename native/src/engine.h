@@ -95,6 +95,7 @@ private:
                                  at::Tensor* full_frames);
 
     // --- a sweep's focus (explain.cpp) ---
+    void keep_frames(ctcf_result& r, const at::Tensor& frames, int64_t z0);
     void focus(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, const SearchOutcome& outcome,
                const std::map<double, Eval>& memo, std::pair<size_t, size_t> entries);
 

@@ -21,22 +21,33 @@
 
 namespace ctcf {
 
+// Stores a chunk's frames (slices [z0, z0 + d) of every frame; the rest of a frame is x0) and the heatmap, which
+// is zero outside them: every heatmap rule works voxel by voxel over the frames, and there each frame equals x0.
+void Engine::keep_frames(ctcf_result& r, const at::Tensor& frames, int64_t z0) {
+    const int64_t d = frames.size(1);
+    r.frames = frames.to(at::kCPU).contiguous();
+    r.frames_z0 = z0;
+    at::Tensor hm = at::zeros_like(x0_);
+    hm.slice(0, z0, z0 + d).copy_(heatmap(o_.heatmap, frames, x0_.slice(0, z0, z0 + d)));
+    r.heatmap = hm.to(at::kCPU).contiguous();
+}
+
 void Engine::explain(int64_t s, int64_t e) {
     const auto t0 = Clock::now();
     const int32_t steps = o_.lambda_sweep_steps;
     tick(CTCF_PHASE_ENCODE_DECODE, 0, 1, 0, 0, 0);
     encode_and_reconstruct();
     ChunkRun run;
-    at::Tensor frames;
+    at::Tensor frames;  // the frames' slices that can differ from x0: [steps, e - s, ...] (fast), all (reference)
+    int64_t z0 = s;
     if (o_.reference_mode) {
         run = run_chunk_reference(s, e, 0, 1, steps, &frames);
+        z0 = 0;
     } else {
         input_gradient();
         tick(CTCF_PHASE_GRADIENT, 0, 1, 0, 0, p0_);
         run = run_chunk_fast(s, e, 0, 1, steps);
-        torch::NoGradGuard no_grad;
-        frames = x0_.unsqueeze(0).repeat({steps, 1, 1, 1});
-        frames.slice(1, s, e).copy_(run.chunk_frames);
+        frames = run.chunk_frames;
     }
     torch::NoGradGuard no_grad;
     r_->info.p0 = p0_;
@@ -45,10 +56,8 @@ void Engine::explain(int64_t s, int64_t e) {
     r_->info.frames = steps;
     r_->lambdas = run.lambdas;
     r_->predictions = run.preds;
-    r_->frames = frames.to(at::kCPU).contiguous();
     r_->reconstruction = x0_.to(at::kCPU).contiguous();
-    r_->heatmap = heatmap(o_.heatmap, frames, x0_).to(at::kCPU).contiguous();
-    r_->counterfactual = r_->frames[0];
+    keep_frames(*r_, frames, z0);
     r_->info.seconds[CTCF_TIMER_TOTAL] = seconds_since(t0);
 }
 
@@ -174,18 +183,14 @@ void Engine::focus(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, co
     }
     r_ = sweep_result;
     torch::NoGradGuard no_grad;
-    at::Tensor frames = x0_.unsqueeze(0).repeat({steps, 1, 1, 1});
-    frames.slice(1, s, e).copy_(run.chunk_frames);
     f.info.p0 = p0_;
     f.info.bound = run.search.bound;
     f.info.stop_reason = run.search.reason;
     f.info.frames = steps;
     f.lambdas = run.lambdas;
     f.predictions = run.preds;
-    f.frames = frames.to(at::kCPU).contiguous();
     f.reconstruction = sweep_result->reconstruction;  // the same x0 (CPU tensors are immutable once published)
-    f.heatmap = heatmap(o_.heatmap, frames, x0_).to(at::kCPU).contiguous();
-    f.counterfactual = f.frames[0];
+    keep_frames(f, run.chunk_frames, s);
     f.info.seconds[CTCF_TIMER_TOTAL] = seconds_since(t0);
 }
 

@@ -53,26 +53,52 @@ CTCF_API int32_t ctcf_result_chunks_get(const ctcf_result* r, ctcf_chunk_row* ro
     CTCF_API_END(err)
 }
 
-CTCF_API int32_t ctcf_result_volume_get(const ctcf_result* r, int32_t which, int64_t index, const float** data,
-                                        ctcf_error* err) {
+CTCF_API int32_t ctcf_result_volume_read(const ctcf_result* r, int32_t which, int64_t index, int64_t z0,
+                                         int64_t z1, float* dst, ctcf_error* err) {
     CTCF_API_BEGIN
     ctcf::require(r, "result");
-    ctcf::require(data, "data");
-    const at::Tensor* t = nullptr;
+    ctcf::require(dst, "dst");
+    const at::Tensor& x0 = r->reconstruction;
+    if (!x0.defined()) throw ctcf::InvalidArgument("this result has no volumes");
+    const int64_t depth = x0.size(0);
+    if (z0 < 0 || z1 > depth || z0 >= z1) {
+        throw ctcf::InvalidArgument("slices [" + std::to_string(z0) + ", " + std::to_string(z1) +
+                                    ") are not inside the result's " + std::to_string(depth));
+    }
+    at::Tensor out = at::from_blob(dst, {z1 - z0, x0.size(1), x0.size(2)}, at::kFloat);
+    const at::Tensor* whole = nullptr;
     switch (which) {
-        case CTCF_VOLUME_FRAME:
+        case CTCF_VOLUME_COUNTERFACTUAL:
+            if (r->counterfactual.defined()) {
+                whole = &r->counterfactual;
+                break;
+            }
+            index = 0;  // a single chunk's counterfactual is frame 0
+            [[fallthrough]];
+        case CTCF_VOLUME_FRAME: {
             if (!r->frames.defined() || index < 0 || index >= r->frames.size(0)) {
                 throw ctcf::InvalidArgument("no frame " + std::to_string(index) + " in this result");
             }
-            *data = r->frames.data_ptr<float>() + index * r->frames[0].numel();
+            // The frame's own slices where they overlap [z0, z1), the reconstruction elsewhere.
+            const int64_t f0 = r->frames_z0;
+            const int64_t f1 = f0 + r->frames.size(1);
+            const int64_t a = std::max(z0, f0);
+            const int64_t b = std::min(z1, f1);
+            if (a >= b) {
+                out.copy_(x0.slice(0, z0, z1));
+                return ctcf::set_ok(err);
+            }
+            if (z0 < a) out.slice(0, 0, a - z0).copy_(x0.slice(0, z0, a));
+            out.slice(0, a - z0, b - z0).copy_(r->frames[index].slice(0, a - f0, b - f0));
+            if (b < z1) out.slice(0, b - z0, z1 - z0).copy_(x0.slice(0, b, z1));
             return ctcf::set_ok(err);
-        case CTCF_VOLUME_HEATMAP: t = &r->heatmap; break;
-        case CTCF_VOLUME_RECONSTRUCTION: t = &r->reconstruction; break;
-        case CTCF_VOLUME_COUNTERFACTUAL: t = &r->counterfactual; break;
+        }
+        case CTCF_VOLUME_HEATMAP: whole = &r->heatmap; break;
+        case CTCF_VOLUME_RECONSTRUCTION: whole = &x0; break;
         default: throw ctcf::InvalidArgument("unknown result volume " + std::to_string(which));
     }
-    if (!t->defined()) throw ctcf::InvalidArgument("this result has no such volume");
-    *data = t->data_ptr<float>();
+    if (!whole->defined()) throw ctcf::InvalidArgument("this result has no such volume");
+    out.copy_(whole->slice(0, z0, z1));
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

@@ -13,10 +13,15 @@ struct ctcf_result {
     ctcf_result_info info{};
     std::vector<double> lambdas, predictions, search_lambdas, search_predictions, slice_prediction, slice_change;
     std::vector<ctcf_chunk_row> chunks;
-    at::Tensor frames;          // [steps, D, H, W] float CPU (single chunk)
+    // The sweep frames of one chunk (single chunk and focus): [steps, d, H, W] float CPU for slices
+    // [frames_z0, frames_z0 + d); every other slice of a frame is the reconstruction's, composed when read, so a
+    // result holds one chunk per frame instead of a volume per frame (fast mode: d = the chunk; the reference mode
+    // re-decodes every slice at every step, so there d is the whole depth).
+    at::Tensor frames;
+    int64_t frames_z0 = 0;
     at::Tensor heatmap;         // [D, H, W]
     at::Tensor reconstruction;  // [D, H, W]
-    at::Tensor counterfactual;  // [D, H, W]
+    at::Tensor counterfactual;  // [D, H, W] (sweep: the stitched counterfactual; single chunk: frame 0, composed)
     std::unique_ptr<ctcf_result> focus;  // a sweep's explanation of its rank-1 chunk (focus_frames > 0)
     int64_t focus_start = 0, focus_end = 0;
 };

@@ -1,18 +1,33 @@
 package org.ctcf.api;
 
-import org.ctcf.core.Volume;
-
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
+import org.ctcf.internal.KernelResult;
+import org.ctcf.internal.Specs.ResultVolume;
 
 /**
  * The Latent Shift explanation of one chunk: the sweep frames (frame 0 is the counterfactual at the λ bound, the
- * last the reconstruction at λ = 0) as off-heap volumes on the processed grid, their λs and predictions, the
- * heatmap, the stop reason and the search trace. Owns its volumes: close it.
+ * last the reconstruction at λ = 0) on the processed grid, their λs and predictions, the heatmap, the stop reason and
+ * the search trace.
+ *
+ * <p>The voxels stay in the kernel's result until asked for, and cross once: a volume accessor copies that volume
+ * into an off-heap {@link Volume} the first time (later calls return the same object), {@link #frameSlice} copies
+ * one slice of one frame and nothing else. Thread-safe. Owns the result and the volumes it handed out: close it
+ * (idempotent); the volumes are closed with it.
  */
 public final class Explanation implements AutoCloseable {
-    private final List<Volume> frames;
-    private final Volume heatmap;
-    private final Volume reconstruction;
+    private final KernelResult result;
+    private final Geometry geometry;
+    private final Volume[] frames;
+    private Volume heatmap;
+    private Volume reconstruction;
+    private final Volume sharedReconstruction;
+    private boolean closed;
     private final double[] lambdas;
     private final double[] predictions;
     private final double[] searchLambdas;
@@ -24,12 +39,17 @@ public final class Explanation implements AutoCloseable {
     private final int end;
     private final Timings timings;
 
-    Explanation(List<Volume> frames, Volume heatmap, Volume reconstruction, double[] lambdas, double[] predictions,
-            double[] searchLambdas, double[] searchPredictions, double p0, double bound, StopReason stopReason,
-            int start, int end, Timings timings) {
-        this.frames = List.copyOf(frames);
-        this.heatmap = heatmap;
-        this.reconstruction = reconstruction;
+    /**
+     * {@code sharedReconstruction}: x0 when another owner holds it already (a sweep's, for its focus explanation);
+     * null to read it from {@code result} when asked.
+     */
+    Explanation(KernelResult result, Geometry geometry, int frameCount, Volume sharedReconstruction,
+            double[] lambdas, double[] predictions, double[] searchLambdas, double[] searchPredictions, double p0,
+            double bound, StopReason stopReason, int start, int end, Timings timings) {
+        this.result = result;
+        this.geometry = geometry;
+        this.frames = new Volume[frameCount];
+        this.sharedReconstruction = sharedReconstruction;
         this.lambdas = lambdas;
         this.predictions = predictions;
         this.searchLambdas = searchLambdas;
@@ -42,22 +62,83 @@ public final class Explanation implements AutoCloseable {
         this.timings = timings;
     }
 
-    public List<Volume> frames() {
-        return frames;
+    /** Every sweep frame as a volume (each copied out of the kernel once). */
+    public synchronized List<Volume> frames() {
+        List<Volume> out = new ArrayList<>(frames.length);
+        for (int i = 0; i < frames.length; i++) {
+            out.add(frame(i));
+        }
+        return List.copyOf(out);
+    }
+
+    public int frameCount() {
+        return frames.length;
+    }
+
+    /** Sweep frame {@code i} as a volume (copied out of the kernel once). */
+    public synchronized Volume frame(int i) {
+        Objects.checkIndex(i, frames.length);
+        if (frames[i] == null) {
+            frames[i] = copy(ResultVolume.FRAME, i);
+        }
+        return frames[i];
+    }
+
+    /** Axial slice {@code z} of frame {@code i}: {@code nx * ny} values, x fastest; only that slice is copied. */
+    public synchronized float[] frameSlice(int i, int z) {
+        Objects.checkIndex(i, frames.length);
+        Objects.checkIndex(z, geometry.nz());
+        open();
+        return frames[i] != null ? slice(frames[i], z)
+                : result.slice(ResultVolume.FRAME, i, z, geometry.nx(), geometry.ny());
     }
 
     /** Frame 0: the counterfactual at the λ bound. */
     public Volume counterfactual() {
-        return frames.get(0);
+        return frame(0);
     }
 
-    public Volume heatmap() {
+    public synchronized Volume heatmap() {
+        if (heatmap == null) {
+            heatmap = copy(ResultVolume.HEATMAP, 0);
+        }
         return heatmap;
     }
 
     /** x0 = decode(encode(x)), the λ = 0 volume. */
-    public Volume reconstruction() {
+    public synchronized Volume reconstruction() {
+        if (sharedReconstruction != null) {
+            return sharedReconstruction;
+        }
+        if (reconstruction == null) {
+            reconstruction = copy(ResultVolume.RECONSTRUCTION, 0);
+        }
         return reconstruction;
+    }
+
+    private Volume copy(ResultVolume which, int index) {
+        open();
+        Volume v = Volume.allocate(geometry);
+        try {
+            result.copyVolume(which, index, v);
+            return v;
+        } catch (RuntimeException e) {
+            v.close();
+            throw e;
+        }
+    }
+
+    private static float[] slice(Volume v, int z) {
+        float[] out = new float[v.nx() * v.ny()];
+        v.read((long) z * out.length, out);
+        return out;
+    }
+
+    private void open() {
+        if (closed) {
+            throw new CtcfException.ResourceClosedException("the explanation of slices [" + start + ", " + end
+                    + ") is closed");
+        }
     }
 
     public double[] lambdas() {
@@ -108,11 +189,22 @@ public final class Explanation implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        for (Volume v : frames) {
-            v.close();
+    public synchronized void close() {
+        if (closed) {
+            return;
         }
-        heatmap.close();
-        reconstruction.close();
+        closed = true;
+        for (Volume v : frames) {
+            if (v != null) {
+                v.close();
+            }
+        }
+        if (heatmap != null) {
+            heatmap.close();
+        }
+        if (reconstruction != null) {
+            reconstruction.close();
+        }
+        result.close();
     }
 }

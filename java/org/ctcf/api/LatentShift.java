@@ -31,7 +31,7 @@ public final class LatentShift {
     public static Explanation explain(Volume x, SliceAutoencoder ae, Classifier clf, ExplainOptions o, int start,
             int end, Progress.Listener listener) {
         return run(x, ae, clf, o.target(), (m, sink) -> ShiftCalls.explain(m, x, start, end, shift(o), sink),
-                listener, r -> toExplanation(r, x.geometry(), start, end));
+                listener, r -> toExplanation(r.moved(), x.geometry(), start, end, null));
     }
 
     /** Explains the whole volume as one chunk. */
@@ -141,28 +141,16 @@ public final class LatentShift {
                 i.slicesDecoded(), i.classifierCalls(), i.gradientSlices(), ProcessMemory.peakMiB());
     }
 
-    private static Explanation toExplanation(KernelResult r, Geometry g, int start, int end) {
-        Specs.ResultInfo i = r.info();
-        List<Volume> frames = new ArrayList<>();
-        Volume heat = null;
-        Volume rec = null;
+    /** An explanation that owns {@code r} (its volumes are read from it when asked); r is closed on failure. */
+    private static Explanation toExplanation(KernelResult r, Geometry g, int start, int end, Volume sharedX0) {
         try {
-            for (long f = 0; f < i.frames(); f++) {
-                frames.add(volume(r, ResultVolume.FRAME, f, g));
-            }
-            heat = volume(r, ResultVolume.HEATMAP, 0, g);
-            rec = volume(r, ResultVolume.RECONSTRUCTION, 0, g);
-            return new Explanation(frames, heat, rec, r.array(ResultArray.LAMBDAS), r.array(ResultArray.PREDICTIONS),
-                    r.array(ResultArray.SEARCH_LAMBDAS), r.array(ResultArray.SEARCH_PREDICTIONS), i.p0(), i.bound(),
-                    StopReason.fromCode(i.stopReason()), start, end, timings(i));
+            Specs.ResultInfo i = r.info();
+            return new Explanation(r, g, Math.toIntExact(i.frames()), sharedX0, r.array(ResultArray.LAMBDAS),
+                    r.array(ResultArray.PREDICTIONS), r.array(ResultArray.SEARCH_LAMBDAS),
+                    r.array(ResultArray.SEARCH_PREDICTIONS), i.p0(), i.bound(), StopReason.fromCode(i.stopReason()),
+                    start, end, timings(i));
         } catch (RuntimeException e) {
-            frames.forEach(Volume::close);
-            if (heat != null) {
-                heat.close();
-            }
-            if (rec != null) {
-                rec.close();
-            }
+            r.close();
             throw e;
         }
     }
@@ -174,17 +162,19 @@ public final class LatentShift {
             chunks.add(new SweepResult.Chunk((int) row.start(), (int) row.end(), row.minPrediction(), row.bound(),
                     StopReason.fromCode(row.stopReason()), row.pixelChange(), row.rank()));
         }
-        Explanation focus = takeFocus(r, g);
         Volume cf = null;
         Volume heat = null;
+        Volume rec = null;
+        Explanation focus = null;
         try {
             cf = volume(r, ResultVolume.COUNTERFACTUAL, 0, g);
             heat = volume(r, ResultVolume.HEATMAP, 0, g);
-            Volume rec = volume(r, ResultVolume.RECONSTRUCTION, 0, g);
+            rec = volume(r, ResultVolume.RECONSTRUCTION, 0, g);
+            focus = takeFocus(r, g, rec);
             return new SweepResult(chunks, r.array(ResultArray.SLICE_PREDICTION), r.array(ResultArray.SLICE_CHANGE), cf,
                     heat, rec, i.p0(), i.stitchedPrediction(), timings(i), focus);
         } catch (RuntimeException e) {
-            for (AutoCloseable c : new AutoCloseable[] {cf, heat, focus}) {
+            for (AutoCloseable c : new AutoCloseable[] {cf, heat, rec, focus}) {
                 if (c != null) {
                     try {
                         c.close();
@@ -197,14 +187,12 @@ public final class LatentShift {
         }
     }
 
-    /** The sweep's focus explanation, or null; the native focus result is freed here either way. */
-    private static Explanation takeFocus(KernelResult r, Geometry g) {
+    /** The sweep's focus explanation (sharing the sweep's reconstruction {@code x0}), or null. */
+    private static Explanation takeFocus(KernelResult r, Geometry g, Volume x0) {
         KernelResult.Focus f = r.takeFocus();
         if (f == null) {
             return null;
         }
-        try (KernelResult focus = f.result()) {
-            return toExplanation(focus, g, f.start(), f.end());
-        }
+        return toExplanation(f.result(), g, f.start(), f.end(), x0);
     }
 }

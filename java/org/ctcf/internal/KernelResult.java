@@ -2,6 +2,7 @@ package org.ctcf.internal;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -69,14 +70,28 @@ public final class KernelResult implements AutoCloseable {
 
     /** Copies result volume {@code which} (frame {@code index}) into {@code dst}, whose geometry is the result's. */
     public void copyVolume(Specs.ResultVolume which, long index, Volume dst) {
+        try (var lease = dst.lease()) {
+            read(which, index, 0, dst.nz(), dst.segmentUnderLease());
+        }
+    }
+
+    /**
+     * Slice {@code z} of result volume {@code which} (frame {@code index}), {@code nx * ny} values, x fastest: what
+     * crosses the boundary is that slice alone.
+     */
+    public float[] slice(Specs.ResultVolume which, long index, int z, int nx, int ny) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dst = arena.allocate(JAVA_FLOAT, (long) nx * ny);
+            read(which, index, z, z + 1, dst);
+            return dst.toArray(JAVA_FLOAT);
+        }
+    }
+
+    private void read(Specs.ResultVolume which, long index, long z0, long z1, MemorySegment dst) {
         MemorySegment r = r();
         int code = which.code;
-        try (Arena arena = Arena.ofConfined(); var lease = dst.lease()) {
-            MemorySegment data = arena.allocate(ADDRESS);
-            NativeLib.call("result volume " + which,
-                    err -> (int) NativeLib.H.RESULT_VOLUME_GET.invokeExact(r, code, index, data, err));
-            dst.segmentUnderLease().copyFrom(data.get(ADDRESS, 0).reinterpret(4 * dst.voxelCount()));
-        }
+        NativeLib.call("result volume " + which + " [" + z0 + ", " + z1 + ")",
+                err -> (int) NativeLib.H.RESULT_VOLUME_READ.invokeExact(r, code, index, z0, z1, dst, err));
     }
 
     /** A sweep's focus explanation, moved out of this result, or null when it has none. */
@@ -95,6 +110,16 @@ public final class KernelResult implements AutoCloseable {
 
     /** The focus explanation of a sweep and its chunk [start, end). */
     public record Focus(KernelResult result, int start, int end) {
+    }
+
+    /**
+     * A new owner of this result's native object; this instance is left empty (its {@link #close()} does nothing),
+     * so a try-with-resources that produced the result can hand it on.
+     */
+    public KernelResult moved() {
+        KernelResult next = new KernelResult(r());
+        result = null;
+        return next;
     }
 
     @Override

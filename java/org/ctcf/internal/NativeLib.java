@@ -271,7 +271,7 @@ public final class NativeLib {
         public static final MethodHandle RESULT_INFO_GET;
         public static final MethodHandle RESULT_ARRAY_GET;
         public static final MethodHandle RESULT_CHUNKS_GET;
-        public static final MethodHandle RESULT_VOLUME_GET;
+        public static final MethodHandle RESULT_VOLUME_READ;
         public static final MethodHandle RESULT_FREE;
         public static final MethodHandle RESULT_TAKE_FOCUS;
         public static final MethodHandle LATENT_GRADIENT;
@@ -382,8 +382,8 @@ public final class NativeLib {
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
             RESULT_CHUNKS_GET = bind("ctcf_result_chunks_get",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
-            RESULT_VOLUME_GET = bind("ctcf_result_volume_get",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+            RESULT_VOLUME_READ = bind("ctcf_result_volume_read", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT,
+                    JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS));
             RESULT_FREE = bind("ctcf_result_free", FunctionDescriptor.ofVoid(ADDRESS));
             RESULT_TAKE_FOCUS = bind("ctcf_result_take_focus", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
                     ADDRESS, ADDRESS, ADDRESS));

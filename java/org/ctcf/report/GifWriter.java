@@ -29,13 +29,14 @@ public final class GifWriter {
 
     /** The GIF of slice {@code slice} (processed grid; −1: the slice with the most heat). */
     public static byte[] sweep(Explanation e, int slice) throws IOException {
-        List<Volume> frames = e.frames();
         int z = slice >= 0 ? slice : Images.hottestSlice(e.heatmap());
         double[] preds = e.predictions();
         double[] lambdas = e.lambdas();
+        Volume heat = e.heatmap();
         List<BufferedImage> images = new ArrayList<>();
-        for (int i = 0; i < frames.size(); i++) {
-            images.add(frame(Images.axial(frames.get(i), z), String.format(Locale.ROOT, "p = %.3f", preds[i]),
+        for (int i = 0; i < e.frameCount(); i++) {  // one slice of each frame crosses from the kernel
+            images.add(frame(Images.axial(e.frameSlice(i, z), heat.nx(), heat.ny(), 0),
+                    String.format(Locale.ROOT, "p = %.3f", preds[i]),
                     String.format(Locale.ROOT, "lambda %.0f, slice %d", lambdas[i], z)));
         }
         List<BufferedImage> loop = new ArrayList<>(images);

@@ -399,6 +399,40 @@ class LatentShiftTest {
     }
 
     @Test
+    void aResultCrossesSliceBySliceAndAFrameIsTheReconstructionOutsideItsChunk() {
+        try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
+            ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(3).build();
+            Explanation e = LatentShift.explain(volume, ae, c, o, 20, 25, null);
+            int plane = volume.nx() * volume.ny();
+            float[] x0 = new float[plane];
+            float[] read = new float[plane];
+            boolean moved = false;
+            // Slices before frames are materialised come from the kernel's chunk-only frames...
+            for (int z : new int[] {0, 19, 20, 24, 25, volume.nz() - 1}) {
+                float[] slice = e.frameSlice(0, z);
+                e.reconstruction().read((long) z * plane, x0);
+                if (z < 20 || z >= 25) {
+                    assertThat(slice).as("slice %d outside the chunk", z).containsExactly(x0);
+                } else {
+                    moved |= !java.util.Arrays.equals(slice, x0);
+                }
+            }
+            assertThat(moved).as("the counterfactual changes the chunk").isTrue();
+            // ...and agree with the whole frame once it is copied out (the same object on every call).
+            Volume f0 = e.frame(0);
+            assertThat(e.counterfactual()).isSameAs(f0);
+            for (int z : new int[] {3, 22}) {
+                f0.read((long) z * plane, read);
+                assertThat(e.frameSlice(0, z)).containsExactly(read);
+            }
+            e.close();
+            e.close();
+            assertThat(f0.isClosed()).isTrue();
+            assertThatThrownBy(() -> e.frameSlice(1, 0)).isInstanceOf(CtcfException.ResourceClosedException.class);
+        }
+    }
+
+    @Test
     void heatmapsFollowTheirDefinitions() {
         try (Classifier c = classifier("return ((" + M + " - " + num(m0) + ") * 60.0 + 1.5).unsqueeze(1)")) {
             for (HeatmapMethod h : HeatmapMethod.values()) {
