@@ -21,23 +21,23 @@ namespace {
 
 int failures = 0;
 
-#define EXPECT(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "%s:%d: EXPECT(%s) failed\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
+#define EXPECT(cond)                                                                                               \
+    do {                                                                                                           \
+        if (!(cond)) {                                                                                             \
+            std::fprintf(stderr, "%s:%d: EXPECT(%s) failed\n", __FILE__, __LINE__, #cond);                         \
+            ++failures;                                                                                            \
+        }                                                                                                          \
     } while (0)
 
-#define EXPECT_EQ(a, b)                                                                             \
-    do {                                                                                           \
-        const auto va_ = (a);                                                                      \
-        const auto vb_ = (b);                                                                      \
-        if (!(va_ == vb_)) {                                                                       \
-            std::fprintf(stderr, "%s:%d: EXPECT_EQ(%s, %s) failed: %.17g vs %.17g\n", __FILE__, __LINE__, #a, #b, \
-                         static_cast<double>(va_), static_cast<double>(vb_));                      \
-            ++failures;                                                                            \
-        }                                                                                          \
+#define EXPECT_EQ(a, b)                                                                                            \
+    do {                                                                                                           \
+        const auto va_ = (a);                                                                                      \
+        const auto vb_ = (b);                                                                                      \
+        if (!(va_ == vb_)) {                                                                                       \
+            std::fprintf(stderr, "%s:%d: EXPECT_EQ(%s, %s) failed: %.17g vs %.17g\n", __FILE__, __LINE__, #a, #b,  \
+                         static_cast<double>(va_), static_cast<double>(vb_));                                      \
+            ++failures;                                                                                            \
+        }                                                                                                          \
     } while (0)
 
 using ctcf::Eval;
