@@ -362,8 +362,10 @@ CTCF_API int32_t ctcf_classifier_save(const ctcf_classifier* clf, const char* pa
 CTCF_API int32_t ctcf_classifier_to(ctcf_classifier* clf, ctcf_context* ctx, ctcf_error* err);
 CTCF_API void ctcf_classifier_free(ctcf_classifier* clf);
 
-/* Per-voxel argmax over the classes of a segmentation classifier, written into `out` (the label of each voxel
- * as a float, x fastest; out->dims are the output map's, usually the input's). */
+/* The label map of a segmentation classifier, written into `out` (the label of each voxel as a float, x fastest):
+ * per voxel the index of the largest class, or for a one-channel map 1 where its logit is >= 0 (sigmoid >= 0.5),
+ * else 0. A map whose size differs from out->dims is read nearest-neighbour (voxel i of an axis of n takes map row
+ * floor(i * m / n)). */
 CTCF_API int32_t ctcf_classifier_argmax(ctcf_context* ctx, ctcf_classifier* clf, const ctcf_volume* in,
                                         ctcf_volume* out, ctcf_error* err);
 

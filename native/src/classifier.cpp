@@ -324,12 +324,20 @@ CTCF_API int32_t ctcf_classifier_argmax(ctcf_context* ctx, ctcf_classifier* clf,
     c10::InferenceMode guard;
     at::Tensor o = ctcf::classifier_outputs(*clf, v.unsqueeze(0).to(ctx->device));
     if (o.dim() != 5) throw ctcf::InvalidArgument("argmax needs a segmentation output [1, C, a, b, c]");
-    at::Tensor labels = o.argmax(1)[0].to(at::kCPU, at::kFloat).contiguous();  // [a, b, c] in the model layout
-    if (clf->layout == CTCF_LAYOUT_BCHWD) labels = labels.permute({2, 1, 0}).contiguous();  // back to [z, y, x]
-    if (!labels.sizes().equals(dst.sizes())) {
-        throw ctcf::InvalidArgument("the label map does not fit the output volume");
+    // One channel is a foreground logit: label 1 where sigmoid(logit) >= 0.5, i.e. logit >= 0. More channels: the
+    // index of the largest.
+    at::Tensor labels = (o.size(1) == 1 ? o[0][0].ge(0) : o.argmax(1)[0]).to(at::kCPU, at::kFloat);
+    if (clf->layout == CTCF_LAYOUT_BCHWD) labels = labels.permute({2, 1, 0});  // back to [z, y, x]
+    // A map smaller or larger than the volume (a model that pools, or runs at its own input size) is read
+    // nearest-neighbour: voxel i of an axis of n takes map row floor(i * m / n).
+    for (int64_t a = 0; a < 3; ++a) {
+        const int64_t n = dst.size(a);
+        const int64_t m = labels.size(a);
+        if (n == m) continue;
+        at::Tensor rows = at::arange(n, at::kLong).mul(m).div(n, "floor").clamp_max(m - 1);
+        labels = labels.index_select(a, rows);
     }
-    dst.copy_(labels);
+    dst.copy_(labels.contiguous());
     return ctcf::set_ok(err);
     CTCF_API_END(err)
 }

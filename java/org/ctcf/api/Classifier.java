@@ -305,8 +305,9 @@ public final class Classifier extends NativeHandle {
     }
 
     /**
-     * The label map of a segmentation model (the argmax over its classes, in the kernel) on the grid of a processed
-     * volume {@code volume} (the model's maps must have the volume's size). Caller owns the result.
+     * The label map of a segmentation model on the grid of a processed volume {@code volume}, in the kernel: per voxel
+     * the index of the largest class, or for a one-channel map 1 where its logit is ≥ 0 (sigmoid ≥ 0.5); a map of
+     * another size is read nearest-neighbour. Caller owns the result.
      */
     public Volume segmentation(Volume volume) {
         checkDepth(volume);

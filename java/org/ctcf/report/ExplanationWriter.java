@@ -9,6 +9,7 @@ import java.util.Map;
 
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ClassifierCard;
+import org.ctcf.core.CtcfException;
 import org.ctcf.api.Explanation;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Metrics;
@@ -262,40 +263,17 @@ public final class ExplanationWriter {
         if (card == null || !card.outputKind().equals("segmentation")) {
             return null;
         }
-        Classifier.Outputs o = clf.outputs(x);
-        long[] sh = o.shape();
-        if (sh.length != 5) {
-            return null;
+        float[] labels;
+        try (Volume l = clf.segmentation(x)) {  // the kernel's label map, nearest-neighbour onto x's grid
+            labels = l.toArray();
+        } catch (CtcfException.InvalidArgumentException e) {
+            return null;  // not a [1, C, D, H, W] map: no outline
         }
-        int c = (int) sh[1];
-        int d = (int) sh[2];
-        int h = (int) sh[3];
-        int w = (int) sh[4];
-        float[] v = o.values();
-        float[] seg = new float[(int) x.voxelCount()];
-        for (int z = 0; z < x.nz(); z++) {
-            int oz = Math.min(d - 1, z * d / x.nz());
-            for (int y = 0; y < x.ny(); y++) {
-                int oy = Math.min(h - 1, y * h / x.ny());
-                for (int xx = 0; xx < x.nx(); xx++) {
-                    int ox = Math.min(w - 1, xx * w / x.nx());
-                    int base = (oz * h + oy) * w + ox;
-                    boolean on;
-                    if (c == 1) {
-                        on = v[base] >= 0;  // sigmoid(logit) >= 0.5
-                    } else {
-                        int best = 0;
-                        for (int k = 1; k < c; k++) {
-                            if (v[k * d * h * w + base] > v[best * d * h * w + base]) {
-                                best = k;
-                            }
-                        }
-                        on = best == target;
-                    }
-                    seg[(z * x.ny() + y) * x.nx() + xx] = on ? 1f : 0f;
-                }
-            }
+        // One channel: label 1 is the foreground; more: the target's channel.
+        float on = card.outputCount() == 1 ? 1f : target;
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = labels[i] == on ? 1f : 0f;
         }
-        return Volume.of(x.geometry(), seg);
+        return Volume.of(x.geometry(), labels);
     }
 }

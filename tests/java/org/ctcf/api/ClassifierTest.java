@@ -300,6 +300,46 @@ class ClassifierTest {
     }
 
     @Test
+    void theKernelsLabelMapThresholdsOneChannelAndReadsSmallerMapsNearestNeighbour() {
+        Random r = new Random(7);
+        int nx = 10;
+        int ny = 8;
+        int nz = 6;
+        float[] vals = new float[nx * ny * nz];
+        for (int i = 0; i < vals.length; i++) {
+            vals[i] = r.nextFloat();
+        }
+        try (Volume v = Volume.of(Geometry.of(nx, ny, nz, 1, 1, 1, 0, 0, 0), vals);
+                // one channel, pooled to [3, 4, 5]: a foreground logit per map voxel
+                Classifier one = Classifier.define("def forward(self, x):\n"
+                        + "    return torch.avg_pool3d(x, [2, 2, 2]) - 0.5\n", Classifier.Layout.BCDHW, 0, KERNEL.get());
+                // three channels at full size: the largest wins (the first of equals)
+                Classifier three = Classifier.define("def forward(self, x):\n"
+                        + "    return torch.cat([x, 1.0 - x, torch.full_like(x, 0.7)], 1)\n",
+                        Classifier.Layout.BCDHW, 0, KERNEL.get());
+                Volume l1 = one.segmentation(v); Volume l3 = three.segmentation(v)) {
+            Classifier.Outputs o = one.outputs(v);
+            assertThat(o.shape()).containsExactly(1, 1, 3, 4, 5);
+            float[] map = o.values();
+            int on = 0;
+            for (int z = 0; z < nz; z++) {
+                for (int y = 0; y < ny; y++) {
+                    for (int x = 0; x < nx; x++) {
+                        int m = ((z * 3 / nz) * 4 + y * 4 / ny) * 5 + x * 5 / nx;
+                        float expected = map[m] >= 0 ? 1f : 0f;
+                        assertThat(l1.get(x, y, z)).as("one channel at %d %d %d", x, y, z).isEqualTo(expected);
+                        on += (int) expected;
+                        float a = v.get(x, y, z);
+                        float best = a >= 1 - a ? (a >= 0.7f ? 0 : 2) : (1 - a >= 0.7f ? 1 : 2);  // first max
+                        assertThat(l3.get(x, y, z)).isEqualTo(best);
+                    }
+                }
+            }
+            assertThat(on).as("both labels occur").isBetween(1, nx * ny * nz - 1);
+        }
+    }
+
+    @Test
     void badCardsAreReportedWithTheCardAndTheProblem() throws IOException {
         assertThatThrownBy(() -> ClassifierCard.read(card("{\"model\": {\"torchscript\": \"none.pt\"}, "
                 + "\"output\": {\"count\": 1}, \"score\": {\"target\": \"0\"}}")))
