@@ -89,7 +89,7 @@ public final class Explanation implements AutoCloseable {
         Objects.checkIndex(i, frames.length);
         Objects.checkIndex(z, geometry.nz());
         open();
-        return frames[i] != null ? slice(frames[i], z)
+        return frames[i] != null ? frames[i].plane(z)
                 : result.slice(ResultVolume.FRAME, i, z, geometry.nx(), geometry.ny());
     }
 
@@ -126,12 +126,6 @@ public final class Explanation implements AutoCloseable {
             v.close();
             throw e;
         }
-    }
-
-    private static float[] slice(Volume v, int z) {
-        float[] out = new float[v.nx() * v.ny()];
-        v.read((long) z * out.length, out);
-        return out;
     }
 
     private void open() {

@@ -8,6 +8,7 @@ import org.ctcf.core.CtcfException;
 import org.ctcf.core.ErrorCode;
 
 
+import java.util.Arrays;
 import java.util.Locale;
 
 
@@ -134,7 +135,8 @@ public final class Saliency {
         Kernel kernel = clf.kernel();
         Volume out = Volume.allocate(x.geometry());
         try (var kl = kernel.lease(); var cl = clf.lease(); var vl = x.lease(); var ol = out.lease()) {
-            Specs.Saliency spec = new Specs.Saliency(o.steps(), o.baseline(), toLongs(o.window()), toLongs(o.stride()),
+            Specs.Saliency spec = new Specs.Saliency(o.steps(), o.baseline(), Arrays.stream(o.window()).asLongStream().toArray(),
+                    Arrays.stream(o.stride()).asLongStream().toArray(),
                     o.fill(), o.batch(), o.layer());
             double score = ShiftCalls.saliency(kernel.object(), clf.object(), target.spec(), x, method.code, spec,
                     method.label() + " saliency", LatentShift.sink(listener), out);
@@ -143,13 +145,5 @@ public final class Saliency {
             out.close();
             throw e;
         }
-    }
-
-    private static long[] toLongs(int[] v) {
-        long[] out = new long[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = v[i];
-        }
-        return out;
     }
 }

@@ -172,6 +172,14 @@ public final class Volume implements AutoCloseable {
         });
     }
 
+    /** A heap copy of axial slice {@code z}: {@code nx * ny} values, x fastest. */
+    public float[] plane(int z) {
+        java.util.Objects.checkIndex(z, nz());
+        float[] out = new float[nx() * ny()];
+        read((long) z * out.length, out);
+        return out;
+    }
+
     /** A heap copy of every voxel (x fastest); for volumes that fit a Java array. */
     public float[] toArray() {
         long n = voxelCount();

@@ -27,9 +27,7 @@ public final class Images {
         if (z < 0 || z >= v.nz()) {
             throw new IllegalArgumentException("slice " + z + " outside 0.." + (v.nz() - 1));
         }
-        float[] plane = new float[v.nx() * v.ny()];
-        v.read((long) z * plane.length, plane);
-        return axial(plane, v.nx(), v.ny(), 0);
+        return axial(v.plane(z), v.nx(), v.ny(), 0);
     }
 
     static float[][] axial(float[] data, int nx, int ny, int z) {
