@@ -86,6 +86,9 @@ final class ExplainCommand implements Callable<Integer> {
     boolean json;
 
     @Mixin
+    DisplayOption display;
+
+    @Mixin
     PreprocessCommand.KernelOptions kernel;
 
     @Spec
@@ -117,7 +120,7 @@ final class ExplainCommand implements Callable<Integer> {
                 request = request.withRange(span("--range", range));
             }
             request = request.withFrames(frames).withGifSlice(showSlice != null ? showSlice : -1)
-                    .withImages(!noReport);
+                    .withImages(!noReport).withDisplay(display.display);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
             s = Explain.toDirectory(input, out, models, request,

@@ -73,6 +73,9 @@ final class SaliencyCommand implements Callable<Integer> {
     Path out;
 
     @Mixin
+    DisplayOption display;
+
+    @Mixin
     PreprocessCommand.KernelOptions kernel;
 
     @Spec
@@ -118,9 +121,15 @@ final class SaliencyCommand implements Callable<Integer> {
                     }
                 }
                 int z = showSlice != null ? showSlice : Images.hottestSlice(maps.get(0).values());
-                SaliencyPanel.write(x, cols, z, out.resolve("saliency.png"));
-                if (!quiet) {
-                    o.printf(Locale.ROOT, "panel (slice %d) -> %s%n", z, out.resolve("saliency.png"));
+                var notDrawable = Images.notDrawable(x.geometry());
+                if (notDrawable.isPresent()) {  // the maps are written; only the picture cannot be
+                    spec.commandLine().getErr().printf("ctcf saliency: %s not written: the processed volume of %s "
+                            + "(%s) %s%n", out.resolve("saliency.png"), input, x.geometry(), notDrawable.get());
+                } else {
+                    SaliencyPanel.write(x, cols, z, display.display, out.resolve("saliency.png"));
+                    if (!quiet) {
+                        o.printf(Locale.ROOT, "panel (slice %d) -> %s%n", z, out.resolve("saliency.png"));
+                    }
                 }
             } finally {
                 maps.forEach(Saliency.Map::close);

@@ -71,12 +71,16 @@ public final class Explain {
      * @param frames sweep frames of the explained chunk (GIF, λ plot), ≥ 2
      * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most change
      * @param images write the images and the report (else volumes and summary only)
+     * @param display how the images and the report's viewer put the patient on the screen
      */
     public record Request(ExplainOptions options, Slices chunk, ChunkSweep sweep, Slices range, int frames,
-            int gifSlice, boolean images) {
+            int gifSlice, boolean images, Display display) {
         public Request {
             if (options == null || (chunk == null) == (sweep == null)) {
                 throw new IllegalArgumentException("a request needs options and one chunk or one sweep");
+            }
+            if (display == null) {
+                throw new IllegalArgumentException("a request needs a display convention");
             }
             if (frames < 2) {
                 throw new IllegalArgumentException("--frames must be >= 2");
@@ -85,28 +89,33 @@ public final class Explain {
 
         /** Explains one chunk, with 10 frames, the images and the report. */
         public static Request chunk(ExplainOptions options, Slices chunk) {
-            return new Request(options, chunk, null, null, 10, -1, true);
+            return new Request(options, chunk, null, null, 10, -1, true, Display.RADIOLOGICAL);
         }
 
         /** A chunk sweep and the explanation of its rank-1 chunk, with 10 frames, the images and the report. */
         public static Request sweep(ExplainOptions options, ChunkSweep sweep) {
-            return new Request(options, null, sweep, null, 10, -1, true);
+            return new Request(options, null, sweep, null, 10, -1, true, Display.RADIOLOGICAL);
         }
 
         public Request withRange(Slices slices) {
-            return new Request(options, chunk, sweep, slices, frames, gifSlice, images);
+            return new Request(options, chunk, sweep, slices, frames, gifSlice, images, display);
         }
 
         public Request withFrames(int n) {
-            return new Request(options, chunk, sweep, range, n, gifSlice, images);
+            return new Request(options, chunk, sweep, range, n, gifSlice, images, display);
         }
 
         public Request withGifSlice(int z) {
-            return new Request(options, chunk, sweep, range, frames, z, images);
+            return new Request(options, chunk, sweep, range, frames, z, images, display);
         }
 
         public Request withImages(boolean on) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, on);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, on, display);
+        }
+
+        /** The request with the images and viewer in {@code d}'s convention (default: radiological). */
+        public Request withDisplay(Display d) {
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, d);
         }
     }
 
@@ -130,7 +139,7 @@ public final class Explain {
                 Volume x = ranged != null ? ranged : processed;
                 ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
                         ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
-                        request.gifSlice());
+                        request.gifSlice(), request.display());
                 String title = "ctcf explanation: " + input.getFileName() + " — " + clf.card().name();
                 if (request.chunk() != null) {
                     Slices c = check("--slices", request.chunk(), x.nz());
@@ -172,7 +181,7 @@ public final class Explain {
                 new ObjectMapper().readTree(m.autoencoder().wrapper().toJson()),
                 clf.card().orientation().name().toLowerCase(Locale.ROOT), o.referenceMode() ? "reference" : "fast",
                 ExplanationSummary.Versions.current(), options, r.range() == null ? null : r.range().toString(),
-                x.geometry().toString(), chunk, sweep, List.of(), 0, 0);
+                x.geometry().toString(), r.display().id(), chunk, sweep, List.of(), List.of(), 0, 0);
     }
 
     /** {@code s} if it is a non-empty span of the processed volume's {@code nz} slices. */

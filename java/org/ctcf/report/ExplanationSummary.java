@@ -32,19 +32,23 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param range {@code A:B} when only those processed slices were the volume ({@code --range}), else absent
  * @param explanation one chunk's explanation (its keys at the top level), or null for a sweep
  * @param sweep a chunk sweep (its keys at the top level), or null for one chunk
+ * @param display the convention of the images and the report's viewer ({@code radiological} or {@code neurological})
  * @param outputs the files written, in the order written; the summary itself last
+ * @param warnings what could not be drawn or written, and why (absent when empty)
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record ExplanationSummary(String input, String inputSha256, String inputGrid, String classifier,
         String classifierCard, TargetSummary target, String autoencoder, JsonNode sliceWrapper,
         String classifierOrientation, String mode, Versions versions, OptionsSummary options,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String range, String processedGrid,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String range, String processedGrid, String display,
         @JsonUnwrapped ChunkExplanation explanation, @JsonUnwrapped SweepSummary sweep, List<String> outputs,
-        double wallSeconds, double peakResidentMib) {
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> warnings, double wallSeconds,
+        double peakResidentMib) {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public ExplanationSummary {
+        warnings = warnings == null ? List.of() : List.copyOf(warnings);
         // reading: Jackson fills both unwrapped parts from the shared keys; the part without its own keys is absent
         if (explanation != null && explanation.chunk() == null) {
             explanation = null;
@@ -155,11 +159,14 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
         }
     }
 
-    /** This summary with the files written, the seconds taken and the process's peak resident memory. */
-    ExplanationSummary withOutputs(List<String> files, double seconds, double peakMiB) {
+    /**
+     * This summary with the files written, what could not be, the seconds taken and the process's peak resident
+     * memory.
+     */
+    ExplanationSummary withOutputs(List<String> files, List<String> problems, double seconds, double peakMiB) {
         return new ExplanationSummary(input, inputSha256, inputGrid, classifier, classifierCard, target, autoencoder,
-                sliceWrapper, classifierOrientation, mode, versions, options, range, processedGrid, explanation, sweep,
-                List.copyOf(files), seconds, peakMiB);
+                sliceWrapper, classifierOrientation, mode, versions, options, range, processedGrid, display,
+                explanation, sweep, List.copyOf(files), List.copyOf(problems), seconds, peakMiB);
     }
 
     /** The prediction on the reconstruction. */

@@ -52,7 +52,9 @@ public final class ExplanationWriter {
     private final int target;
     private final boolean images;
     private final int gifSlice;
+    private final Display display;
     private final List<String> written = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
     private final Map<String, byte[]> shown = new LinkedHashMap<>();
 
     /**
@@ -63,9 +65,10 @@ public final class ExplanationWriter {
      *     (outside the range the outputs are the processed input, heatmap 0), or −1 when it is all of it
      * @param images with the images and the report; without, volumes and summary only
      * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most heat
+     * @param display the images' and the viewer's convention
      */
     public ExplanationWriter(Path dir, Kernel kernel, Volume input, PreprocessOptions pre, Volume processed,
-            int rangeStart, Classifier classifier, int target, boolean images, int gifSlice) {
+            int rangeStart, Classifier classifier, int target, boolean images, int gifSlice, Display display) {
         this.dir = dir;
         this.kernel = kernel;
         this.input = input;
@@ -76,6 +79,7 @@ public final class ExplanationWriter {
         this.target = target;
         this.images = images;
         this.gifSlice = gifSlice;
+        this.display = display;
     }
 
     /**
@@ -169,18 +173,33 @@ public final class ExplanationWriter {
                 "slice", "mean |change| (window units)", z, change, Double.NaN)));
     }
 
-    /** GIF and λ plot of the explained chunk; panels of the given volumes (processed grid). */
+    /**
+     * GIF and λ plot of the explained chunk; panels of the given volumes (processed grid). A volume whose slices
+     * cannot be drawn (too small, not axial) gets the plot only, and a warning that says why.
+     */
     private void focusImages(Explanation e, Volume rec, Volume cf, Volume heat) throws IOException {
-        byte[] gif = GifWriter.sweep(e, gifSlice);
         byte[] lambda = Images.png(lambdaPlot(e));
-        byte[] panels;
-        try (Volume segIn = segmentation(classifier, rec, target);
-                Volume segCf = segIn == null ? null : segmentation(classifier, cf, target)) {
-            panels = Images.png(PanelWriter.render(rec, cf, heat, null, segIn, segCf));
+        var notDrawable = Images.notDrawable(heat.geometry());
+        if (notDrawable.isEmpty()) {
+            byte[] gif = GifWriter.sweep(e, gifSlice, display);
+            byte[] panels;
+            try (Volume segIn = segmentation(classifier, rec, target);
+                    Volume segCf = segIn == null ? null : segmentation(classifier, cf, target)) {
+                panels = Images.png(PanelWriter.render(rec, cf, heat, null, segIn, segCf, display));
+            }
+            image(GIF, gif);
+            image(PANELS, panels);
+        } else {
+            warn(GIF + " and " + PANELS + " not written: the processed volume (" + heat.geometry() + ") "
+                    + notDrawable.get());
         }
-        image(GIF, gif);
-        image(PANELS, panels);
         image(LAMBDA_PLOT, lambda);
+    }
+
+    /** Records a warning for the summary and logs it, once. */
+    private void warn(String message) {
+        warnings.add(message);
+        System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, dir + ": " + message);
     }
 
     /** The λ–prediction plot of an explanation (search steps and sweep frames). */
@@ -205,11 +224,11 @@ public final class ExplanationWriter {
             written.add(REPORT);
         }
         written.add(SUMMARY);
-        ExplanationSummary summary = draft.withOutputs(written, (System.nanoTime() - startNanos) / 1e9,
+        ExplanationSummary summary = draft.withOutputs(written, warnings, (System.nanoTime() - startNanos) / 1e9,
                 ProcessMemory.peakMiB());
         if (images) {
             writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(),
-                    v.reconstruction(), v.counterfactualNifti(), pre);
+                    v.reconstruction(), v.counterfactualNifti(), pre, display);
         }
         AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
         return summary;
@@ -221,7 +240,7 @@ public final class ExplanationWriter {
      */
     static void writeReport(Path file, String title, Map<String, Object> summary, Map<String, byte[]> images,
             Volume input, Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
-            PreprocessOptions pre) throws IOException {
+            PreprocessOptions pre, Display display) throws IOException {
         Map<String, byte[]> shown = new LinkedHashMap<>();
         TITLES.forEach((name, t) -> {
             if (images.containsKey(name)) {
@@ -241,7 +260,7 @@ public final class ExplanationWriter {
         try (Volume diff = Volume.of(input.geometry(), d)) {
             volumes.put("difference", NiftiWriter.encode(diff, true));
         }
-        ReportWriter.write(file, title, summary, shown, volumes);
+        ReportWriter.write(file, title, summary, shown, volumes, display);
     }
 
     private static Map<String, String> titles() {

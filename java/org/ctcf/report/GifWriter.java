@@ -17,7 +17,6 @@ import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageOutputStream;
 
 import org.ctcf.api.Explanation;
-import org.ctcf.core.Volume;
 
 /**
  * The λ sweep of an explanation as an animated GIF: one axial slice of every frame, forwards then backwards
@@ -27,17 +26,17 @@ public final class GifWriter {
     private GifWriter() {
     }
 
-    /** The GIF of slice {@code slice} (processed grid; −1: the slice with the most heat). */
-    public static byte[] sweep(Explanation e, int slice) throws IOException {
+    /** The GIF of slice {@code slice} (processed grid; −1: the slice with the most heat), in {@code display}. */
+    public static byte[] sweep(Explanation e, int slice, Display display) throws IOException {
         int z = slice >= 0 ? slice : Images.hottestSlice(e.heatmap());
         double[] preds = e.predictions();
         double[] lambdas = e.lambdas();
-        Volume heat = e.heatmap();
+        AxialView view = AxialView.of(e.heatmap().geometry(), display);
         List<BufferedImage> images = new ArrayList<>();
         for (int i = 0; i < e.frameCount(); i++) {  // one slice of each frame crosses from the kernel
-            images.add(frame(Images.axial(e.frameSlice(i, z), heat.nx(), heat.ny(), 0),
+            images.add(frame(view, view.plane(e.frameSlice(i, z)), z,
                     String.format(Locale.ROOT, "p = %.3f", preds[i]),
-                    String.format(Locale.ROOT, "lambda %.0f, slice %d", lambdas[i], z)));
+                    String.format(Locale.ROOT, "lambda %.0f", lambdas[i])));
         }
         List<BufferedImage> loop = new ArrayList<>(images);
         for (int i = images.size() - 1; i >= 0; i--) {
@@ -46,13 +45,23 @@ public final class GifWriter {
         return encode(loop, 20);
     }
 
-    static BufferedImage frame(float[][] s, String top, String bottom) {
-        int scale = s.length < 160 ? 2 : 1;
-        BufferedImage img = Images.gray(s, 0, 1, scale);
+    /**
+     * One frame: the slice zoomed to about 256 pixels with its orientation letters, {@code top} and {@code bottom}
+     * written on it (where the machine can draw text), and a caption strip below with the slice's position.
+     */
+    static BufferedImage frame(AxialView view, float[][] s, int z, String top, String bottom) {
+        int zoom = AxialView.zoom(view.width(), view.height());
+        int w = view.width() * zoom;
+        int h = view.height() * zoom;
+        BufferedImage img = new BufferedImage(w, h + PanelWriter.CAPTION, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = Images.graphics(img);
+        Images.drawZoomed(g, Images.gray(s, 0, 1, 1), 0, 0, zoom);
+        view.letters(img, 0, 0, w, h);
         Images.label(g, top, 6, 16);
-        Images.label(g, bottom, 6, img.getHeight() - 6);
+        Images.label(g, bottom, 6, h - 6);
         g.dispose();
+        Glyphs.draw(img, view.position(z), 4, h + (PanelWriter.CAPTION - 2 * Glyphs.HEIGHT) / 2,
+                AxialView.labelScale(w), 0xffffff);
         return img;
     }
 

@@ -15,29 +15,44 @@ import org.ctcf.api.Metrics;
 import org.ctcf.core.Volume;
 
 /**
- * Axial slices of processed volumes (RAS, values in [0, 1] window units) as images in the radiological
- * convention: the patient's right on the image's left, anterior at the top.
+ * Axial slices of processed volumes (values in [0, 1] window units) as images, laid out by {@link AxialView} in the
+ * chosen {@link Display} convention, and the shared drawing helpers (gray levels, heat overlay, labels).
  */
 public final class Images {
     private Images() {
     }
 
-    /** Slice {@code z} of {@code v} as [ny][nx] display order (row 0 = most anterior, column 0 = patient's right). */
-    public static float[][] axial(Volume v, int z) {
+    /**
+     * Slice {@code z} of {@code v} as screen rows of columns in {@code display}'s convention (anterior up; for
+     * radiological the patient's right in column 0), from the volume's affine.
+     */
+    public static float[][] axial(Volume v, int z, Display display) {
         if (z < 0 || z >= v.nz()) {
             throw new IllegalArgumentException("slice " + z + " outside 0.." + (v.nz() - 1));
         }
-        return axial(v.plane(z), v.nx(), v.ny(), 0);
+        return AxialView.of(v.geometry(), display).plane(v.plane(z));
     }
 
-    static float[][] axial(float[] data, int nx, int ny, int z) {
-        float[][] out = new float[ny][nx];
-        for (int j = 0; j < ny; j++) {
-            for (int i = 0; i < nx; i++) {
-                out[ny - 1 - j][nx - 1 - i] = data[(z * ny + j) * nx + i];
-            }
+    /**
+     * Why axial slices of {@code grid} cannot be drawn, as a predicate ("is too small to draw: …"), or empty when
+     * they can.
+     */
+    public static java.util.Optional<String> notDrawable(org.ctcf.core.Geometry grid) {
+        if (AxialView.drawable(grid)) {
+            return java.util.Optional.empty();
         }
-        return out;
+        try {
+            AxialView.of(grid, Display.RADIOLOGICAL);
+            return java.util.Optional.of("cannot be drawn");
+        } catch (IllegalArgumentException e) {
+            return java.util.Optional.of(e.getMessage());
+        }
+    }
+
+    /** {@code tile} drawn {@code zoom} times larger at (x, y), nearest neighbour (voxels stay square). */
+    static void drawZoomed(Graphics2D g, BufferedImage tile, int x, int y, int zoom) {
+        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_NEAREST_NEIGHBOR);
+        g.drawImage(tile, x, y, tile.getWidth() * zoom, tile.getHeight() * zoom, null);
     }
 
     /** Gray image of values in [lo, hi], scaled by an integer factor. */

@@ -22,12 +22,17 @@ public final class PanelWriter {
 
     /** Writes the panel PNG; {@code slices} on the processed grid (null: the 3 with the most heat). */
     public static void write(Volume input, Volume counterfactual, Volume heat, int[] slices, Volume inputSeg,
-            Volume cfSeg, Path out) throws IOException {
-        AtomicFiles.write(out, Images.png(render(input, counterfactual, heat, slices, inputSeg, cfSeg)));
+            Volume cfSeg, Display display, Path out) throws IOException {
+        AtomicFiles.write(out, Images.png(render(input, counterfactual, heat, slices, inputSeg, cfSeg, display)));
     }
 
+    /**
+     * The panel: a title row, then per slice a caption (slice index and position in mm) and the tiles, each with
+     * its orientation letters, zoomed to about 256 pixels.
+     */
     public static BufferedImage render(Volume input, Volume cf, Volume heat, int[] slices, Volume inputSeg,
-            Volume cfSeg) {
+            Volume cfSeg, Display display) {
+        AxialView view = AxialView.of(input.geometry(), display);
         int[] zs = slices != null ? slices : Images.hottestSlices(heat, 3);
         float[] in = Metrics.toArray(input);
         float[] c = Metrics.toArray(cf);
@@ -38,43 +43,52 @@ public final class PanelWriter {
         for (float v : h) {
             hmax = Math.max(hmax, Math.abs(v));
         }
-        int nx = input.nx();
-        int ny = input.ny();
+        int zoom = AxialView.zoom(view.width(), view.height());
+        int w = view.width() * zoom;
+        int th = view.height() * zoom;
         int cols = sa != null ? 4 : 3;
         int head = 22;
-        BufferedImage img = new BufferedImage(cols * nx, head + zs.length * ny, BufferedImage.TYPE_INT_RGB);
+        int caption = CAPTION;
+        BufferedImage img = new BufferedImage(cols * w, head + zs.length * (caption + th), BufferedImage.TYPE_INT_RGB);
         Graphics2D g = Images.graphics(img);
         g.setColor(Color.BLACK);
         g.fillRect(0, 0, img.getWidth(), img.getHeight());
-        String[] titles = {"input (reconstruction)", "counterfactual", "difference over input", "segmentation"};
+        String[] titles = {"input (reconstruction)", "counterfactual", "|difference| over input", "segmentation"};
         for (int k = 0; k < cols; k++) {
-            Images.label(g, titles[k], k * nx + 4, 15);
+            Images.label(g, titles[k], k * w + 4, 15);
         }
         for (int r = 0; r < zs.length; r++) {
             int z = zs[r];
-            float[][] a = Images.axial(in, nx, ny, z);
-            float[][] b = Images.axial(c, nx, ny, z);
-            float[][] d = Images.axial(h, nx, ny, z);
-            for (int y = 0; y < ny; y++) {
-                for (int x = 0; x < nx; x++) {
-                    d[y][x] = Math.abs(d[y][x]);
+            float[][] a = view.slice(in, z);
+            float[][] b = view.slice(c, z);
+            float[][] d = view.slice(h, z);
+            for (float[] row : d) {
+                for (int x = 0; x < row.length; x++) {
+                    row[x] = Math.abs(row[x]);
                 }
             }
-            int y0 = head + r * ny;
-            g.drawImage(Images.gray(a, 0, 1, 1), 0, y0, null);
-            g.drawImage(Images.gray(b, 0, 1, 1), nx, y0, null);
-            g.drawImage(Images.overlay(a, d, hmax, 1), 2 * nx, y0, null);
+            int yc = head + r * (caption + th);
+            Glyphs.draw(img, view.position(z), 4, yc + (caption - 2 * Glyphs.HEIGHT) / 2, 2, 0xffffff);
+            int y0 = yc + caption;
+            Images.drawZoomed(g, Images.gray(a, 0, 1, 1), 0, y0, zoom);
+            Images.drawZoomed(g, Images.gray(b, 0, 1, 1), w, y0, zoom);
+            Images.drawZoomed(g, Images.overlay(a, d, hmax, 1), 2 * w, y0, zoom);
             if (sa != null) {
                 BufferedImage seg = Images.gray(b, 0, 1, 1);
-                outline(seg, Images.axial(sb, nx, ny, z), 0x3399ff);
-                outline(seg, Images.axial(sa, nx, ny, z), 0xff2020);
-                g.drawImage(seg, 3 * nx, y0, null);
+                outline(seg, view.slice(sb, z), 0x3399ff);
+                outline(seg, view.slice(sa, z), 0xff2020);
+                Images.drawZoomed(g, seg, 3 * w, y0, zoom);
             }
-            Images.label(g, String.format(Locale.ROOT, "slice %d", z), 4, y0 + ny - 6);
+            for (int k = 0; k < cols; k++) {
+                view.letters(img, k * w, y0, w, th);
+            }
         }
         g.dispose();
         return img;
     }
+
+    /** Height of the caption strip above each row of tiles (slice index and position, glyphs at scale 2). */
+    static final int CAPTION = 20;
 
     /** Draws the border pixels of the label map (value ≥ 0.5) in {@code rgb}. */
     static void outline(BufferedImage img, float[][] m, int rgb) {

@@ -41,7 +41,7 @@ public final class ReportWriter {
      * @param volumes viewer layers: name → gzip NIfTI bytes (first = background; "counterfactual"; "difference")
      */
     public static void write(Path out, String title, Map<String, Object> summary, Map<String, byte[]> images,
-            Map<String, byte[]> volumes) throws IOException {
+            Map<String, byte[]> volumes, Display display) throws IOException {
         StringBuilder h = new StringBuilder(1 << 20);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>")
                 .append(esc(title)).append("</title>\n<style>\n")

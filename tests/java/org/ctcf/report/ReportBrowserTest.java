@@ -88,7 +88,7 @@ class ReportBrowserTest {
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("initial_prediction", 0.8);
             ExplanationWriter.writeReport(page, "browser test", summary, Map.of(ExplanationWriter.LAMBDA_PLOT, plot),
-                    ct, ct, ct, NiftiWriter.encode(ct, true), PreprocessOptions.reference());
+                    ct, ct, ct, NiftiWriter.encode(ct, true), PreprocessOptions.reference(), Display.RADIOLOGICAL);
         }
         Run dom = chromium(browser, List.of("--dump-dom"), page);
         assertThat(dom.stdout()).as(dom.stderr()).contains("data-viewer-ready=\"true\"")

@@ -67,23 +67,22 @@ class ReportTest {
     @Test
     void gifsHoldEveryFrameAndLoopForever() throws IOException {
         List<BufferedImage> imgs = new ArrayList<>();
+        AxialView view = AxialView.of(Geometry.of(30, 20, 5, 1, 1, 1, 0, 0, 0), Display.RADIOLOGICAL);
         for (int i = 0; i < 5; i++) {
             float[][] s = new float[20][30];
             s[i][i] = 1;
-            imgs.add(GifWriter.frame(s, "p = 0." + i, "frame " + i));
+            imgs.add(GifWriter.frame(view, s, i, "p = 0." + i, "frame " + i));
         }
         byte[] gif = GifWriter.encode(imgs, 10);
         assertThat(gifFrames(gif)).isEqualTo(5);
         assertThat(new String(gif, java.nio.charset.StandardCharsets.ISO_8859_1)).contains("NETSCAPE2.0");
-        assertThat(imgs.get(0).getWidth()).isEqualTo(60);  // small slices are doubled
+        assertThat(imgs.get(0).getWidth()).isEqualTo(30 * AxialView.zoom(30, 20));  // zoomed to about 256 pixels
     }
 
     @Test
-    void axialSlicesAreShownRadiologically() {
+    void hottestSlices() {
         try (Volume v = Volume.allocate(Geometry.of(4, 3, 2, 1, 1, 1, 0, 0, 0))) {
-            v.set(0, 0, 1, 1f);  // x = 0 (patient's left in RAS), y = 0 (posterior)
-            float[][] s = Images.axial(v, 1);
-            assertThat(s[2][3]).isEqualTo(1f);  // bottom row, right-most column
+            v.set(0, 0, 1, 1f);
             assertThat(Images.hottestSlice(v)).isEqualTo(1);
             assertThat(Images.hottestSlices(v, 5)).containsExactly(0, 1);
         }
@@ -100,20 +99,25 @@ class ReportTest {
         PlotWriter.write(PlotWriter.bars("t", "slice", "p", new double[] {0, 8}, new double[] {8, 16},
                 new double[] {0.4, 0.7}, 0.8), b);
         assertThat(ImageIO.read(b.toFile())).isNotNull();
-        try (Volume a = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0.3f);
-                Volume c = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0.4f);
-                Volume h = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0f);
-                Volume seg = Volume.filled(Geometry.of(16, 12, 4, 1, 1, 1, 0, 0, 0), 0f)) {
+        try (Volume a = Volume.filled(Geometry.of(16, 16, 4, 1, 1, 1, 0, 0, 0), 0.3f);
+                Volume c = Volume.filled(Geometry.of(16, 16, 4, 1, 1, 1, 0, 0, 0), 0.4f);
+                Volume h = Volume.filled(Geometry.of(16, 16, 4, 1, 1, 1, 0, 0, 0), 0f);
+                Volume seg = Volume.filled(Geometry.of(16, 16, 4, 1, 1, 1, 0, 0, 0), 0f)) {
             h.set(5, 5, 2, 1f);
             seg.set(5, 5, 2, 1f);
             Path panel = tmp.resolve("panels.png");
-            PanelWriter.write(a, c, h, null, seg, seg, panel);
+            PanelWriter.write(a, c, h, null, seg, seg, Display.RADIOLOGICAL, panel);
             BufferedImage pi = ImageIO.read(panel.toFile());
-            assertThat(pi.getWidth()).isEqualTo(4 * 16);
-            assertThat(pi.getHeight()).isEqualTo(22 + 3 * 12);
-            // the outline (red, input's segmentation drawn last) in the fourth column of the row of slice 2
+            int zoom = AxialView.zoom(16, 16);
+            int tile = 16 * zoom;
+            assertThat(pi.getWidth()).isEqualTo(4 * tile);
+            assertThat(pi.getHeight()).isEqualTo(22 + 3 * (PanelWriter.CAPTION + tile));
+            // the outline (red, input's segmentation drawn last) in the fourth column of the row of slice 2, at
+            // voxel (5, 5): radiological RAS puts it in column 15 - 5 and row 15 - 5
             int row = java.util.Arrays.binarySearch(Images.hottestSlices(h, 3), 2);
-            assertThat(pi.getRGB(3 * 16 + 15 - 5, 22 + row * 12 + 11 - 5) & 0xffffff).isEqualTo(0xff2020);
+            int y0 = 22 + row * (PanelWriter.CAPTION + tile) + PanelWriter.CAPTION;
+            assertThat(pi.getRGB(3 * tile + 10 * zoom + zoom / 2, y0 + 10 * zoom + zoom / 2) & 0xffffff)
+                    .isEqualTo(0xff2020);
         }
     }
 
@@ -130,7 +134,7 @@ class ReportTest {
         summary.put("chunks", List.of(Map.of("start", 0, "end", 8)));
         Path out = tmp.resolve("report.html");
         ReportWriter.write(out, "title <x>", summary, Map.of("plot", Files.readAllBytes(png)),
-                Map.of("input", Files.readAllBytes(vol)));
+                Map.of("input", Files.readAllBytes(vol)), Display.RADIOLOGICAL);
         String html = Files.readString(out);
         assertThat(html).contains("title &lt;x&gt;").contains("data:image/png;base64,").contains("0.4200")
                 .doesNotContain("nope.png").doesNotContain("src=\"http").doesNotContain("<script src");
