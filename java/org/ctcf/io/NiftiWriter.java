@@ -50,6 +50,40 @@ public final class NiftiWriter {
         return bytes.toByteArray();
     }
 
+    /**
+     * A 4-D NIfTI of {@code frames} on {@code grid} (each frame {@code grid.voxelCount()} values in [0, 1], voxel
+     * order), stored as unsigned bytes with {@code scl_slope} 1/255 so that readers see the [0, 1] values: a
+     * display-resolution copy (the report's sweep frames), not a file for analysis.
+     */
+    public static byte[] encodeFrames(Geometry grid, java.util.List<float[]> frames, boolean gzip) throws IOException {
+        long n = grid.voxelCount();
+        if (frames.isEmpty() || frames.size() > Short.MAX_VALUE) {
+            throw new IllegalArgumentException("a 4-D volume needs 1.." + Short.MAX_VALUE + " frames, got "
+                    + frames.size());
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (OutputStream out = gzip ? fastGzip(bytes) : bytes) {
+            ByteBuffer h = ByteBuffer.wrap(header(grid)).order(ByteOrder.LITTLE_ENDIAN);
+            h.putShort(40, (short) 4);
+            h.putShort(48, (short) frames.size());
+            h.putShort(70, (short) 2); // uint8
+            h.putShort(72, (short) 8);
+            h.putFloat(112, 1f / 255f); // scl_slope
+            out.write(h.array());
+            byte[] buf = new byte[(int) n];
+            for (float[] f : frames) {
+                if (f.length != n) {
+                    throw new IllegalArgumentException("a frame of " + f.length + " values on a grid of " + n);
+                }
+                for (int i = 0; i < n; i++) {
+                    buf[i] = (byte) Math.round(255 * Math.max(0f, Math.min(1f, f[i])));
+                }
+                out.write(buf);
+            }
+        }
+        return bytes.toByteArray();
+    }
+
     private static void writeTo(Volume volume, boolean gzip, OutputStream raw) throws IOException {
         try (OutputStream out = gzip ? fastGzip(raw) : raw) {
             out.write(header(volume.geometry()));

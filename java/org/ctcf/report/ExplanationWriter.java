@@ -9,7 +9,9 @@ import java.util.Map;
 
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ClassifierCard;
+import org.ctcf.core.Affine;
 import org.ctcf.core.CtcfException;
+import org.ctcf.core.Geometry;
 import org.ctcf.api.Explanation;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Metrics;
@@ -56,6 +58,8 @@ public final class ExplanationWriter {
     private final List<String> written = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
     private final Map<String, byte[]> shown = new LinkedHashMap<>();
+    private Geometry explainedGrid;
+    private ReportPage.Frames frames;
 
     /**
      * @param input the CT as read (its grid is the output volumes')
@@ -88,6 +92,7 @@ public final class ExplanationWriter {
      */
     public ExplanationSummary write(Explanation e, ExplanationSummary draft, long startNanos, String title)
             throws IOException {
+        explainedGrid = e.heatmap().geometry();
         try (OnInputGrid v = volumes(e.counterfactual(), e.reconstruction(), e.heatmap())) {
             if (images) {
                 focusImages(e, e.reconstruction(), e.counterfactual(), e.heatmap());
@@ -99,6 +104,7 @@ public final class ExplanationWriter {
     /** As {@link #write(Explanation, ExplanationSummary, long, String)}, for a chunk sweep and its focus. */
     public ExplanationSummary write(SweepResult r, ExplanationSummary draft, long startNanos, String title)
             throws IOException {
+        explainedGrid = r.heatmap().geometry();
         try (OnInputGrid v = volumes(r.counterfactual(), r.reconstruction(), r.heatmap())) {
             if (images) {
                 sweepPlots(r);
@@ -108,9 +114,12 @@ public final class ExplanationWriter {
         }
     }
 
-    /** The counterfactual and reconstruction on the input grid (HU), kept for the report's difference layer. */
-    private record OnInputGrid(Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti)
-            implements AutoCloseable {
+    /**
+     * The counterfactual and reconstruction on the input grid (HU), kept for the report's difference layer, and
+     * the encoded counterfactual and heatmap files, which the report embeds.
+     */
+    private record OnInputGrid(Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
+            byte[] heatmapNifti, double heatMax) implements AutoCloseable {
         @Override
         public void close() {
             counterfactual.close();
@@ -137,11 +146,19 @@ public final class ExplanationWriter {
             byte[] cfNifti = NiftiWriter.encode(a, true);
             AtomicFiles.write(dir.resolve(COUNTERFACTUAL), cfNifti);
             VolumeIO.write(b, dir.resolve(RECONSTRUCTION));
+            byte[] heatNifti;
+            double heatMax = 0;
             try (Volume c = kernel.restore(heat, input.geometry(), pre.withPadValue(0), false)) {
-                VolumeIO.write(c, dir.resolve(HEATMAP));
+                heatNifti = NiftiWriter.encode(c, true);
+                AtomicFiles.write(dir.resolve(HEATMAP), heatNifti);
+                if (images) {
+                    for (float x : c.toArray()) {
+                        heatMax = Math.max(heatMax, Math.abs(x));
+                    }
+                }
             }
             written.addAll(List.of(COUNTERFACTUAL, RECONSTRUCTION, HEATMAP));
-            return new OnInputGrid(a, b, cfNifti);
+            return new OnInputGrid(a, b, cfNifti, heatNifti, heatMax);
         } catch (IOException | RuntimeException ex) {
             a.close();
             if (b != null) {
@@ -189,11 +206,36 @@ public final class ExplanationWriter {
             }
             image(GIF, gif);
             image(PANELS, panels);
+            frames = frames(e);
         } else {
             warn(GIF + " and " + PANELS + " not written: the processed volume (" + heat.geometry() + ") "
                     + notDrawable.get());
         }
         image(LAMBDA_PLOT, lambda);
+    }
+
+    /** The explained chunk's sweep frames for the report's viewer: its slab of every frame, at display depth. */
+    private static ReportPage.Frames frames(Explanation e) throws IOException {
+        Geometry g = e.heatmap().geometry();
+        int z0 = e.chunkStart();
+        int z1 = e.chunkEnd();
+        int plane = g.nx() * g.ny();
+        List<float[]> slabs = new ArrayList<>();
+        for (int i = 0; i < e.frameCount(); i++) {
+            float[] slab = new float[plane * (z1 - z0)];
+            for (int z = z0; z < z1; z++) {
+                System.arraycopy(e.frameSlice(i, z), 0, slab, (z - z0) * plane, plane);
+            }
+            slabs.add(slab);
+        }
+        double[] a = g.affine();
+        double[] origin = Affine.apply(a, 0, 0, z0);
+        double[] slabAffine = a.clone();
+        slabAffine[3] = origin[0];
+        slabAffine[7] = origin[1];
+        slabAffine[11] = origin[2];
+        byte[] nifti = NiftiWriter.encodeFrames(new Geometry(g.nx(), g.ny(), z1 - z0, slabAffine), slabs, true);
+        return new ReportPage.Frames(nifti, z0, z1, e.lambdas(), e.predictions());
     }
 
     /** Records a warning for the summary and logs it, once. */
@@ -228,39 +270,45 @@ public final class ExplanationWriter {
                 ProcessMemory.peakMiB());
         if (images) {
             writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(),
-                    v.reconstruction(), v.counterfactualNifti(), pre, display);
+                    v.reconstruction(), v.counterfactualNifti(), v.heatmapNifti(), v.heatMax(), explainedGrid, frames, display);
         }
         AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
         return summary;
     }
 
     /**
-     * The report: {@code images} (file name → bytes) under their titles, and the viewer's layers: the input, the
-     * counterfactual and |counterfactual − reconstruction| on the input grid in window units, as the heatmap.
+     * The report: {@code images} (file name → bytes) under their titles, and the viewer's layers on the input grid:
+     * the input, the counterfactual, counterfactual − reconstruction in HU (signed) and the heatmap.
+     *
+     * @param heatMax the heatmap's largest |value|
+     * @param explained the explained volume's grid (processed), whose slice indices the charts use
+     * @param frames the explained chunk's sweep frames, or null
      */
     static void writeReport(Path file, String title, Map<String, Object> summary, Map<String, byte[]> images,
             Volume input, Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
-            PreprocessOptions pre, Display display) throws IOException {
+            byte[] heatmapNifti, double heatMax, Geometry explained, ReportPage.Frames frames, Display display)
+            throws IOException {
         Map<String, byte[]> shown = new LinkedHashMap<>();
         TITLES.forEach((name, t) -> {
             if (images.containsKey(name)) {
                 shown.put(t, images.get(name));
             }
         });
-        float[] a = Metrics.toArray(counterfactual);
-        float[] b = Metrics.toArray(reconstruction);
-        float width = pre.windowEnabled() ? (float) (pre.windowHigh() - pre.windowLow()) : 1f;
+        float[] a = counterfactual.toArray();
+        float[] b = reconstruction.toArray();
         float[] d = new float[a.length];
+        double max = 0;
         for (int i = 0; i < a.length; i++) {
-            d[i] = Math.abs(a[i] - b[i]) / width;
+            d[i] = a[i] - b[i];
+            max = Math.max(max, Math.abs(d[i]));
         }
-        Map<String, byte[]> volumes = new LinkedHashMap<>();
-        volumes.put("input", NiftiWriter.encode(input, true));
-        volumes.put("counterfactual", counterfactualNifti);
+        byte[] delta;
         try (Volume diff = Volume.of(input.geometry(), d)) {
-            volumes.put("difference", NiftiWriter.encode(diff, true));
+            delta = NiftiWriter.encode(diff, true);
         }
-        ReportWriter.write(file, title, summary, shown, volumes, display);
+        ReportWriter.write(file, new ReportPage(title, summary, shown, NiftiWriter.encode(input, true),
+                counterfactualNifti, delta, max, heatmapNifti, heatMax, display, explained.affine(),
+                explained.dims(), frames));
     }
 
     private static Map<String, String> titles() {
