@@ -10,6 +10,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "ctcf: node/npm not found; browser tests cannot run (install nodejs and npm; .ci/env.sh does on Debian)" >&2
     exit 0
 fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+    echo "ctcf: node $(node --version) is too old for playwright-core (needs >= 20); browser tests cannot run" >&2
+    exit 0
+fi
 want=$(node -e 'console.log(require("./package-lock.json").packages["node_modules/playwright-core"].version)')
 have=$(node -e 'try { console.log(require("./node_modules/playwright-core/package.json").version) } catch (e) { console.log("") }')
 if [ "$have" = "$want" ]; then

@@ -65,6 +65,30 @@ public final class Browser {
         return null;
     }
 
+    private static int nodeMajor = -1;
+
+    /** node's major version (0 when it does not answer); asked once. */
+    static synchronized int nodeMajor(Path node) {
+        if (nodeMajor < 0) {
+            nodeMajor = 0;
+            try {
+                Process p = new ProcessBuilder(node.toString(), "-p", "process.versions.node")
+                        .redirectErrorStream(true).start();
+                if (p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    String v = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+                    nodeMajor = Integer.parseInt(v.substring(0, v.indexOf('.')));
+                } else {
+                    p.destroyForcibly();
+                }
+            } catch (IOException | RuntimeException e) {
+                nodeMajor = 0;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return nodeMajor;
+    }
+
     /** tests/browser of the checkout (TestPaths.root(): ctcf.test.root, else the working directory). */
     public static Path dir() {
         return TestPaths.root().resolve("tests/browser");
@@ -80,8 +104,12 @@ public final class Browser {
         if (chromium() == null) {
             m.add("Chromium (/usr/bin/chromium; apt-get install chromium, or CTCF_TEST_TOOLS=1 . .ci/env.sh)");
         }
-        if (node() == null) {
+        Path node = node();
+        if (node == null) {
             m.add("node on the PATH (apt-get install nodejs npm)");
+        } else if (nodeMajor(node) < 20) {
+            m.add("node >= 20 (" + node + " is " + nodeMajor(node) + "; Debian 12's is 18: nodejs 20+ from Debian 13 "
+                    + "or NodeSource)");
         }
         if (!Files.isRegularFile(dir().resolve("node_modules/playwright-core/package.json"))) {
             m.add("tests/browser/node_modules/playwright-core (bash tests/browser/install.sh, or Maven with "
