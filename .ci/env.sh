@@ -1,6 +1,7 @@
 # .ci/env.sh — sourced by ./ctcf, tests/run and .ci/run: installs what the build needs when it is missing
-# (Debian/Ubuntu: CMake, g++, Maven, unzip, npm for bundling the report's NiiVue viewer, fonts for the images'
-# labels; with CTCF_TEST_TOOLS=1 also Chromium for the report's browser test), selects a JDK >= 22 as JAVA_HOME and
+# (Debian/Ubuntu: CMake, g++, Maven, unzip, npm (with node) for bundling the report's NiiVue viewer and Chart.js,
+# fonts for the images' labels; with CTCF_TEST_TOOLS=1 also Chromium and node for the browser tests, whose
+# playwright-core Maven installs from tests/browser/package-lock.json), selects a JDK >= 22 as JAVA_HOME and
 # finds a LibTorch 2.x (ctcf_find_libtorch; exported as CTCF_CMAKE_ARGS for Maven's cmake.args).
 # Set CTCF_NO_INSTALL=1 to only check, never install.
 
@@ -12,6 +13,9 @@ ctcf_install_missing() {
     command -v g++ >/dev/null 2>&1 || missing+=(g++)
     command -v mvn >/dev/null 2>&1 || missing+=(maven)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v node >/dev/null 2>&1; then
+        missing+=(nodejs)
+    fi
     if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list 2>/dev/null | head -1)" ]; then
         missing+=(fontconfig fonts-dejavu-core)
     fi
@@ -31,6 +35,18 @@ ctcf_install_missing() {
     $sudo apt-get update -qq >&2 || ctcf_die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2 \
         || ctcf_die "apt-get install ${missing[*]} failed"
+}
+
+# The browser tests' playwright-core needs node >= 20 (Debian 12's nodejs is 18: use Debian 13, or NodeSource's
+# nodejs 20+); only a warning, the browser tests then fail with the reason under CTCF_TEST_TOOLS=1.
+ctcf_check_node() {
+    [ "${CTCF_TEST_TOOLS:-0}" = 1 ] || return 0
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
+    if ! [ "${major:-0}" -ge 20 ] 2>/dev/null; then
+        echo "ctcf setup: node ${major:-missing} is too old for the browser tests (playwright-core needs node >= 20;" \
+            "Debian 12's nodejs is 18: install nodejs 20+ from Debian 13 or NodeSource)" >&2
+    fi
 }
 
 ctcf_java_major() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
@@ -129,6 +145,7 @@ ctcf_find_libtorch() {
 }
 
 ctcf_install_missing
+ctcf_check_node
 ctcf_select_jdk
 ctcf_find_libtorch
 # Maven's own libraries call sun.misc.Unsafe; JDK 24+ warns about it on every run.
