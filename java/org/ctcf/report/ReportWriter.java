@@ -1,7 +1,6 @@
 package org.ctcf.report;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Base64;
@@ -23,10 +22,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * and inlined; the volumes are embedded as gzip NIfTI.
  */
 public final class ReportWriter {
-    /** Where the build puts NiiVue's single-file bundle (and its license) on the class path. */
-    public static final String NIIVUE_RESOURCE = "/org/ctcf/report/niivue.umd.js";
-    /** Where the build puts Chart.js's single-file bundle. */
-    public static final String CHARTJS_RESOURCE = "/org/ctcf/report/chart.umd.js";
     /** The overlay's default threshold: this fraction of the largest change; below it the overlay is transparent. */
     public static final double DEFAULT_THRESHOLD_FRACTION = 0.1;
 
@@ -35,27 +30,11 @@ public final class ReportWriter {
     private ReportWriter() {
     }
 
-    /** The bundled NiiVue script, or null when this build has none (the page then says so instead of the viewer). */
-    public static String niivue() throws IOException {
-        return resource(NIIVUE_RESOURCE);
-    }
-
-    /** The bundled Chart.js script, or null when this build has none (the page then shows the PNG plots only). */
-    public static String chartjs() throws IOException {
-        return resource(CHARTJS_RESOURCE);
-    }
-
-    private static String resource(String name) throws IOException {
-        try (InputStream in = ReportWriter.class.getResourceAsStream(name)) {
-            return in == null ? null : new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
     /** Writes {@code out}. */
     public static void write(Path out, ReportPage p) throws IOException {
         Map<String, Object> s = p.summary();
-        String nv = niivue();
-        String charts = chartjs();
+        String nv = Bundles.niivue();
+        String charts = Bundles.chartjs();
         StringBuilder h = new StringBuilder(1 << 22);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>")
                 .append(esc(p.title())).append("</title>\n<style>\n").append(CSS).append("</style></head><body>\n");

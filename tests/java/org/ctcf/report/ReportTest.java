@@ -133,12 +133,14 @@ class ReportTest {
         summary.put("initial_prediction", 0.42);
         summary.put("chunks", List.of(Map.of("start", 0, "end", 8)));
         Path out = tmp.resolve("report.html");
-        ReportWriter.write(out, "title <x>", summary, Map.of("plot", Files.readAllBytes(png)),
-                Map.of("input", Files.readAllBytes(vol)), Display.RADIOLOGICAL);
+        byte[] v = Files.readAllBytes(vol);
+        ReportWriter.write(out, new ReportPage("title <x>", summary, Map.of("plot", Files.readAllBytes(png)), v, v, v,
+                1, null, 0, Display.RADIOLOGICAL, Geometry.of(4, 4, 4, 1, 1, 1, 0, 0, 0).affine(),
+                new int[] {4, 4, 4}, null));
         String html = Files.readString(out);
         assertThat(html).contains("title &lt;x&gt;").contains("data:image/png;base64,").contains("0.4200")
                 .doesNotContain("nope.png").doesNotContain("src=\"http").doesNotContain("<script src");
-        if (ReportWriter.niivue() != null) {
+        if (Bundles.niivue() != null) {
             assertThat(html).contains("<canvas id=\"viewer\"").contains("ctcfVolumes");
         } else {
             assertThat(html).contains("viewer-missing");
