@@ -83,8 +83,8 @@ class ReportBrowserTest {
         Files.createDirectories(dir);
         Path page = dir.resolve(ExplanationWriter.REPORT);
         try (Volume ct = VolumeIO.read(TestPaths.sample())) {
-            byte[] plot = Images.png(PlotWriter.line("t", "x", "y", new double[] {0, -10}, new double[] {0.8, 0.3},
-                    0.8));
+            byte[] plot = PlotWriter.png(PlotWriter.line("t", "x", "y", new double[] {0, -10}, new double[] {0.8, 0.3},
+                    0.8)).orElseThrow();
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("initial_prediction", 0.8);
             ExplanationWriter.writeReport(page, "browser test", summary, Map.of(ExplanationWriter.LAMBDA_PLOT, plot),
