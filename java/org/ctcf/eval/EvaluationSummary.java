@@ -103,9 +103,15 @@ final class EvaluationSummary {
             mean[i] = Double.isNaN(m.mean()) ? 0 : m.mean();
             se[i] = m.se();
         }
-        PlotWriter.write(PlotWriter.errorBars("prediction drop of positives by chunk size (mean ± SE)", "chunk size",
-                "p0 - min CF", x, mean, se), out.resolve(Evaluation.CHUNK_PLOT));
-        PlotWriter.write(PlotWriter.strips("predictions", "prediction",
+        if (!PlotWriter.available()) {
+            System.getLogger("org.ctcf.eval").log(System.Logger.Level.WARNING,
+                    PlotWriter.skippedMessage(List.of(Evaluation.CHUNK_PLOT, Evaluation.DISTRIBUTION_PLOT)));
+            return;
+        }
+        PlotWriter.write(PlotWriter.errorBars("prediction drop of positives by chunk size (mean ± SE)",
+                "chunk size (slices)", "p0 − lowest CF prediction (probability)", x, mean, se),
+                out.resolve(Evaluation.CHUNK_PLOT));
+        PlotWriter.write(PlotWriter.strips("predictions (points; bars: group means)", PlotWriter.PREDICTION,
                 new String[] {"positives", "negatives", "CF of positives"},
                 new double[][] {ok.stream().filter(Row::positive).mapToDouble(Row::p0).toArray(),
                     ok.stream().filter(r -> !r.positive()).mapToDouble(Row::p0).toArray(),

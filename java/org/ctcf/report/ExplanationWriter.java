@@ -60,6 +60,8 @@ public final class ExplanationWriter {
     private final Map<String, byte[]> shown = new LinkedHashMap<>();
     private Geometry explainedGrid;
     private ReportPage.Frames frames;
+    /** Plots not drawn (no fonts); named in one message with the last plot (the λ plot). */
+    private final List<String> skippedPlots = new ArrayList<>();
 
     /**
      * @param input the CT as read (its grid is the output volumes')
@@ -168,26 +170,42 @@ public final class ExplanationWriter {
         }
     }
 
-    /** Per-chunk minimum prediction (bars) against the initial prediction, and the per-slice change. */
+    /**
+     * Per-chunk lowest prediction (bars; the explained chunk in its own colour) against the initial prediction, and
+     * the change per slice: Σ|heatmap| over the slice (summary.json's {@code slice_change}, window units) divided by
+     * the slice's voxels and times the window's width, i.e. the mean |Δ| per voxel in HU. Without fonts neither is
+     * drawn (see {@link #lambdaPlot}).
+     */
     private void sweepPlots(SweepResult r) throws IOException {
+        if (!PlotWriter.available()) {
+            skippedPlots.addAll(List.of(CHUNK_PLOT, SLICE_PLOT));
+            return;
+        }
         List<SweepResult.Chunk> cs = r.chunks();
-        double[] s = new double[cs.size()];
-        double[] e = new double[cs.size()];
+        int[] s = new int[cs.size()];
+        int[] e = new int[cs.size()];
         double[] y = new double[cs.size()];
+        Explanation focus = r.focus().orElse(null);
+        int explained = -1;
         for (int i = 0; i < cs.size(); i++) {
             s[i] = cs.get(i).start();
             e[i] = cs.get(i).end();
             y[i] = cs.get(i).minPrediction();
+            if (focus != null && s[i] == focus.chunkStart() && e[i] == focus.chunkEnd()) {
+                explained = i;
+            }
         }
-        image(CHUNK_PLOT, Images.png(PlotWriter.bars("lowest prediction reached by shifting each chunk (dashed: "
-                + "initial)", "slice", "prediction", s, e, y, r.initialPrediction())));
+        image(CHUNK_PLOT, PlotWriter.png(PlotWriter.chunkPrediction("lowest prediction reached by shifting each "
+                + "chunk", s, e, y, r.initialPrediction(), explained)).orElseThrow());
         double[] change = r.sliceChange();
-        double[] z = new double[change.length];
-        for (int i = 0; i < z.length; i++) {
-            z[i] = i;
+        double voxels = (double) r.heatmap().nx() * r.heatmap().ny();
+        double width = pre.windowEnabled() ? pre.windowHigh() - pre.windowLow() : 1;
+        for (int i = 0; i < change.length; i++) {
+            change[i] = change[i] / voxels * width;
         }
-        image(SLICE_PLOT, Images.png(PlotWriter.line("mean absolute change per slice (stitched counterfactual)",
-                "slice", "mean |change| (window units)", z, change, Double.NaN)));
+        String unit = pre.windowEnabled() ? "HU" : "input units";
+        image(SLICE_PLOT, PlotWriter.png(PlotWriter.perSlice("change per slice (stitched heatmap)",
+                "mean |Δ| per voxel (" + unit + ")", "mean |heatmap| over the slice", 0, change)).orElseThrow());
     }
 
     /**
@@ -195,7 +213,6 @@ public final class ExplanationWriter {
      * cannot be drawn (too small, not axial) gets the plot only, and a warning that says why.
      */
     private void focusImages(Explanation e, Volume rec, Volume cf, Volume heat) throws IOException {
-        byte[] lambda = Images.png(lambdaPlot(e));
         var notDrawable = Images.notDrawable(heat.geometry());
         if (notDrawable.isEmpty()) {
             byte[] gif = GifWriter.sweep(e, gifSlice, display);
@@ -211,7 +228,7 @@ public final class ExplanationWriter {
             warn(GIF + " and " + PANELS + " not written: the processed volume (" + heat.geometry() + ") "
                     + notDrawable.get());
         }
-        image(LAMBDA_PLOT, lambda);
+        lambdaPlot(e);
     }
 
     /** The explained chunk's sweep frames for the report's viewer: its slab of every frame, at display depth. */
@@ -241,16 +258,25 @@ public final class ExplanationWriter {
     /** Records a warning for the summary and logs it, once. */
     private void warn(String message) {
         warnings.add(message);
-        System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, dir + ": " + message);
+        System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, message + " (in " + dir + ")");
     }
 
-    /** The λ–prediction plot of an explanation (search steps and sweep frames). */
-    private static java.awt.image.BufferedImage lambdaPlot(Explanation e) {
+    /**
+     * The λ–prediction plot of an explanation (search steps, else sweep frames) with the initial prediction. It is
+     * every run's last plot: where this machine cannot draw text it names every plot left out in one warning.
+     */
+    private void lambdaPlot(Explanation e) throws IOException {
         double[] sl = e.searchLambdas();
         double[] l = sl.length > 1 ? sl : e.lambdas();
         double[] p = sl.length > 1 ? e.searchPredictions() : e.predictions();
-        return PlotWriter.line("prediction along the latent shift (chunk " + e.chunkStart() + ":" + e.chunkEnd()
-                + ")", "lambda", "prediction", l, p, e.initialPrediction());
+        java.util.Optional<byte[]> png = PlotWriter.png(PlotWriter.lambdaPrediction("prediction along the latent "
+                + "shift (chunk " + e.chunkStart() + ":" + e.chunkEnd() + ")", l, p, e.initialPrediction()));
+        if (png.isPresent()) {
+            image(LAMBDA_PLOT, png.get());
+        } else {
+            skippedPlots.add(LAMBDA_PLOT);
+            warn(PlotWriter.skippedMessage(skippedPlots));
+        }
     }
 
     private void image(String name, byte[] bytes) throws IOException {

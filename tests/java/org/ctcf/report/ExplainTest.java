@@ -99,6 +99,52 @@ class ExplainTest {
     }
 
     @Test
+    void withoutFontsThePlotsAreLeftOutNamedInOneWarningAndEverythingElseIsWritten() throws IOException {
+        Path out = tmp.resolve("no-fonts");
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.ctcf.report");
+        List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel() == java.util.logging.Level.WARNING && r.getMessage().startsWith("not written")) {
+                    warnings.add(r.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(h);
+        ExplanationSummary s;
+        try {
+            Images.textAvailableForTest(false);
+            // a fixed λ range (no search) in two chunks: the sweep's plots and the λ plot, quickly
+            s = explain(out, Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2)
+                    .build(), ChunkSweep.of(60)).withFrames(2), Progress.Listener.NONE);
+        } finally {
+            Images.textAvailableForTest(null);
+            log.removeHandler(h);
+        }
+        assertThat(s.outputs()).containsExactly(ExplanationWriter.COUNTERFACTUAL, ExplanationWriter.RECONSTRUCTION,
+                ExplanationWriter.HEATMAP, ExplanationWriter.GIF, ExplanationWriter.PANELS, ExplanationWriter.REPORT,
+                ExplanationWriter.SUMMARY);
+        try (var files = Files.list(out)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrderElementsOf(s.outputs());
+        }
+        ExplanationSummary read = ExplanationSummary.read(out.resolve(ExplanationWriter.SUMMARY));
+        assertThat(read.outputs()).doesNotContain(ExplanationWriter.LAMBDA_PLOT, ExplanationWriter.CHUNK_PLOT,
+                ExplanationWriter.SLICE_PLOT).contains(ExplanationWriter.PANELS);
+        assertThat(read.warnings()).singleElement().asString().contains(ExplanationWriter.LAMBDA_PLOT, "fontconfig");
+        assertThat(warnings).singleElement().asString().contains(ExplanationWriter.CHUNK_PLOT,
+                ExplanationWriter.SLICE_PLOT, ExplanationWriter.LAMBDA_PLOT, "apt-get install fontconfig fonts-dejavu-core");
+    }
+
+    @Test
     void oneChunkOfARangeWithoutImagesWritesTheVolumesAndTheSummaryOnly() throws IOException {
         Path out = tmp.resolve("chunk");
         ExplanationSummary s = explain(out, Explain.Request.chunk(ExplainOptions.defaults(),
