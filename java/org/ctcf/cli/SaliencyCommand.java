@@ -127,6 +127,11 @@ final class SaliencyCommand implements Callable<Integer> {
                             + "(%s) %s%n", out.resolve("saliency.png"), input, x.geometry(), notDrawable.get());
                 } else {
                     SaliencyPanel.write(x, cols, z, display.display, out.resolve("saliency.png"));
+                    if (!org.ctcf.report.PlotWriter.available()) {
+                        spec.commandLine().getErr().printf("ctcf saliency: %s is written without its column titles: "
+                                + "this machine cannot draw text (Java needs fontconfig and a font, e.g. %s)%n",
+                                out.resolve("saliency.png"), org.ctcf.report.PlotWriter.FONT_FIX);
+                    }
                     if (!quiet) {
                         o.printf(Locale.ROOT, "panel (slice %d) -> %s%n", z, out.resolve("saliency.png"));
                     }

@@ -118,10 +118,10 @@ public final class ExplanationWriter {
 
     /**
      * The counterfactual and reconstruction on the input grid (HU), kept for the report's difference layer, and
-     * the encoded counterfactual and heatmap files, which the report embeds.
+     * the encoded heatmap file, which the report embeds.
      */
-    private record OnInputGrid(Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
-            byte[] heatmapNifti, double heatMax) implements AutoCloseable {
+    private record OnInputGrid(Volume counterfactual, Volume reconstruction, byte[] heatmapNifti, double heatMax)
+            implements AutoCloseable {
         @Override
         public void close() {
             counterfactual.close();
@@ -145,8 +145,7 @@ public final class ExplanationWriter {
         Volume b = null;
         try {
             b = kernel.restore(rec, input.geometry(), pre, true);
-            byte[] cfNifti = NiftiWriter.encode(a, true);
-            AtomicFiles.write(dir.resolve(COUNTERFACTUAL), cfNifti);
+            VolumeIO.write(a, dir.resolve(COUNTERFACTUAL));
             VolumeIO.write(b, dir.resolve(RECONSTRUCTION));
             byte[] heatNifti;
             double heatMax = 0;
@@ -160,7 +159,7 @@ public final class ExplanationWriter {
                 }
             }
             written.addAll(List.of(COUNTERFACTUAL, RECONSTRUCTION, HEATMAP));
-            return new OnInputGrid(a, b, cfNifti, heatNifti, heatMax);
+            return new OnInputGrid(a, b, heatNifti, heatMax);
         } catch (IOException | RuntimeException ex) {
             a.close();
             if (b != null) {
@@ -296,7 +295,7 @@ public final class ExplanationWriter {
                 ProcessMemory.peakMiB());
         if (images) {
             writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(),
-                    v.reconstruction(), v.counterfactualNifti(), v.heatmapNifti(), v.heatMax(), explainedGrid, frames, display);
+                    v.reconstruction(), v.heatmapNifti(), v.heatMax(), explainedGrid, frames, display);
         }
         AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
         return summary;
@@ -311,8 +310,7 @@ public final class ExplanationWriter {
      * @param frames the explained chunk's sweep frames, or null
      */
     static void writeReport(Path file, String title, Map<String, Object> summary, Map<String, byte[]> images,
-            Volume input, Volume counterfactual, Volume reconstruction, byte[] counterfactualNifti,
-            byte[] heatmapNifti, double heatMax, Geometry explained, ReportPage.Frames frames, Display display)
+            Volume input, Volume counterfactual, Volume reconstruction, byte[] heatmapNifti, double heatMax, Geometry explained, ReportPage.Frames frames, Display display)
             throws IOException {
         Map<String, byte[]> shown = new LinkedHashMap<>();
         TITLES.forEach((name, t) -> {
@@ -330,10 +328,11 @@ public final class ExplanationWriter {
         }
         byte[] delta;
         try (Volume diff = Volume.of(input.geometry(), d)) {
-            delta = NiftiWriter.encode(diff, true);
+            delta = NiftiWriter.encodeInt16(diff, true);
         }
-        ReportWriter.write(file, new ReportPage(title, summary, shown, NiftiWriter.encode(input, true),
-                counterfactualNifti, delta, max, heatmapNifti, heatMax, display, explained.affine(),
+        // the viewer's copies in whole HU (int16): a quarter of the floats; the files on disk keep every digit
+        ReportWriter.write(file, new ReportPage(title, summary, shown, NiftiWriter.encodeInt16(input, true),
+                NiftiWriter.encodeInt16(counterfactual, true), delta, max, heatmapNifti, heatMax, display, explained.affine(),
                 explained.dims(), frames));
     }
 

@@ -109,7 +109,8 @@ public final class Images {
     /**
      * Whether this JVM can draw text. Java's text rendering needs fontconfig and at least one installed font; a bare
      * server or container often has neither, and the first {@code drawString} then throws. Without fonts the images
-     * are still written, without their labels (every number is also in summary.json), and one warning says why.
+     * are still written, without their titles (orientation letters and slice positions are {@link Glyphs}, drawn
+     * without a font; every number is also in summary.json); the plots are left out and one warning says why.
      */
     static boolean textAvailable() {
         Boolean ok = textAvailable;
@@ -132,9 +133,8 @@ public final class Images {
             g.dispose();
             return true;
         } catch (RuntimeException | Error e) {  // "Fontconfig head is null", UnsatisfiedLinkError, InternalError
-            System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, "this machine cannot draw text ("
-                    + e + "); images are written without labels. Java needs fontconfig and a font, e.g. "
-                    + "apt-get install fontconfig fonts-dejavu-core");
+            // said once, by whoever leaves something out because of it (the plots' warning, the saliency command)
+            System.getLogger("org.ctcf.report").log(System.Logger.Level.DEBUG, "this machine cannot draw text: " + e);
             return false;
         }
     }

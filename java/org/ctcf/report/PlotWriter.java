@@ -83,7 +83,7 @@ public final class PlotWriter {
     public static String skippedMessage(java.util.Collection<String> files) {
         return "not written: " + String.join(", ", files) + " (plots need text, and this machine cannot draw any: "
                 + "Java needs fontconfig and a font; install them, e.g. " + FONT_FIX + "); all other outputs are "
-                + "written";
+                + "written, the images without their titles (orientation letters and slice positions need no font)";
     }
 
     /** The chart as a {@link #W}×{@link #H} PNG, or empty where this machine cannot draw text. */

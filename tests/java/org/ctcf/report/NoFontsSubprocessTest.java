@@ -31,6 +31,14 @@ class NoFontsSubprocessTest {
                     new double[] {0.8, 0.3}, 0.8), out);
             System.out.println("available=" + PlotWriter.available() + " wrote=" + wrote + " exists="
                     + Files.exists(out));
+            if (!wrote) {
+                System.out.println(PlotWriter.skippedMessage(List.of(out.getFileName().toString())));
+            }
+            // a panel is still drawn: its orientation letters and slice captions need no font
+            try (var v = DisplayTest.marker(DisplayTest.ras(), -10, 0)) {
+                PanelWriter.write(v, v, v, new int[] {2}, null, null, Display.RADIOLOGICAL,
+                        out.resolveSibling("panel.png"));
+            }
         }
     }
 
@@ -77,8 +85,14 @@ class NoFontsSubprocessTest {
         String output = Files.readString(log, StandardCharsets.UTF_8);
         assertThat(p.exitValue()).as(output).isZero();
         assertThat(output).contains("available=false wrote=false exists=false")
-                .contains("cannot draw text").contains("apt-get install fontconfig fonts-dejavu-core")
-                .doesNotContain("Exception in thread");
+                .contains("plots need text, and this machine cannot draw any")
+                .contains("apt-get install fontconfig fonts-dejavu-core").doesNotContain("Exception in thread");
         assertThat(plot).doesNotExist();
+        java.awt.image.BufferedImage panel = javax.imageio.ImageIO.read(tmp.resolve("panel.png").toFile());
+        DisplayTest.Tile t = DisplayTest.firstTile(DisplayTest.N, DisplayTest.N);
+        int s = AxialView.labelScale(t.w());
+        assertThat(DisplayTest.glyphAt(panel, 'R', 2 * s, t.y() + (t.h() - Glyphs.HEIGHT * s) / 2, s))
+                .as("the R on the panel's left edge, drawn without fonts").isTrue();
+        assertThat(DisplayTest.centroid(panel, t.x(), t.y(), t.w(), t.h())[0]).isGreaterThan(0.75);
     }
 }

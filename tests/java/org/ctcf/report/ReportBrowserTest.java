@@ -45,7 +45,8 @@ class ReportBrowserTest {
      * A body (0 HU disc in air) with a bright marker; the counterfactual darkens the marker by 600 HU; both carry
      * a few HU of decoder-like noise, which the thresholded overlay must not paint.
      */
-    static Path page(Path dir, Display display) throws IOException {
+    /** Input, counterfactual, reconstruction and heatmap of {@link #page} on {@link #grid}. */
+    static float[][] volumes() {
         Geometry g = grid();
         float[] in = new float[(int) g.voxelCount()];
         float[] cf = new float[in.length];
@@ -67,6 +68,16 @@ class ReportBrowserTest {
                 }
             }
         }
+        return new float[][] {in, cf, rec, heat};
+    }
+
+    static Path page(Path dir, Display display) throws IOException {
+        Geometry g = grid();
+        float[][] v = volumes();
+        float[] in = v[0];
+        float[] cf = v[1];
+        float[] rec = v[2];
+        float[] heat = v[3];
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("input", "synthetic.nii.gz");
         summary.put("classifier", "test classifier");
@@ -115,7 +126,7 @@ class ReportBrowserTest {
         try (Volume vin = Volume.of(g, in); Volume vcf = Volume.of(g, cf); Volume vrec = Volume.of(g, rec);
                 Volume vh = Volume.of(g, heat)) {
             ExplanationWriter.writeReport(page, "browser test", summary, Map.of(), vin, vcf, vrec,
-                    NiftiWriter.encode(vcf, true), NiftiWriter.encode(vh, true), 0.4, g, fr, display);
+                    NiftiWriter.encode(vh, true), 0.4, g, fr, display);
         }
         return page;
     }
@@ -191,6 +202,21 @@ class ReportBrowserTest {
             }
         }
         assertThat(r.value("legend").toString()).contains("HU").contains("transparent");
+
+        // the PNG panel of the same volume (window units, as the processed volumes are) agrees with the viewer
+        float[] in = volumes()[0];
+        float[] w = new float[in.length];
+        for (int i = 0; i < in.length; i++) {
+            w[i] = (in[i] + 1000) / 1600f;
+        }
+        try (Volume vw = Volume.of(grid(), w)) {
+            BufferedImage png = PanelWriter.render(vw, vw, vw, new int[] {MARKER_Z}, null, null, Display.RADIOLOGICAL);
+            int zoom = AxialView.zoom(N, N);
+            int tile = N * zoom;
+            BufferedImage first = png.getSubimage(0, 22 + PanelWriter.CAPTION, tile, tile);
+            assertThat(greyCentroid(first, 250, 255)[0]).as("the PNG panel: the marker on the screen's right")
+                    .isGreaterThan(greyCentroid(first, 140, 180)[0] + 20);
+        }
 
         Browser.Result n = Browser.run(page(tmp, Display.NEUROLOGICAL), axialShots(), tmp.resolve("neu"));
         BufferedImage np = n.image("plain.png");
