@@ -9,7 +9,6 @@ import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Kernel;
-import org.ctcf.api.Progress;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.report.Explain;
 import org.ctcf.report.ExplanationSummary;
@@ -107,7 +106,8 @@ final class ExplainCommand implements Callable<Integer> {
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;
-        try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
+        try (ProgressPrinter progress = ProgressPrinter.of(spec, "explain", json); Kernel k = kernel.open();
+                CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
             ExplainOptions.Builder b = shift.builder(classifier.target(clf), ae.batch);
             Explain.Request request = slices != null ? Explain.Request.chunk(b.build(), span("--slices", slices))
@@ -120,8 +120,7 @@ final class ExplainCommand implements Callable<Integer> {
                     .withImages(!noReport);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
-            s = Explain.toDirectory(input, out, models, request,
-                    quiet || json ? Progress.Listener.NONE : new ProgressPrinter(o));
+            s = Explain.toDirectory(input, out, models, request, progress);
         }
         if (json) {
             o.println(new String(s.toJson(), StandardCharsets.UTF_8));
