@@ -28,13 +28,14 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf evaluate}: Latent Shift over a labelled dataset, the paper's Table 1 and Fig. 5, and localization. */
 @Command(mixinStandardHelpOptions = true, name = "evaluate", defaultValueProvider = ShiftOptions.Defaults.class,
         description = {
-    "Chunk sweeps over every volume of a CSV manifest (header volume,label[,x_mm,y_mm,z_mm]; paths relative to",
-    "it): results.csv (one row per volume, written after each), summary.json (mean +- SE of the predictions of",
-    "positives, negatives and the counterfactuals of positives; Welch's t-test and the Mann-Whitney U test; the",
-    "prediction drop per chunk size; with positions, how often the top-ranked chunk holds the finding and the",
-    "distance of the heatmap's peak, beside the same for the saliency baselines), chunk_size.png and",
-    "distributions.png. A rerun with the same --out skips finished volumes; a failed volume is recorded and the",
-    "run goes on."})
+    "Run chunk sweeps over a labelled dataset and score them (the paper's Table 1 and Fig. 5).",
+    "The dataset is a CSV manifest (header volume,label[,x_mm,y_mm,z_mm]; paths relative to it). Writes "
+            + "results.csv (one row per volume, written after each), summary.json (mean +- SE of the predictions of "
+            + "positives, negatives and the counterfactuals of positives; Welch's t-test and the Mann-Whitney U test; "
+            + "the prediction drop per chunk size; with positions, how often the top-ranked chunk holds the finding "
+            + "and the distance of the heatmap's peak, beside the same for the saliency baselines), chunk_size.png "
+            + "and distributions.png.",
+    "A rerun with the same --out skips finished volumes; a failed volume is recorded and the run goes on."})
 final class EvaluateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MANIFEST.csv")
     Path manifest;

@@ -25,12 +25,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(mixinStandardHelpOptions = true, name = "explain", defaultValueProvider = ShiftOptions.Defaults.class,
         description = {
-            "Explain a classifier's score on a CT volume with Latent Shift. Defaults: the shipped autoencoder and",
-            "nodule detector (models/), and a chunk sweep with chunks of 16 slices followed by a 10-frame",
-            "explanation of the chunk that lowers the prediction most.",
-            "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine),",
-            "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps),",
-            "summary.json and report.html (self-contained, with a 3-D viewer)."})
+            "Explain a classifier's score on a CT volume with Latent Shift.",
+            "Defaults: the shipped autoencoder and nodule detector (models/), and a chunk sweep with chunks of 16 "
+                    + "slices followed by a 10-frame explanation of the chunk that lowers the prediction most.",
+            "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine), "
+                    + "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps), "
+                    + "summary.json and report.html (self-contained, with a 3-D viewer)."})
 final class ExplainCommand implements Callable<Integer> {
     static final int DEFAULT_CHUNK = 16;
 

@@ -25,10 +25,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code ctcf saliency}: classic attribution maps of the explained score, as NIfTI and a comparison panel. */
 @Command(mixinStandardHelpOptions = true, name = "saliency", description = {
-    "Attribution maps of a classifier's explained score (the baselines of the paper's Fig. 4): the input",
-    "gradient, gradient x input, integrated gradients, guided backprop, Grad-CAM (on --layer) and occlusion.",
-    "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of",
-    "view) and saliency.png: one axial slice, one column per method."})
+    "Compute attribution maps of a classifier's explained score (the paper's saliency baselines).",
+    "Methods (the baselines of the paper's Fig. 4): the input gradient, gradient x input, integrated gradients, "
+            + "guided backprop, Grad-CAM (on --layer) and occlusion.",
+    "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of "
+            + "view) and saliency.png: one axial slice, one column per method."})
 final class SaliencyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
     Path input;

@@ -34,10 +34,11 @@ final class TrainCommand implements Runnable {
 
     @Command(mixinStandardHelpOptions = true, name = "ae", description = {
         "Train a taming-compatible VQ-GAN slice autoencoder on the CT volumes of a manifest.",
-        "Manifest lines: '<train|val> <volume> [mask=FILE] [patient=ID]'. Slices are preprocessed as explain does",
-        "(RAS, 1.5 x 1.5 x 3 mm, HU window [-1000, 1000] -> [0, 1]), optionally halved, and cropped at random.",
-        "Loss: L1 + codebook/commitment, with --disc-start a hinge PatchGAN. Writes checkpoint.safetensors",
-        "(model + optimiser, for --resume) and autoencoder.safetensors (weights, config and slice wrapper)."})
+        "Manifest lines: '<train|val> <volume> [mask=FILE] [patient=ID]'. Slices are preprocessed as explain does "
+                + "(RAS, 1.5 x 1.5 x 3 mm, HU window [-1000, 1000] -> [0, 1]), optionally halved, and cropped at "
+                + "random.",
+        "Loss: L1 + codebook/commitment, with --disc-start a hinge PatchGAN. Writes checkpoint.safetensors (model + "
+                + "optimiser, for --resume) and autoencoder.safetensors (weights, config and slice wrapper)."})
     static final class Ae implements Callable<Integer> {
         @Option(names = "--manifest", required = true, paramLabel = "FILE", description = "Training manifest.")
         Path manifest;
