@@ -56,7 +56,7 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
         }
     }
 
-    /** Bar units per chunk, volume or saliency step: the bar moves within a chunk while its count stays whole. */
+    /** Bar units per chunk or volume: the bar moves within a chunk while its count stays whole. */
     private static final long SCALE = 1000;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -180,7 +180,9 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
                 m.put("steps", Math.round(p.lambda()));
                 m.put("value", finite(p.prediction()));
                 json(m, now, eta);
-                message(String.format(Locale.ROOT, "%d/%.0f", p.step(), p.lambda()), f, 1, "");
+                if (mode == Mode.BAR && p.lambda() > 0) {
+                    bar(Math.round(p.lambda()), 1, " steps").stepTo(p.step());
+                }
             }
         }
         return true;

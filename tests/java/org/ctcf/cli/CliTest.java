@@ -336,7 +336,7 @@ class CliTest {
                 card.toString(), "--chunk", "20", "-o", outDir.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("chunk 1/6 done").contains("outputs in")
-                .containsPattern("chunk 6/6 done: lambda \\d+, prediction [0-9.]+; elapsed \\d+:\\d\\d:\\d\\d, ETA "
+                .containsPattern("chunk 6/6 done: lambda -?\\d+, prediction [0-9.]+; elapsed \\d+:\\d\\d:\\d\\d, ETA "
                         + "0:00:00");
         ArtifactChecks.checkAll(outDir, TestPaths.sample(), 10);
         try (Volume in = VolumeIO.read(TestPaths.sample())) {

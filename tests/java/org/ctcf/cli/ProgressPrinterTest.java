@@ -195,4 +195,15 @@ class ProgressPrinterTest {
         assertThat(s).contains("chunk 1/4 done: lambda 30, prediction 0.7000; elapsed 0:00:05, ETA 0:00:09");
         assertThat(s.lines().filter(l -> !l.isBlank()).count()).as(s).isGreaterThanOrEqualTo(3);
     }
+
+    @Test
+    void barModeCountsSaliencySteps() {
+        try (ProgressPrinter p = new ProgressPrinter(ProgressPrinter.Mode.BAR, true, new PrintWriter(out, true),
+                new PrintWriter(err, true), nanos::get, 120, "grad-cam")) {
+            at(1);
+            p.onProgress(new Progress(Phase.SALIENCY, 0, 1, 3, 12, 0.5));
+        }
+        assertThat(out.toString()).contains("grad-cam").contains("25%").contains("3/12 steps");
+        assertThat(err.toString()).isEmpty();
+    }
 }
