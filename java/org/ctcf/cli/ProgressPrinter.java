@@ -136,7 +136,7 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
         long chunks = Math.max(1, p.chunks());
         switch (p.phase()) {
             case ENCODE, GRADIENT -> {
-                event(p, now, OptionalDouble.empty(), null);
+                event(p, now, OptionalDouble.empty());
                 message(p.phase() == Progress.Phase.ENCODE ? "encoding and decoding the volume"
                         : String.format(Locale.ROOT, "gradient: prediction %.4f", p.prediction()), -1, chunks, " chunks");
             }
@@ -148,7 +148,7 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
                 double f = chunkFraction(chunks);
                 OptionalDouble eta = eta(seconds(now - workStart), f);
                 remember(eta);
-                event(p, now, eta, null);
+                event(p, now, eta);
                 String what = chunksDone >= chunks ? "explained chunk, frame"
                         : "chunk " + (p.chunk() + 1) + (p.phase() == Progress.Phase.SEARCH_STEP ? " search step"
                                 : " frame");
@@ -165,7 +165,7 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
                 double f = Math.min(1.0, (double) chunksDone / chunks);
                 OptionalDouble eta = eta(seconds(now - workStart), f);
                 remember(eta);
-                event(p, now, eta, null);
+                event(p, now, eta);
                 line(String.format(Locale.ROOT, "chunk %d/%d done: lambda %.0f, prediction %.4f; %s", p.chunk() + 1,
                         chunks, p.lambda(), p.prediction(), times(now, eta)), f, chunks, " chunks");
             }
@@ -298,7 +298,7 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
         return nanos / 1e9;
     }
 
-    private void event(Progress p, long now, OptionalDouble eta, Map<String, Object> extra) {
+    private void event(Progress p, long now, OptionalDouble eta) {
         if (mode != Mode.JSON) {
             return;
         }
@@ -311,9 +311,6 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
                 ? p.step() + 1 : null);
         m.put("lambda", finite(p.lambda()));
         m.put("prediction", finite(p.prediction()));
-        if (extra != null) {
-            m.putAll(extra);
-        }
         json(m, now, eta);
     }
 
