@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf ae}: slice autoencoder tools. */
-@Command(mixinStandardHelpOptions = true, name = "ae", description = "Slice autoencoder tools.", subcommands = {AeCommand.Roundtrip.class, AeCommand.Evaluate.class})
+@Command(mixinStandardHelpOptions = true, name = "ae",
+        description = "Check the slice autoencoder: round trips and reconstruction quality.", subcommands = {AeCommand.Roundtrip.class, AeCommand.Evaluate.class})
 final class AeCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -100,8 +101,8 @@ final class AeCommand implements Runnable {
 
     @Command(mixinStandardHelpOptions = true, name = "roundtrip", description = {
         "Encode and decode a CT volume through the slice autoencoder; print PSNR and MAE in HU.",
-        "Runs after the reference preprocessing, writes the reconstruction on the input grid, and measures",
-        "inside [-1000, 1000] HU."})
+        "Runs after the reference preprocessing, writes the reconstruction on the input grid, and measures "
+                + "inside [-1000, 1000] HU."})
     static final class Roundtrip implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "VOLUME")
         Path input;
@@ -159,9 +160,10 @@ final class AeCommand implements Runnable {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "evaluate", description = {
-        "Reconstruction quality of the autoencoder on every volume of a training manifest (held-out and training",
-        "patients): PSNR (data range = the HU window), SSIM and MAE in HU inside [-1000, 1000], over the voxels the",
-        "processed grid covers. With --card, writes the autoencoder's model card with these metrics."})
+        "Measure the autoencoder's reconstruction quality on every volume of a training manifest.",
+        "Held-out and training patients: PSNR (data range = the HU window), SSIM and MAE in HU inside "
+                + "[-1000, 1000], over the voxels the processed grid covers. With --card, writes the autoencoder's "
+                + "model card with these metrics."})
     static final class Evaluate implements Callable<Integer> {
         @Option(names = "--manifest", required = true, paramLabel = "FILE", description = "Training manifest.")
         Path manifest;

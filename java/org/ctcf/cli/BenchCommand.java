@@ -28,7 +28,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code ctcf bench}: throughput and memory benchmarks (never part of the tests). */
-@Command(mixinStandardHelpOptions = true, name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
+@Command(mixinStandardHelpOptions = true, name = "bench",
+        description = "Measure the speed and memory of the autoencoder and of Latent Shift.",
+        subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
 final class BenchCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -52,7 +54,7 @@ final class BenchCommand implements Runnable {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "ae", description = {
-        "Slice autoencoder throughput (slices/s) and peak resident memory.",
+        "Measure the slice autoencoder's throughput (slices/s) and peak resident memory.",
         "Synthetic slices, for taming's standard config and a paper-shaped config (256x256 -> 256x4x4 latent)."})
     static final class Ae implements Callable<Integer> {
         @Option(names = "--slices", defaultValue = "4", description = "Slices per run. Default: ${DEFAULT-VALUE}.")
@@ -120,11 +122,10 @@ final class BenchCommand implements Runnable {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "explain", description = {
-        "Latent Shift chunk sweep, reference mode vs fast mode on the same inputs.",
-        "For several chunk sizes:",
-        "wall time, decoder work, peak resident memory and the fast/reference ratios. Then the whole-volume",
-        "latent gradient (fast mode) against a plain no-grad decode of the volume. Each measurement runs in a",
-        "fresh JVM so its peak memory is its own."})
+        "Time a Latent Shift chunk sweep in reference mode and in fast mode on the same inputs.",
+        "For several chunk sizes: wall time, decoder work, peak resident memory and the fast/reference ratios. Then "
+                + "the whole-volume latent gradient (fast mode) against a plain no-grad decode of the volume. Each "
+                + "measurement runs in a fresh JVM so its peak memory is its own."})
     static final class Explain implements Callable<Integer> {
         @Option(names = "--slices", defaultValue = "64", description = "Slices of the volume. Default: ${DEFAULT-VALUE}.")
         int slices;

@@ -1,6 +1,5 @@
 package org.ctcf.cli;
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,27 +66,31 @@ final class ClassifierTrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter o = spec.commandLine().getOut();
         ClassifierTraining.Task t = ClassifierTraining.Task.parse(task);
         boolean lungs = t == ClassifierTraining.Task.LUNG_SIZE;
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
                 batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, checkpointEvery);
         Manifest m = Manifest.read(manifest, dataRoot);
-        var line = new TrainCommand.ProgressLine(o, TrainCommand.quiet(spec));
+        ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
                 t.fileName, t.architecture, m.train().size(), m.validation().size(), opts.steps(), seed));
-        try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
+        try (line; Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
             var r = ClassifierTraining.run(k, m, opts, dir, resume, new ClassifierTraining.Listener() {
                 double avg = Double.NaN;
 
                 @Override
                 public void step(Trainer.Stats s, long total, double sec) {
                     avg = Double.isNaN(avg) ? s.loss() : 0.95 * avg + 0.05 * s.loss();
-                    line.update(s.step(), total, String.format(Locale.ROOT, "BCE %.4f (avg %.4f) %.2f s/step",
-                            s.loss(), avg, sec), 50);
+                    Map<String, Object> fields = new LinkedHashMap<>();
+                    fields.put("bce", s.loss());
+                    fields.put("bce_avg", avg);
+                    fields.put("s_per_step", sec);
+                    line.step(s.step(), total, String.format(Locale.ROOT, "BCE %.4f (avg %.4f) %.2f s/step",
+                            s.loss(), avg, sec), 50, fields);
                 }
             });
+            line.close();
             Map<String, Object> training = new LinkedHashMap<>();
             training.put("command", "ctcf train classifier --task " + task + " --manifest " + manifest
                     + (dataRoot != null ? " --data-root " + dataRoot : "") + " --steps " + opts.steps() + " --batch "

@@ -1,6 +1,7 @@
 package org.ctcf.cli;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -27,13 +28,14 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf evaluate}: Latent Shift over a labelled dataset, the paper's Table 1 and Fig. 5, and localization. */
 @Command(mixinStandardHelpOptions = true, name = "evaluate", defaultValueProvider = ShiftOptions.Defaults.class,
         description = {
-    "Chunk sweeps over every volume of a CSV manifest (header volume,label[,x_mm,y_mm,z_mm]; paths relative to",
-    "it): results.csv (one row per volume, written after each), summary.json (mean +- SE of the predictions of",
-    "positives, negatives and the counterfactuals of positives; Welch's t-test and the Mann-Whitney U test; the",
-    "prediction drop per chunk size; with positions, how often the top-ranked chunk holds the finding and the",
-    "distance of the heatmap's peak, beside the same for the saliency baselines), chunk_size.png and",
-    "distributions.png. A rerun with the same --out skips finished volumes; a failed volume is recorded and the",
-    "run goes on."})
+    "Run chunk sweeps over a labelled dataset and score them (the paper's Table 1 and Fig. 5).",
+    "The dataset is a CSV manifest (header volume,label[,x_mm,y_mm,z_mm]; paths relative to it). Writes "
+            + "results.csv (one row per volume, written after each), summary.json (mean +- SE of the predictions of "
+            + "positives, negatives and the counterfactuals of positives; Welch's t-test and the Mann-Whitney U test; "
+            + "the prediction drop per chunk size; with positions, how often the top-ranked chunk holds the finding "
+            + "and the distance of the heatmap's peak, beside the same for the saliency baselines), chunk_size.png "
+            + "and distributions.png.",
+    "A rerun with the same --out skips finished volumes; a failed volume is recorded and the run goes on."})
 final class EvaluateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MANIFEST.csv")
     Path manifest;
@@ -82,7 +84,8 @@ final class EvaluateCommand implements Callable<Integer> {
         EvalManifest m = EvalManifest.read(manifest);
         List<Saliency.Method> bl = baselines.size() == 1 && baselines.get(0).equals("none") ? List.of()
                 : baselines.stream().map(Saliency.Method::parse).distinct().toList();
-        try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
+        try (ProgressPrinter progress = ProgressPrinter.of(spec, "evaluate"); Kernel k = kernel.open();
+                CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
             Target t = classifier.target(clf);
             ExplainOptions eo = shift.builder(t, ae.batch).build();
@@ -101,16 +104,20 @@ final class EvaluateCommand implements Callable<Integer> {
 
                 @Override
                 public void finished(int i, int n, Evaluation.Row r, double eta) {
-                    if (quiet) {
-                        return;
-                    }
-                    o.printf(Locale.ROOT, "[%d/%d] %s (%s): %s; %.0f s; about %.0f s left%n", i + 1, n, r.volume(),
-                            r.positive() ? "positive" : "negative", r.ok() ? String.format(Locale.ROOT,
+                    Map<String, Object> fields = new LinkedHashMap<>();
+                    fields.put("volume", r.volume());
+                    fields.put("positive", r.positive());
+                    fields.put("status", r.status());
+                    fields.put("prediction", Double.isFinite(r.p0()) ? r.p0() : null);
+                    fields.put("counterfactual_prediction", Double.isFinite(r.minCf()) ? r.minCf() : null);
+                    fields.put("seconds", r.seconds());
+                    progress.item("VOLUME_DONE", i + 1, n, String.format(Locale.ROOT, "%s (%s): %s; %.0f s",
+                            r.volume(), r.positive() ? "positive" : "negative", r.ok() ? String.format(Locale.ROOT,
                                     "%.4f -> %.4f (chunk %d:%d)", r.p0(), r.minCf(), r.bestStart(), r.bestEnd())
-                                    : r.status(), r.seconds(), eta);
-                    o.flush();
+                                    : r.status(), r.seconds()), eta, fields);
                 }
             });
+            progress.close();
             if (!quiet) {
                 o.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
             }

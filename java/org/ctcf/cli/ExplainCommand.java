@@ -9,7 +9,6 @@ import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Kernel;
-import org.ctcf.api.Progress;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.report.Explain;
 import org.ctcf.report.ExplanationSummary;
@@ -26,12 +25,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(mixinStandardHelpOptions = true, name = "explain", defaultValueProvider = ShiftOptions.Defaults.class,
         description = {
-            "Explain a classifier's score on a CT volume with Latent Shift. Defaults: the shipped autoencoder and",
-            "nodule detector (models/), and a chunk sweep with chunks of 16 slices followed by a 10-frame",
-            "explanation of the chunk that lowers the prediction most.",
-            "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine),",
-            "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps),",
-            "summary.json and report.html (self-contained, with a 3-D viewer)."})
+            "Explain a classifier's score on a CT volume with Latent Shift.",
+            "Defaults: the shipped autoencoder and nodule detector (models/), and a chunk sweep with chunks of 16 "
+                    + "slices followed by a 10-frame explanation of the chunk that lowers the prediction most.",
+            "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine), "
+                    + "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps), "
+                    + "summary.json and report.html (self-contained, with a 3-D viewer)."})
 final class ExplainCommand implements Callable<Integer> {
     static final int DEFAULT_CHUNK = 16;
 
@@ -110,7 +109,8 @@ final class ExplainCommand implements Callable<Integer> {
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;
-        try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
+        try (ProgressPrinter progress = ProgressPrinter.of(spec, "explain", json); Kernel k = kernel.open();
+                CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
             ExplainOptions.Builder b = shift.builder(classifier.target(clf), ae.batch);
             Explain.Request request = slices != null ? Explain.Request.chunk(b.build(), span("--slices", slices))
@@ -123,8 +123,7 @@ final class ExplainCommand implements Callable<Integer> {
                     .withImages(!noReport).withDisplay(display.display);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
-            s = Explain.toDirectory(input, out, models, request,
-                    quiet || json ? Progress.Listener.NONE : new ProgressPrinter(o));
+            s = Explain.toDirectory(input, out, models, request, progress);
         }
         if (json) {
             o.println(new String(s.toJson(), StandardCharsets.UTF_8));

@@ -6,7 +6,7 @@ import java.util.logging.Logger;
 
 import picocli.CommandLine.Option;
 
-/** Options every command accepts: verbosity and stack traces. */
+/** Options every command accepts: verbosity, progress output and stack traces. */
 public final class GlobalOptions {
     @Option(names = {"-v", "--verbose"}, description = "Log what ctcf does (native library search, timings).",
             scope = picocli.CommandLine.ScopeType.INHERIT)
@@ -15,6 +15,13 @@ public final class GlobalOptions {
     @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.",
             scope = picocli.CommandLine.ScopeType.INHERIT)
     boolean quiet;
+
+    /** null: not given (then {@code --quiet} means none, else auto). */
+    @Option(names = "--progress", paramLabel = "MODE", converter = ProgressPrinter.Mode.Converter.class,
+            description = "Progress of long work: auto (a bar on a terminal, else one line per chunk or step), bar, "
+                    + "plain, json (one JSON object per line on stderr) or none. Default: auto, none with --quiet.",
+            scope = picocli.CommandLine.ScopeType.INHERIT)
+    ProgressPrinter.Mode progress;
 
     @Option(names = {"-x", "--stacktrace"}, description = "Print the full stack trace of an error.",
             scope = picocli.CommandLine.ScopeType.INHERIT)

@@ -24,8 +24,8 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf train insert-nodule}: one seeded synthetic nodule inside the lungs of a CT, with its position. */
 @Command(mixinStandardHelpOptions = true, name = "insert-nodule", description = {
     "Insert a synthetic soft-tissue nodule (smooth edge, noise) at a seeded random position inside a lung mask.",
-    "Writes the volume (same grid and affine) and OUT.json with the nodule's centre (voxel and world mm),",
-    "size and density: ground truth for checking where an explanation localizes."})
+    "Writes the volume (same grid and affine) and OUT.json with the nodule's centre (voxel and world mm), size and "
+            + "density: ground truth for checking where an explanation localizes."})
 final class InsertNoduleCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT in HU.")
     Path input;

@@ -13,9 +13,9 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf models}: the shipped and configured model cards. */
 @Command(mixinStandardHelpOptions = true, name = "models", description = {
     "List the model cards and the built-in architectures.",
-    "Cards come from the models folder and its sub-folders (default: the shipped models; set with --dir, the",
-    "ctcf.models system property or CTCF_MODELS), with their held-out metrics, and for cards whose weights",
-    "are not shipped, where to put them and where they are published."})
+    "Cards come from the models folder and its sub-folders (default: the shipped models; set with --dir, the "
+            + "ctcf.models system property or CTCF_MODELS), with their held-out metrics, and for cards whose weights "
+            + "are not shipped, where to put them and where they are published."})
 final class ModelsCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Models folder.")
     Path dir;

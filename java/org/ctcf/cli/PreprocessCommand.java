@@ -19,8 +19,8 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf preprocess}: the reference preprocessing of one volume, written as NIfTI. */
 @Command(mixinStandardHelpOptions = true, name = "preprocess", description = {
     "Preprocess a CT volume as the reference does.",
-    "Reorient to RAS, resample (trilinear), HU window -> [0,1], in-plane pad/centre-crop;",
-    "writes NIfTI with the processed grid's affine."})
+    "Reorient to RAS, resample (trilinear), HU window -> [0,1], in-plane pad/centre-crop; writes NIfTI with the "
+            + "processed grid's affine."})
 final class PreprocessCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INPUT", description = "Volume to preprocess (.nii, .nii.gz, .mha, .mhd).")
     Path input;

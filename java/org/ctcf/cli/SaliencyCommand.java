@@ -10,7 +10,6 @@ import java.util.concurrent.Callable;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.PreprocessOptions;
-import org.ctcf.api.Progress;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.Target;
 import org.ctcf.core.Volume;
@@ -26,10 +25,11 @@ import picocli.CommandLine.Spec;
 
 /** {@code ctcf saliency}: classic attribution maps of the explained score, as NIfTI and a comparison panel. */
 @Command(mixinStandardHelpOptions = true, name = "saliency", description = {
-    "Attribution maps of a classifier's explained score (the baselines of the paper's Fig. 4): the input",
-    "gradient, gradient x input, integrated gradients, guided backprop, Grad-CAM (on --layer) and occlusion.",
-    "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of",
-    "view) and saliency.png: one axial slice, one column per method."})
+    "Compute attribution maps of a classifier's explained score (the paper's saliency baselines).",
+    "Methods (the baselines of the paper's Fig. 4): the input gradient, gradient x input, integrated gradients, "
+            + "guided backprop, Grad-CAM (on --layer) and occlusion.",
+    "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of "
+            + "view) and saliency.png: one axial slice, one column per method."})
 final class SaliencyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
     Path input;
@@ -101,23 +101,18 @@ final class SaliencyCommand implements Callable<Integer> {
             try (Volume x = k.preprocess(ct, pre)) {
                 for (Saliency.Method m : ms) {
                     long t0 = System.nanoTime();
-                    Progress.Listener l = quiet ? Progress.Listener.NONE : p -> {
-                        if (System.console() != null) {
-                            o.printf(Locale.ROOT, "\r%s %d/%.0f\u001b[K", m.label(), p.step(), p.lambda());
-                            o.flush();
-                        }
-                        return true;
-                    };
-                    Saliency.Map map = Saliency.compute(x, clf, t, m, so, l);
+                    Saliency.Map map;
+                    try (ProgressPrinter progress = ProgressPrinter.of(spec, m.label())) {
+                        map = Saliency.compute(x, clf, t, m, so, progress);
+                    }
                     maps.add(map);
                     cols.add(new SaliencyPanel.Column(m.label(), map.values()));
                     try (Volume onInput = k.restore(map.values(), ct.geometry(), pre.withPadValue(0), false)) {
                         VolumeIO.write(onInput, out.resolve(m.label() + ".nii.gz"));
                     }
                     if (!quiet) {
-                        o.printf(Locale.ROOT, "%s%-22s score %.4f, %.1f s -> %s%n", System.console() != null
-                                ? "\r\u001b[K" : "", m.label(), map.score(), (System.nanoTime() - t0) / 1e9,
-                                out.resolve(m.label() + ".nii.gz"));
+                        o.printf(Locale.ROOT, "%-22s score %.4f, %.1f s -> %s%n", m.label(), map.score(),
+                                (System.nanoTime() - t0) / 1e9, out.resolve(m.label() + ".nii.gz"));
                     }
                 }
                 int z = showSlice != null ? showSlice : Images.hottestSlice(maps.get(0).values());

@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code ctcf segment}: a segmentation classifier's label map for a CT volume, with per-label voxel counts. */
 @Command(mixinStandardHelpOptions = true, name = "segment", description = {
-    "Label every voxel with lungmask's own pipeline, including its 3-D post-processing (small pieces join",
-    "their neighbours, one component per label, holes filled).",
+    "Label every voxel of a CT volume with lungmask's own pipeline.",
+    "Includes its 3-D post-processing (small pieces join their neighbours, one component per label, holes "
+            + "filled).",
     "For cards with \"preprocessing\": {\"mode\": \"lungmask\"}; labels come back on the input grid."})
 final class SegmentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "VOLUME")

@@ -1,10 +1,11 @@
 package org.ctcf.cli;
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.ctcf.api.Kernel;
@@ -31,59 +32,13 @@ final class TrainCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    static boolean quiet(picocli.CommandLine.Model.CommandSpec spec) {
-        return spec.root().userObject() instanceof Main m && m.global.quiet;
-    }
-
-    /** Prints progress in place on a terminal, every {@code every} steps otherwise. */
-    static final class ProgressLine {
-        private final PrintWriter out;
-        private final boolean tty = System.console() != null;
-        private final boolean quiet;
-
-        ProgressLine(PrintWriter out, boolean quiet) {
-            this.out = out;
-            this.quiet = quiet;
-        }
-
-        void update(long step, long total, String text, long every) {
-            if (quiet) {
-                return;
-            }
-            int width = 24;
-            int filled = (int) (width * step / Math.max(1, total));
-            String bar = "[" + "#".repeat(filled) + " ".repeat(width - filled) + "]";
-            String line = String.format(Locale.ROOT, "%s %d/%d %s", bar, step, total, text);
-            if (tty) {
-                out.print("\r" + line + "\u001b[K");
-                if (step == total) {
-                    out.println();
-                }
-                out.flush();
-            } else if (step % every == 0 || step == total) {
-                out.println(line);
-                out.flush();
-            }
-        }
-
-        void println(String s) {
-            if (quiet) {
-                return;
-            }
-            if (tty) {
-                out.print("\r\u001b[K");
-            }
-            out.println(s);
-            out.flush();
-        }
-    }
-
     @Command(mixinStandardHelpOptions = true, name = "ae", description = {
         "Train a taming-compatible VQ-GAN slice autoencoder on the CT volumes of a manifest.",
-        "Manifest lines: '<train|val> <volume> [mask=FILE] [patient=ID]'. Slices are preprocessed as explain does",
-        "(RAS, 1.5 x 1.5 x 3 mm, HU window [-1000, 1000] -> [0, 1]), optionally halved, and cropped at random.",
-        "Loss: L1 + codebook/commitment, with --disc-start a hinge PatchGAN. Writes checkpoint.safetensors",
-        "(model + optimiser, for --resume) and autoencoder.safetensors (weights, config and slice wrapper)."})
+        "Manifest lines: '<train|val> <volume> [mask=FILE] [patient=ID]'. Slices are preprocessed as explain does "
+                + "(RAS, 1.5 x 1.5 x 3 mm, HU window [-1000, 1000] -> [0, 1]), optionally halved, and cropped at "
+                + "random.",
+        "Loss: L1 + codebook/commitment, with --disc-start a hinge PatchGAN. Writes checkpoint.safetensors (model + "
+                + "optimiser, for --resume) and autoencoder.safetensors (weights, config and slice wrapper)."})
     static final class Ae implements Callable<Integer> {
         @Option(names = "--manifest", required = true, paramLabel = "FILE", description = "Training manifest.")
         Path manifest;
@@ -182,7 +137,6 @@ final class TrainCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            PrintWriter o = spec.commandLine().getOut();
             Manifest m = Manifest.read(manifest, dataRoot);
             VqConfig cfg = config != null ? VqConfig.read(config)
                     : new VqConfig(ch, 1, 1, crop, zChannels, resBlocks, embedDim, nEmbed, false, true, chMult,
@@ -196,21 +150,34 @@ final class TrainCommand implements Runnable {
                     : new AutoencoderTraining.PerceptualLoss(lpipsVgg, lpipsLin, perceptualWeight);
             var opts = new AutoencoderTraining.Options(cfg, PreprocessOptions.reference(), downscale, crop, batch, steps,
                     seed, t, validateEvery, checkpointEvery, perceptual);
-            ProgressLine line = new ProgressLine(o, quiet(spec));
+            ProgressPrinter line = ProgressPrinter.of(spec, "train ae");
             line.println(String.format(Locale.ROOT, "training on %d volumes, validating on %d; %d steps of %d x %d^2 "
                     + "crops, seed %d", m.train().size(), m.validation().size(), steps, batch, crop, seed));
-            try (Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
+            try (line; Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
                 var r = AutoencoderTraining.run(k, m, opts, out, resume, new AutoencoderTraining.Listener() {
                     double avg = Double.NaN;
 
                     @Override
                     public void step(Trainer.Stats s, long total, double sec) {
                         avg = Double.isNaN(avg) ? s.reconstruction() : 0.95 * avg + 0.05 * s.reconstruction();
-                        line.update(s.step(), total, String.format(Locale.ROOT,
+                        Map<String, Object> fields = new LinkedHashMap<>();
+                        fields.put("l1", s.reconstruction());
+                        fields.put("l1_avg", avg);
+                        if (perceptual != null) {
+                            fields.put("lpips", s.perceptual());
+                        }
+                        fields.put("vq", s.codebook());
+                        fields.put("codes", s.codesUsed());
+                        if (s.discriminator() != 0) {
+                            fields.put("g", s.generator());
+                            fields.put("d", s.discriminator());
+                        }
+                        fields.put("s_per_step", sec);
+                        line.step(s.step(), total, String.format(Locale.ROOT,
                                 "L1 %.4f (avg %.4f)%s vq %.4f codes %d%s %.2f s/step", s.reconstruction(), avg,
                                 perceptual == null ? "" : String.format(Locale.ROOT, " lpips %.4f", s.perceptual()),
                                 s.codebook(), s.codesUsed(), s.discriminator() != 0 ? String.format(Locale.ROOT,
-                                        " g %.3f d %.3f", s.generator(), s.discriminator()) : "", sec), 25);
+                                        " g %.3f d %.3f", s.generator(), s.discriminator()) : "", sec), 25, fields);
                     }
 
                     @Override
@@ -222,6 +189,7 @@ final class TrainCommand implements Runnable {
                         }
                     }
                 });
+                line.close();
                 line.println(String.format(Locale.ROOT, "wrote %s after %d steps (%.0f s); checkpoint %s", r.model(),
                         r.steps(), r.seconds(), r.checkpoint()));
             }

@@ -335,7 +335,9 @@ class CliTest {
                 TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier",
                 card.toString(), "--chunk", "20", "-o", outDir.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("chunk 1/6 done").contains("outputs in");
+        assertThat(r.out()).contains("chunk 1/6 done").contains("outputs in")
+                .containsPattern("chunk 6/6 done: lambda -?\\d+, prediction [0-9.]+; elapsed \\d+:\\d\\d:\\d\\d, ETA "
+                        + "0:00:00");
         ArtifactChecks.checkAll(outDir, TestPaths.sample(), 10);
         try (Volume in = VolumeIO.read(TestPaths.sample())) {
             for (String f : new String[] {"counterfactual.nii.gz", "reconstruction.nii.gz", "heatmap.nii.gz"}) {
@@ -371,6 +373,51 @@ class CliTest {
                 tmp.resolve("nope.safetensors").toString(), "--classifier", card.toString(), "-o", outDir.toString());
         assertThat(badModel.code()).isEqualTo(ExitCode.BAD_INPUT.code());
         assertThat(badModel.err()).contains("nope.safetensors");
+    }
+
+    @Test
+    void explainWithJsonProgressKeepsStdoutForTheSummaryAndQuietPrintsNothing() throws IOException {
+        Path card = torchScriptCard("middle",
+                "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n", """
+                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "logits", "classes": ["bright middle"]},
+                 "score": {"target": "bright middle", "activation": "sigmoid"}}
+                """);
+        String[] explain = {"explain", TestPaths.sample().toString(), "--autoencoder",
+            TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier", card.toString(),
+            "--chunk", "35", "--no-report", "-o", tmp.resolve("json").toString()};
+        String[] args = new String[explain.length + 2];
+        args[0] = "--progress=json";
+        System.arraycopy(explain, 0, args, 1, explain.length);
+        args[args.length - 1] = "--json";
+        Result r = run(args);
+        assertThat(r.code()).as(r.err()).isZero();
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertThat(json.readTree(r.out()).get("chunks")).hasSize(3);  // stdout: the summary alone
+        var events = r.err().lines().map(l -> {
+            try {
+                return json.readTree(l);
+            } catch (IOException e) {
+                throw new AssertionError("not JSON: " + l, e);
+            }
+        }).toList();
+        assertThat(events).extracting(e -> e.get("phase").asText()).contains("ENCODE", "SEARCH_STEP", "CHUNK_DONE");
+        var done = events.stream().filter(e -> e.get("phase").asText().equals("CHUNK_DONE")).toList();
+        assertThat(done).extracting(e -> e.get("chunk").asInt()).containsExactly(1, 2, 3);
+        assertThat(done).allSatisfy(e -> {
+            assertThat(e.get("chunks").asInt()).isEqualTo(3);
+            assertThat(e.get("elapsed_s").asDouble()).isPositive();
+            assertThat(e.get("eta_s").asDouble()).isNotNegative();
+        });
+        Result q = run("-q", "explain", TestPaths.sample().toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier",
+                card.toString(), "--chunk", "35", "--no-report", "-o", tmp.resolve("quiet").toString());
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(q.out()).isEmpty();
+        assertThat(q.err()).isEmpty();
+        Result bad = run("--progress=loud", "info", TestPaths.sample().toString());
+        assertThat(bad.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(bad.err()).contains("auto, bar, plain, json, none");
     }
 
     @Test
