@@ -156,7 +156,9 @@ public final class ReportWriter {
                 + ", anterior up)");
         row(h, "autoencoder", s.get("autoencoder"));
         row(h, "mode", s.get("mode"));
-        row(h, "wall time", format(s.get("wall_seconds")) + " s");
+        if (s.get("wall_seconds") instanceof Number n) {
+            row(h, "wall time", String.format(Locale.ROOT, "%.1f s", n.doubleValue()));
+        }
         h.append("</table>\n");
     }
 
@@ -252,9 +254,11 @@ public final class ReportWriter {
             const ctcfRadiological = ctcfData.display === 'radiological';
             const ctcfNv = new niivue.Niivue({backColor: [0, 0, 0, 1], show3Dcrosshair: true, isColorbar: true,
               isRadiologicalConvention: ctcfRadiological, isOrientationTextVisible: true, crosshairWidth: 1,
+              crosshairColor: [1, 0, 0, 0.6],
               onLocationChange: d => {
-                document.getElementById('viewer-location').textContent = d.string || '';
                 const mm = ctcfNv.frac2mm(ctcfNv.scene.crosshairPos);
+                document.getElementById('viewer-location').textContent = 'crosshair at x ' + mm[0].toFixed(1)
+                  + ', y ' + mm[1].toFixed(1) + ', z ' + mm[2].toFixed(1) + ' mm (RAS+)';
                 document.body.dataset.crosshairMm = [mm[0], mm[1], mm[2]].map(v => v.toFixed(2)).join(',');
               }});
             const ctcfState = {background: 'input', overlay: 'abs', threshold: NaN, frame: 0, layout: 'multiplanar'};
@@ -293,11 +297,18 @@ public final class ReportWriter {
                   const layer = {url: ctcfBlobUrl(st.overlay === 'heatmap' ? 'heatmap' : 'delta'),
                                  name: st.overlay + '.nii.gz', colormap: 'warm', opacity: 0.8,
                                  cal_min: st.threshold, cal_max: max};
-                  if (st.overlay !== 'heatmap') layer.colormapNegative = st.overlay === 'signed' ? 'winter' : 'warm';
+                  if (st.overlay === 'signed') layer.colormapNegative = 'winter';
                   layers.push(layer);
                 }
               }
               await ctcfNv.loadVolumes(layers);
+              if (st.background !== 'frames' && st.overlay === 'abs' && ctcfNv.volumes.length > 1) {
+                const v = ctcfNv.volumes[1];  // |Δ| from the signed Δ, in place: one colour bar from 0 up
+                for (let i = 0; i < v.img.length; i++) v.img[i] = Math.abs(v.img[i]);
+                v.cal_min = st.threshold;
+                v.cal_max = ctcfOverlayMax() || 1;
+                ctcfNv.updateGLVolume();
+              }
               if (st.background === 'frames') ctcfSetFrame(st.frame);
               for (const id of ['input', 'counterfactual', 'frames']) {
                 document.getElementById('bg-' + id).classList.toggle('on', st.background === id);

@@ -125,7 +125,8 @@ class ExplainTest {
             Images.textAvailableForTest(false);
             // a fixed λ range (no search) in two chunks: the sweep's plots and the λ plot, quickly
             s = explain(out, Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2)
-                    .build(), ChunkSweep.of(60)).withFrames(2), Progress.Listener.NONE);
+                    .build(), ChunkSweep.of(60)).withFrames(2).withDisplay(Display.NEUROLOGICAL),
+                    Progress.Listener.NONE);
         } finally {
             Images.textAvailableForTest(null);
             log.removeHandler(h);
@@ -140,6 +141,9 @@ class ExplainTest {
         assertThat(read.outputs()).doesNotContain(ExplanationWriter.LAMBDA_PLOT, ExplanationWriter.CHUNK_PLOT,
                 ExplanationWriter.SLICE_PLOT).contains(ExplanationWriter.PANELS);
         assertThat(read.warnings()).singleElement().asString().contains(ExplanationWriter.LAMBDA_PLOT, "fontconfig");
+        assertThat(read.display()).isEqualTo("neurological");
+        assertThat(Files.readString(out.resolve(ExplanationWriter.REPORT))).contains("neurological convention")
+                .contains("\"display\":\"neurological\"");
         assertThat(warnings).singleElement().asString().contains(ExplanationWriter.CHUNK_PLOT,
                 ExplanationWriter.SLICE_PLOT, ExplanationWriter.LAMBDA_PLOT, "apt-get install fontconfig fonts-dejavu-core");
     }
