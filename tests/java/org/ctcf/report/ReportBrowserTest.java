@@ -42,10 +42,10 @@ class ReportBrowserTest {
     }
 
     /**
-     * A body (0 HU disc in air) with a bright marker; the counterfactual darkens the marker by 600 HU; both carry
-     * a few HU of decoder-like noise, which the thresholded overlay must not paint.
+     * Input, counterfactual, reconstruction and heatmap on {@link #grid}: a body (0 HU disc in air) with a bright
+     * marker; the counterfactual darkens the marker by 600 HU; both carry a few HU of decoder-like noise, which the
+     * thresholded overlay must not paint.
      */
-    /** Input, counterfactual, reconstruction and heatmap of {@link #page} on {@link #grid}. */
     static float[][] volumes() {
         Geometry g = grid();
         float[] in = new float[(int) g.voxelCount()];
@@ -71,6 +71,7 @@ class ReportBrowserTest {
         return new float[][] {in, cf, rec, heat};
     }
 
+    /** report.html of {@link #volumes} in {@code display}, with a three-chunk sweep's summary and sweep frames. */
     static Path page(Path dir, Display display) throws IOException {
         Geometry g = grid();
         float[][] v = volumes();
@@ -242,6 +243,10 @@ class ReportBrowserTest {
                 Browser.eval("document.body.dataset.goToSlice", "slice"),
                 Browser.hover("#chart-chunks", 0.5, 0.8),
                 Browser.sleep(200),
+                Browser.eval("ctcfChunkChart.tooltip.getActiveElements().length", "hovered"),
+                Browser.eval("ctcfChunkChart.tooltip.title.join(' ') + ' | ' + ctcfChunkChart.tooltip.body"
+                        + ".flatMap(b => b.lines).join(' | ') + ' | ' + ctcfChunkChart.tooltip.afterBody.join(' ')",
+                        "tooltip"),
                 Browser.screenshot("chunks.png", "#chart-chunks"),
                 Browser.click("#bg-frames"),
                 Browser.waitFor("document.body.dataset.viewerMode === 'showing frames' && "
@@ -259,6 +264,10 @@ class ReportBrowserTest {
         assertThat(k).isBetween(3, 10);
         assertThat(z(r.value("afterSlice"))).isCloseTo(z0 + 2 * k, org.assertj.core.data.Offset.offset(2.0));
         assertThat(r.value("frame").toString()).isEqualTo("[2, 3]");
+        // hovering a bar shows its numbers: the chunk, its lowest prediction, its λ bound and stop reason
+        assertThat(((Number) r.value("hovered")).intValue()).isPositive();
+        assertThat(r.value("tooltip").toString()).contains("8–16").contains("0.3").contains("λ bound -100")
+                .contains("PREDICTION_ROSE");
         assertThat(r.value("frameLabel").toString()).contains("3/3").contains("λ 0.0").contains("0.8000");
     }
 
