@@ -190,8 +190,8 @@ public final class DicomWriter {
                 .str(0x00209072, "CS", "U"));
         shared.seq(0x00409092, new DicomDataset().str(0x00089007, "CS", imageType));
         shared.seq(0x00289145, new DicomDataset().ds(0x00281052, 0).ds(0x00281053, 1).str(0x00281054, "LO", "US"));
-        shared.seq(0x00289132, new DicomDataset().ds(0x00281050, (min + max) / 2)
-                .ds(0x00281051, Math.max(max - min, 1e-6)));
+        shared.seq(0x00289132, new DicomDataset().ds(0x00281050, (min + max) / 2) // the whole range, exactly
+                .ds(0x00281051, max > min ? max - min : 1).str(0x00281056, "CS", "LINEAR_EXACT"));
         shared.seq(0x00409096, new DicomDataset()
                 .str(0x00283003, "LO", cut(quantity, 64))
                 .str(0x00409210, "SH", cut(quantity, 16))

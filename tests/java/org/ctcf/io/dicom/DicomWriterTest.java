@@ -442,4 +442,90 @@ class DicomWriterTest {
             }
         }
     }
+
+    /** A multi-frame source (one Enhanced CT file): each slice references its frame of the one instance. */
+    @Test
+    void multiFrameSourceIsReferencedByFrame() throws IOException {
+        requireTools("dciodvfy", "dcmdump", "python3");
+        Geometry g = Geometry.of(4, 3, 3, 1, 1, 2, 0, 0, 0);
+        DicomSource one = source(1, 16, 1, 1, -1024);
+        DicomSource.Instance enhanced = new DicomSource.Instance("1.2.840.10008.5.1.4.1.1.2.1",
+                one.instances().get(0).sopInstanceUid(), 3);
+        DicomSource src = new DicomSource(one.kept(), List.of(enhanced), "CT", one.seriesInstanceUid(), "",
+                one.transferSyntaxUid(), 16, 16, 1, 1, -1024);
+        List<Path> files = DicomWriter.writeDerivedCt(huVolume(g), src, tmp.resolve("mf"), D);
+        files.forEach(DicomWriterTest::assertValid);
+        Path pm = DicomWriter.writeParametricMap(Volume.filled(g, 2.5f), "x", "[hnsf'U]", src, tmp.resolve("mf"), D);
+        assertValid(pm);
+        List<String> out = pydicom("""
+                import sys, pydicom
+                for f in sys.argv[1:]:
+                    d = pydicom.dcmread(f)
+                    if 'PerFrameFunctionalGroupsSequence' in d:
+                        for fg in d.PerFrameFunctionalGroupsSequence:
+                            r = fg.DerivationImageSequence[0].SourceImageSequence[0]
+                            print(r.ReferencedSOPClassUID, r.ReferencedFrameNumber)
+                    else:
+                        r = d.SourceImageSequence[0]
+                        print(r.ReferencedSOPClassUID, r.ReferencedFrameNumber)
+                """, new ArrayList<>(List.of(files.get(0), files.get(1), files.get(2), pm)));
+        assertEquals(List.of(enhanced.sopClassUid(), "1", enhanced.sopClassUid(), "2", enhanced.sopClassUid(), "3",
+                enhanced.sopClassUid(), "1", enhanced.sopClassUid(), "2", enhanced.sopClassUid(), "3"), out);
+    }
+
+    /**
+     * A DICOM viewer: ImageJ (Debian's imagej, /usr/share/java/ij.jar) opens each object headless with its DICOM
+     * reader; the CT's calibrated value is in HU, the map's frames are 32-bit, the panel is RGB. Runs when
+     * ImageJ is installed (not one of the CTCF_TEST_TOOLS tools).
+     */
+    @Test
+    void imageJOpensEveryObject() throws IOException {
+        Path ij = Path.of("/usr/share/java/ij.jar");
+        assumeTrue(Files.isReadable(ij), "ImageJ not installed");
+        Geometry g = oblique(8, 6, 4);
+        Volume hu = huVolume(g);
+        DicomSource src = source(g.nz(), 12, 0, 1, -1024);
+        List<Path> ct = DicomWriter.writeDerivedCt(hu, src, tmp.resolve("ij"), D);
+        float[] m = new float[(int) g.voxelCount()];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = i * 0.25f;
+        }
+        Path pm = DicomWriter.writeParametricMap(Volume.of(g, m), "x", "[hnsf'U]", src, tmp.resolve("ij"), D);
+        BufferedImage img = new BufferedImage(5, 3, BufferedImage.TYPE_INT_RGB);
+        img.setRGB(1, 2, 0x123456);
+        Path sc = DicomWriter.writeSecondaryCapture(img, src, tmp.resolve("ij"), D);
+        Path prog = tmp.resolve("IjOpen.java");
+        Files.writeString(prog, """
+                public class IjOpen {
+                    public static void main(String[] a) {
+                        for (String f : a) {
+                            ij.plugin.DICOM d = new ij.plugin.DICOM();
+                            d.open(f);
+                            var c = d.getCalibration();
+                            var p = d.getProcessor();
+                            System.out.println(d.getWidth() + " " + d.getHeight() + " " + d.getStackSize() + " "
+                                + d.getBitDepth() + " " + c.pixelWidth + " " + c.pixelHeight + " "
+                                + (d.getBitDepth() == 32 ? p.getf(1, 2) : d.getBitDepth() == 24
+                                    ? Integer.toHexString(p.getPixel(1, 2) & 0xFFFFFF) : c.getCValue(p.getPixel(1, 2))));
+                        }
+                    }
+                }
+                """);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Result r = run(List.of(java, "-Djava.awt.headless=true", "-cp", ij.toString(), prog.toString(),
+                ct.get(1).toString(), pm.toString(), sc.toString()), null);
+        assertEquals(0, r.rc(), r.out());
+        List<String> lines = r.out().lines().filter(l -> !l.isBlank()).toList();
+        assertThat(lines).as(r.out()).hasSize(3);
+        String[] c = lines.get(0).split(" ");
+        assertEquals(List.of("8", "6", "1", "16"), List.of(c).subList(0, 4));
+        assertThat(Double.parseDouble(c[4])).isCloseTo(0.75, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(Double.parseDouble(c[5])).isCloseTo(0.8, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(Double.parseDouble(c[6])).isCloseTo(hu.get(1, 2, 1), org.assertj.core.data.Offset.offset(0.5));
+        String[] p = lines.get(1).split(" ");
+        assertEquals(List.of("8", "6", "4", "32"), List.of(p).subList(0, 4));
+        assertEquals(m[1 + 8 * 2], Float.parseFloat(p[6]));
+        String[] s = lines.get(2).split(" ");
+        assertEquals(List.of("5", "3", "1", "24", "123456"), List.of(s[0], s[1], s[2], s[3], s[6]));
+    }
 }
