@@ -27,6 +27,7 @@ public record Derivation(String description, String classifier, String target, d
                 + String.format(java.util.Locale.ROOT, "; prediction %.4f -> %.4f", initialPrediction,
                         counterfactualPrediction)
                 + (description.isBlank() ? "" : "; " + description);
+        s = s.replaceAll("[\\p{Cntrl}&&[^\\r\\n]]", " "); // ST: text, CR and LF only
         return s.length() <= 1024 ? s : s.substring(0, 1024);
     }
 }

@@ -373,8 +373,13 @@ public final class DicomWriter {
         };
     }
 
+    /**
+     * {@code s} as one value of a short text VR (LO, SH): no backslash (the value delimiter), no control
+     * characters, at most {@code n} characters.
+     */
     private static String cut(String s, int n) {
-        return s.length() <= n ? s : s.substring(0, n);
+        String c = s.replace('\\', '/').replaceAll("\\p{Cntrl}", " ").strip();
+        return c.length() <= n ? c : c.substring(0, n);
     }
 
     /** Slice k's source image: instance and (for a multi-frame source) frame number. */

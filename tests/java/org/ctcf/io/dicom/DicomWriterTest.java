@@ -453,9 +453,12 @@ class DicomWriterTest {
                 one.instances().get(0).sopInstanceUid(), 3);
         DicomSource src = new DicomSource(one.kept(), List.of(enhanced), "CT", one.seriesInstanceUid(), "",
                 one.transferSyntaxUid(), 16, 16, 1, 1, -1024);
-        List<Path> files = DicomWriter.writeDerivedCt(huVolume(g), src, tmp.resolve("mf"), D);
+        Derivation odd = new Derivation("tab\there, back\\slash, é, " + "long ".repeat(300), "clf\\a", "t\u0001",
+                0.5, 0.25); // free text with what DICOM's text VRs forbid or delimit
+        List<Path> files = DicomWriter.writeDerivedCt(huVolume(g), src, tmp.resolve("mf"), odd);
         files.forEach(DicomWriterTest::assertValid);
-        Path pm = DicomWriter.writeParametricMap(Volume.filled(g, 2.5f), "x", "[hnsf'U]", src, tmp.resolve("mf"), D);
+        Path pm = DicomWriter.writeParametricMap(Volume.filled(g, 2.5f), "a\\quantity with a very long name, longer"
+                + " than sixty-four characters", "[hnsf'U]", src, tmp.resolve("mf"), odd);
         assertValid(pm);
         List<String> out = pydicom("""
                 import sys, pydicom
