@@ -1,7 +1,8 @@
 # .ci/env.sh — sourced by ./ctcf, tests/run and .ci/run: installs what the build needs when it is missing
 # (Debian/Ubuntu: CMake, g++, Maven, unzip, npm (with node) for bundling the report's NiiVue viewer and Chart.js,
 # fonts for the images' labels; with CTCF_TEST_TOOLS=1 also Chromium and node for the browser tests, whose
-# playwright-core Maven installs from tests/browser/package-lock.json), selects a JDK >= 22 as JAVA_HOME and
+# playwright-core Maven installs from tests/browser/package-lock.json, and dicom3tools, dcmtk, dcm2niix and
+# python3-pydicom for the DICOM writer's tests), selects a JDK >= 22 as JAVA_HOME and
 # finds a LibTorch 2.x (ctcf_find_libtorch; exported as CTCF_CMAKE_ARGS for Maven's cmake.args).
 # Set CTCF_NO_INSTALL=1 to only check, never install.
 
@@ -21,6 +22,14 @@ ctcf_install_missing() {
     fi
     if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
         missing+=(chromium)
+    fi
+    # the DICOM writer's tests check its files with independent tools: dicom3tools' dciodvfy, dcmtk's dcmdump,
+    # pydicom (for /usr/bin/python3) and dcm2niix
+    if [ "${CTCF_TEST_TOOLS:-0}" = 1 ]; then
+        command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
+        command -v dcmdump >/dev/null 2>&1 || missing+=(dcmtk)
+        command -v dcm2niix >/dev/null 2>&1 || missing+=(dcm2niix)
+        /usr/bin/python3 -c 'import pydicom' >/dev/null 2>&1 || missing+=(python3-pydicom)
     fi
     command -v unzip >/dev/null 2>&1 || missing+=(unzip)
     [ ${#missing[@]} -eq 0 ] && return 0
