@@ -81,6 +81,11 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, defaultValue = "ctcf-out", paramLabel = "DIR", description = "Output folder.")
     Path out;
 
+    @Option(names = "--dicom-out", paramLabel = "DIR", description = {"Also write the explanation as DICOM into "
+            + "the input's study (a DICOM input only): the counterfactual as a derived CT series, |change| in HU as "
+            + "a Parametric Map, the panel as a Secondary Capture."})
+    Path dicomOut;
+
     @Option(names = "--json", description = "Print the summary as JSON on stdout.")
     boolean json;
 
@@ -120,7 +125,8 @@ final class ExplainCommand implements Callable<Integer> {
                 request = request.withRange(span("--range", range));
             }
             request = request.withFrames(frames).withGifSlice(showSlice != null ? showSlice : -1)
-                    .withImages(!noReport).withDisplay(display.display);
+                    .withImages(!noReport).withDisplay(display.display)
+                    .withDicomOut(dicomOut);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
             s = Explain.toDirectory(input, out, models, request, progress);

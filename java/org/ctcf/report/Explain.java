@@ -23,6 +23,7 @@ import org.ctcf.api.SweepResult;
 import org.ctcf.api.Target;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
+import org.ctcf.io.dicom.DicomSource;
 import org.ctcf.io.VolumeIO;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -72,9 +73,11 @@ public final class Explain {
      * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most change
      * @param images write the images and the report (else volumes and summary only)
      * @param display how the images and the report's viewer put the patient on the screen
+     * @param dicomOut where to write the explanation as DICOM objects in the input's study (the input must be
+     *     DICOM), or null for none
      */
     public record Request(ExplainOptions options, Slices chunk, ChunkSweep sweep, Slices range, int frames,
-            int gifSlice, boolean images, Display display) {
+            int gifSlice, boolean images, Display display, Path dicomOut) {
         public Request {
             if (options == null || (chunk == null) == (sweep == null)) {
                 throw new IllegalArgumentException("a request needs options and one chunk or one sweep");
@@ -89,33 +92,38 @@ public final class Explain {
 
         /** Explains one chunk, with 10 frames, the images and the report. */
         public static Request chunk(ExplainOptions options, Slices chunk) {
-            return new Request(options, chunk, null, null, 10, -1, true, Display.RADIOLOGICAL);
+            return new Request(options, chunk, null, null, 10, -1, true, Display.RADIOLOGICAL, null);
         }
 
         /** A chunk sweep and the explanation of its rank-1 chunk, with 10 frames, the images and the report. */
         public static Request sweep(ExplainOptions options, ChunkSweep sweep) {
-            return new Request(options, null, sweep, null, 10, -1, true, Display.RADIOLOGICAL);
+            return new Request(options, null, sweep, null, 10, -1, true, Display.RADIOLOGICAL, null);
         }
 
         public Request withRange(Slices slices) {
-            return new Request(options, chunk, sweep, slices, frames, gifSlice, images, display);
+            return new Request(options, chunk, sweep, slices, frames, gifSlice, images, display, dicomOut);
         }
 
         public Request withFrames(int n) {
-            return new Request(options, chunk, sweep, range, n, gifSlice, images, display);
+            return new Request(options, chunk, sweep, range, n, gifSlice, images, display, dicomOut);
         }
 
         public Request withGifSlice(int z) {
-            return new Request(options, chunk, sweep, range, frames, z, images, display);
+            return new Request(options, chunk, sweep, range, frames, z, images, display, dicomOut);
         }
 
         public Request withImages(boolean on) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, on, display);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, on, display, dicomOut);
         }
 
         /** The request with the images and viewer in {@code d}'s convention (default: radiological). */
         public Request withDisplay(Display d) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, images, d);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, d, dicomOut);
+        }
+
+        /** The request that also writes the explanation as DICOM into {@code dir} (a DICOM input only). */
+        public Request withDicomOut(Path dir) {
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, display, dir);
         }
     }
 
@@ -131,6 +139,10 @@ public final class Explain {
         PreprocessOptions pre = clf.card().preprocessing();
         ExplainOptions o = request.options();
         try (Volume ct = VolumeIO.read(input)) {
+            if (request.dicomOut() != null && !(ct.geometry().sourceHint() instanceof DicomSource)) {
+                throw new IllegalArgumentException("--dicom-out writes DICOM objects into the input's study, but "
+                        + input + " is not a DICOM series; give a DICOM folder, file or DICOMDIR, or leave it out");
+            }
             String sha256 = sha256(input);
             Files.createDirectories(outDir);
             try (Volume processed = models.kernel().preprocess(ct, pre);
@@ -139,7 +151,7 @@ public final class Explain {
                 Volume x = ranged != null ? ranged : processed;
                 ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
                         ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
-                        request.gifSlice(), request.display());
+                        request.gifSlice(), request.display(), request.dicomOut());
                 String title = "ctcf explanation: " + input.getFileName() + " — " + clf.card().name();
                 if (request.chunk() != null) {
                     Slices c = check("--slices", request.chunk(), x.nz());
@@ -197,16 +209,38 @@ public final class Explain {
         return processed.slices(s.start(), s.end());
     }
 
+    /**
+     * The SHA-256 of the input file; of a folder (a DICOM series), over its regular files in path order: each
+     * relative path (UTF-8, then a 0 byte) followed by the file's bytes.
+     */
     private static String sha256(Path f) throws IOException {
-        try (InputStream in = Files.newInputStream(f)) {
+        try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (int n; (n = in.read(buf)) > 0;) {
-                md.update(buf, 0, n);
+            if (Files.isDirectory(f)) {
+                List<Path> files;
+                try (var walk = Files.walk(f)) {
+                    files = walk.filter(Files::isRegularFile).sorted().toList();
+                }
+                for (Path p : files) {
+                    md.update(f.relativize(p).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    md.update((byte) 0);
+                    digest(md, p);
+                }
+            } else {
+                digest(md, f);
             }
             return HexFormat.of().formatHex(md.digest());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static void digest(MessageDigest md, Path f) throws IOException {
+        try (InputStream in = Files.newInputStream(f)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0;) {
+                md.update(buf, 0, n);
+            }
         }
     }
 }

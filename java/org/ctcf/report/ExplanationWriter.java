@@ -1,6 +1,7 @@
 package org.ctcf.report;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,6 +23,9 @@ import org.ctcf.core.Volume;
 import org.ctcf.io.AtomicFiles;
 import org.ctcf.io.NiftiWriter;
 import org.ctcf.io.VolumeIO;
+import org.ctcf.io.dicom.Derivation;
+import org.ctcf.io.dicom.DicomSource;
+import org.ctcf.io.dicom.DicomWriter;
 
 /**
  * Everything {@code ctcf explain} writes, in one pass from the results in memory: the volumes on the input grid,
@@ -58,6 +62,8 @@ public final class ExplanationWriter {
     private final List<String> written = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
     private final Map<String, byte[]> shown = new LinkedHashMap<>();
+    private final Path dicomOut;
+    private java.awt.image.BufferedImage panelImage;
     private Geometry explainedGrid;
     private ReportPage.Frames frames;
     /** Plots not drawn (no fonts); named in one message with the last plot (the λ plot). */
@@ -72,9 +78,11 @@ public final class ExplanationWriter {
      * @param images with the images and the report; without, volumes and summary only
      * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most heat
      * @param display the images' and the viewer's convention
+     * @param dicomOut where the DICOM objects go (the input's geometry must carry a {@link DicomSource}), or null
      */
     public ExplanationWriter(Path dir, Kernel kernel, Volume input, PreprocessOptions pre, Volume processed,
-            int rangeStart, Classifier classifier, int target, boolean images, int gifSlice, Display display) {
+            int rangeStart, Classifier classifier, int target, boolean images, int gifSlice, Display display,
+            Path dicomOut) {
         this.dir = dir;
         this.kernel = kernel;
         this.input = input;
@@ -86,6 +94,7 @@ public final class ExplanationWriter {
         this.images = images;
         this.gifSlice = gifSlice;
         this.display = display;
+        this.dicomOut = dicomOut;
     }
 
     /**
@@ -218,7 +227,8 @@ public final class ExplanationWriter {
             byte[] panels;
             try (Volume segIn = segmentation(classifier, rec, target);
                     Volume segCf = segIn == null ? null : segmentation(classifier, cf, target)) {
-                panels = Images.png(PanelWriter.render(rec, cf, heat, null, segIn, segCf, display));
+                panelImage = PanelWriter.render(rec, cf, heat, null, segIn, segCf, display);
+                panels = Images.png(panelImage);
             }
             image(GIF, gif);
             image(PANELS, panels);
@@ -254,6 +264,40 @@ public final class ExplanationWriter {
         return new ReportPage.Frames(nifti, z0, z1, e.lambdas(), e.predictions());
     }
 
+    /**
+     * The explanation as DICOM in the input's study ({@link DicomWriter}): the counterfactual as a derived CT series,
+     * |counterfactual − reconstruction| in HU as a Parametric Map, and the panel as an RGB Secondary Capture (when
+     * the images were drawn). Named in the outputs by their paths (relative to the output folder when inside it).
+     */
+    private void dicom(OnInputGrid v, ExplanationSummary draft) throws IOException {
+        DicomSource src = (DicomSource) input.geometry().sourceHint();
+        String targetName = draft.target().name().isEmpty() ? "output " + draft.target().index()
+                : draft.target().name();
+        Derivation d = new Derivation("ctcf " + ExplanationSummary.Versions.ctcfVersion() + " Latent Shift "
+                + "counterfactual", draft.classifier(), targetName, draft.initialPrediction(),
+                draft.counterfactualPrediction());
+        Files.createDirectories(dicomOut);
+        List<Path> out = new ArrayList<>(DicomWriter.writeDerivedCt(v.counterfactual(), src,
+                dicomOut.resolve("counterfactual"), d));
+        float[] a = v.counterfactual().toArray();
+        float[] b = v.reconstruction().toArray();
+        for (int i = 0; i < a.length; i++) {
+            a[i] = Math.abs(a[i] - b[i]);
+        }
+        try (Volume change = Volume.of(input.geometry(), a)) {
+            out.add(DicomWriter.writeParametricMap(change, "|counterfactual - reconstruction|", "[hnsf'U]", src,
+                    dicomOut, d));
+        }
+        if (panelImage != null) {
+            out.add(DicomWriter.writeSecondaryCapture(panelImage, src, dicomOut, d));
+        }
+        Path base = dir.toAbsolutePath().normalize();
+        for (Path p : out) {
+            Path abs = p.toAbsolutePath().normalize();
+            written.add(abs.startsWith(base) ? base.relativize(abs).toString() : abs.toString());
+        }
+    }
+
     /** Records a warning for the summary and logs it, once. */
     private void warn(String message) {
         warnings.add(message);
@@ -287,6 +331,9 @@ public final class ExplanationWriter {
     /** The report (with images), then the summary naming every file written, itself last. */
     private ExplanationSummary finish(OnInputGrid v, ExplanationSummary draft, long startNanos, String title)
             throws IOException {
+        if (dicomOut != null) {
+            dicom(v, draft);
+        }
         if (images) {
             written.add(REPORT);
         }

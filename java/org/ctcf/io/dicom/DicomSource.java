@@ -36,6 +36,7 @@ public record DicomSource(List<DicomElement> kept, List<Instance> instances, Str
      * Study, Frame of Reference, and the study-level General Equipment fields.
      */
     public static final Set<Integer> KEPT_TAGS = Set.of(
+            0x00080005, // Specific Character Set: how the kept text is encoded
             0x00080020, // Study Date
             0x00080030, // Study Time
             0x00080050, // Accession Number
