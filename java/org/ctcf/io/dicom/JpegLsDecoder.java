@@ -9,13 +9,14 @@ import org.ctcf.io.VolumeFormatException;
  * A JPEG-LS decoder (ITU-T T.87 | ISO/IEC 14495-1), written from the standard, for the DICOM transfer syntaxes
  * 1.2.840.10008.1.2.4.80 (lossless) and .81 (near-lossless, NEAR &gt; 0).
  *
- * <p>Supported: SOI, SOF55 with P = 2..16 bits, any number of components with ILV 0 (one scan per component) or
- * ILV 1 (line interleaved, components of equal size); LSE preset coding parameters (id 1: MAXVAL, T1, T2, T3,
+ * <p>Supported: SOI, SOF55 with P = 2..16 bits, any number of components (of equal size) with ILV 0 (one scan
+ * per component), ILV 1 (line interleaved) or ILV 2 (sample interleaved); LSE preset coding parameters (id 1: MAXVAL, T1, T2, T3,
  * RESET; default thresholds of C.2.4.1.1 otherwise); SOS with NEAR and ILV; regular mode (context modelling, median
  * edge detector, bias correction, limited-length Golomb codes, RESET), run mode (J table, run interruption samples);
- * bit stuffing after 0xFF; DRI with RSTm markers; EOI; APPn/COM segments are skipped. Not supported (a
- * {@link VolumeFormatException} says so): sample interleaving (ILV 2), mapping tables (palettes), point transform,
- * sub-sampled components, DNL (height 0).
+ * bit stuffing after 0xFF; DRI with RSTm markers; EOI; APPn/COM segments are skipped. ILV 2 (sample interleaved)
+ * codes runs of whole pixels; an interrupted pixel's components are coded as run interruption samples of RItype 0.
+ * Not supported (a {@link VolumeFormatException} says so): mapping tables (palettes), point transform, sub-sampled
+ * components, DNL (height 0).
  *
  * <p>The input is untrusted: every read is bounded by the buffer, the sample count is capped at {@value #MAX_SAMPLES}
  * before allocation, every loop is bounded, and a corrupt or truncated stream ends in a {@link VolumeFormatException}.
@@ -300,13 +301,11 @@ public final class JpegLsDecoder {
                 ilv = 0;
             } else if (ilv == 0) {
                 throw new Bad("ILV 0 with several components in one scan");
-            } else if (ilv == 2) {
-                throw new Bad("sample interleaving (ILV 2) not supported");
             }
             Params p = params(near);
             pos = end;
             Scan scan = new Scan(d, pos, p, width, height, nComp, samples, restartInterval);
-            pos = scan.decode(comps);
+            pos = ilv == 2 ? scan.decodeSampleInterleaved(comps) : scan.decode(comps);
             for (int c : comps) {
                 decoded[c] = true;
             }
@@ -374,6 +373,8 @@ public final class JpegLsDecoder {
     private static final int MIN_C = -128;
     private static final int MAX_C = 127;
     private static final int CONTEXTS = 365;
+    /** RItype of every component of an interrupted pixel run (ILV 2): predicted from the sample above. */
+    private static final int PIXEL_RI_TYPE = 0;
 
     private static final class Scan {
         private final BitReader in;
@@ -466,6 +467,109 @@ public final class JpegLsDecoder {
                 }
             }
             return in.findMarker();
+        }
+
+        /** Decodes a sample-interleaved scan (ILV 2); returns the next marker's offset. */
+        int decodeSampleInterleaved(int[] comps) throws Bad {
+            int ns = comps.length;
+            int[][] prev = new int[ns][width + 2];
+            int[][] cur = new int[ns][width + 2];
+            resetContexts();
+            runIndex = 0;
+            int rst = 0;
+            for (int y = 0; y < height; y++) {
+                if (restartInterval > 0 && y > 0 && y % restartInterval == 0) {
+                    in.restart(0xD0 + (rst & 7));
+                    rst++;
+                    resetContexts();
+                    runIndex = 0;
+                    for (int i = 0; i < ns; i++) {
+                        java.util.Arrays.fill(prev[i], 0);
+                    }
+                }
+                for (int i = 0; i < ns; i++) {
+                    prev[i][width + 1] = prev[i][width];
+                    cur[i][0] = prev[i][1];
+                }
+                int x = 1;
+                while (x <= width) {
+                    boolean run = true;
+                    for (int i = 0; i < ns && run; i++) {
+                        int[] p = prev[i];
+                        int ra = cur[i][x - 1];
+                        run = Math.abs(p[x + 1] - p[x]) <= near && Math.abs(p[x] - p[x - 1]) <= near
+                            && Math.abs(p[x - 1] - ra) <= near;
+                    }
+                    if (run) {
+                        x = runModePixels(x, prev, cur);
+                    } else {
+                        for (int i = 0; i < ns; i++) {
+                            int[] p = prev[i];
+                            int ra = cur[i][x - 1];
+                            int rb = p[x];
+                            int rc = p[x - 1];
+                            cur[i][x] = regular(ra, rb, rc, p[x + 1] - rb, rb - rc, rc - ra);
+                        }
+                        x++;
+                    }
+                }
+                for (int i = 0; i < ns; i++) {
+                    int[] cl = cur[i];
+                    int o = y * width * nComp + comps[i];
+                    for (int xx = 1; xx <= width; xx++, o += nComp) {
+                        out[o] = cl[xx];
+                    }
+                    cur[i] = prev[i];
+                    prev[i] = cl;
+                }
+            }
+            return in.findMarker();
+        }
+
+        /** Run mode over whole pixels (ILV 2) starting at x; returns the next x to decode. */
+        private int runModePixels(int x, int[][] prev, int[][] cur) throws Bad {
+            int ns = cur.length;
+            while (true) {
+                int remaining = width - x + 1;
+                if (in.bit() == 1) {
+                    int len = 1 << J[runIndex];
+                    int cnt = Math.min(len, remaining);
+                    for (int i = 0; i < ns; i++) {
+                        int[] cl = cur[i];
+                        int v = cl[x - 1];
+                        for (int j = 0; j < cnt; j++) {
+                            cl[x + j] = v;
+                        }
+                    }
+                    x += cnt;
+                    if (cnt == len && runIndex < 31) {
+                        runIndex++;
+                    }
+                    if (x > width) {
+                        return x;
+                    }
+                } else {
+                    int r = in.bits(J[runIndex]);
+                    if (r >= remaining) {
+                        throw new Bad("corrupt data (run past the end of a line)");
+                    }
+                    for (int i = 0; i < ns; i++) {
+                        int[] cl = cur[i];
+                        int v = cl[x - 1];
+                        for (int j = 0; j < r; j++) {
+                            cl[x + j] = v;
+                        }
+                    }
+                    x += r;
+                    for (int i = 0; i < ns; i++) {
+                        cur[i][x] = interruption(cur[i][x - 1], prev[i][x], PIXEL_RI_TYPE);
+                    }
+                    if (runIndex > 0) {
+                        runIndex--;
+                    }
+                    return x + 1;
+                }
+            }
         }
 
         private void decodeLine(int[] prev, int[] cur) throws Bad {
@@ -636,7 +740,7 @@ public final class JpegLsDecoder {
                     for (int i = 0; i < r; i++) {
                         cur[x++] = runVal;
                     }
-                    cur[x] = interruption(cur[x - 1], prev[x]);
+                    cur[x] = interruption(cur[x - 1], prev[x], -1);
                     if (runIndex > 0) {
                         runIndex--;
                     }
@@ -646,8 +750,8 @@ public final class JpegLsDecoder {
         }
 
         /** A.7.2 run interruption sample. */
-        private int interruption(int ra, int rb) throws Bad {
-            int riType = Math.abs(ra - rb) <= near ? 1 : 0;
+        private int interruption(int ra, int rb, int forcedType) throws Bad {
+            int riType = forcedType >= 0 ? forcedType : (Math.abs(ra - rb) <= near ? 1 : 0);
             int q = CONTEXTS + riType;
             int px = riType == 1 ? ra : rb;
             int sign = (riType == 0 && ra > rb) ? -1 : 1;
