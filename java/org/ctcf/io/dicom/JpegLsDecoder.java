@@ -19,7 +19,7 @@ import org.ctcf.io.VolumeFormatException;
  * components, DNL (height 0).
  *
  * <p>The input is untrusted: every read is bounded by the buffer, the sample count is capped at {@value #MAX_SAMPLES}
- * before allocation, every loop is bounded, and a corrupt or truncated stream ends in a {@link VolumeFormatException}.
+ * before allocation (and the output grows with the lines actually decoded), every loop is bounded, and a corrupt or truncated stream ends in a {@link VolumeFormatException}.
  */
 public final class JpegLsDecoder {
     /** Samples of one image: row-major, interleaved by component ({@code (y * width + x) * components + c}). */
@@ -80,7 +80,7 @@ public final class JpegLsDecoder {
         private boolean haveFrame;
         private int precision, height, width, nComp;
         private int[] compId;
-        private int[] samples;
+        private Output samples;
         private boolean[] decoded;
         // preset coding parameters (LSE id 1); 0 = default
         private int presetMaxval, presetT1, presetT2, presetT3, presetReset;
@@ -215,7 +215,7 @@ public final class JpegLsDecoder {
                     throw new Bad("sub-sampled components not supported");
                 }
             }
-            samples = new int[(int) count];
+            samples = new Output((int) count);
             decoded = new boolean[nComp];
             haveFrame = true;
         }
@@ -359,11 +359,37 @@ public final class JpegLsDecoder {
                     throw new Bad("component " + compId[i] + " has no scan");
                 }
             }
-            return new Decoded(width, height, nComp, precision, samples);
+            return new Decoded(width, height, nComp, precision, samples.finish());
         }
     }
 
     private record Params(int maxval, int near, int t1, int t2, int t3, int reset) {
+    }
+
+    /**
+     * The output samples, grown as lines are decoded, so that a corrupt header that declares a large image over a
+     * short stream allocates in proportion to what the data actually decode to.
+     */
+    private static final class Output {
+        private final int size;
+        int[] a;
+
+        Output(int size) {
+            this.size = size;
+            this.a = new int[Math.min(size, 1 << 20)];
+        }
+
+        /** Makes room for the first n samples. */
+        void ensure(int n) {
+            if (n > a.length) {
+                a = java.util.Arrays.copyOf(a, (int) Math.min(size, Math.max(n, 2L * a.length)));
+            }
+        }
+
+        int[] finish() {
+            ensure(size);
+            return a;
+        }
     }
 
     // ---------------------------------------------------------------- scan decoding (Annex A)
@@ -378,11 +404,10 @@ public final class JpegLsDecoder {
 
     private static final class Scan {
         private final BitReader in;
-        private final byte[] d;
         private final int maxval, near, t1, t2, t3, reset;
         private final int range, qbpp, limit, step;
         private final int width, height, nComp;
-        private final int[] out;
+        private final Output output;
         private final int restartInterval;
         private final long[] a = new long[CONTEXTS + 2];
         private final int[] b = new int[CONTEXTS + 2];
@@ -391,8 +416,7 @@ public final class JpegLsDecoder {
         private final int[] nn = new int[CONTEXTS + 2];
         private int runIndex;
 
-        Scan(byte[] d, int start, Params p, int width, int height, int nComp, int[] out, int restartInterval) {
-            this.d = d;
+        Scan(byte[] d, int start, Params p, int width, int height, int nComp, Output output, int restartInterval) {
             this.in = new BitReader(d, start);
             this.maxval = p.maxval();
             this.near = p.near();
@@ -408,7 +432,7 @@ public final class JpegLsDecoder {
             this.width = width;
             this.height = height;
             this.nComp = nComp;
-            this.out = out;
+            this.output = output;
             this.restartInterval = restartInterval;
         }
 
@@ -458,6 +482,8 @@ public final class JpegLsDecoder {
                     decodeLine(pl, cl);
                     runIdx[i] = runIndex;
                     int comp = comps[i];
+                    output.ensure((y + 1) * width * nComp);
+                    int[] out = output.a;
                     int o = y * width * nComp + comp;
                     for (int x = 1; x <= width; x++, o += nComp) {
                         out[o] = cl[x];
@@ -513,6 +539,8 @@ public final class JpegLsDecoder {
                         x++;
                     }
                 }
+                output.ensure((y + 1) * width * nComp);
+                int[] out = output.a;
                 for (int i = 0; i < ns; i++) {
                     int[] cl = cur[i];
                     int o = y * width * nComp + comps[i];

@@ -189,6 +189,11 @@ class JpegLsDecoderTest {
         huge[7] = huge[8] = huge[9] = huge[10] = (byte) 0xFF; // Y = X = 65535
         assertThatThrownBy(() -> JpegLsDecoder.decode(huge)).isInstanceOf(VolumeFormatException.class)
             .hasMessageContaining("too large");
+        // a large but allowed declared size over a short stream fails without allocating the whole image
+        byte[] large = ok.clone();
+        large[7] = large[9] = (byte) 0x3E;
+        large[8] = large[10] = (byte) 0x80; // Y = X = 16000: 256 M samples
+        assertThatThrownBy(() -> JpegLsDecoder.decode(large)).isInstanceOf(VolumeFormatException.class);
         byte[] baseline = ok.clone();
         baseline[3] = (byte) 0xC0; // SOF0
         assertThatThrownBy(() -> JpegLsDecoder.decode(baseline)).hasMessageContaining("not a JPEG-LS stream");
