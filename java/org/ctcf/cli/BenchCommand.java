@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf bench}: throughput and memory benchmarks (never part of the tests). */
 @Command(mixinStandardHelpOptions = true, name = "bench",
         description = "Measure the speed and memory of the autoencoder and of Latent Shift.",
-        subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class})
+        subcommands = {BenchCommand.Ae.class, BenchCommand.Explain.class, BenchIoCommand.class})
 final class BenchCommand implements Runnable {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
