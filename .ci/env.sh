@@ -22,6 +22,10 @@ ctcf_install_missing() {
     if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
         missing+=(chromium)
     fi
+    # the DICOM reader's cross-check against an independent reader (DicomReaderTest.matchesDcm2niix)
+    if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v dcm2niix >/dev/null 2>&1; then
+        missing+=(dcm2niix)
+    fi
     command -v unzip >/dev/null 2>&1 || missing+=(unzip)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "${CTCF_NO_INSTALL:-0}" = 1 ] && ctcf_die "missing: ${missing[*]} (CTCF_NO_INSTALL=1 set, not installing)"
