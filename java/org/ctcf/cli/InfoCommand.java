@@ -20,7 +20,7 @@ final class InfoCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     SeriesOption seriesOption = new SeriesOption();
 
-    @Parameters(index = "0", paramLabel = "VOLUME", description = "A .nii, .nii.gz, .mha or .mhd file.")
+    @Parameters(index = "0", paramLabel = "VOLUME", description = "A .nii, .nii.gz, .mha or .mhd file, or DICOM: a folder, a DICOMDIR or a DICOM file (several series are listed; pick one with --series).")
     Path file;
 
     @Option(names = "--header-only", description = "Do not read voxels (no value range).")
