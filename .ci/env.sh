@@ -23,7 +23,7 @@ ctcf_install_missing() {
     if [ "${CTCF_TEST_TOOLS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
         missing+=(chromium)
     fi
-    # the DICOM writer's tests check its files with independent tools: dicom3tools' dciodvfy, dcmtk's dcmdump,
+    # the DICOM tests check ctcf's reader and writer against independent tools: dicom3tools' dciodvfy, dcmtk's dcmdump,
     # pydicom (for /usr/bin/python3) and dcm2niix
     if [ "${CTCF_TEST_TOOLS:-0}" = 1 ]; then
         command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)

@@ -17,7 +17,10 @@ import picocli.CommandLine.Spec;
 /** {@code ctcf info}: what a volume file holds — format, dims, spacing, orientation, HU range, affine. */
 @Command(mixinStandardHelpOptions = true, name = "info", description = "Show a volume's format, dims, spacing, orientation, value range and affine.")
 final class InfoCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "VOLUME", description = "A .nii, .nii.gz, .mha or .mhd file.")
+    @picocli.CommandLine.Mixin
+    SeriesOption seriesOption = new SeriesOption();
+
+    @Parameters(index = "0", paramLabel = "VOLUME", description = "A .nii, .nii.gz, .mha or .mhd file, or DICOM: a folder, a DICOMDIR or a DICOM file (several series are listed; pick one with --series).")
     Path file;
 
     @Option(names = "--header-only", description = "Do not read voxels (no value range).")
@@ -28,7 +31,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        VolumeIO.Info info = VolumeIO.info(file);
+        VolumeIO.Info info = VolumeIO.info(file, seriesOption.readOptions());
         Geometry g = info.geometry();
         var out = spec.commandLine().getOut();
         double[] s = g.spacing();
@@ -40,7 +43,7 @@ final class InfoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "orientation:  %s%n", g.orientationCode());
         out.printf(Locale.ROOT, "origin (mm):  %.4f, %.4f, %.4f (RAS+)%n", o[0], o[1], o[2]);
         if (!headerOnly) {
-            try (Volume v = VolumeIO.read(file)) {
+            try (Volume v = VolumeIO.read(file, seriesOption.readOptions())) {
                 Volume.VoxelStats st = v.stats();
                 out.printf(Locale.ROOT, "value range:  %.6g .. %.6g (mean %.6g)%n", st.min(), st.max(), st.mean());
             }

@@ -24,6 +24,9 @@ import picocli.CommandLine.Spec;
     "Run a classifier (described by its card) on a CT volume.",
     "Preprocesses as the card says, prints the explained score and, for class outputs, the top classes."})
 final class PredictCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    SeriesOption seriesOption = new SeriesOption();
+
     @Parameters(index = "0", paramLabel = "VOLUME")
     Path input;
 
@@ -49,7 +52,7 @@ final class PredictCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var o = spec.commandLine().getOut();
         ClassifierCard c = ClassifierCard.read(card);
-        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
+        try (Volume ct = VolumeIO.read(input, seriesOption.readOptions()); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
                 Volume x = preprocessed ? ct.copyWithGeometry(ct.geometry()) : k.preprocess(ct, c.preprocessing())) {
             Target t = clf.target(target);
             double score = clf.score(x, t);

@@ -22,6 +22,9 @@ import picocli.CommandLine.Spec;
     "Reorient to RAS, resample (trilinear), HU window -> [0,1], in-plane pad/centre-crop; writes NIfTI with the "
             + "processed grid's affine."})
 final class PreprocessCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    SeriesOption seriesOption = new SeriesOption();
+
     @Parameters(index = "0", paramLabel = "INPUT", description = "Volume to preprocess (.nii, .nii.gz, .mha, .mhd).")
     Path input;
 
@@ -63,7 +66,7 @@ final class PreprocessCommand implements Callable<Integer> {
                 size[0], size[1], padValue);
         var out = spec.commandLine().getOut();
         long t0 = System.nanoTime();
-        try (Volume in = VolumeIO.read(input); Kernel k = kernel.open(); Volume processed = k.preprocess(in, options)) {
+        try (Volume in = VolumeIO.read(input, seriesOption.readOptions()); Kernel k = kernel.open(); Volume processed = k.preprocess(in, options)) {
             VolumeIO.write(processed, output);
             if (!isQuiet()) {
                 out.printf(Locale.ROOT, "%s: %s -> %s%n", input, in.geometry(), processed.geometry());

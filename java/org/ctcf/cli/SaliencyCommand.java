@@ -31,6 +31,9 @@ import picocli.CommandLine.Spec;
     "Writes <method>.nii.gz on the input's grid (values per processed voxel, 0 outside the processed field of "
             + "view) and saliency.png: one axial slice, one column per method."})
 final class SaliencyCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    SeriesOption seriesOption = new SeriesOption();
+
     @Parameters(index = "0", paramLabel = "VOLUME", description = "CT volume (NIfTI or MetaImage).")
     Path input;
 
@@ -92,7 +95,7 @@ final class SaliencyCommand implements Callable<Integer> {
         Saliency.Options so = new Saliency.Options(steps, baseline, window, stride != null ? stride : window, 0.0, 4,
                 layer);
         Files.createDirectories(out);
-        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
+        try (Volume ct = VolumeIO.read(input, seriesOption.readOptions()); Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k);
                 Classifier clf = classifier.load(k)) {
             Target t = classifier.target(clf);
             PreprocessOptions pre = clf.card().preprocessing();

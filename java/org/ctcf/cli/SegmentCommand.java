@@ -24,6 +24,9 @@ import picocli.CommandLine.Spec;
             + "filled).",
     "For cards with \"preprocessing\": {\"mode\": \"lungmask\"}; labels come back on the input grid."})
 final class SegmentCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    SeriesOption seriesOption = new SeriesOption();
+
     @Parameters(index = "0", paramLabel = "VOLUME")
     Path input;
 
@@ -51,7 +54,7 @@ final class SegmentCommand implements Callable<Integer> {
                     + "{\"mode\": \"lungmask\"} (labels of other classifiers come back on the processed grid only)");
         }
         var o = spec.commandLine().getOut();
-        try (Volume ct = VolumeIO.read(input); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
+        try (Volume ct = VolumeIO.read(input, seriesOption.readOptions()); Kernel k = kernel.open(); Classifier clf = Classifier.load(c, k);
                 Volume labels = LungmaskPipeline.segment(ct, clf, k, !noPostprocessing)) {
             long[] counts = new long[Math.max(2, c.outputCount())];
             for (float v : labels.toArray()) {

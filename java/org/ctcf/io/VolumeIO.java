@@ -8,25 +8,30 @@ import java.util.Locale;
 
 import org.ctcf.core.Geometry;
 import org.ctcf.core.Volume;
+import org.ctcf.io.dicom.DicomReader;
 
-/** Entry point for volume files: picks the reader by extension, writes NIfTI-1. */
+/** Entry point for volume files: picks the reader by extension (or DICOM by content: folder, DICOMDIR, 'DICM'), writes NIfTI-1. */
 public final class VolumeIO {
     private VolumeIO() {
     }
 
     /** The file formats ctcf reads. */
     public enum Format {
-        NIFTI, METAIMAGE;
+        NIFTI, METAIMAGE, DICOM;
 
         static Format of(Path file) throws VolumeFormatException {
-            String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+            String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
             if (name.endsWith(".nii") || name.endsWith(".nii.gz")) {
                 return NIFTI;
             }
             if (name.endsWith(".mha") || name.endsWith(".mhd")) {
                 return METAIMAGE;
             }
-            throw new VolumeFormatException(file, "unknown volume format (ctcf reads .nii, .nii.gz, .mha, .mhd)");
+            if (DicomReader.isDicom(file)) {
+                return DICOM;
+            }
+            throw new VolumeFormatException(file, "unknown volume format (ctcf reads .nii, .nii.gz, .mha, .mhd, and"
+                    + " DICOM: a folder, a DICOMDIR or a DICOM file)");
         }
     }
 
@@ -43,10 +48,19 @@ public final class VolumeIO {
         return switch (Format.of(file)) {
             case NIFTI -> NiftiReader.read(file, options);
             case METAIMAGE -> MetaImageReader.read(file, options);
+            case DICOM -> DicomReader.read(file, options);
         };
     }
 
     public static Info info(Path file) throws IOException {
+        return info(file, ReadOptions.defaults());
+    }
+
+    /**
+     * The header of {@code file}; for DICOM, {@code options.series()} picks the series and the detail starts with the
+     * list of the series found.
+     */
+    public static Info info(Path file, ReadOptions options) throws IOException {
         checkReadable(file);
         return switch (Format.of(file)) {
             case NIFTI -> {
@@ -64,6 +78,12 @@ public final class VolumeIO {
                         + (h.dataFile().equals(file) ? "" : ", data in " + h.dataFile().getFileName());
                 yield new Info(Format.METAIMAGE, detail, h.geometry());
             }
+            case DICOM -> {
+                DicomReader.Series s = DicomReader.series(file, options);
+                String detail = s.detail() + (s.all().size() > 1 ? "\nseries found (" + s.all().size() + "):\n"
+                        + DicomReader.listing(s.all()) : "");
+                yield new Info(Format.DICOM, detail, s.geometry());
+            }
         };
     }
 
@@ -80,8 +100,8 @@ public final class VolumeIO {
         if (!Files.exists(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such file");
         }
-        if (!Files.isRegularFile(file)) {
-            throw new VolumeFormatException(file, "not a regular file");
+        if (!Files.isRegularFile(file) && !Files.isDirectory(file)) {
+            throw new VolumeFormatException(file, "not a regular file or a DICOM folder");
         }
     }
 }
