@@ -93,6 +93,9 @@ final class ExplainCommand implements Callable<Integer> {
     DisplayOption display;
 
     @Mixin
+    SeriesOption series;
+
+    @Mixin
     PreprocessCommand.KernelOptions kernel;
 
     @Spec
@@ -126,7 +129,7 @@ final class ExplainCommand implements Callable<Integer> {
             }
             request = request.withFrames(frames).withGifSlice(showSlice != null ? showSlice : -1)
                     .withImages(!noReport).withDisplay(display.display)
-                    .withDicomOut(dicomOut);
+                    .withDicomOut(dicomOut).withSeries(series.series);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
             s = Explain.toDirectory(input, out, models, request, progress);

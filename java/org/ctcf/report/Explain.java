@@ -24,6 +24,7 @@ import org.ctcf.api.Target;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
 import org.ctcf.io.dicom.DicomSource;
+import org.ctcf.io.ReadOptions;
 import org.ctcf.io.VolumeIO;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -75,9 +76,11 @@ public final class Explain {
      * @param display how the images and the report's viewer put the patient on the screen
      * @param dicomOut where to write the explanation as DICOM objects in the input's study (the input must be
      *     DICOM), or null for none
+     * @param series the series of a DICOM folder or DICOMDIR holding several (Series Instance UID or Series
+     *     Number), or null
      */
     public record Request(ExplainOptions options, Slices chunk, ChunkSweep sweep, Slices range, int frames,
-            int gifSlice, boolean images, Display display, Path dicomOut) {
+            int gifSlice, boolean images, Display display, Path dicomOut, String series) {
         public Request {
             if (options == null || (chunk == null) == (sweep == null)) {
                 throw new IllegalArgumentException("a request needs options and one chunk or one sweep");
@@ -92,38 +95,43 @@ public final class Explain {
 
         /** Explains one chunk, with 10 frames, the images and the report. */
         public static Request chunk(ExplainOptions options, Slices chunk) {
-            return new Request(options, chunk, null, null, 10, -1, true, Display.RADIOLOGICAL, null);
+            return new Request(options, chunk, null, null, 10, -1, true, Display.RADIOLOGICAL, null, null);
         }
 
         /** A chunk sweep and the explanation of its rank-1 chunk, with 10 frames, the images and the report. */
         public static Request sweep(ExplainOptions options, ChunkSweep sweep) {
-            return new Request(options, null, sweep, null, 10, -1, true, Display.RADIOLOGICAL, null);
+            return new Request(options, null, sweep, null, 10, -1, true, Display.RADIOLOGICAL, null, null);
         }
 
         public Request withRange(Slices slices) {
-            return new Request(options, chunk, sweep, slices, frames, gifSlice, images, display, dicomOut);
+            return new Request(options, chunk, sweep, slices, frames, gifSlice, images, display, dicomOut, series);
         }
 
         public Request withFrames(int n) {
-            return new Request(options, chunk, sweep, range, n, gifSlice, images, display, dicomOut);
+            return new Request(options, chunk, sweep, range, n, gifSlice, images, display, dicomOut, series);
         }
 
         public Request withGifSlice(int z) {
-            return new Request(options, chunk, sweep, range, frames, z, images, display, dicomOut);
+            return new Request(options, chunk, sweep, range, frames, z, images, display, dicomOut, series);
         }
 
         public Request withImages(boolean on) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, on, display, dicomOut);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, on, display, dicomOut, series);
         }
 
         /** The request with the images and viewer in {@code d}'s convention (default: radiological). */
         public Request withDisplay(Display d) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, images, d, dicomOut);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, d, dicomOut, series);
+        }
+
+        /** The request reading series {@code uidOrNumber} of a DICOM folder or DICOMDIR that holds several. */
+        public Request withSeries(String uidOrNumber) {
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, display, dicomOut, uidOrNumber);
         }
 
         /** The request that also writes the explanation as DICOM into {@code dir} (a DICOM input only). */
         public Request withDicomOut(Path dir) {
-            return new Request(options, chunk, sweep, range, frames, gifSlice, images, display, dir);
+            return new Request(options, chunk, sweep, range, frames, gifSlice, images, display, dir, series);
         }
     }
 
@@ -138,7 +146,7 @@ public final class Explain {
         Classifier clf = models.classifier();
         PreprocessOptions pre = clf.card().preprocessing();
         ExplainOptions o = request.options();
-        try (Volume ct = VolumeIO.read(input)) {
+        try (Volume ct = VolumeIO.read(input, ReadOptions.defaults().withSeries(request.series()))) {
             if (request.dicomOut() != null && !(ct.geometry().sourceHint() instanceof DicomSource)) {
                 throw new IllegalArgumentException("--dicom-out writes DICOM objects into the input's study, but "
                         + input + " is not a DICOM series; give a DICOM folder, file or DICOMDIR, or leave it out");

@@ -52,11 +52,16 @@ class ExplainTest {
 
     private ExplanationSummary explain(Path out, Explain.Request request, Progress.Listener progress)
             throws IOException {
+        return explain(TestPaths.sample(), out, request, progress);
+    }
+
+    private ExplanationSummary explain(Path input, Path out, Explain.Request request, Progress.Listener progress)
+            throws IOException {
         Path weights = TestPaths.vqgan("tiny_vqgan.safetensors");
         try (SliceAutoencoder tiny = SliceAutoencoder.load(weights, null, KERNEL.get())
                 .withWrapper(SliceWrapper.reference().withResize(16)); Classifier clf = Classifier.load(card, KERNEL.get())) {
             var models = new Explain.Models(KERNEL.get(), tiny, clf, weights.toString(), card.toString(), "cpu", 0);
-            return Explain.toDirectory(TestPaths.sample(), out, models, request, progress);
+            return Explain.toDirectory(input, out, models, request, progress);
         }
     }
 
@@ -168,6 +173,58 @@ class ExplainTest {
                 new Explain.Slices(55, 65)).withRange(new Explain.Slices(30, 90)), Progress.Listener.NONE))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage(
                         "--slices 55:65 is outside the processed volume's 60 slices (0:60)");
+    }
+
+    @Test
+    void dicomOutWithANiftiInputIsRefusedBeforeAnyWork() {
+        Path out = tmp.resolve("nifti-dicom-out");
+        assertThatThrownBy(() -> explain(out, Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0)
+                .lambdaSweepSteps(2).build(), ChunkSweep.of(60)).withDicomOut(tmp.resolve("dcm")),
+                Progress.Listener.NONE)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--dicom-out").hasMessageContaining("is not a DICOM series")
+                .hasMessageContaining(TestPaths.sample().toString());
+        assertThat(out).doesNotExist();
+        assertThat(tmp.resolve("dcm")).doesNotExist();
+    }
+
+    @Test
+    void aDicomSeriesIsExplainedAndWrittenBackIntoItsStudy() throws Exception {
+        Path input = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+        Path out = tmp.resolve("dicom");
+        Path dcm = out.resolve("dicom");
+        ExplanationSummary s = explain(input, out, Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0)
+                .lambdaSweepSteps(2).build(), ChunkSweep.of(60)).withFrames(2).withDicomOut(dcm),
+                Progress.Listener.NONE);
+        assertThat(s.outputs()).contains("dicom/counterfactual/ctcf-ct-0001.dcm", "dicom/counterfactual/ctcf-ct-0079.dcm",
+                "dicom/ctcf-parametric-map.dcm", "dicom/ctcf-secondary-capture.dcm");
+        assertThat(s.inputSha256()).hasSize(64);
+        try (Volume in = VolumeIO.read(input); Volume back = VolumeIO.read(dcm.resolve("counterfactual"));
+                Volume cf = VolumeIO.read(out.resolve(ExplanationWriter.COUNTERFACTUAL))) {
+            assertThat(back.geometry().sameGrid(in.geometry(), 1e-4)).as(back.geometry() + " vs " + in.geometry())
+                    .isTrue();
+            float[] a = back.toArray();
+            float[] b = cf.toArray();
+            double worst = 0;
+            for (int i = 0; i < a.length; i++) {
+                worst = Math.max(worst, Math.abs(a[i] - Math.max(-1024, Math.min(3071, b[i]))));
+            }
+            assertThat(worst).as("stored with slope 1: within half a HU").isLessThanOrEqualTo(0.5);
+            var src = (org.ctcf.io.dicom.DicomSource) in.geometry().sourceHint();
+            var derived = (org.ctcf.io.dicom.DicomSource) back.geometry().sourceHint();
+            assertThat(study(derived)).isEqualTo(study(src));
+            assertThat(derived.seriesInstanceUid()).isNotEqualTo(src.seriesInstanceUid());
+        }
+        // every kind of object written passes dciodvfy and dcmdump (where the tools are; required under tests/run)
+        org.ctcf.io.dicom.DicomWriterTest.requireTools("dciodvfy", "dcmdump");
+        for (String f : List.of("counterfactual/ctcf-ct-0001.dcm", "counterfactual/ctcf-ct-0079.dcm",
+                "ctcf-parametric-map.dcm", "ctcf-secondary-capture.dcm")) {
+            org.ctcf.io.dicom.DicomWriterTest.assertValid(dcm.resolve(f));
+        }
+    }
+
+    static String study(org.ctcf.io.dicom.DicomSource s) {
+        return s.kept().stream().filter(e -> e.tag() == 0x0020000D).map(e -> new String(e.value(),
+                java.nio.charset.StandardCharsets.US_ASCII).trim().replace("\0", "")).findFirst().orElseThrow();
     }
 
     @Test

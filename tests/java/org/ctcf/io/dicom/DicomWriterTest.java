@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * pydicom (geometry, values, UIDs) and dcm2niix (the derived CT series back to NIfTI). The tool tests run when the
  * tools are on PATH and fail without them under CTCF_TEST_TOOLS=1 (.ci/env.sh installs them then).
  */
-class DicomWriterTest {
+public class DicomWriterTest {
     private static final Derivation D = new Derivation("Latent Shift, lambda -30", "test-classifier", "malignant",
             0.91, 0.12);
     private static final String STUDY_UID = "2.25.1234567890123456789012345678901234567";
@@ -154,7 +154,7 @@ class DicomWriterTest {
         return false;
     }
 
-    static void requireTools(String... tools) {
+    public static void requireTools(String... tools) {
         List<String> missing = new ArrayList<>();
         for (String t : tools) {
             if (!onPath(t)) {
@@ -195,7 +195,7 @@ class DicomWriterTest {
     }
 
     /** dciodvfy's verdict: no line starting with "Error"; the warnings are printed. */
-    static void assertValid(Path file) {
+    public static void assertValid(Path file) {
         Result r = run(List.of("dciodvfy", file.toString()), null);
         List<String> errors = r.out().lines().filter(l -> l.startsWith("Error")).toList();
         r.out().lines().filter(l -> l.startsWith("Warning"))
