@@ -165,6 +165,19 @@ public final class DicomReader {
             hi = Math.max(p, q);
         }
         boolean padding = info.padding() != null;
+        if (!padding && bits < 32) {  // the common case, branch-free: sign-extend by shifts or mask
+            int shift = 32 - bits;
+            if (signed) {
+                for (int i = 0; i < hu.length; i++) {
+                    hu[i] = (float) (((stored[i] << shift) >> shift) * slope + intercept);
+                }
+            } else {
+                for (int i = 0; i < hu.length; i++) {
+                    hu[i] = (float) ((stored[i] & mask) * slope + intercept);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < hu.length; i++) {
             int v = stored[i] & mask;
             if (signed && bits < 32 && (v & (1 << (bits - 1))) != 0) {
