@@ -175,11 +175,13 @@ public final class Evaluation {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("options", describe(o));
         Map<String, Object> cl = new LinkedHashMap<>();
-        var card = clf.card();
-        cl.put("name", card.name());
-        cl.put("card", card.file() == null ? null : card.file().toAbsolutePath().normalize().toString());
-        cl.put("torchscript", card.torchScript() == null ? null : card.torchScript().toString());
-        cl.put("architecture", card.architecture());
+        var card = clf.card();  // null for a classifier defined in code
+        if (card != null) {
+            cl.put("name", card.name());
+            cl.put("card", card.file() == null ? null : card.file().toAbsolutePath().normalize().toString());
+            cl.put("torchscript", card.torchScript() == null ? null : card.torchScript().toString());
+            cl.put("architecture", card.architecture());
+        }
         cl.put("layout", clf.layout().name());
         cl.put("parameters", clf.parameterCount());
         c.put("classifier", cl);
