@@ -178,8 +178,9 @@ public final class Evaluation {
         var card = clf.card();  // null for a classifier defined in code
         if (card != null) {
             cl.put("name", card.name());
-            cl.put("card", card.file() == null ? null : card.file().toAbsolutePath().normalize().toString());
-            cl.put("torchscript", card.torchScript() == null ? null : card.torchScript().toString());
+            // file names, not paths: shards on machines that keep the models in different folders still merge
+            cl.put("card", card.file() == null ? null : String.valueOf(card.file().getFileName()));
+            cl.put("torchscript", card.torchScript() == null ? null : String.valueOf(card.torchScript().getFileName()));
             cl.put("architecture", card.architecture());
         }
         cl.put("layout", clf.layout().name());
