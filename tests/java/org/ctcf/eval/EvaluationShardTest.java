@@ -151,6 +151,22 @@ class EvaluationShardTest {
         assertThat(tmp.resolve("m2")).doesNotExist();
     }
 
+    @Test
+    void usageErrors() {
+        StringWriter err = new StringWriter();
+        assertThat(Main.run(new String[] {"evaluate", "m.csv", "--shard", "2/2"}, new PrintWriter(new StringWriter()),
+                new PrintWriter(err, true))).isNotZero();
+        assertThat(err.toString()).contains("--shard").contains("2/2");
+        err.getBuffer().setLength(0);
+        assertThat(Main.run(new String[] {"evaluate"}, new PrintWriter(new StringWriter()), new PrintWriter(err, true)))
+                .isNotZero();
+        assertThat(err.toString()).contains("MANIFEST.csv");
+        err.getBuffer().setLength(0);
+        assertThat(Main.run(new String[] {"evaluate", "--merge", tmp.resolve("nothing").toString()},
+                new PrintWriter(new StringWriter()), new PrintWriter(err, true))).isNotZero();
+        assertThat(err.toString()).contains("nothing").contains("no finished evaluation");
+    }
+
     private static List<String> withoutSeconds(List<String> lines) {
         List<String> out = new ArrayList<>();
         for (String l : lines) {
