@@ -13,6 +13,7 @@ import org.ctcf.api.Kernel;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.Target;
+import org.ctcf.core.Shard;
 import org.ctcf.eval.EvalManifest;
 import org.ctcf.eval.Evaluation;
 
@@ -35,10 +36,27 @@ import picocli.CommandLine.Spec;
             + "the prediction drop per chunk size; with positions, how often the top-ranked chunk holds the finding "
             + "and the distance of the heatmap's peak, beside the same for the saliency baselines), chunk_size.png "
             + "and distributions.png.",
-    "A rerun with the same --out skips finished volumes; a failed volume is recorded and the run goes on."})
+    "A rerun with the same --out skips finished volumes; a failed volume is recorded and the run goes on.",
+    "--shard I/N evaluates 1/N of the volumes (by a hash of the volume's path as the manifest writes it), e.g. one "
+            + "job of a SLURM array; ctcf evaluate --merge DIR... -o OUT (no models) combines the shards' folders "
+            + "into the results.csv, summary.json and plots of one run."})
 final class EvaluateCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MANIFEST.csv")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MANIFEST.csv",
+            description = "The dataset. With --merge: optional, the manifest whose order the merged rows follow "
+                    + "(default: the one the shards recorded).")
     Path manifest;
+
+    @Option(names = "--shard", paramLabel = "I/N", converter = ShardConverter.class,
+            description = "Evaluate only the volumes of shard I of N (0 <= I < N; a volume belongs to one shard by a "
+                    + "hash of its path as the manifest writes it, so the split does not depend on the rows' order). "
+                    + "The folder holds that subset's results; combine the N folders with --merge.")
+    Shard shard;
+
+    @Option(names = "--merge", arity = "1..*", paramLabel = "DIR",
+            description = "Merge the output folders of the shards of one --shard I/N split into --out (results.csv in "
+                    + "the manifest's order, summary.json recomputed from the merged rows, plots); needs no models. "
+                    + "Shards of different configurations, a volume in two shards and a missing shard are refused.")
+    List<Path> merge;
 
     @Mixin
     AeCommand.AutoencoderOptions ae;
@@ -81,6 +99,24 @@ final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
+        if (merge != null) {
+            if (shard != null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--merge and --shard do not go together: merge the shards' folders into one");
+            }
+            Map<String, Object> s = Evaluation.merge(merge, manifest, out);
+            if (!quiet) {
+                o.printf(Locale.ROOT, "merged %d folders -> %s%n", merge.size(), out);
+                o.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
+            }
+            o.flush();
+            return ExitCode.OK.code();
+        }
+        if (manifest == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "Missing required parameter: 'MANIFEST.csv'");
+        }
+        Shard part = shard == null ? Shard.ALL : shard;
         EvalManifest m = EvalManifest.read(manifest);
         List<Saliency.Method> bl = baselines.size() == 1 && baselines.get(0).equals("none") ? List.of()
                 : baselines.stream().map(Saliency.Method::parse).distinct().toList();
@@ -92,12 +128,14 @@ final class EvaluateCommand implements Callable<Integer> {
             var opts = new Evaluation.Options(eo, clf.card().preprocessing(), chunks, bl,
                     Saliency.Options.defaults().withSteps(igSteps).withLayer(layer));
             if (!quiet) {
-                o.printf(Locale.ROOT, "evaluating %d volumes (%d positive) with %s, chunks %s -> %s%n",
-                        m.cases().size(), m.cases().stream().filter(EvalManifest.Case::positive).count(),
+                var mine = m.cases().stream().filter(c -> part.owns(c.id())).toList();
+                o.printf(Locale.ROOT, "evaluating %d volumes (%d positive)%s with %s, chunks %s -> %s%n",
+                        mine.size(), mine.stream().filter(EvalManifest.Case::positive).count(),
+                        part.count() > 1 ? " of " + m.cases().size() + " (shard " + part + ")" : "",
                         clf.card().name(), chunks, out);
                 o.flush();
             }
-            Map<String, Object> s = Evaluation.run(k, model, clf, m, opts, out, new Evaluation.Listener() {
+            Map<String, Object> s = Evaluation.run(k, model, clf, m, opts, part, out, new Evaluation.Listener() {
                 @Override
                 public void started(int i, int n, EvalManifest.Case c) {
                 }
@@ -124,5 +162,17 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         o.flush();
         return ExitCode.OK.code();
+    }
+
+    /** {@code I/N} for {@code --shard}. */
+    static final class ShardConverter implements picocli.CommandLine.ITypeConverter<Shard> {
+        @Override
+        public Shard convert(String value) {
+            try {
+                return Shard.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ import java.util.logging.Logger;
 
 import picocli.CommandLine.Option;
 
-/** Options every command accepts: verbosity, progress output and stack traces. */
+/** Options every command accepts: verbosity, progress output, input confinement and stack traces. */
 public final class GlobalOptions {
     @Option(names = {"-v", "--verbose"}, description = "Log what ctcf does (native library search, timings).",
             scope = picocli.CommandLine.ScopeType.INHERIT)
@@ -22,6 +22,12 @@ public final class GlobalOptions {
                     + "plain, json (one JSON object per line on stderr) or none. Default: auto, none with --quiet.",
             scope = picocli.CommandLine.ScopeType.INHERIT)
     ProgressPrinter.Mode progress;
+
+    @Option(names = "--confine-inputs", description = "Refuse files that an input's header references outside its "
+            + "own folder (a MetaImage ElementDataFile such as /etc/passwd or ../../x, a DICOMDIR's referenced file "
+            + "through a symbolic link), for inputs from untrusted hands. Default: off.",
+            scope = picocli.CommandLine.ScopeType.INHERIT)
+    boolean confineInputs;
 
     @Option(names = {"-x", "--stacktrace"}, description = "Print the full stack trace of an error.",
             scope = picocli.CommandLine.ScopeType.INHERIT)

@@ -54,6 +54,8 @@ public final class Main implements Runnable {
                 return ExitCode.USAGE.code();
             }
             main.global.applyLogging();
+            // every read without explicit options (SeriesOption, evaluate's volumes, explain) follows the flag
+            org.ctcf.io.ReadOptions.confineByDefault(main.global.confineInputs);
             return new CommandLine.RunLast().execute(parseResult);
         });
         return cmd.execute(args);

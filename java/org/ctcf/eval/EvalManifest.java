@@ -15,8 +15,12 @@ import java.util.Set;
  * negative/positive. Relative paths are resolved against the manifest's folder. Errors name file and line.
  */
 public record EvalManifest(Path file, List<Case> cases) {
-    /** One volume. {@code position} is null when the row has none. */
-    public record Case(int line, Path volume, boolean positive, double[] position) {
+    /**
+     * One volume. {@code position} is null when the row has none. {@code id} is the scan's id for {@code --shard}:
+     * the volume's path exactly as the manifest writes it (e.g. {@code scans/a.nii.gz}), so a shard owns the same
+     * scans on every machine and under any order of the rows.
+     */
+    public record Case(int line, Path volume, boolean positive, double[] position, String id) {
         public String name() {
             return volume.getFileName().toString();
         }
@@ -69,7 +73,7 @@ public record EvalManifest(Path file, List<Case> cases) {
                     throw bad(file, lineNo, "position '" + f[2] + "," + f[3] + "," + f[4] + "' is not three numbers");
                 }
             }
-            cases.add(new Case(lineNo, v, positive, position));
+            cases.add(new Case(lineNo, v, positive, position, f[0]));
         }
         if (cases.isEmpty()) {
             throw new IOException(file + ": no volumes listed");

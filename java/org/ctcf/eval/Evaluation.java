@@ -3,10 +3,14 @@ package org.ctcf.eval;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.lang.reflect.Array;
+import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
@@ -17,10 +21,12 @@ import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SweepResult;
+import org.ctcf.core.Shard;
 import org.ctcf.core.Volume;
 import org.ctcf.io.AtomicFiles;
 import org.ctcf.io.VolumeIO;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
@@ -84,20 +90,32 @@ public final class Evaluation {
     /** Runs (or resumes) the evaluation and writes results, summary and plots into {@code out}. */
     public static Map<String, Object> run(Kernel k, SliceAutoencoder ae, Classifier clf, EvalManifest m, Options o,
             Path out, Listener listener) throws IOException {
+        return run(k, ae, clf, m, o, Shard.ALL, out, listener);
+    }
+
+    /**
+     * Runs (or resumes) the evaluation of the manifest's volumes that {@code shard} owns (by {@link
+     * EvalManifest.Case#id()}) and writes results, summary and plots into {@code out} as a run over that subset
+     * would; {@link #merge} combines the shards' folders into what one run over all volumes writes.
+     */
+    public static Map<String, Object> run(Kernel k, SliceAutoencoder ae, Classifier clf, EvalManifest m, Options o,
+            Shard shard, Path out, Listener listener) throws IOException {
         Files.createDirectories(out);
-        List<String> header = ResultsFile.header(o, hasPositions(m));
-        Map<String, Row> done = ResultsFile.read(out.resolve(RESULTS), header, o);
+        // the columns follow the whole manifest, not the shard's rows, so that every shard writes the same header
+        ResultsFile.Columns cols = ResultsFile.Columns.of(o, hasPositions(m));
+        Map<String, Row> done = ResultsFile.read(out.resolve(RESULTS), cols);
+        List<EvalManifest.Case> cases = m.cases().stream().filter(c -> shard.owns(c.id())).toList();
         List<Row> rows = new ArrayList<>();
         double spent = 0;
         int measured = 0;
-        for (int i = 0; i < m.cases().size(); i++) {
-            EvalManifest.Case c = m.cases().get(i);
+        for (int i = 0; i < cases.size(); i++) {
+            EvalManifest.Case c = cases.get(i);
             Row prev = done.get(c.name());
             if (prev != null && prev.ok()) {
                 rows.add(prev);
                 continue;
             }
-            listener.started(i, m.cases().size(), c);
+            listener.started(i, cases.size(), c);
             long t0 = System.nanoTime();
             Row r;
             try {
@@ -112,22 +130,225 @@ public final class Evaluation {
             rows.add(r);
             spent += r.seconds();
             measured++;
-            ResultsFile.write(out.resolve(RESULTS), header, rows, o);
+            ResultsFile.write(out.resolve(RESULTS), cols, rows);
             int left = 0;
-            for (int j = i + 1; j < m.cases().size(); j++) {
-                Row d = done.get(m.cases().get(j).name());
+            for (int j = i + 1; j < cases.size(); j++) {
+                Row d = done.get(cases.get(j).name());
                 if (d == null || !d.ok()) {
                     left++;
                 }
             }
-            listener.finished(i, m.cases().size(), r, spent / measured * left);
+            listener.finished(i, cases.size(), r, spent / measured * left);
         }
-        ResultsFile.write(out.resolve(RESULTS), header, rows, o);
-        Map<String, Object> summary = EvaluationSummary.summarize(rows, o, m);
-        EvaluationSummary.plots(rows, o, out);
+        ResultsFile.write(out.resolve(RESULTS), cols, rows);
+        return finish(out, cols, m.file().toString(), configuration(ae, clf, o), shard);
+    }
+
+    /**
+     * The one way {@code summary.json} and the plots come about, for a run and for a merge: from the rows of
+     * {@code out}'s {@code results.csv} as written (so a merge of shards computes exactly the numbers of one run).
+     */
+    private static Map<String, Object> finish(Path out, ResultsFile.Columns cols, String manifest,
+            Map<String, Object> configuration, Shard shard) throws IOException {
+        List<Row> rows = new ArrayList<>(ResultsFile.read(out.resolve(RESULTS), cols).values());
+        Map<String, Object> summary = new LinkedHashMap<>();
+        Map<String, Object> stats = EvaluationSummary.summarize(rows, cols, manifest);
+        summary.put("manifest", stats.remove("manifest"));
+        if (shard.count() > 1) {
+            summary.put("shard", shard.toString());
+        }
+        summary.put(CONFIGURATION, configuration);
+        summary.putAll(stats);
+        EvaluationSummary.plots(rows, cols, out);
         AtomicFiles.write(out.resolve(SUMMARY), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValueAsBytes(summary));
         return summary;
+    }
+
+    /** The key of {@code summary.json}'s record of what produced the rows. */
+    static final String CONFIGURATION = "configuration";
+    /** The fields of {@link #CONFIGURATION} that shards must share to be merged. */
+    static final List<String> CONFIGURATION_FIELDS = List.of("options", "classifier", "autoencoder");
+
+    /** What produced the rows: the options, the classifier and the autoencoder (compared by {@link #merge}). */
+    static Map<String, Object> configuration(SliceAutoencoder ae, Classifier clf, Options o) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("options", describe(o));
+        Map<String, Object> cl = new LinkedHashMap<>();
+        var card = clf.card();  // null for a classifier defined in code
+        if (card != null) {
+            cl.put("name", card.name());
+            // file names, not paths: shards on machines that keep the models in different folders still merge
+            cl.put("card", card.file() == null ? null : String.valueOf(card.file().getFileName()));
+            cl.put("torchscript", card.torchScript() == null ? null : String.valueOf(card.torchScript().getFileName()));
+            cl.put("architecture", card.architecture());
+        }
+        cl.put("layout", clf.layout().name());
+        cl.put("parameters", clf.parameterCount());
+        c.put("classifier", cl);
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("config", describe(ae.config()));
+        a.put("wrapper", describe(ae.wrapper()));
+        a.put("parameters", ae.parameterCount());
+        c.put("autoencoder", a);
+        return c;
+    }
+
+    /** A record as a map of its components, arrays as lists: a stable text for equal configurations. */
+    static Object describe(Object v) {
+        if (v == null || v instanceof Number || v instanceof Boolean || v instanceof String) {
+            return v;
+        }
+        if (v instanceof Enum<?> e) {
+            return e.name();
+        }
+        if (v instanceof Record r) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            for (RecordComponent rc : r.getClass().getRecordComponents()) {
+                try {
+                    m.put(rc.getName(), describe(rc.getAccessor().invoke(r)));
+                } catch (ReflectiveOperationException e) {
+                    m.put(rc.getName(), String.valueOf(e));
+                }
+            }
+            return m;
+        }
+        if (v.getClass().isArray()) {
+            List<Object> l = new ArrayList<>();
+            for (int i = 0; i < Array.getLength(v); i++) {
+                l.add(describe(Array.get(v, i)));
+            }
+            return l;
+        }
+        if (v instanceof Iterable<?> it) {
+            List<Object> l = new ArrayList<>();
+            it.forEach(x -> l.add(describe(x)));
+            return l;
+        }
+        if (v instanceof Map<?, ?> mp) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            mp.forEach((key, val) -> m.put(String.valueOf(key), describe(val)));
+            return m;
+        }
+        return v.toString();
+    }
+
+    /**
+     * {@code ctcf evaluate --merge}: combines the folders of shard runs into {@code out}'s {@code results.csv},
+     * {@code summary.json} and plots, exactly as one unsharded run writes them. The shards must come from the same
+     * configuration (the {@link #CONFIGURATION_FIELDS} of their {@code summary.json}, the columns and the manifest),
+     * no volume may appear in two of them, and every shard of I/N must be there. Rows follow the manifest's order
+     * ({@code manifest}, or the one the shards recorded); when it cannot be read, they are sorted by volume name.
+     */
+    public static Map<String, Object> merge(List<Path> dirs, Path manifest, Path out) throws IOException {
+        if (dirs.isEmpty()) {
+            throw new IllegalArgumentException("--merge needs the shards' folders");
+        }
+        ObjectMapper json = new ObjectMapper();
+        ResultsFile.Columns cols = null;
+        JsonNode first = null;
+        Path firstDir = null;
+        Map<String, Row> rows = new LinkedHashMap<>();
+        Map<String, Path> from = new HashMap<>();
+        Map<Integer, Path> shards = new HashMap<>();
+        int count = -1;
+        for (Path d : dirs) {
+            Path results = d.resolve(RESULTS);
+            Path summary = d.resolve(SUMMARY);
+            if (!Files.isRegularFile(results) || !Files.isRegularFile(summary)) {
+                throw new IOException(d + " holds no finished evaluation (" + RESULTS + " and " + SUMMARY
+                        + " expected)");
+            }
+            if (out.toAbsolutePath().normalize().equals(d.toAbsolutePath().normalize())) {
+                throw new IOException("the output folder " + out + " is one of the shards: choose another -o");
+            }
+            JsonNode s = json.readTree(summary.toFile());
+            List<String> lines = Files.readAllLines(results);
+            if (lines.isEmpty()) {
+                throw new IOException(results + " is empty");
+            }
+            ResultsFile.Columns c = ResultsFile.Columns.parse(results, lines.get(0));
+            if (first == null) {
+                first = s;
+                firstDir = d;
+                cols = c;
+            } else {
+                if (!c.header().equals(cols.header())) {
+                    throw new IOException(firstDir + " and " + d + " come from different configurations: the "
+                            + "columns of " + RESULTS + " differ (chunk sizes, baselines or positions)");
+                }
+                for (String f : CONFIGURATION_FIELDS) {
+                    if (!Objects.equals(first.path(CONFIGURATION).path(f), s.path(CONFIGURATION).path(f))) {
+                        throw new IOException(firstDir + " and " + d + " come from different configurations: field '"
+                                + CONFIGURATION + "." + f + "' of " + SUMMARY + " differs");
+                    }
+                }
+                if (!first.path("manifest").equals(s.path("manifest"))) {
+                    throw new IOException(firstDir + " and " + d + " come from different configurations: field "
+                            + "'manifest' of " + SUMMARY + " differs (" + first.path("manifest").asText() + " vs "
+                            + s.path("manifest").asText() + ")");
+                }
+            }
+            for (Map.Entry<String, Row> e : ResultsFile.read(results, c).entrySet()) {
+                Path other = from.putIfAbsent(e.getKey(), d);
+                if (other != null) {
+                    throw new IOException("volume " + e.getKey() + " is in both " + other + " and " + d
+                            + ": a shard given twice, or shards of different --shard counts; merge each shard once");
+                }
+                rows.put(e.getKey(), e.getValue());
+            }
+            Shard sh = s.hasNonNull("shard") ? Shard.parse(s.get("shard").asText()) : Shard.ALL;
+            if (count >= 0 && sh.count() != count) {
+                throw new IOException(d + " is shard " + sh + " but " + firstDir + " is one of " + count
+                        + " shards: merge the shards of one --shard I/N split");
+            }
+            count = sh.count();
+            Path twin = shards.putIfAbsent(sh.index(), d);
+            if (twin != null) {
+                throw new IOException(twin + " and " + d + " are both shard " + sh + ": merge each shard once");
+            }
+        }
+        List<String> missing = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            if (!shards.containsKey(i)) {
+                missing.add(i + "/" + count);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IOException("shard(s) " + String.join(", ", missing) + " missing: give the folders of all "
+                    + count + " shards");
+        }
+        String recorded = first.path("manifest").asText();
+        Path mf = manifest != null ? manifest : recorded.isEmpty() ? null : Path.of(recorded);
+        List<Row> ordered = new ArrayList<>();
+        EvalManifest m = null;
+        if (mf != null) {
+            try {
+                m = EvalManifest.read(mf);
+            } catch (IOException e) {
+                System.getLogger("org.ctcf.eval").log(System.Logger.Level.WARNING, "cannot read the manifest "
+                        + mf + " (" + e.getMessage() + "): rows are sorted by volume name");
+            }
+        }
+        if (m != null) {
+            for (EvalManifest.Case c : m.cases()) {
+                Row r = rows.remove(c.name());
+                if (r == null) {
+                    throw new IOException("volume " + c.name() + " of " + mf + " is in none of the shards");
+                }
+                ordered.add(r);
+            }
+            if (!rows.isEmpty()) {
+                throw new IOException("the shards hold volumes that " + mf + " does not list: " + rows.keySet());
+            }
+        } else {
+            rows.keySet().stream().sorted().forEach(n -> ordered.add(rows.get(n)));
+        }
+        Files.createDirectories(out);
+        ResultsFile.write(out.resolve(RESULTS), cols, ordered);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> config = json.convertValue(first.path(CONFIGURATION), LinkedHashMap.class);
+        return finish(out, cols, recorded, config, Shard.ALL);
     }
 
     static boolean hasPositions(EvalManifest m) {

@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.ctcf.eval.Evaluation.Options;
 import org.ctcf.eval.Evaluation.Row;
 import org.ctcf.report.PlotWriter;
 
@@ -19,13 +18,17 @@ final class EvaluationSummary {
     private EvaluationSummary() {
     }
 
-    static Map<String, Object> summarize(List<Row> rows, Options o, EvalManifest m) {
+    /**
+     * The statistics of these rows (as read back from {@code results.csv}: a run and a merge of shards compute the
+     * same numbers from the same text). {@code manifest}: the manifest's path as recorded.
+     */
+    static Map<String, Object> summarize(List<Row> rows, ResultsFile.Columns o, String manifest) {
         List<Row> ok = rows.stream().filter(Row::ok).toList();
         double[] pos = ok.stream().filter(Row::positive).mapToDouble(Row::p0).toArray();
         double[] neg = ok.stream().filter(r -> !r.positive()).mapToDouble(Row::p0).toArray();
         double[] cf = ok.stream().filter(Row::positive).mapToDouble(Row::minCf).toArray();
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("manifest", m.file().toString());
+        s.put("manifest", manifest);
         s.put("volumes", rows.size());
         s.put("failed", rows.stream().filter(r -> !r.ok()).map(r -> r.volume() + ": " + r.status()).toList());
         Map<String, Object> table = new LinkedHashMap<>();
@@ -50,9 +53,9 @@ final class EvaluationSummary {
             chunks.add(c);
         }
         s.put("chunk_sizes", chunks);
-        if (Evaluation.hasPositions(m)) {
+        if (o.positions()) {
             Map<String, Object> loc = new LinkedHashMap<>();
-            for (String method : ResultsFile.methods(o)) {
+            for (String method : o.methods()) {
                 List<Evaluation.Localization> l = ok.stream().filter(Row::positive).map(r -> r.localization().get(method))
                         .filter(x -> x != null).toList();
                 Map<String, Object> e = new LinkedHashMap<>();
@@ -89,7 +92,7 @@ final class EvaluationSummary {
         return out;
     }
 
-    static void plots(List<Row> rows, Options o, Path out) throws IOException {
+    static void plots(List<Row> rows, ResultsFile.Columns o, Path out) throws IOException {
         List<Row> ok = rows.stream().filter(Row::ok).toList();
         int n = o.chunkSizes().size();
         double[] x = new double[n];

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import org.ctcf.eval.Evaluation.Options;
 import org.ctcf.eval.Evaluation.Row;
 import org.ctcf.io.AtomicFiles;
 
@@ -22,32 +21,78 @@ final class ResultsFile {
     private ResultsFile() {
     }
 
-    static List<String> header(Options o, boolean positions) {
-        List<String> h = new ArrayList<>(List.of("volume", "label", "status", "p0", "min_cf", "stitched", "best_start",
-                "best_end", "lambda", "stop_reason", "seconds"));
-        for (int c : o.chunkSizes()) {
-            h.add("min_cf_chunk" + c);
+    /** The columns: what of the options and the manifest shapes {@code results.csv}. */
+    record Columns(List<Integer> chunkSizes, List<String> methods, boolean positions) {
+        Columns {
+            chunkSizes = List.copyOf(chunkSizes);
+            methods = List.copyOf(methods);
         }
-        if (positions) {
-            h.add("finding_slice");
-            for (String m : methods(o)) {
-                h.add(m + "_hit");
-                h.add(m + "_peak_mm");
+
+        static Columns of(Evaluation.Options o, boolean positions) {
+            List<String> l = new ArrayList<>(List.of(Evaluation.LATENT_SHIFT));
+            o.baselines().forEach(b -> l.add(b.label()));
+            return new Columns(o.chunkSizes(), l, positions);
+        }
+
+        /** The columns of a header line written by {@link #header()} (for {@code --merge}: no options at hand). */
+        static Columns parse(Path file, String line) throws IOException {
+            List<String> h = List.of(line.split(",", -1));
+            List<String> fixed = FIXED;
+            if (h.size() < fixed.size() || !h.subList(0, fixed.size()).equals(fixed)) {
+                throw new IOException(file + " is not a ctcf evaluate results.csv (header '" + line + "')");
             }
+            List<Integer> chunks = new ArrayList<>();
+            int i = fixed.size();
+            while (i < h.size() && h.get(i).startsWith("min_cf_chunk")) {
+                try {
+                    chunks.add(Integer.parseInt(h.get(i).substring("min_cf_chunk".length())));
+                } catch (NumberFormatException e) {
+                    throw new IOException(file + ": bad column " + h.get(i));
+                }
+                i++;
+            }
+            boolean positions = i < h.size() && h.get(i).equals("finding_slice");
+            List<String> methods = new ArrayList<>();
+            for (int j = positions ? i + 1 : i; j < h.size(); j += 2) {
+                String m = h.get(j);
+                if (!m.endsWith("_hit") || j + 1 >= h.size()) {
+                    throw new IOException(file + ": bad column " + m);
+                }
+                methods.add(m.substring(0, m.length() - 4));
+            }
+            if (methods.isEmpty()) {
+                methods.add(Evaluation.LATENT_SHIFT);
+            }
+            Columns c = new Columns(chunks, methods, positions);
+            if (chunks.isEmpty() || !c.header().equals(h)) {
+                throw new IOException(file + " is not a ctcf evaluate results.csv (header '" + line + "')");
+            }
+            return c;
         }
-        return h;
+
+        List<String> header() {
+            List<String> h = new ArrayList<>(FIXED);
+            for (int c : chunkSizes) {
+                h.add("min_cf_chunk" + c);
+            }
+            if (positions) {
+                h.add("finding_slice");
+                for (String m : methods) {
+                    h.add(m + "_hit");
+                    h.add(m + "_peak_mm");
+                }
+            }
+            return h;
+        }
     }
 
-    static List<String> methods(Options o) {
-        List<String> l = new ArrayList<>(List.of(Evaluation.LATENT_SHIFT));
-        o.baselines().forEach(b -> l.add(b.label()));
-        return l;
-    }
+    private static final List<String> FIXED = List.of("volume", "label", "status", "p0", "min_cf", "stitched",
+            "best_start", "best_end", "lambda", "stop_reason", "seconds");
 
     /** Writes every row so far (atomically: a crash leaves the previous file). */
-    static void write(Path file, List<String> header, List<Row> rows, Options o) throws IOException {
-        StringBuilder sb = new StringBuilder(String.join(",", header)).append('\n');
-        boolean positions = header.contains("finding_slice");
+    static void write(Path file, Columns cols, List<Row> rows) throws IOException {
+        StringBuilder sb = new StringBuilder(String.join(",", cols.header())).append('\n');
+        boolean positions = cols.positions();
         for (Row r : rows) {
             List<String> f = new ArrayList<>(List.of(r.volume(), r.positive() ? "1" : "0", r.status(), num(r.p0()),
                     num(r.minCf()), num(r.stitched()), String.valueOf(r.bestStart()), String.valueOf(r.bestEnd()),
@@ -57,7 +102,7 @@ final class ResultsFile {
             }
             if (positions) {
                 f.add(num(r.findingSlice()));
-                for (String m : methods(o)) {
+                for (String m : cols.methods()) {
                     Evaluation.Localization l = r.localization().get(m);
                     f.add(l == null ? "" : l.hit() ? "1" : "0");
                     f.add(l == null ? "" : num(l.peakMm()));
@@ -77,7 +122,8 @@ final class ResultsFile {
     }
 
     /** Rows of an earlier run, by volume path; the header must match these options. */
-    static Map<String, Row> read(Path file, List<String> header, Options o) throws IOException {
+    static Map<String, Row> read(Path file, Columns cols) throws IOException {
+        List<String> header = cols.header();
         Map<String, Row> out = new LinkedHashMap<>();
         if (!Files.isRegularFile(file)) {
             return out;
@@ -90,15 +136,15 @@ final class ResultsFile {
             throw new IOException(file + " was written with other options (chunk sizes, baselines or positions): "
                     + "resume with the same options or choose another --out");
         }
-        List<String> ms = methods(o);
-        boolean positions = header.contains("finding_slice");
+        List<String> ms = cols.methods();
+        boolean positions = cols.positions();
         for (int i = 1; i < lines.size(); i++) {
             String[] f = lines.get(i).split(",", -1);
             if (f.length != header.size()) {
                 throw new IOException(file + ":" + (i + 1) + ": " + header.size() + " columns expected");
             }
             int c = 11;
-            double[] byChunk = new double[o.chunkSizes().size()];
+            double[] byChunk = new double[cols.chunkSizes().size()];
             for (int j = 0; j < byChunk.length; j++) {
                 byChunk[j] = parse(f[c++]);
             }
@@ -117,7 +163,9 @@ final class ResultsFile {
             Row r = new Row(f[0], f[1].equals("1"), f[2], parse(f[3]), parse(f[4]), parse(f[5]),
                     Integer.parseInt(f[6]), Integer.parseInt(f[7]), parse(f[8]), f[9], parse(f[10]), byChunk, finding,
                     loc);
-            out.put(f[0], r);
+            if (out.put(f[0], r) != null) {
+                throw new IOException(file + ":" + (i + 1) + ": volume " + f[0] + " is listed twice");
+            }
         }
         return out;  // by file name, as results.csv names volumes (the manifest's names are unique)
     }

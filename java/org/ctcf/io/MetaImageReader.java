@@ -242,6 +242,7 @@ public final class MetaImageReader {
         } else {
             Path parent = file.toAbsolutePath().getParent();
             dataFile = parent.resolve(dataName).normalize();
+            options.checkConfined(file, dataName, dataFile);
             if (!Files.isRegularFile(dataFile)) {
                 throw new VolumeFormatException(file, "ElementDataFile " + dataName + " not found (looked for "
                         + dataFile + ")");

@@ -1,5 +1,9 @@
 package org.ctcf.io;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /**
  * Limits and policies for reading volumes.
  *
@@ -7,8 +11,12 @@ package org.ctcf.io;
  * @param allowNonFinite accept NaN/Inf voxels instead of rejecting the file
  * @param series for a DICOM folder or DICOMDIR holding several series, the one to read: its Series Instance UID or
  *     its Series Number; null when none was named (then a folder with several series is an error listing them)
+ * @param confine refuse files that a header references outside its own folder (a MetaImage {@code ElementDataFile}
+ *     such as {@code /etc/passwd} or {@code ../../x}, a DICOMDIR's referenced file), after resolving symbolic links:
+ *     for inputs from untrusted hands ({@code --confine-inputs}). Off by default, unless {@link
+ *     #confineByDefault(boolean)} turned it on for this process.
  */
-public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series) {
+public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series, boolean confine) {
     /** 2^30 voxels (4 GiB as float32): four times a 512 × 512 × 1000 scan. */
     public static final long DEFAULT_MAX_VOXELS = 1L << 30;
 
@@ -21,24 +29,71 @@ public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series)
         }
     }
 
+    public ReadOptions(long maxVoxels, boolean allowNonFinite, String series) {
+        this(maxVoxels, allowNonFinite, series, confineByDefault);
+    }
+
     public ReadOptions(long maxVoxels, boolean allowNonFinite) {
         this(maxVoxels, allowNonFinite, null);
     }
 
+    private static volatile boolean confineByDefault;
+
+    /**
+     * Whether {@link #defaults()} (and so every read without explicit options) confines header references: the CLI's
+     * {@code --confine-inputs} sets it for the process.
+     */
+    public static void confineByDefault(boolean on) {
+        confineByDefault = on;
+    }
+
     public static ReadOptions defaults() {
-        return new ReadOptions(DEFAULT_MAX_VOXELS, false, null);
+        return new ReadOptions(DEFAULT_MAX_VOXELS, false, null, confineByDefault);
     }
 
     public ReadOptions withMaxVoxels(long n) {
-        return new ReadOptions(n, allowNonFinite, series);
+        return new ReadOptions(n, allowNonFinite, series, confine);
     }
 
     public ReadOptions withAllowNonFinite(boolean allow) {
-        return new ReadOptions(maxVoxels, allow, series);
+        return new ReadOptions(maxVoxels, allow, series, confine);
     }
 
     /** Picks one series of a DICOM folder by Series Instance UID or Series Number (null: none). */
     public ReadOptions withSeries(String uidOrNumber) {
-        return new ReadOptions(maxVoxels, allowNonFinite, uidOrNumber);
+        return new ReadOptions(maxVoxels, allowNonFinite, uidOrNumber, confine);
+    }
+
+    /** Refuses (or allows) files referenced from outside a header's own folder. */
+    public ReadOptions withConfine(boolean on) {
+        return new ReadOptions(maxVoxels, allowNonFinite, series, on);
+    }
+
+    /**
+     * The check of {@link #confine}: {@code target}, referenced as {@code reference} by {@code header}, must lie in
+     * the header's folder or below once symbolic links are resolved; otherwise a {@link VolumeFormatException}
+     * naming the header, the reference and why. Does nothing when not confined or when the target does not exist
+     * (the caller reports a missing file).
+     */
+    public void checkConfined(Path header, String reference, Path target) throws VolumeFormatException {
+        if (!confine || !Files.exists(target)) {
+            return;
+        }
+        try {
+            Path root = header.toAbsolutePath().getParent().toRealPath();
+            Path real = target.toRealPath();
+            if (!real.startsWith(root)) {
+                String why = Path.of(reference).isAbsolute() ? "an absolute path" : reference.contains("..")
+                        ? "a path through '..'" : "a symbolic link";
+                throw new VolumeFormatException(header, "the referenced file '" + reference + "' resolves to " + real
+                        + ", outside the header's folder " + root + " (" + why + "); refused because inputs are "
+                        + "confined (--confine-inputs)");
+            }
+        } catch (VolumeFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new VolumeFormatException(header, "cannot resolve the reference '" + reference + "': "
+                    + e.getMessage());
+        }
     }
 }

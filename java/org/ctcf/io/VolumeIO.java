@@ -72,7 +72,7 @@ public final class VolumeIO {
                 yield new Info(Format.NIFTI, detail, h.geometry());
             }
             case METAIMAGE -> {
-                MetaImageReader.Header h = MetaImageReader.readHeader(file, ReadOptions.defaults());
+                MetaImageReader.Header h = MetaImageReader.readHeader(file, options);
                 String detail = "MetaImage, " + h.elementType() + (h.compressed() ? ", zlib" : "") + ", "
                         + (h.order() == java.nio.ByteOrder.BIG_ENDIAN ? "big" : "little") + "-endian"
                         + (h.dataFile().equals(file) ? "" : ", data in " + h.dataFile().getFileName());

@@ -258,6 +258,7 @@ public final class DicomReader {
                 if (!Files.isRegularFile(p)) {
                     throw f.fail("DICOMDIR references " + p + ", which does not exist");
                 }
+                options.checkConfined(dicomdir, id, p);  // a symbolic link below the DICOMDIR's folder
                 if (out.size() >= MAX_FILES) {
                     throw f.fail("DICOMDIR references more than " + MAX_FILES + " files");
                 }
