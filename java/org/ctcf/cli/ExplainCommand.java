@@ -113,7 +113,7 @@ final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--dicom-out", paramLabel = "DIR", description = {"Also write the explanation as DICOM into "
             + "the input's study (a DICOM input only): the counterfactual as a derived CT series, |change| in HU as "
-            + "a Parametric Map, the panel as a Secondary Capture. In a batch: into DIR/<id>/ per scan."})
+            + "a Parametric Map, the panel as a Secondary Capture. In a batch: a relative path inside each scan's folder (--dicom-out dicom: --out/<id>/dicom/)."})
     Path dicomOut;
 
     @Option(names = "--json", description = "Print the summary as JSON on stdout.")

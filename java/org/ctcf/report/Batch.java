@@ -37,9 +37,9 @@ import org.ctcf.io.dicom.DicomReader;
  * after every failure) and the run goes on; anything else (an {@link Error}, a cancellation, a bug) stops the run,
  * after removing that scan's partial folder. {@code .partial-} folders left by a crashed run are removed at start.
  *
- * <p>With a DICOM output folder in the request ({@code --dicom-out DIR}), scan {@code id}'s DICOM objects go to
- * {@code DIR/<id>/}, written the same way ({@code DIR/.<id>.partial-<random>/}, renamed just before the scan's
- * output folder), so a scan with a {@code summary.json} has its complete DICOM folder.
+ * <p>A DICOM output folder in the request ({@code --dicom-out DIR}) is, in a batch, a relative path inside each
+ * scan's folder: scan {@code id}'s DICOM objects go to {@code OUT/<id>/DIR/} (e.g. {@code --dicom-out dicom}:
+ * {@code OUT/<id>/dicom/}), committed with the scan's other outputs and named relative to them in its summary.
  */
 public final class Batch {
     /** Marks a scan's folder being written: {@code .<id>.partial-<random>}. */
@@ -283,22 +283,20 @@ public final class Batch {
     /**
      * Explains this shard's scans into {@code out/<id>/} with the loaded models, skipping complete ones and recording
      * failures; see the class comment. A scan's series (a manifest's column) replaces the request's {@code series}
-     * (which stays the default of scans without one); the request's DICOM output folder {@code DIR} becomes
-     * {@code DIR/<id>}.
+     * (which stays the default of scans without one); the request's DICOM output folder {@code DIR}, relative,
+     * becomes {@code OUT/<id>/DIR}.
      */
     public static BatchResult run(List<Scan> scans, Path out, Explain.Models models, Explain.Request request,
             Shard shard, Listener listener) throws IOException {
         checkUnique(scans, "the scans");
         Files.createDirectories(out);
-        Path dicomRoot = request.dicomOut();
-        if (dicomRoot != null && dicomRoot.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new IllegalArgumentException("--dicom-out must not be the output folder (both hold a folder per "
-                    + "scan id); leave --dicom-out out or give another folder");
+        Path dicomRel = request.dicomOut();
+        if (dicomRel != null && (dicomRel.isAbsolute() || dicomRel.normalize().toString().isEmpty()
+                || dicomRel.normalize().startsWith(".."))) {
+            throw new IllegalArgumentException("in a batch, --dicom-out names a folder inside each scan's output "
+                    + "folder (e.g. --dicom-out dicom: OUT/<id>/dicom/), not " + dicomRel);
         }
         removeStale(out, shard, listener);
-        if (dicomRoot != null && Files.isDirectory(dicomRoot)) {
-            removeStale(dicomRoot, shard, listener);
-        }
         List<Scan> mine = scans.stream().filter(s -> shard.owns(s.id())).toList();
         int done = (int) mine.stream().filter(s -> complete(out, s)).count();
         listener.started(mine.size(), done);
@@ -317,7 +315,7 @@ public final class Batch {
             }
             Progress.Listener progress = listener.scanStarted(index, mine.size(), scan);
             try {
-                ExplanationSummary s = explainOne(scan, out, models, request, dicomRoot, progress);
+                ExplanationSummary s = explainOne(scan, out, models, request, dicomRel, progress);
                 explained++;
                 listener.scanDone(index, mine.size(), scan, Outcome.EXPLAINED, s, null);
             } catch (CtcfException.CancelledException e) {
@@ -338,24 +336,17 @@ public final class Batch {
     }
 
     private static ExplanationSummary explainOne(Scan scan, Path out, Explain.Models models, Explain.Request request,
-            Path dicomRoot, Progress.Listener progress) throws IOException {
+            Path dicomRel, Progress.Listener progress) throws IOException {
         String suffix = HexFormat.of().formatHex(randomBytes());
         Path partial = out.resolve("." + scan.id() + PARTIAL + suffix);
-        Path dicomPartial = dicomRoot == null ? null : dicomRoot.resolve("." + scan.id() + PARTIAL + suffix);
         try {
             Explain.Request r = request.withSeries(scan.series() != null ? scan.series() : request.series())
-                    .withDicomOut(dicomPartial);
+                    .withDicomOut(dicomRel == null ? null : partial.resolve(dicomRel));
             ExplanationSummary s = Explain.toDirectory(scan.volume(), partial, models, r, progress);
-            if (dicomPartial != null) {
-                commit(dicomPartial, dicomRoot.resolve(scan.id()));
-            }
             commit(partial, out.resolve(scan.id()));
             return s;
         } finally {
             deleteTree(partial);
-            if (dicomPartial != null) {
-                deleteTree(dicomPartial);
-            }
         }
     }
 
@@ -368,7 +359,7 @@ public final class Batch {
     /** Renames {@code partial} to {@code target}, replacing an incomplete folder there (no summary.json). */
     private static void commit(Path partial, Path target) throws IOException {
         if (Files.exists(target)) {
-            deleteTree(target);  // a scan folder without summary.json, or a DICOM folder of a scan not committed
+            deleteTree(target);  // a scan folder without summary.json (not complete: not skipped)
         }
         try {
             Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
