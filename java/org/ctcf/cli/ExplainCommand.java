@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
             "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine), "
                     + "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps), "
                     + "summary.json and report.html (self-contained, with a 3-D viewer).",
-            "Several scans (several VOLUMEs, --manifest or --batch; the models load once): each into --out/<id>/, "
+            "Several scans (several VOLUMEs, --manifest or --folder; the models load once): each into --out/<id>/, "
                     + "written as a whole (a folder is complete or absent); failures in --out/failures.csv, the run "
                     + "goes on, exit code 8 if any failed; a re-run skips scans whose summary.json exists; --shard I/N "
                     + "takes a deterministic 1/N of them."})
@@ -58,11 +58,11 @@ final class ExplainCommand implements Callable<Integer> {
             + "and the run goes on; scans with a summary.json are skipped (resume)."})
     Path manifest;
 
-    @Option(names = "--batch", paramLabel = "DIR", description = {"Explain every .nii/.nii.gz/.mha/.mhd file and every "
+    @Option(names = "--folder", paramLabel = "DIR", description = {"Explain every .nii/.nii.gz/.mha/.mhd file and every "
             + "sub-folder holding DICOM of DIR (id: the name without extension) into --out/<id>/, as --manifest."})
-    Path batch;
+    Path folder;
 
-    @Option(names = "--shard", paramLabel = "I/N", description = {"Of the scans of --manifest, --batch or several "
+    @Option(names = "--shard", paramLabel = "I/N", description = {"Of the scans of --manifest, --folder or several "
             + "inputs, only shard I of N (0 <= I < N; by a hash of the scan id, so stable under re-ordering): N "
             + "processes (a SLURM array, one per GPU) share a cohort with no coordination."})
     String shard;
@@ -113,7 +113,8 @@ final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--dicom-out", paramLabel = "DIR", description = {"Also write the explanation as DICOM into "
             + "the input's study (a DICOM input only): the counterfactual as a derived CT series, |change| in HU as "
-            + "a Parametric Map, the panel as a Secondary Capture. In a batch: a relative path inside each scan's folder (--dicom-out dicom: --out/<id>/dicom/)."})
+            + "a Parametric Map, the panel as a Secondary Capture. In a batch: a relative path inside each scan's "
+            + "folder (--dicom-out dicom: --out/<id>/dicom/)."})
     Path dicomOut;
 
     @Option(names = "--json", description = "Print the summary as JSON on stdout.")
@@ -144,13 +145,21 @@ final class ExplainCommand implements Callable<Integer> {
         if (n < 1 || (stride != null && stride < 1)) {
             throw new IllegalArgumentException(n < 1 ? "--chunk " + n + " must be >= 1" : "--stride must be >= 1");
         }
-        boolean many = manifest != null || batch != null || inputs.size() > 1 || shard != null;
+        boolean many = manifest != null || folder != null || inputs.size() > 1 || shard != null;
         List<Batch.Scan> scans = many ? scans() : null;
         if (!many && inputs.size() != 1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "give a VOLUME, several, --manifest FILE.csv or --batch DIR");
+                    "give a VOLUME, several, --manifest FILE.csv or --folder DIR");
         }
-        Shard sh = shard != null ? Shard.parse(shard) : Shard.ALL;
+        Shard sh = Shard.ALL;
+        if (shard != null) {
+            try {
+                sh = Shard.parse(shard);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().startsWith("--shard") ? e.getMessage()
+                        : "--shard: " + e.getMessage());
+            }
+        }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;
@@ -220,19 +229,19 @@ final class ExplainCommand implements Callable<Integer> {
         return ExitCode.OK.code();
     }
 
-    /** The scans of --manifest, --batch or the positional inputs (exactly one of them). */
+    /** The scans of --manifest, --folder or the positional inputs (exactly one of them). */
     private List<Batch.Scan> scans() throws java.io.IOException {
-        int sources = (manifest != null ? 1 : 0) + (batch != null ? 1 : 0) + (inputs.isEmpty() ? 0 : 1);
+        int sources = (manifest != null ? 1 : 0) + (folder != null ? 1 : 0) + (inputs.isEmpty() ? 0 : 1);
         if (sources != 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), sources == 0
-                    ? "--shard needs scans: give several VOLUMEs, --manifest FILE.csv or --batch DIR"
-                    : "give one of VOLUME..., --manifest FILE.csv or --batch DIR, not several");
+                    ? "--shard needs scans: give several VOLUMEs, --manifest FILE.csv or --folder DIR"
+                    : "give one of VOLUME..., --manifest FILE.csv or --folder DIR, not several");
         }
         if (manifest != null && series.series != null) {
             throw new IllegalArgumentException("with --manifest, a scan's series comes from the manifest's series "
                     + "column; leave --series out");
         }
-        return manifest != null ? Batch.fromManifest(manifest) : batch != null ? Batch.fromFolder(batch)
+        return manifest != null ? Batch.fromManifest(manifest) : folder != null ? Batch.fromFolder(folder)
                 : Batch.fromPaths(inputs);
     }
 

@@ -26,7 +26,7 @@ import org.ctcf.io.VolumeFormatException;
 import org.ctcf.io.dicom.DicomReader;
 
 /**
- * Many scans explained with one set of loaded models ({@code ctcf explain --manifest/--batch/A B ...}): the
+ * Many scans explained with one set of loaded models ({@code ctcf explain --manifest/--folder/A B ...}): the
  * Java API the CLI is a shell over.
  *
  * <p>Layout: scan {@code id}'s outputs (those of {@link Explain#toDirectory}) go to {@code OUT/<id>/}, written
@@ -236,7 +236,7 @@ public final class Batch {
      */
     public static List<Scan> fromFolder(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
-            throw new IOException(dir + ": not a folder (--batch takes a folder of volumes or DICOM series)");
+            throw new IOException(dir + ": not a folder (--folder takes a folder of volumes or DICOM series)");
         }
         List<Path> entries = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
