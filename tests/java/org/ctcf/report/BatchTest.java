@@ -138,6 +138,7 @@ class BatchTest {
         for (String id : List.of("a", "case_b")) {
             assertThat(out.resolve(id).resolve(ExplanationWriter.SUMMARY)).isRegularFile();
             assertThat(out.resolve(id).resolve(ExplanationWriter.COUNTERFACTUAL)).isRegularFile();
+            assertThat(Files.readString(out.resolve(id).resolve(ExplanationWriter.SUMMARY))).doesNotContain(".partial");
         }
         List<String> failures = Files.readAllLines(out.resolve("failures.csv"));
         assertThat(failures).hasSize(3);
