@@ -19,6 +19,8 @@ public enum ExitCode {
     NATIVE_UNAVAILABLE(5, "the native library could not be loaded (missing, wrong ABI, native access denied)"),
     INVALID_ARGUMENT(6, "an option value is invalid for this input (e.g. sizes, device)"),
     OUT_OF_MEMORY(7, "out of memory"),
+    SCANS_FAILED(8, "a batch (explain --manifest/--folder/several inputs) ran to its end, but some scans failed"
+            + " (listed in OUT/failures.csv)"),
     CANCELLED(130, "cancelled or interrupted");
 
     private static final int HELP_WIDTH = 79;

@@ -2,7 +2,11 @@ package org.ctcf.cli;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.ctcf.api.ChunkSweep;
@@ -10,9 +14,14 @@ import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.SliceAutoencoder;
+import org.ctcf.core.Shard;
+import org.ctcf.report.Batch;
 import org.ctcf.report.Explain;
 import org.ctcf.report.ExplanationSummary;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,12 +39,33 @@ import picocli.CommandLine.Spec;
                     + "slices followed by a 10-frame explanation of the chunk that lowers the prediction most.",
             "Writes to --out: counterfactual.nii.gz, reconstruction.nii.gz, heatmap.nii.gz (input grid and affine), "
                     + "sweep.gif, panels.png, lambda_prediction.png, chunk_prediction.png, slice_change.png (sweeps), "
-                    + "summary.json and report.html (self-contained, with a 3-D viewer)."})
+                    + "summary.json and report.html (self-contained, with a 3-D viewer).",
+            "Several scans (several VOLUMEs, --manifest or --folder; the models load once): each into --out/<id>/, "
+                    + "written as a whole (a folder is complete or absent); failures in --out/failures.csv, the run "
+                    + "goes on, exit code 8 if any failed; a re-run skips scans whose summary.json exists; --shard I/N "
+                    + "takes a deterministic 1/N of them."})
 final class ExplainCommand implements Callable<Integer> {
     static final int DEFAULT_CHUNK = 16;
 
-    @Parameters(index = "0", paramLabel = "VOLUME")
-    Path input;
+    @Parameters(arity = "0..*", paramLabel = "VOLUME", description = {"The CT volume(s): a file or a DICOM folder. "
+            + "With one, the outputs go to --out; with several, each to --out/<id>/ (id: the file name without "
+            + ".nii.gz/.nii/.mha/.mhd) as with --manifest."})
+    List<Path> inputs = new ArrayList<>();
+
+    @Option(names = "--manifest", paramLabel = "FILE.csv", description = {"Explain every scan of a CSV manifest "
+            + "(header volume[,series][,id]; relative paths against its folder; other columns ignored) into "
+            + "--out/<id>/ (id default: the file name without its extension); failures go to --out/failures.csv "
+            + "and the run goes on; scans with a summary.json are skipped (resume)."})
+    Path manifest;
+
+    @Option(names = "--folder", paramLabel = "DIR", description = {"Explain every .nii/.nii.gz/.mha/.mhd file and every "
+            + "sub-folder holding DICOM of DIR (id: the name without extension) into --out/<id>/, as --manifest."})
+    Path folder;
+
+    @Option(names = "--shard", paramLabel = "I/N", description = {"Of the scans of --manifest, --folder or several "
+            + "inputs, only shard I of N (0 <= I < N; by a hash of the scan id, so stable under re-ordering): N "
+            + "processes (a SLURM array, one per GPU) share a cohort with no coordination."})
+    String shard;
 
     @Mixin
     AeCommand.AutoencoderOptions ae;
@@ -83,7 +113,8 @@ final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--dicom-out", paramLabel = "DIR", description = {"Also write the explanation as DICOM into "
             + "the input's study (a DICOM input only): the counterfactual as a derived CT series, |change| in HU as "
-            + "a Parametric Map, the panel as a Secondary Capture."})
+            + "a Parametric Map, the panel as a Secondary Capture. In a batch: a relative path inside each scan's "
+            + "folder (--dicom-out dicom: --out/<id>/dicom/)."})
     Path dicomOut;
 
     @Option(names = "--json", description = "Print the summary as JSON on stdout.")
@@ -114,9 +145,25 @@ final class ExplainCommand implements Callable<Integer> {
         if (n < 1 || (stride != null && stride < 1)) {
             throw new IllegalArgumentException(n < 1 ? "--chunk " + n + " must be >= 1" : "--stride must be >= 1");
         }
+        boolean many = manifest != null || folder != null || inputs.size() > 1 || shard != null;
+        List<Batch.Scan> scans = many ? scans() : null;
+        if (!many && inputs.size() != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "give a VOLUME, several, --manifest FILE.csv or --folder DIR");
+        }
+        Shard sh = Shard.ALL;
+        if (shard != null) {
+            try {
+                sh = Shard.parse(shard);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().startsWith("--shard") ? e.getMessage()
+                        : "--shard: " + e.getMessage());
+            }
+        }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;
+        Batch.BatchResult batchResult = null;
         try (ProgressPrinter progress = ProgressPrinter.of(spec, "explain", json); Kernel k = kernel.open();
                 CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
@@ -132,7 +179,44 @@ final class ExplainCommand implements Callable<Integer> {
                     .withDicomOut(dicomOut).withSeries(series.series);
             var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
                     kernel.device, kernel.threads);
-            s = Explain.toDirectory(input, out, models, request, progress);
+            if (many) {
+                BatchProgress listener = new BatchProgress(progress);
+                try {
+                    batchResult = Batch.run(scans, out, models, request, sh, listener);
+                } finally {
+                    listener.close();
+                }
+                s = null;
+            } else {
+                s = Explain.toDirectory(inputs.get(0), out, models, request, progress);
+            }
+        }
+        if (batchResult != null) {
+            Path failures = out.resolve(Batch.failuresName(sh));
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("explained", batchResult.explained());
+                m.put("skipped", batchResult.skipped());
+                m.put("failed", batchResult.failed());
+                m.put("failures", batchResult.failures().stream().map(f -> {
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("id", f.scan().id());
+                    r.put("volume", f.scan().volume().toString());
+                    r.put("error", f.errorClass());
+                    r.put("message", f.message());
+                    return r;
+                }).toList());
+                o.println(new ObjectMapper().writeValueAsString(m));
+            } else if (!quiet) {
+                o.println(batchResult.summaryLine(failures));
+            }
+            if (batchResult.failed() > 0) {
+                // the summary line goes to stderr too, so that a quiet run's log says why the exit code is not 0
+                spec.commandLine().getErr().println("ctcf: " + batchResult.summaryLine(failures));
+                spec.commandLine().getErr().flush();
+            }
+            o.flush();
+            return batchResult.failed() > 0 ? ExitCode.SCANS_FAILED.code() : ExitCode.OK.code();
         }
         if (json) {
             o.println(new String(s.toJson(), StandardCharsets.UTF_8));
@@ -143,6 +227,22 @@ final class ExplainCommand implements Callable<Integer> {
         }
         o.flush();
         return ExitCode.OK.code();
+    }
+
+    /** The scans of --manifest, --folder or the positional inputs (exactly one of them). */
+    private List<Batch.Scan> scans() throws java.io.IOException {
+        int sources = (manifest != null ? 1 : 0) + (folder != null ? 1 : 0) + (inputs.isEmpty() ? 0 : 1);
+        if (sources != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), sources == 0
+                    ? "--shard needs scans: give several VOLUMEs, --manifest FILE.csv or --folder DIR"
+                    : "give one of VOLUME..., --manifest FILE.csv or --folder DIR, not several");
+        }
+        if (manifest != null && series.series != null) {
+            throw new IllegalArgumentException("with --manifest, a scan's series comes from the manifest's series "
+                    + "column; leave --series out");
+        }
+        return manifest != null ? Batch.fromManifest(manifest) : folder != null ? Batch.fromFolder(folder)
+                : Batch.fromPaths(inputs);
     }
 
     /** [A, B) of an A:B option (checked against the processed volume by {@link Explain#toDirectory}). */

@@ -127,6 +127,43 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
         return mode;
     }
 
+    /** The clock's now, in nanoseconds. */
+    long now() {
+        return clock.getAsLong();
+    }
+
+    /**
+     * A printer like this one (mode, streams, clock, width) for another task: a batch's next scan, whose chunk counts
+     * and ETA start afresh.
+     */
+    ProgressPrinter sibling(String task) {
+        return new ProgressPrinter(mode, lines, human, events, clock, width, task);
+    }
+
+    /**
+     * A batch's scan-level event: plain and bar mode print {@code text} with the elapsed time (since this printer
+     * began) and {@code eta} as a line (bar mode: no scan's bar is drawn then); JSON mode an event {@code phase}
+     * with {@code fields}.
+     */
+    void scanLine(String phase, String text, OptionalDouble eta, Map<String, Object> fields) {
+        if (mode == Mode.NONE) {
+            return;
+        }
+        long now = clock.getAsLong();
+        if (mode == Mode.JSON) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("phase", phase);
+            m.put("task", task);
+            m.putAll(fields);
+            json(m, now, eta);
+            return;
+        }
+        synchronized (human) {
+            human.print(text + "; " + times(now, eta) + System.lineSeparator());
+            human.flush();
+        }
+    }
+
     @Override
     public boolean onProgress(Progress p) {
         if (mode == Mode.NONE) {

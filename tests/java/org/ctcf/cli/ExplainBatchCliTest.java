@@ -1,0 +1,105 @@
+package org.ctcf.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.ctcf.TestPaths;
+import org.ctcf.api.Classifier;
+import org.ctcf.api.Kernel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code ctcf explain --manifest/--folder/VOLUME...}: the command line of a batch. */
+class ExplainBatchCliTest {
+    @TempDir
+    Path tmp;
+
+    private static CliTest.Result run(String... args) {
+        return CliTest.run(args);
+    }
+
+    @Test
+    void manifestErrorsNameFileAndLineBeforeAnyModelLoads() throws IOException {
+        Path m = tmp.resolve("m.csv");
+        Files.writeString(m, "volume,id\na.nii.gz,a\n\"b.nii.gz,b\n");
+        CliTest.Result r = run("explain", "--manifest", m.toString(), "-o", tmp.resolve("out").toString());
+        assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(r.err()).contains(m + ":3: a quoted field is not closed");
+        assertThat(tmp.resolve("out")).doesNotExist();
+
+        Files.writeString(m, "volume\nx/a.nii.gz\ny/a.nii.gz\n");
+        CliTest.Result dup = run("explain", "--manifest", m.toString(), "-o", tmp.resolve("out").toString());
+        assertThat(dup.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(dup.err()).contains(m.toString()).contains("duplicate scan ids").contains("a (lines 2, 3)");
+
+        Files.writeString(m, "file,id\na.nii.gz,a\n");
+        CliTest.Result header = run("explain", "--manifest", m.toString());
+        assertThat(header.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(header.err()).contains(m + ":1: the header must name a 'volume' column");
+
+        CliTest.Result missing = run("explain", "--manifest", tmp.resolve("none.csv").toString());
+        assertThat(missing.code()).isEqualTo(ExitCode.BAD_INPUT.code());
+        assertThat(missing.err()).contains("none.csv: no such file");
+    }
+
+    @Test
+    void optionsThatDoNotGoTogetherAreRefused() throws IOException {
+        Path m = tmp.resolve("m.csv");
+        Files.writeString(m, "volume\na.nii.gz\n");
+        CliTest.Result two = run("explain", "--manifest", m.toString(), "--folder", tmp.toString());
+        assertThat(two.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(two.err()).contains("give one of VOLUME..., --manifest FILE.csv or --folder DIR, not several");
+        CliTest.Result series = run("explain", "--manifest", m.toString(), "--series", "2");
+        assertThat(series.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(series.err()).contains("series column");
+        CliTest.Result shard = run("explain", "--shard", "2/2", "a.nii.gz", "b.nii.gz");
+        assertThat(shard.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(shard.err()).contains("--shard: a shard is I/N with N >= 1 and 0 <= I < N, not 2/2");
+        CliTest.Result none = run("explain");
+        assertThat(none.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(none.err()).contains("give a VOLUME, several, --manifest FILE.csv or --folder DIR");
+    }
+
+    @Test
+    void aBatchPrintsScansWithAnEtaAndExitsWithEightWhenAScanFailed() throws IOException {
+        try (Kernel k = Kernel.open(); Classifier c = Classifier.define("def forward(self, x):\n"
+                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
+                Classifier.Layout.BCHWD, 0, k)) {
+            c.save(tmp.resolve("middle.pt"));
+        }
+        Path card = tmp.resolve("middle.json");
+        Files.writeString(card, """
+                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "logits", "classes": ["bright middle"]},
+                 "score": {"target": "bright middle", "activation": "sigmoid"}}
+                """);
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Files.copy(TestPaths.sample(), data.resolve("one.nii.gz"));
+        Path out = tmp.resolve("out");
+        List<String> args = List.of("explain", data.resolve("one.nii.gz").toString(),
+                data.resolve("gone.nii.gz").toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier", card.toString(),
+                "--chunk", "60", "--fix-range", "-30,0", "--frames", "2", "--no-report", "-o", out.toString(),
+                "--progress", "plain");
+        CliTest.Result r = run(args.toArray(String[]::new));
+        assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.SCANS_FAILED.code());
+        assertThat(r.out()).contains("2 scans, 0 done already, 2 to explain")
+                .contains("scan 1/2 (one): " + data.resolve("one.nii.gz") + "; elapsed ")
+                .containsPattern("scan 1/2 \\(one\\): explained, prediction [0-9.]+ -> [0-9.]+; elapsed \\d+:\\d\\d:\\d\\d,"
+                        + " ETA \\d+:\\d\\d:\\d\\d")
+                .contains("scan 2/2 (gone): failed: " + data.resolve("gone.nii.gz") + ": no such file")
+                .contains("1 explained, 0 skipped (done), 1 failed (see " + out.resolve("failures.csv") + ")");
+        assertThat(r.err()).contains("ctcf: 1 explained, 0 skipped (done), 1 failed");
+        assertThat(out.resolve("one/summary.json")).isRegularFile();
+        assertThat(Files.readAllLines(out.resolve("failures.csv"))).hasSize(2);
+
+        CliTest.Result again = run(args.toArray(String[]::new));
+        assertThat(again.code()).isEqualTo(ExitCode.SCANS_FAILED.code());
+        assertThat(again.out()).contains("scan 1/2 (one): skipped (done)")
+                .contains("0 explained, 1 skipped (done), 1 failed");
+    }
+}

@@ -1,0 +1,281 @@
+package org.ctcf.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import org.ctcf.SharedKernel;
+import org.ctcf.TestPaths;
+import org.ctcf.api.ChunkSweep;
+import org.ctcf.api.Classifier;
+import org.ctcf.api.ExplainOptions;
+import org.ctcf.api.Progress;
+import org.ctcf.api.SliceAutoencoder;
+import org.ctcf.api.SliceWrapper;
+import org.ctcf.core.CtcfException;
+import org.ctcf.core.Shard;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Many scans with one model load: the output layout, failures, resume, shards and atomic scan folders. */
+class BatchTest {
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
+
+    @TempDir
+    Path tmp;
+
+    Path card;
+
+    @BeforeEach
+    void classifierCard() throws IOException {
+        try (Classifier c = Classifier.define("def forward(self, x):\n"
+                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
+                Classifier.Layout.BCHWD, 0, KERNEL.get())) {
+            c.save(tmp.resolve("middle.pt"));
+        }
+        card = tmp.resolve("middle.json");
+        Files.writeString(card, """
+                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
+                 "output": {"kind": "logits", "classes": ["bright middle"]},
+                 "score": {"target": "bright middle", "activation": "sigmoid"}}
+                """);
+    }
+
+    /** A fixed λ range (no search) in two chunks, volumes and summary only: quick. */
+    private static Explain.Request quick() {
+        return Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2).build(),
+                ChunkSweep.of(60)).withFrames(2).withImages(false);
+    }
+
+    /** Records what the batch reports. */
+    static final class Recorder implements Batch.Listener {
+        final List<String> logs = new ArrayList<>();
+        final List<String> done = new ArrayList<>();
+        int total = -1;
+        int already = -1;
+
+        @Override
+        public void log(String line) {
+            logs.add(line);
+        }
+
+        @Override
+        public void started(int total, int done) {
+            this.total = total;
+            this.already = done;
+        }
+
+        @Override
+        public void scanDone(int index, int count, Batch.Scan scan, Batch.Outcome outcome, ExplanationSummary summary,
+                Batch.Failure failure) {
+            done.add(scan.id() + ":" + outcome);
+        }
+    }
+
+    private Batch.BatchResult run(List<Batch.Scan> scans, Path out, Shard shard, Batch.Listener l)
+            throws IOException {
+        Path weights = TestPaths.vqgan("tiny_vqgan.safetensors");
+        try (SliceAutoencoder tiny = SliceAutoencoder.load(weights, null, KERNEL.get())
+                .withWrapper(SliceWrapper.reference().withResize(16));
+                Classifier clf = Classifier.load(card, KERNEL.get())) {
+            var models = new Explain.Models(KERNEL.get(), tiny, clf, weights.toString(), card.toString(), "cpu", 0);
+            return Batch.run(scans, out, models, quick(), shard, l);
+        }
+    }
+
+    private Path copy(String name) throws IOException {
+        Path p = tmp.resolve("data").resolve(name);
+        Files.createDirectories(p.getParent());
+        return Files.copy(TestPaths.root().resolve("models/sample/cip_ct64_nodule.nii.gz"), p);
+    }
+
+    /** The names in a folder, hidden ones too. */
+    private static Set<String> names(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+        }
+    }
+
+    @Test
+    void aManifestExplainsTheGoodScansRecordsTheBadOnesAndResumes() throws IOException {
+        copy("a.nii.gz");
+        copy("b.nii.gz");
+        Files.writeString(tmp.resolve("data/corrupt.nii.gz"), "not a volume");
+        Path manifest = tmp.resolve("data/m.csv");
+        Files.writeString(manifest, """
+                volume,id
+                # two copies of the sample, a missing file, a corrupt one
+                a.nii.gz,
+                b.nii.gz,case_b
+                missing.nii.gz,
+                corrupt.nii.gz,bad
+                """);
+        List<Batch.Scan> scans = Batch.fromManifest(manifest);
+        assertThat(scans).extracting(Batch.Scan::id).containsExactly("a", "case_b", "missing", "bad");
+        assertThat(scans.get(0).volume()).isEqualTo(tmp.resolve("data/a.nii.gz"));
+        Path out = tmp.resolve("out");
+        Files.createDirectories(out.resolve(".a.partial-deadbeef"));  // a crashed run's
+        Recorder r = new Recorder();
+        Batch.BatchResult res = run(scans, out, Shard.ALL, r);
+        assertThat(res.explained()).isEqualTo(2);
+        assertThat(res.skipped()).isZero();
+        assertThat(res.failed()).isEqualTo(2);
+        assertThat(r.logs).singleElement().asString().contains(".a.partial-deadbeef");
+        assertThat(names(out)).containsExactly("a", "case_b", "failures.csv");
+        for (String id : List.of("a", "case_b")) {
+            assertThat(out.resolve(id).resolve(ExplanationWriter.SUMMARY)).isRegularFile();
+            assertThat(out.resolve(id).resolve(ExplanationWriter.COUNTERFACTUAL)).isRegularFile();
+            assertThat(Files.readString(out.resolve(id).resolve(ExplanationWriter.SUMMARY))).doesNotContain(".partial");
+        }
+        List<String> failures = Files.readAllLines(out.resolve("failures.csv"));
+        assertThat(failures).hasSize(3);
+        assertThat(failures.get(0)).isEqualTo("id,volume,error,message");
+        assertThat(failures.get(1)).startsWith("missing," + tmp.resolve("data/missing.nii.gz") + ",java.nio.file.")
+                .contains("missing.nii.gz");
+        assertThat(failures.get(2)).startsWith("bad," + tmp.resolve("data/corrupt.nii.gz") + ",");
+        assertThat(res.summaryLine(out.resolve("failures.csv")))
+                .isEqualTo("2 explained, 0 skipped (done), 2 failed (see " + out.resolve("failures.csv") + ")");
+
+        // a re-run explains nothing; the failed scans are tried again
+        Recorder again = new Recorder();
+        Batch.BatchResult res2 = run(scans, out, Shard.ALL, again);
+        assertThat(again.total).isEqualTo(4);
+        assertThat(again.already).isEqualTo(2);
+        assertThat(res2.explained()).isZero();
+        assertThat(res2.skipped()).isEqualTo(2);
+        assertThat(res2.failed()).isEqualTo(2);
+        assertThat(again.done).containsExactly("a:SKIPPED", "case_b:SKIPPED", "missing:FAILED", "bad:FAILED");
+
+        // a deleted folder (or one without its summary) is explained again, and only it
+        try (Stream<Path> w = Files.walk(out.resolve("case_b"))) {
+            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        Batch.BatchResult res3 = run(scans, out, Shard.ALL, new Recorder());
+        assertThat(res3.explained()).isEqualTo(1);
+        assertThat(res3.skipped()).isEqualTo(1);
+        assertThat(out.resolve("case_b").resolve(ExplanationWriter.SUMMARY)).isRegularFile();
+        assertThat(names(out)).containsExactly("a", "case_b", "failures.csv");
+    }
+
+    @Test
+    void twoShardsTogetherMakeTheFoldersOfOneRunEachOnce() throws IOException {
+        List<Path> paths = new ArrayList<>();
+        for (String n : List.of("s1.nii.gz", "s2.nii.gz", "s3.nii.gz")) {
+            paths.add(copy(n));
+        }
+        List<Batch.Scan> scans = Batch.fromPaths(paths);
+        assertThat(scans).extracting(Batch.Scan::id).containsExactly("s1", "s2", "s3");
+        Path all = tmp.resolve("all");
+        assertThat(run(scans, all, Shard.ALL, new Recorder()).explained()).isEqualTo(3);
+        Path shared = tmp.resolve("shards");  // both shards in one folder, as a SLURM array writes
+        Recorder r0 = new Recorder();
+        Recorder r1 = new Recorder();
+        Batch.BatchResult a = run(scans, shared, Shard.parse("0/2"), r0);
+        Set<String> after0 = names(shared);
+        Batch.BatchResult b = run(scans, shared, Shard.parse("1/2"), r1);
+        assertThat(a.explained() + b.explained()).isEqualTo(3);
+        assertThat(a.failed() + b.failed()).isZero();
+        Set<String> first = new HashSet<>(r0.done);
+        Set<String> second = new HashSet<>(r1.done);
+        assertThat(first).doesNotContainAnyElementsOf(second);
+        assertThat(after0).hasSize(a.explained());
+        assertThat(names(shared)).isEqualTo(names(all)).containsExactly("s1", "s2", "s3");
+    }
+
+    @Test
+    void aFailureInsideAScanLeavesNoPartialFolder() throws IOException {
+        List<Batch.Scan> scans = Batch.fromPaths(List.of(copy("x1.nii.gz"), copy("x2.nii.gz"), copy("x3.nii.gz")));
+        Path out = tmp.resolve("out");
+        // a scan that fails in the middle (its progress listener throws; the kernel reports it as a CtcfException):
+        // recorded, the run goes on
+        Batch.BatchResult res = run(scans, out, Shard.ALL, new Batch.Listener() {
+            @Override
+            public Progress.Listener scanStarted(int index, int count, Batch.Scan scan) {
+                return p -> {
+                    if (scan.id().equals("x2") && p.phase() == Progress.Phase.CHUNK_DONE) {
+                        throw new IllegalArgumentException("simulated failure in the middle of x2");
+                    }
+                    return true;
+                };
+            }
+        });
+        assertThat(res.explained()).isEqualTo(2);
+        assertThat(res.failures()).singleElement().satisfies(f -> {
+            assertThat(f.scan().id()).isEqualTo("x2");
+            assertThat(f.errorClass()).isEqualTo(CtcfException.class.getName());
+            assertThat(f.message()).contains("simulated failure in the middle of x2");
+        });
+        assertThat(names(out)).containsExactly("failures.csv", "x1", "x3");
+
+        // a cancellation (Ctrl-C) in the middle of a scan stops the run, and leaves no partial folder either
+        Path out2 = tmp.resolve("out2");
+        assertThatThrownBy(() -> run(scans, out2, Shard.ALL, new Batch.Listener() {
+            @Override
+            public Progress.Listener scanStarted(int index, int count, Batch.Scan scan) {
+                return p -> index != 2 || p.phase() != Progress.Phase.CHUNK_DONE;
+            }
+        })).isInstanceOf(CtcfException.CancelledException.class);
+        assertThat(names(out2)).containsExactly("x1");
+    }
+
+    @Test
+    void duplicateIdsAndBadManifestsAreRefusedNamingFileAndLine() throws IOException {
+        Path m = tmp.resolve("dup.csv");
+        Files.writeString(m, "volume,series,id\nx/a.nii.gz,,\ny/a.nii.gz,,\nc.mha,2,c\nd.mha,,c\n");
+        assertThatThrownBy(() -> Batch.fromManifest(m)).isInstanceOf(IOException.class)
+                .hasMessageContaining(m.toString()).hasMessageContaining("duplicate scan ids")
+                .hasMessageContaining("a (lines 2, 3)").hasMessageContaining("c (lines 4, 5)");
+        Path h = tmp.resolve("header.csv");
+        Files.writeString(h, "path,id\na.nii.gz,a\n");
+        assertThatThrownBy(() -> Batch.fromManifest(h)).hasMessageStartingWith(h + ":1: ")
+                .hasMessageContaining("'volume' column");
+        Path cols = tmp.resolve("cols.csv");
+        Files.writeString(cols, "volume,id\n\na.nii.gz,a\nb.nii.gz\n");
+        assertThatThrownBy(() -> Batch.fromManifest(cols)).hasMessageStartingWith(cols + ":4: ")
+                .hasMessageContaining("2 columns expected");
+        Path badId = tmp.resolve("id.csv");
+        Files.writeString(badId, "volume,id\na.nii.gz,../up\n");
+        assertThatThrownBy(() -> Batch.fromManifest(badId)).hasMessageStartingWith(badId + ":2: ")
+                .hasMessageContaining("cannot name an output folder");
+        Path quoted = tmp.resolve("q.csv");
+        Files.writeString(quoted, "id,volume,series,label\n\"p, 1\",\"dir with, comma/s.nii.gz\",,1\nq,/abs/q.mhd,7,0\n");
+        assertThat(Batch.fromManifest(quoted)).containsExactly(
+                new Batch.Scan("p, 1", tmp.resolve("dir with, comma/s.nii.gz"), null),
+                new Batch.Scan("q", Path.of("/abs/q.mhd"), "7"));
+        assertThatThrownBy(() -> Batch.fromPaths(List.of(Path.of("a/x.nii.gz"), Path.of("b/x.mha"))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate scan ids (each names an output folder): x (");
+    }
+
+    @Test
+    void aFolderHoldsVolumesAndDicomSeries() throws IOException {
+        Path dir = tmp.resolve("cohort");
+        Files.createDirectories(dir.resolve("notes"));
+        Files.writeString(dir.resolve("notes/readme.txt"), "not a scan");
+        Files.writeString(dir.resolve("list.txt"), "not a scan");
+        Files.createDirectories(dir.resolve(".hidden"));
+        Files.writeString(dir.resolve("b.mha"), "");
+        Files.writeString(dir.resolve("a.nii.gz"), "");
+        Files.writeString(dir.resolve("c.nii"), "");
+        Path series = Files.createDirectories(dir.resolve("patient7"));
+        Files.copy(TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule/IM0001.dcm"), series.resolve("IM1"));
+        assertThat(Batch.fromFolder(dir)).extracting(Batch.Scan::id).containsExactly("a", "b", "c", "patient7");
+        Files.writeString(dir.resolve("a.nii"), "");
+        assertThatThrownBy(() -> Batch.fromFolder(dir)).hasMessageContaining("duplicate scan ids (each names an output folder): a (");
+        assertThatThrownBy(() -> Batch.fromFolder(tmp.resolve("none"))).hasMessageContaining("not a folder");
+    }
+}
