@@ -1,7 +1,6 @@
 package org.ctcf.cli;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,24 +119,15 @@ final class BenchIoCommand implements Callable<Integer> {
 
     static DicomSource source(int slices) {
         String study = DicomUids.newUid();
-        List<DicomSource.DicomElement> kept = List.of(text(0x00100010, "PN", "Bench^Io"),
-                text(0x00100020, "LO", "BENCH"), text(0x0020000D, "UI", study),
-                text(0x00200052, "UI", DicomUids.newUid()));
+        List<DicomSource.DicomElement> kept = List.of(DicomSource.DicomElement.text(0x00100010, "PN", "Bench^Io"),
+                DicomSource.DicomElement.text(0x00100020, "LO", "BENCH"), DicomSource.DicomElement.text(0x0020000D, "UI", study),
+                DicomSource.DicomElement.text(0x00200052, "UI", DicomUids.newUid()));
         List<DicomSource.Instance> inst = new ArrayList<>();
         for (int k = 0; k < slices; k++) {
             inst.add(new DicomSource.Instance(DicomWriter.CT_IMAGE_STORAGE, DicomUids.newUid(), 1));
         }
         return new DicomSource(kept, inst, "CT", DicomUids.newUid(), "bench", DicomWriter.EXPLICIT_VR_LITTLE_ENDIAN,
                 16, 16, 1, 1, 0);
-    }
-
-    private static DicomSource.DicomElement text(int tag, String vr, String value) {
-        byte[] b = value.getBytes(StandardCharsets.US_ASCII);
-        if ((b.length & 1) == 1) {
-            b = Arrays.copyOf(b, b.length + 1);
-            b[b.length - 1] = (byte) ("UI".equals(vr) ? 0 : ' ');
-        }
-        return new DicomSource.DicomElement(tag, vr, b);
     }
 
     private static double median(double[] t) {

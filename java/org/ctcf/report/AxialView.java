@@ -35,15 +35,10 @@ final class AxialView {
      * does) in {@code display}'s convention.
      */
     static AxialView of(Geometry grid, Display display) {
+        problem(grid).ifPresent(p -> {
+            throw new IllegalArgumentException(p);
+        });
         int[] world = grid.dominantWorldAxes();
-        if (world[2] != 2) {
-            throw new IllegalArgumentException("has no axial slices to draw: its third voxel axis does not run head "
-                    + "to foot (orientation " + grid.orientationCode() + ")");
-        }
-        if (grid.nx() < MIN_SIZE || grid.ny() < MIN_SIZE) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "is too small to draw: %d x %d voxels in "
-                    + "plane, the images need at least %d x %d", grid.nx(), grid.ny(), MIN_SIZE, MIN_SIZE));
-        }
         boolean transpose = world[0] != 0;  // voxel axis 0 runs anterior–posterior: the columns are axis 1
         int columnAxis = transpose ? 1 : 0;
         int rowAxis = 1 - columnAxis;
@@ -56,9 +51,20 @@ final class AxialView {
         return new AxialView(grid, display, transpose, flipColumns, flipRows);
     }
 
-    /** Whether an axial view of {@code grid} can be drawn; if not, {@link #of} says why. */
-    static boolean drawable(Geometry grid) {
-        return grid.dominantWorldAxes()[2] == 2 && grid.nx() >= MIN_SIZE && grid.ny() >= MIN_SIZE;
+    /**
+     * Why axial slices of {@code grid} cannot be drawn, as a predicate ("is too small to draw: …"), or empty when
+     * they can.
+     */
+    static java.util.Optional<String> problem(Geometry grid) {
+        if (grid.dominantWorldAxes()[2] != 2) {
+            return java.util.Optional.of("has no axial slices to draw: its third voxel axis does not run head to "
+                    + "foot (orientation " + grid.orientationCode() + ")");
+        }
+        if (grid.nx() < MIN_SIZE || grid.ny() < MIN_SIZE) {
+            return java.util.Optional.of(String.format(Locale.ROOT, "is too small to draw: %d x %d voxels in plane, "
+                    + "the images need at least %d x %d", grid.nx(), grid.ny(), MIN_SIZE, MIN_SIZE));
+        }
+        return java.util.Optional.empty();
     }
 
     Display display() {

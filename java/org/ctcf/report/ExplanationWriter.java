@@ -20,6 +20,7 @@ import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.ProcessMemory;
 import org.ctcf.api.SweepResult;
 import org.ctcf.core.Volume;
+import org.ctcf.core.Volume.VoxelStats;
 import org.ctcf.io.AtomicFiles;
 import org.ctcf.io.NiftiWriter;
 import org.ctcf.io.VolumeIO;
@@ -162,9 +163,8 @@ public final class ExplanationWriter {
                 heatNifti = NiftiWriter.encode(c, true);
                 AtomicFiles.write(dir.resolve(HEATMAP), heatNifti);
                 if (images) {
-                    for (float x : c.toArray()) {
-                        heatMax = Math.max(heatMax, Math.abs(x));
-                    }
+                    VoxelStats hs = c.stats();
+                    heatMax = Math.max(Math.abs(hs.min()), Math.abs(hs.max()));
                 }
             }
             written.addAll(List.of(COUNTERFACTUAL, RECONSTRUCTION, HEATMAP));
@@ -269,7 +269,7 @@ public final class ExplanationWriter {
      * |counterfactual − reconstruction| in HU as a Parametric Map, and the panel as an RGB Secondary Capture (when
      * the images were drawn). Named in the outputs by their paths (relative to the output folder when inside it).
      */
-    private void dicom(OnInputGrid v, ExplanationSummary draft) throws IOException {
+    private void dicom(OnInputGrid v, Volume delta, ExplanationSummary draft) throws IOException {
         DicomSource src = (DicomSource) input.geometry().sourceHint();
         String targetName = draft.target().name().isEmpty() ? "output " + draft.target().index()
                 : draft.target().name();
@@ -279,10 +279,9 @@ public final class ExplanationWriter {
         Files.createDirectories(dicomOut);
         List<Path> out = new ArrayList<>(DicomWriter.writeDerivedCt(v.counterfactual(), src,
                 dicomOut.resolve("counterfactual"), d));
-        float[] a = v.counterfactual().toArray();
-        float[] b = v.reconstruction().toArray();
+        float[] a = delta.toArray();
         for (int i = 0; i < a.length; i++) {
-            a[i] = Math.abs(a[i] - b[i]);
+            a[i] = Math.abs(a[i]);
         }
         try (Volume change = Volume.of(input.geometry(), a)) {
             out.add(DicomWriter.writeParametricMap(change, "|counterfactual - reconstruction|", "[hnsf'U]", src,
@@ -331,56 +330,60 @@ public final class ExplanationWriter {
     /** The report (with images), then the summary naming every file written, itself last. */
     private ExplanationSummary finish(OnInputGrid v, ExplanationSummary draft, long startNanos, String title)
             throws IOException {
-        if (dicomOut != null) {
-            dicom(v, draft);
+        try (Volume delta = images || dicomOut != null ? difference(v.counterfactual(), v.reconstruction())
+                : null) {
+            if (dicomOut != null) {
+                dicom(v, delta, draft);
+            }
+            if (images) {
+                written.add(REPORT);
+            }
+            written.add(SUMMARY);
+            ExplanationSummary summary = draft.withOutputs(written, warnings,
+                    (System.nanoTime() - startNanos) / 1e9, ProcessMemory.peakMiB());
+            if (images) {
+                writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(), delta,
+                        v.heatmapNifti(), v.heatMax(), explainedGrid, frames, display);
+            }
+            AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
+            return summary;
         }
-        if (images) {
-            written.add(REPORT);
+    }
+
+    /** counterfactual − reconstruction (HU, signed) on their grid: what the report and the DICOM change map show. */
+    static Volume difference(Volume counterfactual, Volume reconstruction) {
+        float[] a = counterfactual.toArray();
+        float[] b = reconstruction.toArray();
+        for (int i = 0; i < a.length; i++) {
+            a[i] -= b[i];
         }
-        written.add(SUMMARY);
-        ExplanationSummary summary = draft.withOutputs(written, warnings, (System.nanoTime() - startNanos) / 1e9,
-                ProcessMemory.peakMiB());
-        if (images) {
-            writeReport(dir.resolve(REPORT), title, summary.toMap(), shown, input, v.counterfactual(),
-                    v.reconstruction(), v.heatmapNifti(), v.heatMax(), explainedGrid, frames, display);
-        }
-        AtomicFiles.write(dir.resolve(SUMMARY), summary.toJson());
-        return summary;
+        return Volume.of(counterfactual.geometry(), a);
     }
 
     /**
      * The report: {@code images} (file name → bytes) under their titles, and the viewer's layers on the input grid:
-     * the input, the counterfactual, counterfactual − reconstruction in HU (signed) and the heatmap.
+     * the input, the counterfactual, {@code delta} = counterfactual − reconstruction in HU ({@link #difference}) and
+     * the heatmap.
      *
      * @param heatMax the heatmap's largest |value|
      * @param explained the explained volume's grid (processed), whose slice indices the charts use
      * @param frames the explained chunk's sweep frames, or null
      */
     static void writeReport(Path file, String title, Map<String, Object> summary, Map<String, byte[]> images,
-            Volume input, Volume counterfactual, Volume reconstruction, byte[] heatmapNifti, double heatMax, Geometry explained, ReportPage.Frames frames, Display display)
-            throws IOException {
+            Volume input, Volume counterfactual, Volume delta, byte[] heatmapNifti, double heatMax,
+            Geometry explained, ReportPage.Frames frames, Display display) throws IOException {
         Map<String, byte[]> shown = new LinkedHashMap<>();
         TITLES.forEach((name, t) -> {
             if (images.containsKey(name)) {
                 shown.put(t, images.get(name));
             }
         });
-        float[] a = counterfactual.toArray();
-        float[] b = reconstruction.toArray();
-        float[] d = new float[a.length];
-        double max = 0;
-        for (int i = 0; i < a.length; i++) {
-            d[i] = a[i] - b[i];
-            max = Math.max(max, Math.abs(d[i]));
-        }
-        byte[] delta;
-        try (Volume diff = Volume.of(input.geometry(), d)) {
-            delta = NiftiWriter.encodeInt16(diff, true);
-        }
+        VoxelStats stats = delta.stats();
+        double max = Math.max(Math.abs(stats.min()), Math.abs(stats.max()));
         // the viewer's copies in whole HU (int16): a quarter of the floats; the files on disk keep every digit
         ReportWriter.write(file, new ReportPage(title, summary, shown, NiftiWriter.encodeInt16(input, true),
-                NiftiWriter.encodeInt16(counterfactual, true), delta, max, heatmapNifti, heatMax, display, explained.affine(),
-                explained.dims(), frames));
+                NiftiWriter.encodeInt16(counterfactual, true), NiftiWriter.encodeInt16(delta, true), max, heatmapNifti,
+                heatMax, display, explained.affine(), explained.dims(), frames));
     }
 
     private static Map<String, String> titles() {

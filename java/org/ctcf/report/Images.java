@@ -38,15 +38,7 @@ public final class Images {
      * they can.
      */
     public static java.util.Optional<String> notDrawable(org.ctcf.core.Geometry grid) {
-        if (AxialView.drawable(grid)) {
-            return java.util.Optional.empty();
-        }
-        try {
-            AxialView.of(grid, Display.RADIOLOGICAL);
-            return java.util.Optional.of("cannot be drawn");
-        } catch (IllegalArgumentException e) {
-            return java.util.Optional.of(e.getMessage());
-        }
+        return AxialView.problem(grid);
     }
 
     /** {@code tile} drawn {@code zoom} times larger at (x, y), nearest neighbour (voxels stay square). */

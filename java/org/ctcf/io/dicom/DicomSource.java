@@ -29,6 +29,15 @@ public record DicomSource(List<DicomElement> kept, List<Instance> instances, Str
 
     /** An element as read: tag (group << 16 | element), VR (two letters) and value bytes, little endian. */
     public record DicomElement(int tag, String vr, byte[] value) {
+        /** A text element as DICOM stores it: ASCII, padded to even length (UIDs with NUL, other VRs with a space). */
+        public static DicomElement text(int tag, String vr, String value) {
+            byte[] b = value.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            if ((b.length & 1) == 1) {
+                b = java.util.Arrays.copyOf(b, b.length + 1);
+                b[b.length - 1] = (byte) ("UI".equals(vr) ? 0 : ' ');
+            }
+            return new DicomElement(tag, vr, b);
+        }
     }
 
     /**

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 
 import org.ctcf.TestPaths;
-import org.ctcf.api.Classifier;
 import org.ctcf.api.Kernel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,17 +65,10 @@ class ExplainBatchCliTest {
 
     @Test
     void aBatchPrintsScansWithAnEtaAndExitsWithEightWhenAScanFailed() throws IOException {
-        try (Kernel k = Kernel.open(); Classifier c = Classifier.define("def forward(self, x):\n"
-                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
-                Classifier.Layout.BCHWD, 0, k)) {
-            c.save(tmp.resolve("middle.pt"));
+        Path card;
+        try (Kernel k = Kernel.open()) {
+            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
         }
-        Path card = tmp.resolve("middle.json");
-        Files.writeString(card, """
-                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
-                 "output": {"kind": "logits", "classes": ["bright middle"]},
-                 "score": {"target": "bright middle", "activation": "sigmoid"}}
-                """);
         Path data = Files.createDirectories(tmp.resolve("data"));
         Files.copy(TestPaths.sample(), data.resolve("one.nii.gz"));
         Path out = tmp.resolve("out");

@@ -22,10 +22,7 @@ import org.ctcf.api.SliceAutoencoder;
 import org.ctcf.api.SliceWrapper;
 import org.ctcf.api.Target;
 import org.ctcf.cli.Main;
-import org.ctcf.core.Geometry;
 import org.ctcf.core.Shard;
-import org.ctcf.core.Volume;
-import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,19 +48,7 @@ class EvaluationShardTest {
         StringBuilder csv = new StringBuilder("volume,label,x_mm,y_mm,z_mm\n");
         Random r = new Random(3);
         for (int i = 0; i < 4; i++) {
-            boolean positive = i < 2;
-            try (Volume v = Volume.allocate(Geometry.of(16, 16, 48, 1.5, 1.5, 3, 0, 0, 0))) {
-                for (int z = 0; z < 48; z++) {
-                    for (int y = 0; y < 16; y++) {
-                        for (int x = 0; x < 16; x++) {
-                            double bump = positive && z >= 20 && z < 25 ? 0.25 + 0.05 * i : 0;
-                            v.set(x, y, z, (float) (0.35 + 0.2 * Math.sin(x * 0.4 + z * 0.2) * Math.cos(y * 0.3)
-                                    + bump + 0.03 * r.nextGaussian()));
-                        }
-                    }
-                }
-                VolumeIO.write(v, tmp.resolve("v" + i + ".nii.gz"));
-            }
+            EvaluationTest.writeCase(tmp.resolve("v" + i + ".nii.gz"), i, i < 2, r);
         }
         for (int i : new int[] {3, 0, 2, 1}) {
             csv.append("v").append(i).append(".nii.gz,").append(i < 2 ? 1 : 0).append(i < 2 ? ",12,12,66\n" : ",,,\n");

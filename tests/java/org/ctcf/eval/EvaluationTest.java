@@ -105,6 +105,25 @@ class EvaluationTest {
     }
 
     /**
+     * A 16 × 16 × 48 case in window units: a smooth pattern plus noise from {@code r}; a positive is brighter in
+     * slices 20–24 (by 0.25 + 0.05 {@code i}).
+     */
+    static void writeCase(Path file, int i, boolean positive, Random r) throws IOException {
+        try (Volume v = Volume.allocate(Geometry.of(16, 16, 48, 1.5, 1.5, 3, 0, 0, 0))) {
+            for (int z = 0; z < 48; z++) {
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) {
+                        double bump = positive && z >= 20 && z < 25 ? 0.25 + 0.05 * i : 0;
+                        v.set(x, y, z, (float) (0.35 + 0.2 * Math.sin(x * 0.4 + z * 0.2) * Math.cos(y * 0.3)
+                                + bump + 0.03 * r.nextGaussian()));
+                    }
+                }
+            }
+            VolumeIO.write(v, file);
+        }
+    }
+
+    /**
      * Positives are bright in slices 20–24, the classifier only sees those slices, so the counterfactual's top chunk
      * holds the finding; a corrupt volume is recorded and the run goes on; a rerun evaluates nothing again.
      */
@@ -114,18 +133,7 @@ class EvaluationTest {
         Random r = new Random(9);
         for (int i = 0; i < 5; i++) {
             boolean positive = i < 3;
-            try (Volume v = Volume.allocate(Geometry.of(16, 16, 48, 1.5, 1.5, 3, 0, 0, 0))) {
-                for (int z = 0; z < 48; z++) {
-                    for (int y = 0; y < 16; y++) {
-                        for (int x = 0; x < 16; x++) {
-                            double bump = positive && z >= 20 && z < 25 ? 0.25 + 0.05 * i : 0;
-                            v.set(x, y, z, (float) (0.35 + 0.2 * Math.sin(x * 0.4 + z * 0.2) * Math.cos(y * 0.3)
-                                    + bump + 0.03 * r.nextGaussian()));
-                        }
-                    }
-                }
-                VolumeIO.write(v, tmp.resolve("v" + i + ".nii.gz"));
-            }
+            writeCase(tmp.resolve("v" + i + ".nii.gz"), i, positive, r);
             csv.append("v").append(i).append(".nii.gz,").append(positive ? 1 : 0)
                     .append(positive ? ",12,12,66\n" : ",,,\n");  // z = 66 mm: slice 22
         }

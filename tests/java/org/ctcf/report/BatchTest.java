@@ -17,11 +17,8 @@ import java.util.stream.Stream;
 import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.api.ChunkSweep;
-import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Progress;
-import org.ctcf.api.SliceAutoencoder;
-import org.ctcf.api.SliceWrapper;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Shard;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,17 +38,7 @@ class BatchTest {
 
     @BeforeEach
     void classifierCard() throws IOException {
-        try (Classifier c = Classifier.define("def forward(self, x):\n"
-                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
-                Classifier.Layout.BCHWD, 0, KERNEL.get())) {
-            c.save(tmp.resolve("middle.pt"));
-        }
-        card = tmp.resolve("middle.json");
-        Files.writeString(card, """
-                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
-                 "output": {"kind": "logits", "classes": ["bright middle"]},
-                 "score": {"target": "bright middle", "activation": "sigmoid"}}
-                """);
+        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
     }
 
     /** A fixed λ range (no search) in two chunks, volumes and summary only: quick. */
@@ -87,13 +74,7 @@ class BatchTest {
 
     private Batch.BatchResult run(List<Batch.Scan> scans, Path out, Shard shard, Batch.Listener l)
             throws IOException {
-        Path weights = TestPaths.vqgan("tiny_vqgan.safetensors");
-        try (SliceAutoencoder tiny = SliceAutoencoder.load(weights, null, KERNEL.get())
-                .withWrapper(SliceWrapper.reference().withResize(16));
-                Classifier clf = Classifier.load(card, KERNEL.get())) {
-            var models = new Explain.Models(KERNEL.get(), tiny, clf, weights.toString(), card.toString(), "cpu", 0);
-            return Batch.run(scans, out, models, quick(), shard, l);
-        }
+        return TinyExplainModels.with(KERNEL.get(), card, m -> Batch.run(scans, out, m, quick(), shard, l));
     }
 
     private Path copy(String name) throws IOException {

@@ -12,11 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.api.ChunkSweep;
-import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Progress;
-import org.ctcf.api.SliceAutoencoder;
-import org.ctcf.api.SliceWrapper;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
@@ -37,17 +34,7 @@ class ExplainTest {
 
     @BeforeEach
     void classifierCard() throws IOException {
-        try (Classifier c = Classifier.define("def forward(self, x):\n"
-                + "    return ((x[:, :, :, :, 40:60].mean(dim=[1, 2, 3, 4]) - 0.3) * 20.0).unsqueeze(1)\n",
-                Classifier.Layout.BCHWD, 0, KERNEL.get())) {
-            c.save(tmp.resolve("middle.pt"));
-        }
-        card = tmp.resolve("middle.json");
-        Files.writeString(card, """
-                {"name": "middle slices", "model": {"torchscript": "middle.pt"}, "input": {"layout": "BCHWD"},
-                 "output": {"kind": "logits", "classes": ["bright middle"]},
-                 "score": {"target": "bright middle", "activation": "sigmoid"}}
-                """);
+        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
     }
 
     private ExplanationSummary explain(Path out, Explain.Request request, Progress.Listener progress)
@@ -57,12 +44,7 @@ class ExplainTest {
 
     private ExplanationSummary explain(Path input, Path out, Explain.Request request, Progress.Listener progress)
             throws IOException {
-        Path weights = TestPaths.vqgan("tiny_vqgan.safetensors");
-        try (SliceAutoencoder tiny = SliceAutoencoder.load(weights, null, KERNEL.get())
-                .withWrapper(SliceWrapper.reference().withResize(16)); Classifier clf = Classifier.load(card, KERNEL.get())) {
-            var models = new Explain.Models(KERNEL.get(), tiny, clf, weights.toString(), card.toString(), "cpu", 0);
-            return Explain.toDirectory(input, out, models, request, progress);
-        }
+        return TinyExplainModels.with(KERNEL.get(), card, m -> Explain.toDirectory(input, out, m, request, progress));
     }
 
     @Test

@@ -126,8 +126,10 @@ class ReportBrowserTest {
         Path page = dir.resolve(display.id() + ".html");
         try (Volume vin = Volume.of(g, in); Volume vcf = Volume.of(g, cf); Volume vrec = Volume.of(g, rec);
                 Volume vh = Volume.of(g, heat)) {
-            ExplanationWriter.writeReport(page, "browser test", summary, Map.of(), vin, vcf, vrec,
-                    NiftiWriter.encode(vh, true), 0.4, g, fr, display);
+            try (Volume delta = ExplanationWriter.difference(vcf, vrec)) {
+                ExplanationWriter.writeReport(page, "browser test", summary, Map.of(), vin, vcf, delta,
+                        NiftiWriter.encode(vh, true), 0.4, g, fr, display);
+            }
         }
         return page;
     }

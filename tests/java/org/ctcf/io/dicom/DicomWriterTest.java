@@ -39,12 +39,7 @@ public class DicomWriterTest {
     // ---- a hand-made source (no reader) -----------------------------------------------------------------
 
     static DicomSource.DicomElement text(int tag, String vr, String value) {
-        byte[] b = value.getBytes(StandardCharsets.US_ASCII);
-        if ((b.length & 1) == 1) {
-            b = java.util.Arrays.copyOf(b, b.length + 1);
-            b[b.length - 1] = (byte) ("UI".equals(vr) ? 0 : ' ');
-        }
-        return new DicomSource.DicomElement(tag, vr, b);
+        return DicomSource.DicomElement.text(tag, vr, value);
     }
 
     static DicomSource source(int slices, int bitsStored, int pixelRepresentation, double slope, double intercept) {
