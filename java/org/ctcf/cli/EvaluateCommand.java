@@ -165,14 +165,4 @@ final class EvaluateCommand implements Callable<Integer> {
     }
 
     /** {@code I/N} for {@code --shard}. */
-    static final class ShardConverter implements picocli.CommandLine.ITypeConverter<Shard> {
-        @Override
-        public Shard convert(String value) {
-            try {
-                return Shard.parse(value);
-            } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
-            }
-        }
-    }
 }

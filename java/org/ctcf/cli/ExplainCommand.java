@@ -62,10 +62,10 @@ final class ExplainCommand implements Callable<Integer> {
             + "sub-folder holding DICOM of DIR (id: the name without extension) into --out/<id>/, as --manifest."})
     Path folder;
 
-    @Option(names = "--shard", paramLabel = "I/N", description = {"Of the scans of --manifest, --folder or several "
+    @Option(names = "--shard", paramLabel = "I/N", converter = ShardConverter.class, description = {"Of the scans of --manifest, --folder or several "
             + "inputs, only shard I of N (0 <= I < N; by a hash of the scan id, so stable under re-ordering): N "
             + "processes (a SLURM array, one per GPU) share a cohort with no coordination."})
-    String shard;
+    Shard shard;
 
     @Mixin
     AeCommand.AutoencoderOptions ae;
@@ -151,15 +151,7 @@ final class ExplainCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "give a VOLUME, several, --manifest FILE.csv or --folder DIR");
         }
-        Shard sh = Shard.ALL;
-        if (shard != null) {
-            try {
-                sh = Shard.parse(shard);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(e.getMessage().startsWith("--shard") ? e.getMessage()
-                        : "--shard: " + e.getMessage());
-            }
-        }
+        Shard sh = shard != null ? shard : Shard.ALL;
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;

@@ -123,10 +123,6 @@ final class ProgressPrinter implements Progress.Listener, AutoCloseable {
         return m == Mode.AUTO ? terminal ? Mode.BAR : Mode.PLAIN : m;
     }
 
-    Mode mode() {
-        return mode;
-    }
-
     /** The clock's now, in nanoseconds. */
     long now() {
         return clock.getAsLong();

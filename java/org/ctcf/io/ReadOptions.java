@@ -29,14 +29,6 @@ public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series,
         }
     }
 
-    public ReadOptions(long maxVoxels, boolean allowNonFinite, String series) {
-        this(maxVoxels, allowNonFinite, series, confineByDefault);
-    }
-
-    public ReadOptions(long maxVoxels, boolean allowNonFinite) {
-        this(maxVoxels, allowNonFinite, null);
-    }
-
     private static volatile boolean confineByDefault;
 
     /**

@@ -63,11 +63,6 @@ final class Glyphs {
         return b;
     }
 
-    /** Whether every character of {@code text} has a glyph. */
-    static boolean covers(String text) {
-        return text.chars().allMatch(c -> GLYPHS.containsKey((char) c));
-    }
-
     /** Width in pixels of {@code text} at {@code scale} (one pixel column of space between characters). */
     static int width(String text, int scale) {
         return text.isEmpty() ? 0 : (text.length() * (WIDTH + 1) - 1) * scale;

@@ -208,7 +208,7 @@ final class DicomDataset {
     }
 
     static String tagString(int tag) {
-        return String.format("(%04X,%04X)", tag >>> 16, tag & 0xFFFF);
+        return String.format(java.util.Locale.ROOT, "(%04X,%04X)", tag >>> 16, tag & 0xFFFF);
     }
 
     /** The tags present, in order (for tests). */

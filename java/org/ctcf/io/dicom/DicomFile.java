@@ -275,14 +275,11 @@ final class DicomFile implements AutoCloseable {
     }
 
     private static boolean longLength(String vr) {
-        return switch (vr) {
-            case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV" -> true;
-            default -> false;
-        };
+        return DicomDataset.LONG_VRS.contains(vr);
     }
 
     private static String tag(int t) {
-        return String.format(Locale.ROOT, "(%04X,%04X)", t >>> 16, t & 0xFFFF);
+        return DicomDataset.tagString(t);
     }
 
     /** Parses elements from {@code pos} until {@code end} or an item delimiter; returns the position after it. */

@@ -111,19 +111,21 @@ public final class DicomReader {
             int[] stored = new int[plane];
             float[] hu = new float[plane];
             DicomFile open = null;
+            ImageInfo info = null;
+            PixelDecoder.Layout layout = null;
             try {
                 for (int k = 0; k < s.slices().size(); k++) {
                     Slice sl = s.slices().get(k);
-                    if (open == null || !open.path().equals(sl.file())) {
+                    if (open == null || !open.path().equals(sl.file())) {  // a multi-frame file: opened once
                         if (open != null) {
                             open.close();
                             open = null;
                         }
                         open = DicomFile.open(sl.file(), inflateCap(options));
+                        info = imageInfo(open);
+                        layout = new PixelDecoder.Layout(info.rows(), info.columns(), info.frames(),
+                                info.bitsAllocated(), info.samples());
                     }
-                    ImageInfo info = imageInfo(open);
-                    PixelDecoder.Layout layout = new PixelDecoder.Layout(info.rows(), info.columns(), info.frames(),
-                            info.bitsAllocated(), info.samples());
                     try {
                         PixelDecoder.decode(open, layout, sl.frame(), stored);
                     } catch (IndexOutOfBoundsException e) {

@@ -56,8 +56,8 @@ class ExplainBatchCliTest {
         assertThat(series.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
         assertThat(series.err()).contains("series column");
         CliTest.Result shard = run("explain", "--shard", "2/2", "a.nii.gz", "b.nii.gz");
-        assertThat(shard.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
-        assertThat(shard.err()).contains("--shard: a shard is I/N with N >= 1 and 0 <= I < N, not 2/2");
+        assertThat(shard.code()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(shard.err()).contains("--shard").contains("a shard is I/N with N >= 1 and 0 <= I < N, not 2/2");
         CliTest.Result none = run("explain");
         assertThat(none.code()).isEqualTo(ExitCode.USAGE.code());
         assertThat(none.err()).contains("give a VOLUME, several, --manifest FILE.csv or --folder DIR");
