@@ -26,7 +26,16 @@ public record EvalManifest(Path file, List<Case> cases) {
         }
     }
 
+    /** Reads {@code file}; every volume listed must be readable. */
     public static EvalManifest read(Path file) throws IOException {
+        return read(file, true);
+    }
+
+    /**
+     * Reads {@code file}; with {@code checkVolumes} false the volumes need not be on this machine (merging shards'
+     * results needs only the manifest's rows and order).
+     */
+    public static EvalManifest read(Path file, boolean checkVolumes) throws IOException {
         List<String> lines = Files.readAllLines(file);
         Path base = file.toAbsolutePath().getParent();
         List<Case> cases = new ArrayList<>();
@@ -58,7 +67,7 @@ public record EvalManifest(Path file, List<Case> cases) {
                 default -> throw bad(file, lineNo, "label '" + f[1] + "' is not 0/1 or negative/positive");
             };
             Path v = base.resolve(f[0]).normalize();
-            if (!Files.isReadable(v)) {
+            if (checkVolumes && !Files.isReadable(v)) {
                 throw bad(file, lineNo, "volume " + v + " does not exist or is not readable");
             }
             if (!seen.add(v.getFileName().toString())) {  // results are keyed by file name

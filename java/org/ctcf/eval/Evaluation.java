@@ -324,7 +324,7 @@ public final class Evaluation {
         EvalManifest m = null;
         if (mf != null) {
             try {
-                m = EvalManifest.read(mf);
+                m = EvalManifest.read(mf, false);  // the scans need not be on the merging machine
             } catch (IOException e) {
                 System.getLogger("org.ctcf.eval").log(System.Logger.Level.WARNING, "cannot read the manifest "
                         + mf + " (" + e.getMessage() + "): rows are sorted by volume name");
