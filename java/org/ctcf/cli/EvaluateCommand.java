@@ -118,15 +118,10 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         Shard part = shard == null ? Shard.ALL : shard;
         EvalManifest m = EvalManifest.read(manifest);
-        List<Saliency.Method> bl = baselines.size() == 1 && baselines.get(0).equals("none") ? List.of()
-                : baselines.stream().map(Saliency.Method::parse).distinct().toList();
         try (ProgressPrinter progress = ProgressPrinter.of(spec, "evaluate"); Kernel k = kernel.open();
                 CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
-            Target t = classifier.target(clf);
-            ExplainOptions eo = shift.builder(t, ae.batch).build();
-            var opts = new Evaluation.Options(eo, clf.card().preprocessing(), chunks, bl,
-                    Saliency.Options.defaults().withSteps(igSteps).withLayer(layer));
+            Evaluation.Options opts = options(clf);
             if (!quiet) {
                 var mine = m.cases().stream().filter(c -> part.owns(c.id())).toList();
                 o.printf(Locale.ROOT, "evaluating %d volumes (%d positive)%s with %s, chunks %s -> %s%n",
@@ -164,5 +159,17 @@ final class EvaluateCommand implements Callable<Integer> {
         return ExitCode.OK.code();
     }
 
-    /** {@code I/N} for {@code --shard}. */
+    /** The --baselines methods (none: --baselines none). */
+    List<Saliency.Method> baselineMethods() {
+        return baselines.size() == 1 && baselines.get(0).equals("none") ? List.of()
+                : baselines.stream().map(Saliency.Method::parse).distinct().toList();
+    }
+
+    /** The evaluation's options for the loaded classifier (its target and preprocessing). */
+    Evaluation.Options options(Classifier clf) throws java.io.IOException {
+        Target t = classifier.target(clf);
+        ExplainOptions eo = shift.builder(t, ae.batch).build();
+        return new Evaluation.Options(eo, clf.card().preprocessing(), chunks, baselineMethods(),
+                Saliency.Options.defaults().withSteps(igSteps).withLayer(layer));
+    }
 }

@@ -134,17 +134,7 @@ final class ExplainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (slices != null && chunk != null) {
-            throw new IllegalArgumentException("give at most one of --slices A:B or --chunk N");
-        }
-        if (sweepSteps != null && sweepSteps < 2) {
-            throw new IllegalArgumentException("--sweep-steps must be >= 2 (the sweep runs from the lambda bound to 0, "
-                    + "as the reference asserts), not " + sweepSteps);
-        }
-        int n = chunk != null ? chunk : DEFAULT_CHUNK;
-        if (n < 1 || (stride != null && stride < 1)) {
-            throw new IllegalArgumentException(n < 1 ? "--chunk " + n + " must be >= 1" : "--stride must be >= 1");
-        }
+        checkOptions();
         boolean many = manifest != null || folder != null || inputs.size() > 1 || shard != null;
         List<Batch.Scan> scans = many ? scans() : null;
         if (!many && inputs.size() != 1) {
@@ -159,18 +149,8 @@ final class ExplainCommand implements Callable<Integer> {
         try (ProgressPrinter progress = ProgressPrinter.of(spec, "explain", json); Kernel k = kernel.open();
                 CancelOnExit exit = new CancelOnExit(k); SliceAutoencoder model = ae.load(k);
                 Classifier clf = classifier.load(k)) {
-            ExplainOptions.Builder b = shift.builder(classifier.target(clf), ae.batch);
-            Explain.Request request = slices != null ? Explain.Request.chunk(b.build(), span("--slices", slices))
-                    : Explain.Request.sweep(b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 2).build(),
-                            new ChunkSweep(n, stride != null ? stride : n, offset, 0, 0));
-            if (range != null) {
-                request = request.withRange(span("--range", range));
-            }
-            request = request.withFrames(frames).withGifSlice(showSlice != null ? showSlice : -1)
-                    .withImages(!noReport).withDisplay(display.display)
-                    .withDicomOut(dicomOut).withSeries(series.series);
-            var models = new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
-                    kernel.device, kernel.threads);
+            Explain.Request request = request(clf);
+            Explain.Models models = models(k, model, clf);
             if (many) {
                 BatchProgress listener = new BatchProgress(progress);
                 try {
@@ -221,8 +201,44 @@ final class ExplainCommand implements Callable<Integer> {
         return ExitCode.OK.code();
     }
 
+    /** The checks of the options that need no models. */
+    void checkOptions() {
+        if (slices != null && chunk != null) {
+            throw new IllegalArgumentException("give at most one of --slices A:B or --chunk N");
+        }
+        if (sweepSteps != null && sweepSteps < 2) {
+            throw new IllegalArgumentException("--sweep-steps must be >= 2 (the sweep runs from the lambda bound to 0, "
+                    + "as the reference asserts), not " + sweepSteps);
+        }
+        int n = chunk != null ? chunk : DEFAULT_CHUNK;
+        if (n < 1 || (stride != null && stride < 1)) {
+            throw new IllegalArgumentException(n < 1 ? "--chunk " + n + " must be >= 1" : "--stride must be >= 1");
+        }
+    }
+
+    /** What to explain and write, for the loaded classifier (its target). */
+    Explain.Request request(Classifier clf) throws java.io.IOException {
+        int n = chunk != null ? chunk : DEFAULT_CHUNK;
+        ExplainOptions.Builder b = shift.builder(classifier.target(clf), ae.batch);
+        Explain.Request request = slices != null ? Explain.Request.chunk(b.build(), span("--slices", slices))
+                : Explain.Request.sweep(b.lambdaSweepSteps(sweepSteps != null ? sweepSteps : 2).build(),
+                        new ChunkSweep(n, stride != null ? stride : n, offset, 0, 0));
+        if (range != null) {
+            request = request.withRange(span("--range", range));
+        }
+        return request.withFrames(frames).withGifSlice(showSlice != null ? showSlice : -1)
+                .withImages(!noReport).withDisplay(display.display)
+                .withDicomOut(dicomOut).withSeries(series.series);
+    }
+
+    /** The loaded models as the explain records them (sources, device, threads). */
+    Explain.Models models(Kernel k, SliceAutoencoder model, Classifier clf) {
+        return new Explain.Models(k, model, clf, ae.source().toString(), classifier.cardFile().toString(),
+                kernel.device, kernel.threads);
+    }
+
     /** The scans of --manifest, --folder or the positional inputs (exactly one of them). */
-    private List<Batch.Scan> scans() throws java.io.IOException {
+    List<Batch.Scan> scans() throws java.io.IOException {
         int sources = (manifest != null ? 1 : 0) + (folder != null ? 1 : 0) + (inputs.isEmpty() ? 0 : 1);
         if (sources != 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), sources == 0

@@ -116,17 +116,7 @@ public final class Evaluation {
                 continue;
             }
             listener.started(i, cases.size(), c);
-            long t0 = System.nanoTime();
-            Row r;
-            try {
-                r = evaluate(k, ae, clf, c, o);
-            } catch (org.ctcf.core.CtcfException.CancelledException e) {
-                throw e;
-            } catch (Exception e) {  // recorded; the run goes on with the next volume
-                String msg = (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())
-                        .replaceAll("[\\r\\n,]+", " ");
-                r = failed(c, o, "error: " + msg, (System.nanoTime() - t0) / 1e9);
-            }
+            Row r = evaluateCase(k, ae, clf, c, o);
             rows.add(r);
             spent += r.seconds();
             measured++;
@@ -148,7 +138,7 @@ public final class Evaluation {
      * The one way {@code summary.json} and the plots come about, for a run and for a merge: from the rows of
      * {@code out}'s {@code results.csv} as written (so a merge of shards computes exactly the numbers of one run).
      */
-    private static Map<String, Object> finish(Path out, ResultsFile.Columns cols, String manifest,
+    static Map<String, Object> finish(Path out, ResultsFile.Columns cols, String manifest,
             Map<String, Object> configuration, Shard shard) throws IOException {
         List<Row> rows = new ArrayList<>(ResultsFile.read(out.resolve(RESULTS), cols).values());
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -170,8 +160,11 @@ public final class Evaluation {
     /** The fields of {@link #CONFIGURATION} that shards must share to be merged. */
     static final List<String> CONFIGURATION_FIELDS = List.of("options", "classifier", "autoencoder");
 
-    /** What produced the rows: the options, the classifier and the autoencoder (compared by {@link #merge}). */
-    static Map<String, Object> configuration(SliceAutoencoder ae, Classifier clf, Options o) {
+    /**
+     * What produced the rows: the options, the classifier and the autoencoder (compared by {@link #merge}, recorded
+     * in {@code summary.json}).
+     */
+    public static Map<String, Object> configuration(SliceAutoencoder ae, Classifier clf, Options o) {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("options", describe(o));
         Map<String, Object> cl = new LinkedHashMap<>();
@@ -353,6 +346,24 @@ public final class Evaluation {
 
     static boolean hasPositions(EvalManifest m) {
         return m.cases().stream().anyMatch(c -> c.position() != null);
+    }
+
+    /**
+     * One volume's row, as {@link #run} computes it: a volume that fails (unreadable, malformed, the kernel refuses
+     * it) becomes a row with status {@code error: ...} rather than an exception, so that a run, a shard or a cluster
+     * task goes on; only a cancellation is thrown.
+     */
+    public static Row evaluateCase(Kernel k, SliceAutoencoder ae, Classifier clf, EvalManifest.Case c, Options o) {
+        long t0 = System.nanoTime();
+        try {
+            return evaluate(k, ae, clf, c, o);
+        } catch (org.ctcf.core.CtcfException.CancelledException e) {
+            throw e;
+        } catch (Exception e) {  // recorded; the run goes on with the next volume
+            String msg = (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())
+                    .replaceAll("[\\r\\n,]+", " ");
+            return failed(c, o, "error: " + msg, (System.nanoTime() - t0) / 1e9);
+        }
     }
 
     private static Row evaluate(Kernel k, SliceAutoencoder ae, Classifier clf, EvalManifest.Case c, Options o)

@@ -29,9 +29,13 @@ final class ResultsFile {
         }
 
         static Columns of(Evaluation.Options o, boolean positions) {
+            return of(o.chunkSizes(), o.baselines(), positions);
+        }
+
+        static Columns of(List<Integer> chunkSizes, List<org.ctcf.api.Saliency.Method> baselines, boolean positions) {
             List<String> l = new ArrayList<>(List.of(Evaluation.LATENT_SHIFT));
-            o.baselines().forEach(b -> l.add(b.label()));
-            return new Columns(o.chunkSizes(), l, positions);
+            baselines.forEach(b -> l.add(b.label()));
+            return new Columns(chunkSizes, l, positions);
         }
 
         /** The columns of a header line written by {@link #header()} (for {@code --merge}: no options at hand). */

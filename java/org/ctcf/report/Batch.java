@@ -75,6 +75,10 @@ public final class Batch {
 
     /** A failed scan: the exception's class and message, as {@code failures.csv} records them. */
     public record Failure(Scan scan, String errorClass, String message) {
+        /** The failure of {@code scan} with {@code e}: its class, and its message on one line. */
+        public static Failure of(Scan scan, Exception e) {
+            return new Failure(scan, e.getClass().getName(), Batch.message(e));
+        }
     }
 
     /** The run's counts (this shard's scans only) and its failures, in processing order. */
@@ -290,13 +294,10 @@ public final class Batch {
             Shard shard, Listener listener) throws IOException {
         checkUnique(scans, "the scans");
         Files.createDirectories(out);
-        Path dicomRel = request.dicomOut();
-        if (dicomRel != null && (dicomRel.isAbsolute() || dicomRel.normalize().toString().isEmpty()
-                || dicomRel.normalize().startsWith(".."))) {
-            throw new IllegalArgumentException("in a batch, --dicom-out names a folder inside each scan's output "
-                    + "folder (e.g. --dicom-out dicom: OUT/<id>/dicom/), not " + dicomRel);
+        checkDicomOut(request);
+        for (Path p : removeStale(out, shard)) {
+            listener.log("removed " + p + " (left by an interrupted run)");
         }
-        removeStale(out, shard, listener);
         List<Scan> mine = scans.stream().filter(s -> shard.owns(s.id())).toList();
         int done = (int) mine.stream().filter(s -> complete(out, s)).count();
         listener.started(mine.size(), done);
@@ -315,13 +316,13 @@ public final class Batch {
             }
             Progress.Listener progress = listener.scanStarted(index, mine.size(), scan);
             try {
-                ExplanationSummary s = explainOne(scan, out, models, request, dicomRel, progress);
+                ExplanationSummary s = explainScan(scan, out, models, request, progress);
                 explained++;
                 listener.scanDone(index, mine.size(), scan, Outcome.EXPLAINED, s, null);
             } catch (CtcfException.CancelledException e) {
                 throw e;
             } catch (IOException | IllegalArgumentException | CtcfException e) {
-                Failure f = new Failure(scan, e.getClass().getName(), message(e));
+                Failure f = Failure.of(scan, e);
                 failures.add(f);
                 writeFailures(failuresFile, failures);
                 listener.scanDone(index, mine.size(), scan, Outcome.FAILED, null, f);
@@ -331,12 +332,21 @@ public final class Batch {
     }
 
     /** Whether scan's outputs are complete: its folder holds {@code summary.json}. */
-    static boolean complete(Path out, Scan scan) {
+    public static boolean complete(Path out, Scan scan) {
         return Files.isRegularFile(out.resolve(scan.id()).resolve(ExplanationWriter.SUMMARY));
     }
 
-    private static ExplanationSummary explainOne(Scan scan, Path out, Explain.Models models, Explain.Request request,
-            Path dicomRel, Progress.Listener progress) throws IOException {
+    /**
+     * Explains one scan into {@code out/<id>/}, written into a {@code .partial-} folder and renamed at the end, as
+     * {@link #run} does for each of its scans; safe when several processes (retried or speculative cluster tasks)
+     * explain the same scan into a shared folder at once: the first rename wins, a complete folder is never replaced,
+     * and a loser's work is discarded. Failures are thrown (the caller records them, e.g. with {@link Failure#of}).
+     */
+    public static ExplanationSummary explainScan(Scan scan, Path out, Explain.Models models, Explain.Request request,
+            Progress.Listener progress) throws IOException {
+        checkDicomOut(request);
+        Path dicomRel = request.dicomOut();
+        Files.createDirectories(out);
         String suffix = HexFormat.of().formatHex(randomBytes());
         Path partial = out.resolve("." + scan.id() + PARTIAL + suffix);
         try {
@@ -350,21 +360,49 @@ public final class Batch {
         }
     }
 
+    /** In a batch, {@code --dicom-out} is a folder inside each scan's folder: relative, below it. */
+    private static void checkDicomOut(Explain.Request request) {
+        Path dicomRel = request.dicomOut();
+        if (dicomRel != null && (dicomRel.isAbsolute() || dicomRel.normalize().toString().isEmpty()
+                || dicomRel.normalize().startsWith(".."))) {
+            throw new IllegalArgumentException("in a batch, --dicom-out names a folder inside each scan's output "
+                    + "folder (e.g. --dicom-out dicom: OUT/<id>/dicom/), not " + dicomRel);
+        }
+    }
+
     private static byte[] randomBytes() {
         byte[] b = new byte[6];
         RANDOM.nextBytes(b);
         return b;
     }
 
-    /** Renames {@code partial} to {@code target}, replacing an incomplete folder there (no summary.json). */
+    /**
+     * Renames {@code partial} to {@code target}. An incomplete folder there (no summary.json: hand-made, or older
+     * than the atomic layout) is renamed aside and removed first; a complete one is kept, and {@code partial} (the
+     * same scan explained by another process that finished first) is left for the caller to remove.
+     */
     private static void commit(Path partial, Path target) throws IOException {
+        if (Files.isRegularFile(target.resolve(ExplanationWriter.SUMMARY))) {
+            return;
+        }
         if (Files.exists(target)) {
-            deleteTree(target);  // a scan folder without summary.json (not complete: not skipped)
+            Path aside = target.resolveSibling("." + target.getFileName() + PARTIAL
+                    + HexFormat.of().formatHex(randomBytes()));
+            try {
+                Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
+                deleteTree(aside);
+            } catch (java.nio.file.NoSuchFileException e) {
+                // moved or removed by another process meanwhile
+            }
         }
         try {
             Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(partial, target);
+        } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+            if (!Files.isRegularFile(target.resolve(ExplanationWriter.SUMMARY))) {
+                throw e;  // not a finished twin: a real conflict
+            }
         }
     }
 
@@ -378,9 +416,9 @@ public final class Batch {
 
     /**
      * Removes the {@code .<id>.partial-*} folders a crashed run left in {@code dir} for this shard's ids (another
-     * shard's may be in progress), with a log line each.
+     * shard's may be in progress); returns them.
      */
-    private static void removeStale(Path dir, Shard shard, Listener listener) throws IOException {
+    public static List<Path> removeStale(Path dir, Shard shard) throws IOException {
         List<Path> stale = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
@@ -394,11 +432,12 @@ public final class Batch {
         stale.sort(null);
         for (Path p : stale) {
             deleteTree(p);
-            listener.log("removed " + p + " (left by an interrupted run)");
         }
+        return stale;
     }
 
-    private static void writeFailures(Path file, List<Failure> failures) throws IOException {
+    /** Writes {@code failures.csv} (id, volume, error, message; atomically). */
+    public static void writeFailures(Path file, List<Failure> failures) throws IOException {
         StringBuilder b = new StringBuilder("id,volume,error,message\n");
         for (Failure f : failures) {
             b.append(csv(f.scan().id())).append(',').append(csv(f.scan().volume().toString())).append(',')

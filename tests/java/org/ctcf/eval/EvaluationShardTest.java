@@ -34,7 +34,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {@code --shard I/N} and {@code --merge}: two shards merged give the rows and statistics of one unsharded run; a
  * shard given twice and shards of different configurations are refused.
  */
-class EvaluationShardTest {
+public class EvaluationShardTest {
     @TempDir
     Path tmp;
 
@@ -155,7 +155,7 @@ class EvaluationShardTest {
         assertThat(err.toString()).contains("nothing").contains("no finished evaluation");
     }
 
-    private static List<String> withoutSeconds(List<String> lines) {
+    public static List<String> withoutSeconds(List<String> lines) {
         List<String> out = new ArrayList<>();
         for (String l : lines) {
             String[] f = l.split(",", -1);
@@ -166,7 +166,7 @@ class EvaluationShardTest {
     }
 
     /** summary.json without its one timing field, the sum of the rows' seconds. */
-    private static JsonNode withoutTiming(JsonNode n) {
+    public static JsonNode withoutTiming(JsonNode n) {
         ((ObjectNode) n).remove("seconds");
         return n;
     }

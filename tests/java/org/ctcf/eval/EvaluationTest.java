@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Statistics against hand-computed values; a small evaluation end to end with tiny models. */
-class EvaluationTest {
+public class EvaluationTest {
     @TempDir
     Path tmp;
 
@@ -108,7 +108,7 @@ class EvaluationTest {
      * A 16 × 16 × 48 case in window units: a smooth pattern plus noise from {@code r}; a positive is brighter in
      * slices 20–24 (by 0.25 + 0.05 {@code i}).
      */
-    static void writeCase(Path file, int i, boolean positive, Random r) throws IOException {
+    public static void writeCase(Path file, int i, boolean positive, Random r) throws IOException {
         try (Volume v = Volume.allocate(Geometry.of(16, 16, 48, 1.5, 1.5, 3, 0, 0, 0))) {
             for (int z = 0; z < 48; z++) {
                 for (int y = 0; y < 16; y++) {

@@ -1,0 +1,450 @@
+package org.ctcf.spark;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.apache.spark.ExceptionFailure;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.ctcf.cli.CohortJobs;
+import org.ctcf.cli.ExitCode;
+import org.ctcf.core.Shard;
+import org.ctcf.eval.EvalManifest;
+import org.ctcf.eval.Evaluation;
+import org.ctcf.eval.ScanRows;
+import org.ctcf.io.AtomicFiles;
+import org.ctcf.report.Batch;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+/**
+ * The driver's side of the Spark application: the scans not done yet become one task each (a partition of one), the
+ * tasks evaluate or explain on the executors with {@link ExecutorModels}' models and commit their outputs to the
+ * shared output folder themselves, and the driver, when all are done, writes what the local command writes (from the
+ * committed outputs, so a retried, speculative or re-submitted task cannot add a row twice). Progress (scans done /
+ * total, ETA) goes to stderr; {@code OUT/spark.json} records the application, the executors and their model loads.
+ */
+final class SparkCohort {
+    static final String JOB_GROUP = "ctcf-scans";
+    static final String PARQUET = "results.parquet";
+    static final String RECORD = "spark.json";
+
+    private SparkCohort() {
+    }
+
+    /** One scan for a task: the manifest's row, as text (paths are not serializable). */
+    record ScanTask(int index, String id, String volume, String series, boolean positive, double[] position, int line)
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+
+        EvalManifest.Case toCase() {
+            return new EvalManifest.Case(line, Path.of(volume), positive, position, id);
+        }
+
+        Batch.Scan toScan() {
+            return new Batch.Scan(id, Path.of(volume), series);
+        }
+    }
+
+    /** What a task did, for the driver's counts, failures and record of loads. */
+    record TaskResult(int index, String id, String outcome, String errorClass, String message, double seconds,
+            String host, String executor, String jvm, boolean loaded, String device, int attempt)
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+    }
+
+    static int run(String command, Object plan, String master, Map<String, String> conf, int tasks, boolean json,
+            PrintStream out, PrintStream err) throws IOException {
+        SparkSession.Builder b = SparkSession.builder().appName("ctcf " + command);
+        if (master != null) {
+            b.master(master);
+        }
+        conf.forEach(b::config);
+        String self = ownJar();
+        if (self != null && !conf.containsKey("spark.jars") && System.getProperty("spark.jars") == null) {
+            b.config("spark.jars", self);  // started without spark-submit: the executors fetch this jar
+        }
+        String opts = conf.getOrDefault("spark.executor.extraJavaOptions",
+                System.getProperty("spark.executor.extraJavaOptions", ""));
+        if (!opts.contains("--enable-native-access")) {  // the kernel's FFM calls
+            b.config("spark.executor.extraJavaOptions", (opts + " --enable-native-access=ALL-UNNAMED").strip());
+        }
+        SparkSession spark = b.getOrCreate();
+        try {
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            return switch (command) {
+                case "evaluate" -> evaluate(spark, jsc, (CohortJobs.EvaluatePlan) plan, out, err);
+                case "explain" -> explain(jsc, (CohortJobs.ExplainPlan) plan, out, err);
+                default -> Doctor.run(jsc, tasks > 0 ? tasks : jsc.defaultParallelism(), json, out, err);
+            };
+        } finally {
+            spark.stop();
+        }
+    }
+
+    private static int evaluate(SparkSession spark, JavaSparkContext jsc, CohortJobs.EvaluatePlan plan,
+            PrintStream out, PrintStream err) throws IOException {
+        ScanRows rows = plan.rows();
+        Map<String, Evaluation.Row> done = rows.readAll();  // refuses rows of other options
+        removeTemporaries(rows.dir());
+        List<ScanTask> todo = new ArrayList<>();
+        List<EvalManifest.Case> cases = plan.manifest().cases();
+        for (int i = 0; i < cases.size(); i++) {
+            EvalManifest.Case c = cases.get(i);
+            Evaluation.Row r = done.get(c.name());
+            if (r == null || !r.ok()) {  // failed rows are retried, as a local rerun does
+                todo.add(new ScanTask(i, c.name(), c.volume().toString(), null, c.positive(), c.position(), c.line()));
+            }
+        }
+        err.printf(Locale.ROOT, "ctcf spark evaluate: %d volumes, %d done already, %d to evaluate on %s -> %s%n",
+                cases.size(), cases.size() - todo.size(), todo.size(), jsc.master(), plan.out());
+        List<TaskResult> results = runTasks(jsc, todo, new EvaluateTask(plan.spec(), rows.dir().toString(),
+                plan.chunkSizes(), plan.baselines(), ScanRows.hasPositions(plan.manifest())), err);
+        removeTemporaries(rows.dir());
+        Map<String, Object> summary = rows.assemble(plan.manifest(), plan.out());
+        writeParquet(spark, plan.out().resolve(Evaluation.RESULTS), plan.out().resolve(PARQUET));
+        record(jsc, plan.out(), results);
+        out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
+        out.flush();
+        return ExitCode.OK.code();
+    }
+
+    private static int explain(JavaSparkContext jsc, CohortJobs.ExplainPlan plan, PrintStream out, PrintStream err)
+            throws IOException {
+        Files.createDirectories(plan.out());
+        for (Path p : Batch.removeStale(plan.out(), Shard.ALL)) {
+            err.println("ctcf spark explain: removed " + p + " (left by an interrupted run)");
+        }
+        List<ScanTask> todo = new ArrayList<>();
+        List<Batch.Scan> scans = plan.scans();
+        for (int i = 0; i < scans.size(); i++) {
+            Batch.Scan s = scans.get(i);
+            if (!Batch.complete(plan.out(), s)) {
+                todo.add(new ScanTask(i, s.id(), s.volume().toAbsolutePath().toString(), s.series(), false, null, 0));
+            }
+        }
+        err.printf(Locale.ROOT, "ctcf spark explain: %d scans, %d done already, %d to explain on %s -> %s%n",
+                scans.size(), scans.size() - todo.size(), todo.size(), jsc.master(), plan.out());
+        List<TaskResult> results = runTasks(jsc, todo, new ExplainTask(plan.spec(), plan.out().toString()), err);
+        for (Path p : Batch.removeStale(plan.out(), Shard.ALL)) {  // left by killed task attempts
+            err.println("ctcf spark explain: removed " + p + " (left by a lost task)");
+        }
+        List<Batch.Failure> failures = new ArrayList<>();
+        int explained = 0;
+        for (TaskResult r : results) {
+            if (r.outcome().equals("failed")) {
+                Batch.Scan s = scans.get(r.index());
+                failures.add(new Batch.Failure(s, r.errorClass(), r.message()));
+            } else {
+                explained++;
+            }
+        }
+        Path failuresFile = plan.out().resolve(Batch.FAILURES);
+        Files.deleteIfExists(failuresFile);
+        if (!failures.isEmpty()) {
+            Batch.writeFailures(failuresFile, failures);
+        }
+        record(jsc, plan.out(), results);
+        Batch.BatchResult br = new Batch.BatchResult(explained, scans.size() - todo.size(), failures);
+        out.println(br.summaryLine(failuresFile));
+        out.flush();
+        if (!failures.isEmpty()) {
+            err.println("ctcf spark explain: " + br.summaryLine(failuresFile));
+        }
+        return failures.isEmpty() ? ExitCode.OK.code() : ExitCode.SCANS_FAILED.code();
+    }
+
+    /** Runs one task per scan and returns each scan's result once (the last attempt's), in scan order. */
+    private static List<TaskResult> runTasks(JavaSparkContext jsc, List<ScanTask> todo,
+            Function<ScanTask, TaskResult> task, PrintStream err) throws IOException {
+        if (todo.isEmpty()) {
+            return List.of();
+        }
+        Progress progress = new Progress(todo.size(), err);
+        jsc.sc().addSparkListener(progress);
+        jsc.setJobGroup(JOB_GROUP, "ctcf: " + todo.size() + " scans", true);
+        List<TaskResult> collected;
+        try {
+            collected = jsc.parallelize(todo, todo.size()).map(task).collect();
+        } catch (RuntimeException e) {
+            String setup = progress.setupFailure;
+            if (setup != null) {
+                throw new IOException(setup + " (the job was stopped; fix the workers and re-submit: finished "
+                        + "scans are kept)", e);
+            }
+            throw new IOException("the Spark job failed: " + rootMessage(e) + " (finished scans are kept; "
+                    + "re-submit to go on)", e);
+        } finally {
+            jsc.clearJobGroup();
+            jsc.sc().removeSparkListener(progress);
+        }
+        Map<Integer, TaskResult> byIndex = new TreeMap<>();
+        for (TaskResult r : collected) {
+            byIndex.put(r.index(), r);
+        }
+        return new ArrayList<>(byIndex.values());
+    }
+
+    /** The evaluate task: one volume's row, committed to OUT/rows/. */
+    static final class EvaluateTask implements Function<ScanTask, TaskResult> {
+        private static final long serialVersionUID = 1L;
+        private final CohortJobs.Spec spec;
+        private final String rowsDir;
+        private final List<Integer> chunkSizes;
+        private final List<org.ctcf.api.Saliency.Method> baselines;
+        private final boolean positions;
+
+        EvaluateTask(CohortJobs.Spec spec, String rowsDir, List<Integer> chunkSizes,
+                List<org.ctcf.api.Saliency.Method> baselines, boolean positions) {
+            this.spec = spec;
+            this.rowsDir = rowsDir;
+            this.chunkSizes = new ArrayList<>(chunkSizes);
+            this.baselines = new ArrayList<>(baselines);
+            this.positions = positions;
+        }
+
+        @Override
+        public TaskResult call(ScanTask t) throws IOException {
+            TaskContext ctx = TaskContext.get();
+            ExecutorModels.Placement p = ExecutorModels.placement(ctx);
+            ScanRows rows = ScanRows.in(Path.of(rowsDir), chunkSizes, baselines, positions);
+            Evaluation.Row prev = rows.read(t.id());
+            if (prev != null && prev.ok()) {  // another attempt of this task finished first
+                return result(t, "skipped", null, null, 0, p, false, ctx);
+            }
+            ExecutorModels.Handle h = ExecutorModels.get(spec, p);
+            rows.checkConfiguration(h.models().configuration());
+            Evaluation.Row r = h.models().evaluate(t.toCase());
+            rows.commit(r);
+            return result(t, r.ok() ? "ok" : "failed", null, r.ok() ? null : r.status(), r.seconds(), p, h.loaded(),
+                    ctx);
+        }
+    }
+
+    /** The explain task: one scan's folder, committed to OUT/<id>/. */
+    static final class ExplainTask implements Function<ScanTask, TaskResult> {
+        private static final long serialVersionUID = 1L;
+        private final CohortJobs.Spec spec;
+        private final String out;
+
+        ExplainTask(CohortJobs.Spec spec, String out) {
+            this.spec = spec;
+            this.out = out;
+        }
+
+        @Override
+        public TaskResult call(ScanTask t) {
+            TaskContext ctx = TaskContext.get();
+            ExecutorModels.Placement p = ExecutorModels.placement(ctx);
+            Batch.Scan scan = t.toScan();
+            Path dir = Path.of(out);
+            if (Batch.complete(dir, scan)) {
+                return result(t, "skipped", null, null, 0, p, false, ctx);
+            }
+            ExecutorModels.Handle h = ExecutorModels.get(spec, p);
+            long t0 = System.nanoTime();
+            try {
+                h.models().explain(scan, dir, progress -> !ctx.isInterrupted());
+                return result(t, "ok", null, null, (System.nanoTime() - t0) / 1e9, p, h.loaded(), ctx);
+            } catch (IOException | IllegalArgumentException | org.ctcf.core.CtcfException e) {
+                if (e instanceof org.ctcf.core.CtcfException.CancelledException && ctx.isInterrupted()) {
+                    throw (RuntimeException) e;  // killed by Spark (a speculative twin won): not a scan's failure
+                }
+                Batch.Failure f = Batch.Failure.of(scan, e);
+                return result(t, "failed", f.errorClass(), f.message(), (System.nanoTime() - t0) / 1e9, p, h.loaded(),
+                        ctx);
+            }
+        }
+    }
+
+    private static TaskResult result(ScanTask t, String outcome, String errorClass, String message, double seconds,
+            ExecutorModels.Placement p, boolean loaded, TaskContext ctx) {
+        return new TaskResult(t.index(), t.id(), outcome, errorClass, message, seconds, ExecutorModels.host(),
+                ExecutorModels.executorId(), ExecutorModels.JVM_ID, loaded,
+                p.device() != null ? p.device() : "(command line)", ctx.attemptNumber());
+    }
+
+    /** Driver-side progress: scans done / total with an ETA, lost tasks, and a worker that cannot run ctcf. */
+    static final class Progress extends SparkListener {
+        private final int total;
+        private final PrintStream err;
+        private final long t0 = System.nanoTime();
+        private final Set<Integer> stages = ConcurrentHashMap.newKeySet();
+        private final AtomicInteger done = new AtomicInteger();
+        private final AtomicInteger retried = new AtomicInteger();
+        volatile String setupFailure;
+
+        Progress(int total, PrintStream err) {
+            this.total = total;
+            this.err = err;
+        }
+
+        @Override
+        public void onStageSubmitted(SparkListenerStageSubmitted e) {
+            if (e.properties() != null && JOB_GROUP.equals(e.properties().getProperty("spark.jobGroup.id"))) {
+                stages.add(e.stageInfo().stageId());
+            }
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd e) {
+            if (!stages.contains(e.stageId())) {
+                return;
+            }
+            if (e.taskInfo().successful()) {
+                int n = done.incrementAndGet();
+                double elapsed = (System.nanoTime() - t0) / 1e9;
+                double eta = elapsed / n * (total - n);
+                err.printf(Locale.ROOT, "ctcf spark: %d/%d scans done (%s elapsed, ETA %s)%s%n", n, total,
+                        clock(elapsed), n == total ? "0:00" : clock(eta),
+                        retried.get() > 0 ? ", " + retried.get() + " task attempts lost and retried" : "");
+                return;
+            }
+            retried.incrementAndGet();
+            String why = e.reason().toString();
+            if (e.reason() instanceof ExceptionFailure f) {
+                why = f.description();
+                if (f.className().equals(ExecutorModels.ExecutorSetupException.class.getName())
+                        && setupFailure == null) {
+                    setupFailure = f.description();
+                    err.println("ctcf spark: " + f.description() + ": stopping the job");
+                    new Thread(() -> JavaSparkContext.fromSparkContext(org.apache.spark.SparkContext.getOrCreate())
+                            .cancelJobGroup(JOB_GROUP), "ctcf-cancel").start();
+                    return;
+                }
+            }
+            err.printf(Locale.ROOT, "ctcf spark: a task on %s failed (%s); Spark retries it%n", e.taskInfo().host(),
+                    why.lines().findFirst().orElse(why));
+        }
+
+        private static String clock(double s) {
+            long t = Math.round(s);
+            return t >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60)
+                    : String.format(Locale.ROOT, "%d:%02d", t / 60, t % 60);
+        }
+    }
+
+    /**
+     * {@code OUT/spark.json}: the application, and per executor JVM its host, its scans (the results Spark kept: the
+     * last attempt of each task), how many of them loaded the models, and the devices. Attempts lost with their
+     * executor are not in it.
+     */
+    private static void record(JavaSparkContext jsc, Path out, List<TaskResult> results) throws IOException {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("application", jsc.sc().applicationId());
+        r.put("master", jsc.master());
+        r.put("tasks", results.size());
+        Map<String, Map<String, Object>> jvms = new TreeMap<>();
+        for (TaskResult t : results) {
+            Map<String, Object> j = jvms.computeIfAbsent(t.jvm(), k -> new LinkedHashMap<>());
+            j.put("executor", t.executor());
+            j.put("host", t.host());
+            j.merge("scans", 1, (a, b) -> (Integer) a + (Integer) b);
+            j.merge("loads", t.loaded() ? 1 : 0, (a, b) -> (Integer) a + (Integer) b);
+            @SuppressWarnings("unchecked")
+            List<String> devices = (List<String>) j.computeIfAbsent("devices", k -> new ArrayList<String>());
+            if (!devices.contains(t.device())) {
+                devices.add(t.device());
+            }
+        }
+        r.put("executors", new ArrayList<>(jvms.values()));
+        AtomicFiles.write(out.resolve(RECORD), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValueAsBytes(r));
+    }
+
+    /** {@code results.csv} as Parquet (one file, the same columns; replaced on every run). */
+    private static void writeParquet(SparkSession spark, Path csv, Path parquet) throws IOException {
+        List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
+        String[] header = lines.get(0).split(",", -1);
+        DataType[] types = new DataType[header.length];
+        List<StructField> fields = new ArrayList<>();
+        for (int i = 0; i < header.length; i++) {
+            String h = header[i];
+            types[i] = switch (h) {
+                case "volume", "status", "stop_reason" -> DataTypes.StringType;
+                case "label", "best_start", "best_end" -> DataTypes.IntegerType;
+                default -> h.endsWith("_hit") ? DataTypes.BooleanType : DataTypes.DoubleType;
+            };
+            fields.add(DataTypes.createStructField(h, types[i], true));
+        }
+        List<org.apache.spark.sql.Row> rows = new ArrayList<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",", -1);
+            Object[] v = new Object[f.length];
+            for (int i = 0; i < f.length; i++) {
+                v[i] = f[i].isEmpty() ? null : types[i] == DataTypes.StringType ? f[i]
+                        : types[i] == DataTypes.IntegerType ? Integer.valueOf(f[i])
+                        : types[i] == DataTypes.BooleanType ? Boolean.valueOf(f[i].equals("1"))
+                        : Double.valueOf(f[i]);
+            }
+            rows.add(RowFactory.create(v));
+        }
+        Dataset<org.apache.spark.sql.Row> df = spark.createDataFrame(rows, new StructType(fields.toArray(
+                StructField[]::new)));
+        df.coalesce(1).write().mode(SaveMode.Overwrite).parquet(parquet.toString());
+    }
+
+    /** Removes the temporary files of row commits that a killed task left ({@code .NAME...partial}). */
+    private static void removeTemporaries(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        List<Path> tmp = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, ".*.partial")) {
+            ds.forEach(tmp::add);
+        }
+        for (Path p : tmp) {
+            Files.deleteIfExists(p);
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String m = t.getMessage() != null ? t.getMessage() : e.getMessage();
+        return m == null ? e.toString() : m.lines().findFirst().orElse(m);
+    }
+
+    /** This class's jar, or null when it runs from a classes folder. */
+    private static String ownJar() {
+        try {
+            var src = SparkCohort.class.getProtectionDomain().getCodeSource();
+            if (src == null) {
+                return null;
+            }
+            Path p = Path.of(src.getLocation().toURI());
+            return Files.isRegularFile(p) && p.toString().endsWith(".jar") ? p.toString() : null;
+        } catch (Exception e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package org.ctcf.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import org.apache.spark.sql.SparkSession;
+import org.ctcf.TestPaths;
+import org.ctcf.api.Kernel;
+import org.ctcf.cli.Main;
+import org.ctcf.eval.Evaluation;
+import org.ctcf.eval.EvaluationShardTest;
+import org.ctcf.eval.EvaluationTest;
+import org.ctcf.report.TinyExplainModels;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * The Spark application in {@code local[2]} (the executors are threads of this JVM): its rows equal the local
+ * {@code ctcf evaluate}'s on the same tiny models and manifest, value for value; the models load once per JVM;
+ * a volume missing on the workers is an error row, and the rest finishes; a re-submitted job evaluates nothing again;
+ * the batch explain writes one folder per scan and records failures.
+ */
+class SparkLocalTest {
+    @TempDir
+    static Path tmp;
+    static Path manifest;
+    static List<String> models;
+
+    @BeforeAll
+    static void cohort() throws IOException {
+        StringBuilder csv = new StringBuilder("volume,label,x_mm,y_mm,z_mm\n");
+        Random r = new Random(5);
+        for (int i = 0; i < 4; i++) {
+            EvaluationTest.writeCase(tmp.resolve("v" + i + ".nii.gz"), i, i < 2, r);
+            csv.append("v").append(i).append(".nii.gz,").append(i < 2 ? 1 : 0).append(i < 2 ? ",12,12,66\n" : ",,,\n");
+        }
+        manifest = tmp.resolve("eval.csv");
+        Files.writeString(manifest, csv.toString());
+        Path card;
+        try (Kernel k = Kernel.open()) {
+            card = TinyExplainModels.middleSlicesCard(tmp, k);
+        }
+        models = List.of("--autoencoder", TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--wrapper",
+                "reference", "--resize", "16", "--classifier", card.toString(), "--chunks", "16", "--baselines",
+                "gradient");
+    }
+
+    @Test
+    void sparkRowsEqualTheLocalEvaluationsValueForValue() throws IOException {
+        Path local = tmp.resolve("local");
+        List<String> args = new ArrayList<>(List.of("-q", "evaluate", manifest.toString()));
+        args.addAll(models);
+        // spark.task.cpus (1) sets the executors' LibTorch threads: the local run uses as many
+        args.addAll(List.of("--threads", "1", "-o", local.toString()));
+        StringWriter err = new StringWriter();
+        assertThat(Main.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err)))
+                .as(err.toString()).isZero();
+
+        Path out = tmp.resolve("spark");
+        Run run = spark("evaluate", "--master", "local[2]", manifest.toString(), "-o", out.toString());
+        assertThat(run.code).as(run.err).isZero();
+        List<String> sparkRows = Files.readAllLines(out.resolve(Evaluation.RESULTS));
+        assertThat(sparkRows).hasSize(5);
+        assertThat(EvaluationShardTest.withoutSeconds(sparkRows))
+                .isEqualTo(EvaluationShardTest.withoutSeconds(Files.readAllLines(local.resolve(Evaluation.RESULTS))));
+        ObjectMapper json = new ObjectMapper();
+        JsonNode a = EvaluationShardTest.withoutTiming(json.readTree(local.resolve(Evaluation.SUMMARY).toFile()));
+        JsonNode b = EvaluationShardTest.withoutTiming(json.readTree(out.resolve(Evaluation.SUMMARY).toFile()));
+        assertThat(b).isEqualTo(a);
+        assertThat(out.resolve(Evaluation.CHUNK_PLOT)).isRegularFile();
+        assertThat(out.resolve(Evaluation.DISTRIBUTION_PLOT)).isRegularFile();
+        // the progress counts scans
+        assertThat(run.err).contains("4/4 scans done");
+
+        // one load for the JVM (local[2]: one executor, "driver"), not one per scan
+        JsonNode record = json.readTree(out.resolve(SparkCohort.RECORD).toFile());
+        assertThat(record.path("tasks").asInt()).isEqualTo(4);
+        assertThat(record.path("executors")).hasSize(1);
+        assertThat(record.path("executors").get(0).path("scans").asInt()).isEqualTo(4);
+        assertThat(record.path("executors").get(0).path("loads").asInt()).isEqualTo(1);
+
+        // the rows as Parquet: the same volumes and values
+        SparkSession s = SparkSession.builder().master("local[1]").appName("read").getOrCreate();
+        try {
+            var df = s.read().parquet(out.resolve(SparkCohort.PARQUET).toString());
+            assertThat(df.count()).isEqualTo(4);
+            var first = df.filter("volume = 'v0.nii.gz'").select("p0", "min_cf", "label").collectAsList().get(0);
+            String[] f = sparkRows.get(1).split(",");
+            assertThat(f[0]).isEqualTo("v0.nii.gz");
+            assertThat(first.getDouble(0)).isEqualTo(Double.parseDouble(f[3]));
+            assertThat(first.getDouble(1)).isEqualTo(Double.parseDouble(f[4]));
+            assertThat(first.getInt(2)).isEqualTo(1);
+        } finally {
+            s.stop();
+        }
+
+        // re-submitted: nothing is evaluated again, the same rows come out
+        Run again = spark("evaluate", "--master", "local[2]", manifest.toString(), "-o", out.toString());
+        assertThat(again.code).as(again.err).isZero();
+        assertThat(again.err).contains("4 done already, 0 to evaluate");
+        assertThat(Files.readAllLines(out.resolve(Evaluation.RESULTS))).isEqualTo(sparkRows);
+    }
+
+    @Test
+    void aVolumeMissingOnTheWorkersIsItsErrorRowAndTheRestFinishes() throws IOException {
+        Path m = tmp.resolve("missing.csv");
+        Files.writeString(m, "volume,label\nv0.nii.gz,1\nnot-there.nii.gz,0\nv3.nii.gz,0\n");
+        Path out = tmp.resolve("missing-out");
+        Run run = spark("evaluate", "--master", "local[2]", m.toString(), "-o", out.toString());
+        assertThat(run.code).as(run.err).isZero();
+        List<String> rows = Files.readAllLines(out.resolve(Evaluation.RESULTS));
+        assertThat(rows).hasSize(4);
+        assertThat(rows.get(2)).startsWith("not-there.nii.gz,0,error: ").contains("not-there.nii.gz");
+        assertThat(rows.get(1)).startsWith("v0.nii.gz,1,ok,");
+        assertThat(rows.get(3)).startsWith("v3.nii.gz,0,ok,");
+    }
+
+    @Test
+    void theBatchExplainWritesAFolderPerScanAndRecordsFailures() throws IOException {
+        Path m = tmp.resolve("explain.csv");
+        Files.writeString(m, "volume,id\nv0.nii.gz,first\nv3.nii.gz,\nbroken.nii.gz,\n");
+        Files.write(tmp.resolve("broken.nii.gz"), new byte[] {1, 2, 3});
+        Path out = tmp.resolve("explained");
+        Run run = spark("explain", "--master", "local[2]", "--manifest", m.toString(), "--chunk", "16", "--frames",
+                "2", "--no-report", "-o", out.toString());
+        assertThat(run.code).as(run.err).isEqualTo(8);  // a scan failed; the others are done
+        assertThat(out.resolve("first").resolve("summary.json")).isRegularFile();
+        assertThat(out.resolve("v3").resolve("counterfactual.nii.gz")).isRegularFile();
+        assertThat(out.resolve("broken")).doesNotExist();
+        List<String> failures = Files.readAllLines(out.resolve("failures.csv"));
+        assertThat(failures).hasSize(2);
+        assertThat(failures.get(1)).startsWith("broken,").contains("broken.nii.gz");
+        try (var files = Files.list(out)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(".partial-"));
+        }
+        // re-submitted: the finished scans are skipped, the failed one is tried again
+        Run again = spark("explain", "--master", "local[2]", "--manifest", m.toString(), "--chunk", "16",
+                "--frames", "2", "--no-report", "-o", out.toString());
+        assertThat(again.err).contains("3 scans, 2 done already, 1 to explain");
+    }
+
+    @Test
+    void theDoctorReportsEachTasksDeviceAndKernel() {
+        Run run = spark("doctor", "--master", "local[2]", "--tasks", "2", "--json");
+        assertThat(run.code).as(run.err).isZero();
+        assertThat(run.out.lines().toList()).hasSize(2).allSatisfy(l -> assertThat(l).contains("\"device\":\"cpu\"")
+                .contains("\"problem\":null").contains("LibTorch"));
+    }
+
+    @Test
+    void badCommandLinesAndAnUnreachableMasterAreOneClearMessage() {
+        Run noMaster = spark("evaluate", manifest.toString(), "-o", tmp.resolve("x").toString());
+        assertThat(noMaster.code).isEqualTo(2);
+        assertThat(noMaster.err).contains("no Spark master");
+        Run shard = spark("evaluate", "--master", "local[1]", manifest.toString(), "--shard", "0/2");
+        assertThat(shard.code).isEqualTo(2);
+        assertThat(shard.err).contains("Spark splits the volumes");
+        Run unknown = spark("evaluate", "--master", "local[1]", manifest.toString(), "--no-such-option");
+        assertThat(unknown.code).isEqualTo(2);
+        assertThat(unknown.err).contains("--no-such-option");
+        Run down = spark("evaluate", "--master", "spark://127.0.0.1:1", manifest.toString());
+        assertThat(down.code).isEqualTo(1);
+        assertThat(down.err).contains("cannot reach the Spark master spark://127.0.0.1:1");
+        Run command = spark("frobnicate");
+        assertThat(command.code).isEqualTo(2);
+        assertThat(command.err).contains("unknown command 'frobnicate'").contains("Usage:");
+    }
+
+    @Test
+    void javaOlderThan2503IsRefusedWithTheVersionAndTheFix() {
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.2"))).contains("25.0.3").contains("25.0.2")
+                .contains("JAVA_HOME");
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("21.0.5"))).contains("21.0.5");
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.3"))).isNull();
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("26"))).isNull();
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    static Run spark(String... args) {
+        return withModels(args);
+    }
+
+    /** Runs the application with the tiny models appended to evaluate and explain. */
+    static Run withModels(String... args) {
+        List<String> a = new ArrayList<>(List.of(args));
+        if (a.get(0).equals("evaluate") || a.get(0).equals("explain")) {
+            a.addAll(models);
+            if (a.get(0).equals("explain")) {  // explain has no --chunks/--baselines
+                int i = a.indexOf("--chunks");
+                a.subList(i, i + 4).clear();
+            }
+        }
+        args = a.toArray(String[]::new);
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int code;
+        try (PrintStream po = new PrintStream(o, true, StandardCharsets.UTF_8);
+                PrintStream pe = new PrintStream(e, true, StandardCharsets.UTF_8)) {
+            code = SparkMain.run(args, po, pe);
+        }
+        return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    }
+}
