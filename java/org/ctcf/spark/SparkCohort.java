@@ -1,6 +1,7 @@
 package org.ctcf.spark;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
@@ -55,6 +56,7 @@ final class SparkCohort {
     static final String JOB_GROUP = "ctcf-scans";
     static final String PARQUET = "results.parquet";
     static final String RECORD = "spark.json";
+    static final String BENCH_DIR = "ctcf-spark-bench";
 
     private SparkCohort() {
     }
@@ -82,6 +84,11 @@ final class SparkCohort {
 
     static int run(String command, Object plan, String master, Map<String, String> conf, int tasks, boolean json,
             PrintStream out, PrintStream err) throws IOException {
+        if (command.equals("bench")) {
+            @SuppressWarnings("unchecked")
+            List<String> args = (List<String>) plan;
+            return bench(args, master, conf, out, err);
+        }
         SparkSession.Builder b = SparkSession.builder().appName("ctcf " + command);
         if (master != null) {
             b.master(master);
@@ -179,6 +186,54 @@ final class SparkCohort {
             err.println("ctcf spark explain: " + br.summaryLine(failuresFile));
         }
         return failures.isEmpty() ? ExitCode.OK.code() : ExitCode.SCANS_FAILED.code();
+    }
+
+    /**
+     * {@code bench}: the same evaluation with one executor of one core, then two, each from a fresh output folder,
+     * timed from the application's start to its end (executor start and model loads included); prints the scans per
+     * minute of each and the ratio.
+     */
+    private static int bench(List<String> args, String master, Map<String, String> conf, PrintStream out,
+            PrintStream err) throws IOException {
+        double[] perMinute = new double[2];
+        int scans = 0;
+        for (int n = 1; n <= 2; n++) {
+            Path dir = Path.of(BENCH_DIR, n == 1 ? "1-executor" : "2-executors").toAbsolutePath();
+            deleteTree(dir);
+            List<String> a = new ArrayList<>(args);
+            a.addAll(List.of("-o", dir.toString()));
+            CohortJobs.EvaluatePlan plan = CohortJobs.evaluate(a);
+            scans = plan.manifest().cases().size();
+            Map<String, String> c = new LinkedHashMap<>(conf);
+            c.put("spark.cores.max", String.valueOf(n));
+            c.putIfAbsent("spark.executor.cores", "1");
+            c.putIfAbsent("spark.task.cpus", "1");
+            long t0 = System.nanoTime();
+            int code = run("evaluate", plan, master, c, 0, false, new PrintStream(OutputStream.nullOutputStream()),
+                    err);
+            double s = (System.nanoTime() - t0) / 1e9;
+            if (code != 0) {
+                return code;
+            }
+            perMinute[n - 1] = scans / (s / 60);
+            err.printf(Locale.ROOT, "ctcf spark bench: %d executor%s: %d scans in %.1f s%n", n, n == 1 ? "" : "s",
+                    scans, s);
+        }
+        out.printf(Locale.ROOT, "bench spark: %d scans on %s; 1 executor: %.2f scans/min; 2 executors: %.2f "
+                + "scans/min; ratio %.2f%n", scans, master, perMinute[0], perMinute[1], perMinute[1] / perMinute[0]);
+        out.flush();
+        return ExitCode.OK.code();
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
     }
 
     /** Runs one task per scan and returns each scan's result once (the last attempt's), in scan order. */

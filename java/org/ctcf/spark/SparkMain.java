@@ -43,7 +43,7 @@ public final class SparkMain {
             return args.isEmpty() ? ExitCode.USAGE.code() : ExitCode.OK.code();
         }
         String command = args.remove(0);
-        if (!List.of("evaluate", "explain", "doctor").contains(command)) {
+        if (!List.of("evaluate", "explain", "doctor", "bench").contains(command)) {
             err.println("ctcf spark: unknown command '" + command + "'\n" + usage());
             return ExitCode.USAGE.code();
         }
@@ -63,8 +63,16 @@ public final class SparkMain {
             return ExitCode.INTERNAL.code();
         }
         try {
+            if (command.equals("bench")) {
+                if (args.stream().anyMatch(a -> a.equals("-o") || a.equals("--out") || a.startsWith("--out="))) {
+                    throw new IllegalArgumentException("bench writes into " + SparkCohort.BENCH_DIR + "/ (cleared "
+                            + "first); leave out -o");
+                }
+                CohortJobs.evaluate(args);  // the command line's errors before any Spark work
+            }
             Object plan = switch (command) {
                 case "evaluate" -> CohortJobs.evaluate(args);
+                case "bench" -> args;
                 case "explain" -> CohortJobs.explain(args);
                 default -> {
                     if (!args.isEmpty()) {
@@ -144,6 +152,9 @@ public final class SparkMain {
                              OUT/failures.csv
                   doctor     one task per executor slot: host, Java, the native kernel, LibTorch, the device a task
                              gets; exit code 5 if a slot cannot run ctcf
+                  bench      throughput: the evaluate of a manifest with one executor of one core, then with two
+                             (spark.cores.max 1, 2); prints scans per minute of each and their ratio (a standalone
+                             cluster with two free cores; outputs in ctcf-spark-bench/)
                 Options (besides those of ctcf evaluate / ctcf explain, which keep their meaning):
                   --master URL      spark://HOST:7077, local[N], ... (default: spark-submit's)
                   --conf KEY=VALUE  a Spark setting (repeatable), e.g. spark.task.cpus=4
