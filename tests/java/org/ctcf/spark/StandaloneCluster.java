@@ -18,6 +18,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.apache.spark.launcher.JavaModuleOptions;
 
@@ -50,7 +52,7 @@ public final class StandaloneCluster implements AutoCloseable {
     private final Path sparkHome;
     private final List<Path> jars;
     private final List<String> moduleOptions;
-    private final String masterUrl;
+    private volatile String masterUrl;
     private final Process master;
     private final List<Process> workers = new ArrayList<>();
     private final List<Process> submitted = new ArrayList<>();
@@ -108,6 +110,7 @@ public final class StandaloneCluster implements AutoCloseable {
         Path home = layOutSparkHome(work.resolve("spark-home"), jars);
         List<String> modules = Arrays.stream(JavaModuleOptions.defaultModuleOptions().trim().split("\\s+"))
                 .filter(s -> !s.isEmpty()).toList();
+        // a free port, but the master's URL is read from its log: Spark moves to port+1.. when a port is taken
         int port = freePort();
         String url = "spark://" + HOST + ":" + port;
 
@@ -117,6 +120,12 @@ public final class StandaloneCluster implements AutoCloseable {
         StandaloneCluster c = new StandaloneCluster(work, home, jars, modules, url, m);
         try {
             c.await("master", List.of(m), List.of(logPath(work, "master")), "I have been elected leader");
+            Matcher at = Pattern.compile("Starting Spark master at (spark://\\S+)")
+                    .matcher(Files.readString(logPath(work, "master"), StandardCharsets.ISO_8859_1));
+            if (at.find()) {
+                url = at.group(1);
+                c.masterUrl = url;
+            }
             for (int i = 0; i < workers; i++) {
                 Path dir = Files.createDirectories(work.resolve("worker-" + i));
                 List<String> cmd = daemon(work, modules, jars, workerJavaOptions,
@@ -162,7 +171,8 @@ public final class StandaloneCluster implements AutoCloseable {
 
     /**
      * Runs {@code java <moduleOptions> -cp <sparkJars> org.apache.spark.deploy.SparkSubmit <args>} (cwd = work),
-     * stdout and stderr to {@code log}. The JVM has -Xmx1g (a client-mode driver runs in it) and the workers' SPARK_HOME.
+     * stdout and stderr to {@code log}. The JVM has -Xmx1g (a client-mode driver runs in it), the workers' SPARK_HOME
+     * and SPARK_LOCAL_DIRS={@code work/driver-local} (so the driver's scratch files stay under work, not /tmp).
      */
     public Process submit(List<String> args, Path log) throws IOException {
         List<String> cmd = new ArrayList<>();
@@ -175,7 +185,8 @@ public final class StandaloneCluster implements AutoCloseable {
         cmd.add("org.apache.spark.deploy.SparkSubmit");
         cmd.addAll(args);
         Files.createDirectories(log.toAbsolutePath().getParent());
-        Process p = launch(cmd, work, env(sparkHome, work, Map.of()), log);
+        Path local = Files.createDirectories(work.resolve("driver-local"));
+        Process p = launch(cmd, work, env(sparkHome, work, Map.of("SPARK_LOCAL_DIRS", local.toString())), log);
         synchronized (this) {
             submitted.add(p);
         }
@@ -273,13 +284,26 @@ public final class StandaloneCluster implements AutoCloseable {
         }
     }
 
-    /** The tails of the master's and workers' logs. */
+    /** The tails of the master's and workers' logs and of the executors' stderr ({@code worker-i/app-.../N/stderr}). */
     public String logTails(int lines) {
         StringBuilder b = new StringBuilder(tail(log("master"), lines));
         for (int i = 0; i < workers.size(); i++) {
             b.append('\n').append(tail(log("worker-" + i), lines));
+            for (Path e : executorLogs(i)) {
+                b.append('\n').append(tail(e, lines));
+            }
         }
         return b.toString();
+    }
+
+    /** The stderr files of the executors worker i ran (its work dir's {@code app-<id>/<executor>/stderr}). */
+    public List<Path> executorLogs(int worker) {
+        Path dir = work.resolve("worker-" + worker);
+        try (var s = Files.find(dir, 3, (p, a) -> p.getFileName().toString().equals("stderr") && a.isRegularFile())) {
+            return s.sorted().toList();
+        } catch (IOException | UncheckedIOException e) {
+            return List.of();
+        }
     }
 
     // ---- internals
@@ -317,6 +341,7 @@ public final class StandaloneCluster implements AutoCloseable {
         cmd.addAll(modules);
         cmd.add("-Xmx512m");
         cmd.add("-XX:+UseSerialGC");
+        cmd.add("-XX:TieredStopAtLevel=1"); // C1 only: the daemons start faster on a small machine, and do little
         cmd.add("-Dctcf.test.cluster=" + work);
         cmd.addAll(extra);
         cmd.add("-cp");

@@ -44,7 +44,7 @@ class StandaloneClusterIT {
         try (StandaloneCluster cluster = StandaloneCluster.start(work, 2, List.of(), Map.of())) {
             long t1 = System.nanoTime();
             System.err.printf("StandaloneClusterIT kill: cluster of 2 workers started in %.1f s%n", secs(t0, t1));
-            List<String> args = new ArrayList<>(common(cluster, work, jar.getParent()));
+            List<String> args = new ArrayList<>(common(cluster));
             args.addAll(List.of("--conf", "spark.task.maxFailures=4", "--conf", "spark.executor.cores=1",
                     "--class", ClusterProbeApp.class.getName(), jar.toString(), out.toString(),
                     Integer.toString(ITEMS), "2000"));
@@ -86,6 +86,8 @@ class StandaloneClusterIT {
                     .containsExactlyElementsOf(IntStream.range(0, ITEMS).boxed().toList());
             assertThat(Files.readString(log)).as("the driver saw the executor go" + why)
                     .containsAnyOf("Lost executor", "lost executor", "ExecutorLost", "Executor lost");
+            assertThat(StandaloneCluster.leftovers(work)).as("leftovers() sees the running master and worker 1")
+                    .hasSizeGreaterThanOrEqualTo(2);
             long t3 = System.nanoTime();
             cluster.close();
             System.err.printf("StandaloneClusterIT kill: shutdown in %.1f s%n", secs(t3, System.nanoTime()));
@@ -115,7 +117,7 @@ class StandaloneClusterIT {
                 Map.of())) {
             long t1 = System.nanoTime();
             System.err.printf("StandaloneClusterIT gpu: cluster of 1 worker started in %.1f s%n", secs(t0, t1));
-            List<String> args = new ArrayList<>(common(cluster, work, jar.getParent()));
+            List<String> args = new ArrayList<>(common(cluster));
             args.addAll(List.of("--conf", "spark.executor.cores=2",
                     "--conf", "spark.executor.resource.gpu.amount=2",
                     "--conf", "spark.task.resource.gpu.amount=1",
@@ -150,14 +152,13 @@ class StandaloneClusterIT {
     }
 
     /** SparkSubmit's options for a client-mode driver on the cluster, module options on driver and executors. */
-    private static List<String> common(StandaloneCluster cluster, Path work, Path local) {
+    private static List<String> common(StandaloneCluster cluster) {
         String modules = String.join(" ", cluster.moduleOptions());
         return List.of("--master", cluster.masterUrl(), "--deploy-mode", "client",
                 "--conf", "spark.executor.extraJavaOptions=" + modules,
                 "--conf", "spark.driver.extraJavaOptions=" + modules,
                 "--conf", "spark.executor.memory=512m",
                 "--conf", "spark.ui.enabled=false",
-                "--conf", "spark.local.dir=" + local.resolve("driver-local"),
                 "--conf", "spark.driver.host=127.0.0.1");
     }
 
