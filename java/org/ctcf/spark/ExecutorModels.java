@@ -125,6 +125,9 @@ final class ExecutorModels {
         }
     }
 
+    /** How the message of an {@link ExecutorSetupException} starts: the driver recognizes a task's failure by it. */
+    static final String SETUP_PREFIX = "ctcf: executor ";
+
     /** A worker that cannot run ctcf (Java, LibTorch, devices): the driver stops the job and shows this message. */
     static final class ExecutorSetupException extends RuntimeException {
         private static final long serialVersionUID = 1L;

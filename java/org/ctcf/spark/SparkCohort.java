@@ -248,10 +248,10 @@ final class SparkCohort {
         List<TaskResult> collected;
         try {
             collected = jsc.parallelize(todo, todo.size()).map(task).collect();
-        } catch (RuntimeException e) {
+        } catch (Exception e) {  // SparkException is checked in Scala's sense only: it comes undeclared
             String setup = progress.setupFailure;
             if (setup != null) {
-                throw new IOException(setup + " (the job was stopped; fix the workers and re-submit: finished "
+                throw new SetupException(setup + " (the job was stopped; fix the workers and re-submit: finished "
                         + "scans are kept)", e);
             }
             throw new IOException("the Spark job failed: " + rootMessage(e) + " (finished scans are kept; "
@@ -265,6 +265,15 @@ final class SparkCohort {
             byIndex.put(r.index(), r);
         }
         return new ArrayList<>(byIndex.values());
+    }
+
+    /** A worker that cannot run ctcf stopped the job (exit code 5, as a missing native library locally). */
+    static final class SetupException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        SetupException(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** The evaluate task: one volume's row, committed to OUT/rows/. */
@@ -386,7 +395,7 @@ final class SparkCohort {
             String why = e.reason().toString();
             if (e.reason() instanceof ExceptionFailure f) {
                 why = f.description();
-                if (f.className().equals(ExecutorModels.ExecutorSetupException.class.getName())
+                if (f.description() != null && f.description().startsWith(ExecutorModels.SETUP_PREFIX)
                         && setupFailure == null) {
                     setupFailure = f.description();
                     err.println("ctcf spark: " + f.description() + ": stopping the job");

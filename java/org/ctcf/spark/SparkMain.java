@@ -97,6 +97,9 @@ public final class SparkMain {
             err.println(e.getMessage().startsWith("Usage:") ? e.getMessage() : "ctcf spark " + command + ": "
                     + e.getMessage());
             return e.getMessage().startsWith("Usage:") ? ExitCode.OK.code() : ExitCode.USAGE.code();
+        } catch (SparkCohort.SetupException e) {
+            err.println("ctcf spark " + command + ": " + e.getMessage());
+            return ExitCode.NATIVE_UNAVAILABLE.code();
         } catch (IOException e) {
             err.println("ctcf spark " + command + ": " + e.getMessage());
             return ExitCode.BAD_INPUT.code();

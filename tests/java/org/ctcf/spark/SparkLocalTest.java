@@ -12,16 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 import org.apache.spark.sql.SparkSession;
-import org.ctcf.TestPaths;
-import org.ctcf.api.Kernel;
 import org.ctcf.cli.Main;
 import org.ctcf.eval.Evaluation;
 import org.ctcf.eval.EvaluationShardTest;
-import org.ctcf.eval.EvaluationTest;
-import org.ctcf.report.TinyExplainModels;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,21 +39,14 @@ class SparkLocalTest {
 
     @BeforeAll
     static void cohort() throws IOException {
-        StringBuilder csv = new StringBuilder("volume,label,x_mm,y_mm,z_mm\n");
-        Random r = new Random(5);
-        for (int i = 0; i < 4; i++) {
-            EvaluationTest.writeCase(tmp.resolve("v" + i + ".nii.gz"), i, i < 2, r);
-            csv.append("v").append(i).append(".nii.gz,").append(i < 2 ? 1 : 0).append(i < 2 ? ",12,12,66\n" : ",,,\n");
-        }
-        manifest = tmp.resolve("eval.csv");
-        Files.writeString(manifest, csv.toString());
-        Path card;
-        try (Kernel k = Kernel.open()) {
-            card = TinyExplainModels.middleSlicesCard(tmp, k);
-        }
-        models = List.of("--autoencoder", TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--wrapper",
-                "reference", "--resize", "16", "--classifier", card.toString(), "--chunks", "16", "--baselines",
-                "gradient");
+        manifest = TinyCohort.manifest(tmp, 4);
+        models = TinyCohort.models(tmp);
+    }
+
+    /** The executors of local[N] are this JVM: their confined reads must not leak into the other test classes. */
+    @AfterAll
+    static void unconfine() {
+        org.ctcf.io.ReadOptions.confineByDefault(false);
     }
 
     @Test
@@ -118,14 +107,21 @@ class SparkLocalTest {
 
     @Test
     void aVolumeMissingOnTheWorkersIsItsErrorRowAndTheRestFinishes() throws IOException {
+        // and a header that points outside its folder: refused on the workers (confined reads)
+        Files.createDirectories(tmp.resolve("elsewhere"));
+        Files.write(tmp.resolve("elsewhere").resolve("up.raw"), new byte[16 * 16 * 48 * 2]);
+        Files.createDirectories(tmp.resolve("sub"));
+        Files.writeString(tmp.resolve("sub").resolve("up.mhd"), "ObjectType = Image\nNDims = 3\nDimSize = 16 16 48\n"
+                + "ElementSpacing = 1.5 1.5 3\nElementType = MET_SHORT\nElementDataFile = ../elsewhere/up.raw\n");
         Path m = tmp.resolve("missing.csv");
-        Files.writeString(m, "volume,label\nv0.nii.gz,1\nnot-there.nii.gz,0\nv3.nii.gz,0\n");
+        Files.writeString(m, "volume,label\nv0.nii.gz,1\nnot-there.nii.gz,0\nv3.nii.gz,0\nsub/up.mhd,0\n");
         Path out = tmp.resolve("missing-out");
         Run run = spark("evaluate", "--master", "local[2]", m.toString(), "-o", out.toString());
         assertThat(run.code).as(run.err).isZero();
         List<String> rows = Files.readAllLines(out.resolve(Evaluation.RESULTS));
-        assertThat(rows).hasSize(4);
+        assertThat(rows).hasSize(5);
         assertThat(rows.get(2)).startsWith("not-there.nii.gz,0,error: ").contains("not-there.nii.gz");
+        assertThat(rows.get(4)).startsWith("up.mhd,0,error: ").contains("outside the header's folder");
         assertThat(rows.get(1)).startsWith("v0.nii.gz,1,ok,");
         assertThat(rows.get(3)).startsWith("v3.nii.gz,0,ok,");
     }
