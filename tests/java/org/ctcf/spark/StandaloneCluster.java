@@ -33,7 +33,7 @@ import org.apache.spark.launcher.JavaModuleOptions;
  * <li>every JVM (master, workers, SparkSubmit, executors) gets the flags of
  * {@link JavaModuleOptions#defaultModuleOptions()}; executors get them through
  * {@code spark.executor.extraJavaOptions}, which the caller passes to {@link #submit} ({@link #moduleOptions()});
- * <li>a worker builds its executors' command line from {@code SPARK_HOME/jars/*}, so {@link #sparkHome()} is a
+ * <li>a worker builds its executors' command line from {@code SPARK_HOME/jars/*}, so the SPARK_HOME this lays out is a
  * folder whose {@code jars/} holds symlinks to {@link #sparkJars()}, and the worker's environment has
  * {@code SPARK_SCALA_VERSION=2.13} (without it, the launcher looks for a source build's directories and fails with
  * "Cannot find any build directories").
@@ -134,11 +134,11 @@ public final class StandaloneCluster implements AutoCloseable {
                         Integer.toString(cores), "--memory", "1g", "--work-dir", dir.toString(), url));
                 Map<String, String> e = new HashMap<>(workerEnv);
                 e.putIfAbsent("SPARK_LOCAL_DIRS", Files.createDirectories(dir.resolve("local")).toString());
-                c.workers.add(launch(cmd, dir, env(home, work, e), c.log("worker-" + i)));
+                c.workers.add(launch(cmd, dir, env(home, work, e), logPath(work, "worker-" + i)));
             }
             List<Path> logs = new ArrayList<>();
             for (int i = 0; i < workers; i++) {
-                logs.add(c.log("worker-" + i));
+                logs.add(logPath(work, "worker-" + i));
             }
             List<Process> all = new ArrayList<>(c.workers);
             all.add(m);
@@ -154,19 +154,9 @@ public final class StandaloneCluster implements AutoCloseable {
         return masterUrl;
     }
 
-    /** The SPARK_HOME laid out for the workers: {@code jars/} holds symlinks to {@link #sparkJars()}. */
-    public Path sparkHome() {
-        return sparkHome;
-    }
-
     /** {@link JavaModuleOptions#defaultModuleOptions()} split on spaces. */
     public List<String> moduleOptions() {
         return moduleOptions;
-    }
-
-    /** The module options as one string, for {@code spark.executor.extraJavaOptions} and the like. */
-    public String moduleOptionsString() {
-        return String.join(" ", moduleOptions);
     }
 
     /**
@@ -217,11 +207,6 @@ public final class StandaloneCluster implements AutoCloseable {
         if (!alive.isEmpty()) {
             throw new IllegalStateException("worker " + worker + ": still alive after SIGKILL: " + alive);
         }
-    }
-
-    /** The log of "master", "worker-0", ... */
-    public Path log(String name) {
-        return logPath(work, name);
     }
 
     /** Destroys every process it started (submitted JVMs, workers, executors, master) and waits for them, bounded. */
@@ -286,9 +271,9 @@ public final class StandaloneCluster implements AutoCloseable {
 
     /** The tails of the master's and workers' logs and of the executors' stderr ({@code worker-i/app-.../N/stderr}). */
     public String logTails(int lines) {
-        StringBuilder b = new StringBuilder(tail(log("master"), lines));
+        StringBuilder b = new StringBuilder(tail(logPath(work, "master"), lines));
         for (int i = 0; i < workers.size(); i++) {
-            b.append('\n').append(tail(log("worker-" + i), lines));
+            b.append('\n').append(tail(logPath(work, "worker-" + i), lines));
             for (Path e : executorLogs(i)) {
                 b.append('\n').append(tail(e, lines));
             }
