@@ -85,10 +85,15 @@ public final class CohortJobs {
                     + "among its executors itself");
         }
         c.checkOptions();
+        Batch.checkDicomOut(c.dicomOut);
         if (c.manifest == null && c.folder == null && c.inputs.isEmpty()) {
             throw new IllegalArgumentException("give VOLUME..., --manifest FILE.csv or --folder DIR");
         }
-        return new ExplainPlan(spec, c.scans(), c.out);
+        try {
+            return new ExplainPlan(spec, c.scans(), c.out);
+        } catch (CommandLine.ParameterException e) {
+            throw new IllegalArgumentException("ctcf explain: " + e.getMessage(), e);
+        }
     }
 
     /** The usage text of {@code ctcf evaluate} or {@code ctcf explain}. */
@@ -241,14 +246,22 @@ public final class CohortJobs {
         return new Spec(spec.command(), args, spec.cwd());
     }
 
+    /**
+     * Parses the command line into {@code command}, relative paths against the driver's folder; except {@code
+     * --dicom-out}, which in a batch names a folder inside each scan's folder and stays as given.
+     */
     private static <T> T parse(T command, Spec spec) {
         CommandLine cl = new CommandLine(command);
         Path base = Path.of(spec.cwd());
         cl.registerConverter(Path.class, s -> base.resolve(s).normalize());
+        CommandLine.ParseResult pr;
         try {
-            cl.parseArgs(spec.args().toArray(String[]::new));
+            pr = cl.parseArgs(spec.args().toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             throw new IllegalArgumentException("ctcf " + spec.command() + ": " + e.getMessage(), e);
+        }
+        if (command instanceof ExplainCommand c && pr.hasMatchedOption("--dicom-out")) {
+            c.dicomOut = Path.of(pr.matchedOption("--dicom-out").originalStringValues().get(0));
         }
         return command;
     }

@@ -26,7 +26,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  */
 public final class ScanRows {
     /** The record of the models and options, beside the rows. */
-    public static final String CONFIGURATION = "configuration.json";
+    private static final String CONFIGURATION = "configuration.json";
     private static final String SUFFIX = ".csv";
 
     private final Path dir;
@@ -54,9 +54,18 @@ public final class ScanRows {
         return dir;
     }
 
-    /** Writes (or replaces) the row of {@code r.volume()}, atomically. */
+    /**
+     * Writes (or replaces) the row of {@code r.volume()}, atomically; a failed row does not replace an ok one (a
+     * twin attempt that could not read the volume after another one evaluated it).
+     */
     public void commit(Evaluation.Row r) throws IOException {
         Files.createDirectories(dir);
+        if (!r.ok()) {
+            Evaluation.Row prev = read(r.volume());
+            if (prev != null && prev.ok()) {
+                return;
+            }
+        }
         ResultsFile.write(file(r.volume()), cols, List.of(r));
     }
 

@@ -46,4 +46,16 @@ public final class AtomicFiles {
     public static void write(Path file, byte[] data) throws IOException {
         write(file, out -> out.write(data));
     }
+
+    /** Removes {@code p} and, for a folder, everything below it (links are removed, not followed); none: nothing. */
+    public static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(q);
+            }
+        }
+    }
 }

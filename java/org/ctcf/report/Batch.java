@@ -333,7 +333,7 @@ public final class Batch {
 
     /** Whether scan's outputs are complete: its folder holds {@code summary.json}. */
     public static boolean complete(Path out, Scan scan) {
-        return Files.isRegularFile(out.resolve(scan.id()).resolve(ExplanationWriter.SUMMARY));
+        return isDone(out.resolve(scan.id()));
     }
 
     /**
@@ -362,7 +362,11 @@ public final class Batch {
 
     /** In a batch, {@code --dicom-out} is a folder inside each scan's folder: relative, below it. */
     private static void checkDicomOut(Explain.Request request) {
-        Path dicomRel = request.dicomOut();
+        checkDicomOut(request.dicomOut());
+    }
+
+    /** {@code --dicom-out} of a batch: a relative folder inside each scan's folder, or null. */
+    public static void checkDicomOut(Path dicomRel) {
         if (dicomRel != null && (dicomRel.isAbsolute() || dicomRel.normalize().toString().isEmpty()
                 || dicomRel.normalize().startsWith(".."))) {
             throw new IllegalArgumentException("in a batch, --dicom-out names a folder inside each scan's output "
@@ -379,10 +383,11 @@ public final class Batch {
     /**
      * Renames {@code partial} to {@code target}. An incomplete folder there (no summary.json: hand-made, or older
      * than the atomic layout) is renamed aside and removed first; a complete one is kept, and {@code partial} (the
-     * same scan explained by another process that finished first) is left for the caller to remove.
+     * same scan explained by another process that finished first) is left for the caller to remove. Two processes
+     * committing the same scan at once both end with the first one's complete folder.
      */
-    private static void commit(Path partial, Path target) throws IOException {
-        if (Files.isRegularFile(target.resolve(ExplanationWriter.SUMMARY))) {
+    static void commit(Path partial, Path target) throws IOException {
+        if (isDone(target)) {
             return;
         }
         if (Files.exists(target)) {
@@ -390,20 +395,36 @@ public final class Batch {
                     + HexFormat.of().formatHex(randomBytes()));
             try {
                 Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(aside);
             } catch (java.nio.file.NoSuchFileException e) {
                 // moved or removed by another process meanwhile
             }
+            if (isDone(aside)) {  // a twin's complete folder landed between the check and the move: put it back
+                try {
+                    Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
+                    return;
+                } catch (IOException e) {
+                    if (!isDone(target)) {
+                        throw e;
+                    }
+                }
+            }
+            deleteTree(aside);
         }
         try {
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(partial, target);
-        } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
-            if (!Files.isRegularFile(target.resolve(ExplanationWriter.SUMMARY))) {
+            try {
+                Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(partial, target);
+            }
+        } catch (IOException e) {  // on Linux a rename onto a non-empty folder is a plain FileSystemException
+            if (!isDone(target)) {
                 throw e;  // not a finished twin: a real conflict
             }
         }
+    }
+
+    private static boolean isDone(Path folder) {
+        return Files.isRegularFile(folder.resolve(ExplanationWriter.SUMMARY));
     }
 
     /**
@@ -566,13 +587,6 @@ public final class Batch {
     }
 
     private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (var walk = Files.walk(p)) {
-            for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        }
+        AtomicFiles.deleteTree(p);
     }
 }

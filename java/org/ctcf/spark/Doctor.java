@@ -31,9 +31,15 @@ final class Doctor {
         private static final long serialVersionUID = 1L;
     }
 
-    static int run(JavaSparkContext jsc, int tasks, boolean json, PrintStream out, PrintStream err) {
+    static int run(JavaSparkContext jsc, int tasks, boolean json, PrintStream out, PrintStream err)
+            throws java.io.IOException {
         List<Integer> ids = IntStream.range(0, tasks).boxed().toList();
-        List<Report> reports = new ArrayList<>(jsc.parallelize(ids, tasks).map(Doctor::check).collect());
+        List<Report> reports;
+        try {
+            reports = new ArrayList<>(jsc.parallelize(ids, tasks).map(Doctor::check).collect());
+        } catch (Exception e) {  // Spark's exceptions come undeclared
+            throw new java.io.IOException("the doctor's job failed: " + e.getMessage(), e);
+        }
         ObjectMapper mapper = new ObjectMapper();
         int bad = 0;
         for (Report r : reports) {
@@ -61,7 +67,7 @@ final class Doctor {
     static Report check(int task) {
         TaskContext ctx = TaskContext.get();
         String java = Runtime.version().toString();
-        String problem = SparkMain.javaProblem(Runtime.version());
+        String problem = SparkApp.javaProblem(Runtime.version());
         String gpu = null;
         String device = "cpu";
         int threads = Math.max(1, ctx.cpus());

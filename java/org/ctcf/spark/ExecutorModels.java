@@ -44,7 +44,7 @@ final class ExecutorModels {
 
     /** The models of {@code spec} for a task placed at {@code p}, loaded now if this JVM has not loaded them yet. */
     static Handle get(CohortJobs.Spec spec, Placement p) {
-        String problem = SparkMain.javaProblem(Runtime.version());
+        String problem = SparkApp.javaProblem(Runtime.version());
         if (problem != null) {
             throw new ExecutorSetupException(where() + ": " + problem);
         }
@@ -56,7 +56,9 @@ final class ExecutorModels {
                 return new Handle(e.loaded(), false);
             }
             if (e != null) {  // another job in the same executor (a long-lived session): its models go
-                e.loaded().close();
+                synchronized (e.loaded()) {  // after the scan that may be running on them
+                    e.loaded().close();
+                }
                 LOADED.remove(key);
             }
             long t0 = System.nanoTime();

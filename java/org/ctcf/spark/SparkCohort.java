@@ -75,10 +75,12 @@ final class SparkCohort {
         }
     }
 
-    /** What a task did, for the driver's counts, failures and record of loads. */
-    record TaskResult(int index, String id, String outcome, String errorClass, String message, double seconds,
-            String host, String executor, String jvm, boolean loaded, String device, int attempt)
-            implements Serializable {
+    /**
+     * What a task did, for the driver's counts, failures and record of loads: {@code index} is the scan's (-1: the
+     * configuration check, whose {@code message} is the configuration as JSON).
+     */
+    record TaskResult(int index, String outcome, String errorClass, String message, String host, String executor,
+            String jvm, boolean loaded, String device) implements Serializable {
         private static final long serialVersionUID = 1L;
     }
 
@@ -121,6 +123,10 @@ final class SparkCohort {
         ScanRows rows = plan.rows();
         Map<String, Evaluation.Row> done = rows.readAll();  // refuses rows of other options
         removeTemporaries(rows.dir());
+        List<TaskResult> probe = new ArrayList<>();
+        if (rows.configuration() != null) {  // resuming: the same models and options, or a clear refusal up front
+            probe.add(checkConfiguration(jsc, plan, rows));
+        }
         List<ScanTask> todo = new ArrayList<>();
         List<EvalManifest.Case> cases = plan.manifest().cases();
         for (int i = 0; i < cases.size(); i++) {
@@ -136,8 +142,13 @@ final class SparkCohort {
                 plan.chunkSizes(), plan.baselines(), ScanRows.hasPositions(plan.manifest())), err);
         removeTemporaries(rows.dir());
         Map<String, Object> summary = rows.assemble(plan.manifest(), plan.out());
-        writeParquet(spark, plan.out().resolve(Evaluation.RESULTS), plan.out().resolve(PARQUET));
-        record(jsc, plan.out(), results);
+        try {
+            writeParquet(spark, plan.out().resolve(Evaluation.RESULTS), plan.out().resolve(PARQUET));
+        } catch (Exception e) {  // Spark's exceptions come undeclared
+            throw new IOException("cannot write " + plan.out().resolve(PARQUET) + ": " + rootMessage(e), e);
+        }
+        probe.addAll(results);
+        record(jsc, plan.out(), probe);
         out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
         out.flush();
         return ExitCode.OK.code();
@@ -189,6 +200,33 @@ final class SparkCohort {
     }
 
     /**
+     * Loads the models on one executor (which keeps them for its scans) and compares their configuration with the one
+     * recorded beside the rows: a re-submission with other models or options is refused before any scan runs.
+     */
+    private static TaskResult checkConfiguration(JavaSparkContext jsc, CohortJobs.EvaluatePlan plan, ScanRows rows)
+            throws IOException {
+        CohortJobs.Spec spec = plan.spec();
+        TaskResult r;
+        try {
+            r = jsc.parallelize(List.of(0), 1).map(i -> {
+                TaskContext ctx = TaskContext.get();
+                ExecutorModels.Placement p = ExecutorModels.placement(ctx);
+                ExecutorModels.Handle h = ExecutorModels.get(spec, p);
+                String json = new ObjectMapper().writeValueAsString(h.models().configuration());
+                return new TaskResult(-1, "configuration", null, json, ExecutorModels.host(),
+                        ExecutorModels.executorId(), ExecutorModels.JVM_ID, h.loaded(),
+                        p.device() != null ? p.device() : "(command line)");
+            }).collect().get(0);
+        } catch (Exception e) {  // Spark's exceptions come undeclared
+            throw setupOrJobFailure(e, null);
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> mine = new ObjectMapper().readValue(r.message(), LinkedHashMap.class);
+        rows.checkConfiguration(mine);
+        return r;
+    }
+
+    /**
      * {@code bench}: the same evaluation with one executor of one core, then two, each from a fresh output folder,
      * timed from the application's start to its end (executor start and model loads included); prints the scans per
      * minute of each and the ratio.
@@ -199,7 +237,7 @@ final class SparkCohort {
         int scans = 0;
         for (int n = 1; n <= 2; n++) {
             Path dir = Path.of(BENCH_DIR, n == 1 ? "1-executor" : "2-executors").toAbsolutePath();
-            deleteTree(dir);
+            AtomicFiles.deleteTree(dir);
             List<String> a = new ArrayList<>(args);
             a.addAll(List.of("-o", dir.toString()));
             CohortJobs.EvaluatePlan plan = CohortJobs.evaluate(a);
@@ -225,18 +263,7 @@ final class SparkCohort {
         return ExitCode.OK.code();
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (var walk = Files.walk(p)) {
-            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(q);
-            }
-        }
-    }
-
-    /** Runs one task per scan and returns each scan's result once (the last attempt's), in scan order. */
+    /** Runs one task per scan and returns their results, in scan order (one per task: the attempt Spark kept). */
     private static List<TaskResult> runTasks(JavaSparkContext jsc, List<ScanTask> todo,
             Function<ScanTask, TaskResult> task, PrintStream err) throws IOException {
         if (todo.isEmpty()) {
@@ -245,26 +272,34 @@ final class SparkCohort {
         Progress progress = new Progress(todo.size(), err);
         jsc.sc().addSparkListener(progress);
         jsc.setJobGroup(JOB_GROUP, "ctcf: " + todo.size() + " scans", true);
-        List<TaskResult> collected;
         try {
-            collected = jsc.parallelize(todo, todo.size()).map(task).collect();
+            return jsc.parallelize(todo, todo.size()).map(task).collect();
         } catch (Exception e) {  // SparkException is checked in Scala's sense only: it comes undeclared
-            String setup = progress.setupFailure;
-            if (setup != null) {
-                throw new SetupException(setup + " (the job was stopped; fix the workers and re-submit: finished "
-                        + "scans are kept)", e);
-            }
-            throw new IOException("the Spark job failed: " + rootMessage(e) + " (finished scans are kept; "
-                    + "re-submit to go on)", e);
+            throw setupOrJobFailure(e, progress.setupFailure);
         } finally {
             jsc.clearJobGroup();
             jsc.sc().removeSparkListener(progress);
         }
-        Map<Integer, TaskResult> byIndex = new TreeMap<>();
-        for (TaskResult r : collected) {
-            byIndex.put(r.index(), r);
+    }
+
+    /**
+     * A failed job as the driver reports it: a worker that cannot run ctcf ({@code setup}, as the listener saw it,
+     * or found in the failure's messages: the listener may not have seen it yet) is a {@link SetupException}.
+     */
+    private static IOException setupOrJobFailure(Exception e, String setup) {
+        for (Throwable t = e; setup == null && t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            int at = m == null ? -1 : m.indexOf(ExecutorModels.SETUP_PREFIX);
+            if (at >= 0) {
+                setup = m.substring(at).lines().findFirst().orElse(m);
+            }
         }
-        return new ArrayList<>(byIndex.values());
+        if (setup != null) {
+            return new SetupException(setup + " (the job was stopped; fix the workers and re-submit: finished scans "
+                    + "are kept)", e);
+        }
+        return new IOException("the Spark job failed: " + rootMessage(e) + " (finished scans are kept; re-submit "
+                + "to go on)", e);
     }
 
     /** A worker that cannot run ctcf stopped the job (exit code 5, as a missing native library locally). */
@@ -301,14 +336,13 @@ final class SparkCohort {
             ScanRows rows = ScanRows.in(Path.of(rowsDir), chunkSizes, baselines, positions);
             Evaluation.Row prev = rows.read(t.id());
             if (prev != null && prev.ok()) {  // another attempt of this task finished first
-                return result(t, "skipped", null, null, 0, p, false, ctx);
+                return result(t, "skipped", null, null, p, false);
             }
             ExecutorModels.Handle h = ExecutorModels.get(spec, p);
             rows.checkConfiguration(h.models().configuration());
             Evaluation.Row r = h.models().evaluate(t.toCase());
             rows.commit(r);
-            return result(t, r.ok() ? "ok" : "failed", null, r.ok() ? null : r.status(), r.seconds(), p, h.loaded(),
-                    ctx);
+            return result(t, r.ok() ? "ok" : "failed", null, null, p, h.loaded());
         }
     }
 
@@ -330,29 +364,27 @@ final class SparkCohort {
             Batch.Scan scan = t.toScan();
             Path dir = Path.of(out);
             if (Batch.complete(dir, scan)) {
-                return result(t, "skipped", null, null, 0, p, false, ctx);
+                return result(t, "skipped", null, null, p, false);
             }
             ExecutorModels.Handle h = ExecutorModels.get(spec, p);
-            long t0 = System.nanoTime();
             try {
                 h.models().explain(scan, dir, progress -> !ctx.isInterrupted());
-                return result(t, "ok", null, null, (System.nanoTime() - t0) / 1e9, p, h.loaded(), ctx);
+                return result(t, "ok", null, null, p, h.loaded());
             } catch (IOException | IllegalArgumentException | org.ctcf.core.CtcfException e) {
                 if (e instanceof org.ctcf.core.CtcfException.CancelledException && ctx.isInterrupted()) {
                     throw (RuntimeException) e;  // killed by Spark (a speculative twin won): not a scan's failure
                 }
                 Batch.Failure f = Batch.Failure.of(scan, e);
-                return result(t, "failed", f.errorClass(), f.message(), (System.nanoTime() - t0) / 1e9, p, h.loaded(),
-                        ctx);
+                return result(t, "failed", f.errorClass(), f.message(), p, h.loaded());
             }
         }
     }
 
-    private static TaskResult result(ScanTask t, String outcome, String errorClass, String message, double seconds,
-            ExecutorModels.Placement p, boolean loaded, TaskContext ctx) {
-        return new TaskResult(t.index(), t.id(), outcome, errorClass, message, seconds, ExecutorModels.host(),
+    private static TaskResult result(ScanTask t, String outcome, String errorClass, String message,
+            ExecutorModels.Placement p, boolean loaded) {
+        return new TaskResult(t.index(), outcome, errorClass, message, ExecutorModels.host(),
                 ExecutorModels.executorId(), ExecutorModels.JVM_ID, loaded,
-                p.device() != null ? p.device() : "(command line)", ctx.attemptNumber());
+                p.device() != null ? p.device() : "(command line)");
     }
 
     /** Driver-side progress: scans done / total with an ETA, lost tasks, and a worker that cannot run ctcf. */
@@ -383,7 +415,7 @@ final class SparkCohort {
                 return;
             }
             if (e.taskInfo().successful()) {
-                int n = done.incrementAndGet();
+                int n = Math.min(total, done.incrementAndGet());
                 double elapsed = (System.nanoTime() - t0) / 1e9;
                 double eta = elapsed / n * (total - n);
                 err.printf(Locale.ROOT, "ctcf spark: %d/%d scans done (%s elapsed, ETA %s)%s%n", n, total,
@@ -391,12 +423,14 @@ final class SparkCohort {
                         retried.get() > 0 ? ", " + retried.get() + " task attempts lost and retried" : "");
                 return;
             }
+            if (e.reason() instanceof org.apache.spark.TaskKilled || setupFailure != null) {
+                return;  // a speculative twin that lost, or the job being stopped
+            }
             retried.incrementAndGet();
-            String why = e.reason().toString();
+            String why = String.valueOf(e.reason());
             if (e.reason() instanceof ExceptionFailure f) {
-                why = f.description();
-                if (f.description() != null && f.description().startsWith(ExecutorModels.SETUP_PREFIX)
-                        && setupFailure == null) {
+                why = f.className() + ": " + f.description();
+                if (f.description() != null && f.description().startsWith(ExecutorModels.SETUP_PREFIX)) {
                     setupFailure = f.description();
                     err.println("ctcf spark: " + f.description() + ": stopping the job");
                     new Thread(() -> JavaSparkContext.fromSparkContext(org.apache.spark.SparkContext.getOrCreate())
@@ -424,13 +458,13 @@ final class SparkCohort {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("application", jsc.sc().applicationId());
         r.put("master", jsc.master());
-        r.put("tasks", results.size());
+        r.put("tasks", results.stream().filter(t -> t.index() >= 0).count());
         Map<String, Map<String, Object>> jvms = new TreeMap<>();
         for (TaskResult t : results) {
             Map<String, Object> j = jvms.computeIfAbsent(t.jvm(), k -> new LinkedHashMap<>());
             j.put("executor", t.executor());
             j.put("host", t.host());
-            j.merge("scans", 1, (a, b) -> (Integer) a + (Integer) b);
+            j.merge("scans", t.index() >= 0 ? 1 : 0, (a, b) -> (Integer) a + (Integer) b);
             j.merge("loads", t.loaded() ? 1 : 0, (a, b) -> (Integer) a + (Integer) b);
             @SuppressWarnings("unchecked")
             List<String> devices = (List<String>) j.computeIfAbsent("devices", k -> new ArrayList<String>());

@@ -178,6 +178,33 @@ class BatchTest {
         assertThat(names(shared)).isEqualTo(names(all)).containsExactly("s1", "s2", "s3");
     }
 
+    /**
+     * The commit of a scan's folder: an incomplete folder in the way is replaced, a complete one (a twin attempt's,
+     * under Spark's retries or speculation) is kept and the late partial is left for its writer to remove.
+     */
+    @Test
+    void aCommitReplacesAnIncompleteFolderButNeverACompleteOne() throws IOException {
+        Path target = tmp.resolve("commit").resolve("scan");
+        Files.createDirectories(target);
+        Files.writeString(target.resolve("leftover.txt"), "old");  // no summary.json: incomplete
+        Path partial = tmp.resolve("commit").resolve(".scan.partial-1");
+        Files.createDirectories(partial);
+        Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), "{\"first\": true}");
+        Batch.commit(partial, target);
+        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent("{\"first\": true}");
+        assertThat(target.resolve("leftover.txt")).doesNotExist();
+        assertThat(partial).doesNotExist();
+        try (var s = Files.list(tmp.resolve("commit"))) {
+            assertThat(s.map(p -> p.getFileName().toString())).containsExactly("scan");  // nothing set aside remains
+        }
+        Path late = tmp.resolve("commit").resolve(".scan.partial-2");
+        Files.createDirectories(late);
+        Files.writeString(late.resolve(ExplanationWriter.SUMMARY), "{\"second\": true}");
+        Batch.commit(late, target);
+        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent("{\"first\": true}");
+        assertThat(late).isDirectory();
+    }
+
     @Test
     void aFailureInsideAScanLeavesNoPartialFolder() throws IOException {
         List<Batch.Scan> scans = Batch.fromPaths(List.of(copy("x1.nii.gz"), copy("x2.nii.gz"), copy("x3.nii.gz")));

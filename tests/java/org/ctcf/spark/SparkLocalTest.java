@@ -103,6 +103,12 @@ class SparkLocalTest {
         assertThat(again.code).as(again.err).isZero();
         assertThat(again.err).contains("4 done already, 0 to evaluate");
         assertThat(Files.readAllLines(out.resolve(Evaluation.RESULTS))).isEqualTo(sparkRows);
+        // re-submitted with other options: refused before any scan, the rows untouched
+        Run other = spark("evaluate", "--master", "local[2]", manifest.toString(), "-o", out.toString(),
+                "--step", "7");
+        assertThat(other.code).as(other.err).isEqualTo(3);
+        assertThat(other.err).contains("configuration.json records other models or options");
+        assertThat(Files.readAllLines(out.resolve(Evaluation.RESULTS))).isEqualTo(sparkRows);
     }
 
     @Test
@@ -148,6 +154,49 @@ class SparkLocalTest {
         Run again = spark("explain", "--master", "local[2]", "--manifest", m.toString(), "--chunk", "16",
                 "--frames", "2", "--no-report", "-o", out.toString());
         assertThat(again.err).contains("3 scans, 2 done already, 1 to explain");
+        assertThat(again.code).isEqualTo(8);  // tried again, failed again
+        assertThat(Files.readAllLines(out.resolve("failures.csv"))).hasSize(2);
+    }
+
+    /** --dicom-out in a Spark batch is a folder inside each scan's (relative, as in the local batch). */
+    @Test
+    void aDicomScanWritesItsDicomIntoItsOwnFolder() {
+        Path dicom = Path.of(System.getProperty("ctcf.test.root", ".")).resolve("models/sample/dicom/cip_ct64_nodule");
+        Path out = tmp.resolve("dicom-out");
+        Run run = spark("explain", "--master", "local[1]", dicom.toString(), "--chunk", "64", "--frames", "2",
+                "--no-report", "--dicom-out", "dicom", "-o", out.toString());
+        assertThat(run.code).as(run.out + run.err).isZero();
+        assertThat(out.resolve("cip_ct64_nodule").resolve("summary.json")).isRegularFile();
+        assertThat(out.resolve("cip_ct64_nodule").resolve("dicom")).isDirectory();
+        Run outside = spark("explain", "--master", "local[1]", dicom.toString(), "--dicom-out", "/tmp/x", "-o",
+                out.toString());
+        assertThat(outside.code).isEqualTo(2);
+        assertThat(outside.err).contains("inside each scan's output folder");
+    }
+
+    /** SparkMain is compiled for Java 17, so that an older JVM gets ctcf's message (here: any JVM older than 25). */
+    @Test
+    void anOlderJvmGetsCtcfsMessageNotAClassVersionError() throws Exception {
+        Path older = null;
+        try (var dirs = Files.list(Path.of("/usr/lib/jvm"))) {
+            for (Path d : dirs.sorted().toList()) {
+                String n = d.getFileName().toString();
+                if (Files.isExecutable(d.resolve("bin/java")) && n.matches(".*(-17|-21)[-.].*|.*-1[7-9]-.*")) {
+                    older = d.resolve("bin/java");
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            // no /usr/lib/jvm
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(older != null, "no Java 17 or 21 in /usr/lib/jvm");
+        Path classes = Path.of(SparkMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Process p = new ProcessBuilder(older.toString(), "-cp", classes.toString(), SparkMain.class.getName(),
+                "doctor").redirectErrorStream(true).start();
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(text).isEqualTo(1);
+        assertThat(text).contains("needs Java 25.0.3 or newer").contains(older.getParent().getParent().toString())
+                .doesNotContain("UnsupportedClassVersionError");
     }
 
     @Test
@@ -179,11 +228,11 @@ class SparkLocalTest {
 
     @Test
     void javaOlderThan2503IsRefusedWithTheVersionAndTheFix() {
-        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.2"))).contains("25.0.3").contains("25.0.2")
+        assertThat(SparkApp.javaProblem(Runtime.Version.parse("25.0.2"))).contains("25.0.3").contains("25.0.2")
                 .contains("JAVA_HOME");
-        assertThat(SparkMain.javaProblem(Runtime.Version.parse("21.0.5"))).contains("21.0.5");
-        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.3"))).isNull();
-        assertThat(SparkMain.javaProblem(Runtime.Version.parse("26"))).isNull();
+        assertThat(SparkApp.javaProblem(Runtime.Version.parse("21.0.5"))).contains("21.0.5");
+        assertThat(SparkApp.javaProblem(Runtime.Version.parse("25.0.3"))).isNull();
+        assertThat(SparkApp.javaProblem(Runtime.Version.parse("26"))).isNull();
     }
 
     record Run(int code, String out, String err) {
@@ -209,7 +258,7 @@ class SparkLocalTest {
         int code;
         try (PrintStream po = new PrintStream(o, true, StandardCharsets.UTF_8);
                 PrintStream pe = new PrintStream(e, true, StandardCharsets.UTF_8)) {
-            code = SparkMain.run(args, po, pe);
+            code = SparkApp.run(args, po, pe);
         }
         return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
