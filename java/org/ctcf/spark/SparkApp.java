@@ -154,8 +154,9 @@ public final class SparkApp {
                              skips them)
                   explain    the batch ctcf explain (--manifest, --folder, VOLUME...): OUT/<id>/ per scan, failures in
                              OUT/failures.csv
-                  doctor     one task per executor slot: host, Java, the native kernel, LibTorch, the device a task
-                             gets; exit code 5 if a slot cannot run ctcf
+                  doctor     N tasks (--tasks; default: the default parallelism) that report where they ran: host,
+                             Java, the native kernel, LibTorch, the device a task gets; exit code 5 if one cannot run
+                             ctcf
                   bench      throughput: the evaluate of a manifest with one executor of one core, then with two
                              (spark.cores.max 1, 2); prints scans per minute of each and their ratio (a standalone
                              cluster with two free cores; outputs in ctcf-spark-bench/)
