@@ -209,6 +209,22 @@ class SparkClusterIT {
             assertThat(b.exitValue()).as(text).isEqualTo(5);
             assertThat(text).contains("cannot load the ctcf native kernel").contains("/nonexistent/libctcf.so")
                     .contains(" on " + ExecutorModels.host() + " ").contains("stopping the job");
+
+            // the launcher: ./ctcf spark with SPARK_HOME (here the cluster's, a folder of the Spark jars)
+            String root = System.getProperty("ctcf.test.root", ".");
+            ProcessBuilder pb = new ProcessBuilder(Path.of(root).resolve("ctcf").toString(), "spark", "doctor",
+                    "--master", cluster.masterUrl(), "--tasks", "2", "--json", "--conf", "spark.driver.host=127.0.0.1",
+                    "--conf", "spark.ui.enabled=false", "--conf", "spark.executor.memory=512m")
+                    .directory(work.toFile()).redirectErrorStream(true)
+                    .redirectOutput(work.resolve("logs/launcher.log").toFile());
+            pb.environment().put("SPARK_HOME", cluster.sparkHome().toString());
+            pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+            Process l = pb.start();
+            assertThat(l.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            String launched = Files.readString(work.resolve("logs/launcher.log"));
+            assertThat(l.exitValue()).as(launched).isZero();
+            assertThat(launched.lines().filter(x -> x.startsWith("{\"task\"") && x.contains("\"problem\":null")))
+                    .as(launched).hasSize(2);
         }
         assertThat(StandaloneCluster.leftovers(work)).as("processes left after close()").isEmpty();
     }

@@ -199,12 +199,13 @@ class SparkLocalTest {
                 .doesNotContain("UnsupportedClassVersionError");
     }
 
+    /** spark.task.cpus sets the kernel's threads on a CPU. */
     @Test
     void theDoctorReportsEachTasksDeviceAndKernel() {
-        Run run = spark("doctor", "--master", "local[2]", "--tasks", "2", "--json");
+        Run run = spark("doctor", "--master", "local[2]", "--tasks", "2", "--json", "--conf", "spark.task.cpus=2");
         assertThat(run.code).as(run.err).isZero();
         assertThat(run.out.lines().toList()).hasSize(2).allSatisfy(l -> assertThat(l).contains("\"device\":\"cpu\"")
-                .contains("\"problem\":null").contains("LibTorch"));
+                .contains("\"threads\":2").contains("\"problem\":null").contains("LibTorch"));
     }
 
     @Test

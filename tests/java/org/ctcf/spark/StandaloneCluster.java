@@ -154,6 +154,11 @@ public final class StandaloneCluster implements AutoCloseable {
         return masterUrl;
     }
 
+    /** The SPARK_HOME laid out for the workers: {@code jars/} holds symlinks to {@link #sparkJars()}. */
+    public Path sparkHome() {
+        return sparkHome;
+    }
+
     /** {@link JavaModuleOptions#defaultModuleOptions()} split on spaces. */
     public List<String> moduleOptions() {
         return moduleOptions;
