@@ -205,6 +205,48 @@ class BatchTest {
         assertThat(late).isDirectory();
     }
 
+    /**
+     * Twin attempts of one scan (Spark's retries and speculation) committing at the same moment, many times over:
+     * neither throws, and the scan's folder is one of them, whole.
+     */
+    @Test
+    void twinsCommittingAtOnceLeaveOneCompleteFolder() throws Exception {
+        Path dir = tmp.resolve("twins");
+        Files.createDirectories(dir);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 200; round++) {
+                Path target = dir.resolve("scan" + round);
+                if (round % 3 == 0) {  // now and then an incomplete folder in the way
+                    Files.createDirectories(target);
+                    Files.writeString(target.resolve("leftover.txt"), "old");
+                }
+                java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(2);
+                List<java.util.concurrent.Future<?>> twins = new ArrayList<>();
+                for (int t = 0; t < 2; t++) {
+                    Path partial = dir.resolve(".scan" + round + ".partial-" + t);
+                    Files.createDirectories(partial);
+                    Files.writeString(partial.resolve("counterfactual.nii.gz"), "twin " + t);
+                    Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), "{\"twin\": " + t + "}");
+                    twins.add(pool.submit(() -> {
+                        go.await();
+                        Batch.commit(partial, target);
+                        return null;
+                    }));
+                }
+                for (var f : twins) {
+                    f.get();  // rethrows a twin's exception
+                }
+                String summary = Files.readString(target.resolve(ExplanationWriter.SUMMARY));
+                assertThat(summary).isIn("{\"twin\": 0}", "{\"twin\": 1}");
+                assertThat(target.resolve("counterfactual.nii.gz")).hasContent(summary.contains("1") ? "twin 1" : "twin 0");
+                assertThat(target.resolve("leftover.txt")).doesNotExist();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void aFailureInsideAScanLeavesNoPartialFolder() throws IOException {
         List<Batch.Scan> scans = Batch.fromPaths(List.of(copy("x1.nii.gz"), copy("x2.nii.gz"), copy("x3.nii.gz")));
