@@ -51,7 +51,7 @@ public final class CohortJobs {
             List<Saliency.Method> baselines) {
         /** The committed rows of this evaluation: {@code OUT/rows/}. */
         public ScanRows rows() {
-            return ScanRows.in(out.resolve("rows"), chunkSizes, baselines, ScanRows.hasPositions(manifest));
+            return ScanRows.in(out.resolve("rows"), chunkSizes, baselines, Evaluation.hasPositions(manifest));
         }
     }
 
@@ -247,21 +247,17 @@ public final class CohortJobs {
     }
 
     /**
-     * Parses the command line into {@code command}, relative paths against the driver's folder; except {@code
-     * --dicom-out}, which in a batch names a folder inside each scan's folder and stays as given.
+     * Parses the command line into {@code command}, relative paths against the driver's folder (an option with a
+     * converter of its own, such as {@code --dicom-out}, keeps it).
      */
     private static <T> T parse(T command, Spec spec) {
         CommandLine cl = new CommandLine(command);
         Path base = Path.of(spec.cwd());
         cl.registerConverter(Path.class, s -> base.resolve(s).normalize());
-        CommandLine.ParseResult pr;
         try {
-            pr = cl.parseArgs(spec.args().toArray(String[]::new));
+            cl.parseArgs(spec.args().toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             throw new IllegalArgumentException("ctcf " + spec.command() + ": " + e.getMessage(), e);
-        }
-        if (command instanceof ExplainCommand c && pr.hasMatchedOption("--dicom-out")) {
-            c.dicomOut = Path.of(pr.matchedOption("--dicom-out").originalStringValues().get(0));
         }
         return command;
     }

@@ -111,7 +111,7 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, defaultValue = "ctcf-out", paramLabel = "DIR", description = "Output folder.")
     Path out;
 
-    @Option(names = "--dicom-out", paramLabel = "DIR", description = {"Also write the explanation as DICOM into "
+    @Option(names = "--dicom-out", paramLabel = "DIR", converter = AsGiven.class, description = {"Also write the explanation as DICOM into "
             + "the input's study (a DICOM input only): the counterfactual as a derived CT series, |change| in HU as "
             + "a Parametric Map, the panel as a Secondary Capture. In a batch: a relative path inside each scan's "
             + "folder (--dicom-out dicom: --out/<id>/dicom/)."})
@@ -199,6 +199,17 @@ final class ExplainCommand implements Callable<Integer> {
         }
         o.flush();
         return ExitCode.OK.code();
+    }
+
+    /**
+     * {@code --dicom-out} as written: in a batch it names a folder inside each scan's folder, so a command line
+     * replayed elsewhere ({@link CohortJobs}, whose paths resolve against the driver's folder) keeps it relative.
+     */
+    static final class AsGiven implements picocli.CommandLine.ITypeConverter<Path> {
+        @Override
+        public Path convert(String value) {
+            return Path.of(value);
+        }
     }
 
     /** The checks of the options that need no models. */

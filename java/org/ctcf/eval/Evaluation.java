@@ -344,7 +344,8 @@ public final class Evaluation {
         return finish(out, cols, recorded, config, Shard.ALL);
     }
 
-    static boolean hasPositions(EvalManifest m) {
+    /** Whether any of the manifest's volumes has a finding position (which adds the localization columns). */
+    public static boolean hasPositions(EvalManifest m) {
         return m.cases().stream().anyMatch(c -> c.position() != null);
     }
 

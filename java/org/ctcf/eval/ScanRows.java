@@ -39,15 +39,10 @@ public final class ScanRows {
 
     /**
      * The rows folder {@code dir} for an evaluation with these chunk sizes and baselines; {@code positions}: whether
-     * the manifest gives finding positions ({@link #hasPositions}), which adds the localization columns.
+     * the manifest gives finding positions ({@link Evaluation#hasPositions}), which adds the localization columns.
      */
     public static ScanRows in(Path dir, List<Integer> chunkSizes, List<Saliency.Method> baselines, boolean positions) {
         return new ScanRows(dir, ResultsFile.Columns.of(chunkSizes, baselines, positions));
-    }
-
-    /** Whether any of the manifest's volumes has a finding position. */
-    public static boolean hasPositions(EvalManifest m) {
-        return Evaluation.hasPositions(m);
     }
 
     public Path dir() {

@@ -67,7 +67,7 @@ final class Doctor {
     static Report check(int task) {
         TaskContext ctx = TaskContext.get();
         String java = Runtime.version().toString();
-        String problem = SparkApp.javaProblem(Runtime.version());
+        String problem = SparkMain.javaProblem(Runtime.version());
         String gpu = null;
         String device = "cpu";
         int threads = Math.max(1, ctx.cpus());

@@ -44,7 +44,7 @@ final class ExecutorModels {
 
     /** The models of {@code spec} for a task placed at {@code p}, loaded now if this JVM has not loaded them yet. */
     static Handle get(CohortJobs.Spec spec, Placement p) {
-        String problem = SparkApp.javaProblem(Runtime.version());
+        String problem = SparkMain.javaProblem(Runtime.version());
         if (problem != null) {
             throw new ExecutorSetupException(where() + ": " + problem);
         }

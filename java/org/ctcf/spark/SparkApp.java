@@ -20,9 +20,6 @@ import org.ctcf.cli.ExitCode;
  * that a {@code spark://} master answers, so that each of these is one clear message.
  */
 public final class SparkApp {
-    /** Spark 4.2 runs on Java 25 from 25.0.3 (and ctcf's FFM kernel needs 22 or newer anyway). */
-    static final Runtime.Version MINIMUM_JAVA = Runtime.Version.parse("25.0.3");
-
     private SparkApp() {
     }
 
@@ -32,7 +29,7 @@ public final class SparkApp {
 
     /** Runs a command; returns its exit code (the CLI's, {@link ExitCode}). */
     public static int run(String[] argv, PrintStream out, PrintStream err) {
-        String problem = javaProblem(Runtime.version());
+        String problem = SparkMain.javaProblem(Runtime.version());
         if (problem != null) {
             err.println("ctcf spark: " + problem);
             return ExitCode.INTERNAL.code();
@@ -105,16 +102,6 @@ public final class SparkApp {
             err.println("ctcf spark " + command + ": " + e);
             return ExitCode.INTERNAL.code();
         }
-    }
-
-    /** Why this JVM cannot run the Spark application, or null. */
-    static String javaProblem(Runtime.Version v) {
-        if (v.compareToIgnoreOptional(MINIMUM_JAVA) < 0) {
-            return "Spark 4.2 with ctcf needs Java " + MINIMUM_JAVA + " or newer; this JVM is " + v + " ("
-                    + System.getProperty("java.home") + "). Set JAVA_HOME (spark-submit, workers: spark-env.sh) to a "
-                    + "Java 25.0.3+";
-        }
-        return null;
     }
 
     /** For a {@code spark://host:port[,host:port]} master: why none of its masters accepts a connection, or null. */

@@ -139,7 +139,7 @@ final class SparkCohort {
         err.printf(Locale.ROOT, "ctcf spark evaluate: %d volumes, %d done already, %d to evaluate on %s -> %s%n",
                 cases.size(), cases.size() - todo.size(), todo.size(), jsc.master(), plan.out());
         List<TaskResult> results = runTasks(jsc, todo, new EvaluateTask(plan.spec(), rows.dir().toString(),
-                plan.chunkSizes(), plan.baselines(), ScanRows.hasPositions(plan.manifest())), err);
+                plan.chunkSizes(), plan.baselines(), Evaluation.hasPositions(plan.manifest())), err);
         removeTemporaries(rows.dir());
         Map<String, Object> summary = rows.assemble(plan.manifest(), plan.out());
         try {

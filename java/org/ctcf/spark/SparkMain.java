@@ -12,12 +12,13 @@ public final class SparkMain {
     private SparkMain() {
     }
 
+    /** Spark 4.2 runs on Java 25 from 25.0.3 (and ctcf's FFM kernel needs 22 or newer anyway). */
+    static final String MINIMUM_JAVA = "25.0.3";
+
     public static void main(String[] args) throws Throwable {
-        Runtime.Version v = Runtime.version();
-        if (v.compareToIgnoreOptional(Runtime.Version.parse("25.0.3")) < 0) {
-            System.err.println("ctcf spark: Spark 4.2 with ctcf needs Java 25.0.3 or newer; this JVM is " + v + " ("
-                    + System.getProperty("java.home") + "). Set JAVA_HOME (spark-submit, workers: spark-env.sh) to a "
-                    + "Java 25.0.3+");
+        String problem = javaProblem(Runtime.version());
+        if (problem != null) {
+            System.err.println("ctcf spark: " + problem);
             System.exit(1);
         }
         try {
@@ -25,5 +26,15 @@ public final class SparkMain {
         } catch (InvocationTargetException e) {
             throw e.getCause();
         }
+    }
+
+    /** Why JVM version {@code v} cannot run the Spark application, or null (the driver's and every executor's check). */
+    static String javaProblem(Runtime.Version v) {
+        if (v.compareToIgnoreOptional(Runtime.Version.parse(MINIMUM_JAVA)) < 0) {
+            return "Spark 4.2 with ctcf needs Java " + MINIMUM_JAVA + " or newer; this JVM is " + v + " ("
+                    + System.getProperty("java.home") + "). Set JAVA_HOME (spark-submit, workers: spark-env.sh) to a "
+                    + "Java " + MINIMUM_JAVA + "+";
+        }
+        return null;
     }
 }

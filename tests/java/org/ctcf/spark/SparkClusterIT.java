@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -18,7 +16,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import org.ctcf.cli.Main;
 import org.ctcf.eval.Evaluation;
 import org.ctcf.eval.EvaluationShardTest;
 import org.junit.jupiter.api.Test;
@@ -48,12 +45,7 @@ class SparkClusterIT {
 
         // the reference: the local ctcf evaluate, one thread (spark.task.cpus = 1 on the executors)
         Path local = work.resolve("local");
-        List<String> args = new ArrayList<>(List.of("-q", "evaluate", manifest.toString()));
-        args.addAll(evaluate);
-        args.addAll(List.of("--threads", "1", "-o", local.toString()));
-        StringWriter err = new StringWriter();
-        assertThat(Main.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err)))
-                .as(err.toString()).isZero();
+        TinyCohort.evaluateLocally(manifest, evaluate, local);
 
         Path out = work.resolve("out");
         Path rows = out.resolve("rows");

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
-import org.ctcf.cli.Main;
 import org.ctcf.eval.Evaluation;
 import org.ctcf.eval.EvaluationShardTest;
 import org.junit.jupiter.api.AfterAll;
@@ -52,13 +49,7 @@ class SparkLocalTest {
     @Test
     void sparkRowsEqualTheLocalEvaluationsValueForValue() throws IOException {
         Path local = tmp.resolve("local");
-        List<String> args = new ArrayList<>(List.of("-q", "evaluate", manifest.toString()));
-        args.addAll(models);
-        // spark.task.cpus (1) sets the executors' LibTorch threads: the local run uses as many
-        args.addAll(List.of("--threads", "1", "-o", local.toString()));
-        StringWriter err = new StringWriter();
-        assertThat(Main.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err)))
-                .as(err.toString()).isZero();
+        TinyCohort.evaluateLocally(manifest, models, local);
 
         Path out = tmp.resolve("spark");
         Run run = spark("evaluate", "--master", "local[2]", manifest.toString(), "-o", out.toString());
@@ -229,11 +220,11 @@ class SparkLocalTest {
 
     @Test
     void javaOlderThan2503IsRefusedWithTheVersionAndTheFix() {
-        assertThat(SparkApp.javaProblem(Runtime.Version.parse("25.0.2"))).contains("25.0.3").contains("25.0.2")
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.2"))).contains("25.0.3").contains("25.0.2")
                 .contains("JAVA_HOME");
-        assertThat(SparkApp.javaProblem(Runtime.Version.parse("21.0.5"))).contains("21.0.5");
-        assertThat(SparkApp.javaProblem(Runtime.Version.parse("25.0.3"))).isNull();
-        assertThat(SparkApp.javaProblem(Runtime.Version.parse("26"))).isNull();
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("21.0.5"))).contains("21.0.5");
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("25.0.3"))).isNull();
+        assertThat(SparkMain.javaProblem(Runtime.Version.parse("26"))).isNull();
     }
 
     record Run(int code, String out, String err) {

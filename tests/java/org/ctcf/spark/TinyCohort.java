@@ -1,13 +1,19 @@
 package org.ctcf.spark;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
 import org.ctcf.TestPaths;
 import org.ctcf.api.Kernel;
+import org.ctcf.cli.Main;
 import org.ctcf.eval.EvaluationTest;
 import org.ctcf.report.TinyExplainModels;
 
@@ -28,6 +34,19 @@ final class TinyCohort {
         Path m = dir.resolve("eval.csv");
         Files.writeString(m, csv.toString());
         return m;
+    }
+
+    /**
+     * The reference for the Spark runs: the local {@code ctcf evaluate MANIFEST OPTIONS} with one LibTorch thread
+     * (spark.task.cpus = 1 on the executors, which is their thread count) into {@code out}.
+     */
+    static void evaluateLocally(Path manifest, List<String> options, Path out) {
+        List<String> args = new ArrayList<>(List.of("-q", "evaluate", manifest.toString()));
+        args.addAll(options);
+        args.addAll(List.of("--threads", "1", "-o", out.toString()));
+        StringWriter err = new StringWriter();
+        assertThat(Main.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err)))
+                .as(err.toString()).isZero();
     }
 
     /**
