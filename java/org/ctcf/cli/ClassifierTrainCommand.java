@@ -52,6 +52,10 @@ final class ClassifierTrainCommand implements Callable<Integer> {
     @Option(names = "--test-crops", defaultValue = "200", description = "Nodule test crops. Default: ${DEFAULT-VALUE}.")
     int testCrops;
 
+    @Option(names = "--test-volumes", defaultValue = "48", description = "Nodule detector: seeded insertions into"
+            + " whole held-out (and calibration) volumes, half as many nodule-free volumes. Default: ${DEFAULT-VALUE}.")
+    int testVolumes;
+
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     long checkpointEvery;
 
@@ -70,7 +74,7 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         boolean lungs = t == ClassifierTraining.Task.LUNG_SIZE;
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
-                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, checkpointEvery);
+                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery);
         Manifest m = Manifest.read(manifest, dataRoot);
         ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
@@ -88,6 +92,12 @@ final class ClassifierTrainCommand implements Callable<Integer> {
                     fields.put("s_per_step", sec);
                     line.step(s.step(), total, String.format(Locale.ROOT, "BCE %.4f (avg %.4f) %.2f s/step",
                             s.loss(), avg, sec), 50, fields);
+                }
+
+                @Override
+                public void mined(long step, int windows, double sec) {
+                    line.println(String.format(Locale.ROOT, "step %d: mined %d hard-negative windows (%.1f s)",
+                            step, windows, sec));
                 }
             });
             line.close();

@@ -56,16 +56,21 @@ public final class ClassifierTraining {
 
     /** Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved. */
     public record Options(Task task, long steps, int batch, double learningRate, long seed, int testCrops,
-            long checkpointEvery) {
+            int testVolumes, long checkpointEvery) {
         public Options {
-            if (steps < 1 || batch < 1 || testCrops < 2 || checkpointEvery < 1) {
-                throw new IllegalArgumentException("steps, batch, checkpoint-every >= 1 and test crops >= 2");
+            if (steps < 1 || batch < 1 || testCrops < 2 || testVolumes < 2 || checkpointEvery < 1) {
+                throw new IllegalArgumentException(
+                        "steps, batch, checkpoint-every >= 1 and test crops, test volumes >= 2");
             }
         }
     }
 
     public interface Listener {
         void step(Trainer.Stats stats, long total, double seconds);
+
+        /** Hard negatives were mined before step {@code step} (0-based): {@code windows} kept. */
+        default void mined(long step, int windows, double seconds) {
+        }
     }
 
     public record Result(Path weights, Path checkpoint, long steps, double seconds, Map<String, Object> metrics) {
@@ -85,7 +90,7 @@ public final class ClassifierTraining {
 
     /** A processed CT with its lung labels. */
     record Case(String name, float[] ct, float[] lungs, int nx, int ny, int nz, Geometry geometry, boolean realMask,
-            List<Integer> lungVoxels) {
+            List<Integer> lungVoxels, boolean lungMask, boolean nodules) {
     }
 
     private ClassifierTraining() {
@@ -103,16 +108,23 @@ public final class ClassifierTraining {
                 }
             }
             return new Case(e.volume().getFileName().toString(), v, lungs, x.nx(), x.ny(), x.nz(), x.geometry(),
-                    e.mask() != null, idx);
+                    e.mask() != null, idx, e.hasLungMask(), e.nodules());
         }
     }
 
     public static Result run(Kernel k, Manifest m, Options o, Path out, boolean resume, Listener listener)
             throws IOException {
+        boolean nodule = o.task() == Task.NODULE;
+        if (nodule) {
+            NoduleTraining.check(m);
+        }
         Files.createDirectories(out);
         long t0 = System.nanoTime();
         List<Case> train = new ArrayList<>();
         for (Manifest.Entry e : m.train()) {
+            if (nodule && e.nodules()) {
+                continue;  // real nodules: neither a negative nor a clean host
+            }
             Case c = load(k, e);
             int minDepth = o.task() == Task.LUNG_SIZE ? SLAB : NODULE_DEPTH;
             if (c.nz() >= minDepth && c.lungVoxels().size() > 100) {
@@ -126,6 +138,16 @@ public final class ClassifierTraining {
         for (Manifest.Entry e : m.validation()) {
             test.add(load(k, e));
         }
+        List<Case> calib = new ArrayList<>();
+        for (Manifest.Entry e : nodule ? m.calibration() : List.<Manifest.Entry>of()) {
+            calib.add(load(k, e));
+        }
+        List<Case> hosts = train.stream().filter(Case::lungMask).toList();
+        if (nodule && hosts.isEmpty()) {
+            throw new IOException(m.file() + ": no training volume with a lung mask is deep enough ("
+                    + NODULE_DEPTH + " processed slices) and has lungs");
+        }
+        NoduleTraining.Miner miner = new NoduleTraining.Miner(out.resolve("hard-negatives.json"));
         Path ckpt = out.resolve("checkpoint.safetensors");
         Path weights = out.resolve(o.task().fileName + ".safetensors");
         if (!resume || !Files.isRegularFile(ckpt)) {
@@ -141,25 +163,46 @@ public final class ClassifierTraining {
                     .withBetas(0.9, 0.999))) {
                 if (resuming) {
                     t.loadState(ckpt);
+                    miner.load();
                 }
                 long tl = System.nanoTime();
                 for (long s = t.steps(); s < o.steps(); s++) {
                     SplittableRandom r = new SplittableRandom(o.seed() ^ (0x9E3779B97F4A7C15L * (s + 1)));
+                    if (nodule) {
+                        double mined = miner.before(s, clf, train);
+                        if (mined > 0) {
+                            listener.mined(s, miner.windows().size(), mined);
+                        }
+                    }
                     Trainer.Stats st = o.task() == Task.LUNG_SIZE ? lungStep(t, train, r, o.batch())
-                            : noduleStep(t, train, r, o.batch());
+                            : NoduleTraining.step(t, hosts, train, miner.windows(), r, o.batch());
                     long now = System.nanoTime();
                     listener.step(st, o.steps(), (now - tl) / 1e9);
                     tl = now;
                     if ((s + 1) % o.checkpointEvery() == 0 || s + 1 == o.steps()) {
                         List<SafeTensors.FloatTensor> ts = new ArrayList<>(clf.parameterTensors(""));
                         ts.addAll(t.stateTensors(SliceAutoencoder.TRAINER_PREFIX));
+                        if (nodule) {
+                            miner.save();  // before the checkpoint: a checkpoint never pairs with older windows
+                        }
                         SafeTensors.writeF32(ckpt, ts, Map.of("format", "pt"));  // atomic
                     }
                 }
             }
+            Map<String, Object> metrics;
+            if (nodule) {
+                List<Case> free = test.stream().filter(c -> !c.nodules()).toList();
+                List<Case> real = new ArrayList<>(train);
+                real.addAll(calib.stream().filter(c -> !c.nodules()).toList());
+                real.addAll(free);
+                metrics = new LinkedHashMap<>(NoduleTraining.calibrateAndTest(clf,
+                        calib.isEmpty() ? train : calib.stream().filter(c -> !c.nodules()).toList(),
+                        calib.isEmpty() ? "train" : "calib", free, real, o.testVolumes(), o.seed(), out));
+                metrics.putAll(noduleMetrics(clf, test, o, out));
+            } else {
+                metrics = lungMetrics(clf, train, test);
+            }
             clf.saveSafetensors(weights, "");
-            Map<String, Object> metrics = o.task() == Task.LUNG_SIZE ? lungMetrics(clf, train, test)
-                    : noduleMetrics(clf, test, o, out);
             return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics);
         }
     }
@@ -247,12 +290,7 @@ public final class ClassifierTraining {
         int x0 = clamp(cx - size / 2 + r.nextInt(-size / 4, size / 4 + 1), 0, c.nx() - size);
         int y0 = clamp(cy - size / 2 + r.nextInt(-size / 4, size / 4 + 1), 0, c.ny() - size);
         int z0 = clamp(cz - depth / 2 + r.nextInt(-depth / 4, depth / 4 + 1), 0, c.nz() - depth);
-        float[] v = new float[depth * size * size];
-        for (int z = 0; z < depth; z++) {
-            for (int y = 0; y < size; y++) {
-                System.arraycopy(c.ct(), ((z0 + z) * c.ny() + y0 + y) * c.nx() + x0, v, (z * size + y) * size, size);
-            }
-        }
+        float[] v = window(c, x0, y0, z0, depth, size);
         double[] sp = c.geometry().spacing();
         Nodules.Nodule n = null;
         float[] m = new float[v.length];
@@ -267,6 +305,31 @@ public final class ClassifierTraining {
         return new Crop(halve(v, depth, size), halve(m, depth, size), depth, size / 2, n, new int[] {x0, y0, z0});
     }
 
+    /** The window [depth, size, size] of a case at an origin (processed voxels). */
+    static float[] window(Case c, int x0, int y0, int z0, int depth, int size) {
+        float[] v = new float[depth * size * size];
+        for (int z = 0; z < depth; z++) {
+            for (int y = 0; y < size; y++) {
+                System.arraycopy(c.ct(), ((z0 + z) * c.ny() + y0 + y) * c.nx() + x0, v, (z * size + y) * size, size);
+            }
+        }
+        return v;
+    }
+
+    /** {@link #window}, halved in-plane as the model sees it. */
+    static float[] halvedWindow(Case c, int x0, int y0, int z0, int depth, int size) {
+        return halve(window(c, x0, y0, z0, depth, size), depth, size);
+    }
+
+    /** A nodule-free crop at an origin, clamped into the volume. */
+    static Crop cropAt(Case c, int x0, int y0, int z0, int depth, int size) {
+        int x = clamp(x0, 0, c.nx() - size);
+        int y = clamp(y0, 0, c.ny() - size);
+        int z = clamp(z0, 0, c.nz() - depth);
+        return new Crop(halvedWindow(c, x, y, z, depth, size), new float[depth * (size / 2) * (size / 2)], depth,
+                size / 2, null, new int[] {x, y, z});
+    }
+
     private static float[] halve(float[] v, int depth, int size) {
         float[] halved = new float[depth * (size / 2) * (size / 2)];
         for (int z = 0; z < depth; z++) {
@@ -279,25 +342,6 @@ public final class ClassifierTraining {
 
     private static int clamp(int v, int lo, int hi) {
         return Math.max(lo, Math.min(hi, v));
-    }
-
-    static Trainer.Stats noduleStepForTest(Trainer t, List<Case> cases, SplittableRandom r, int batch) {
-        return noduleStep(t, cases, r, batch);
-    }
-
-    private static Trainer.Stats noduleStep(Trainer t, List<Case> cases, SplittableRandom r, int batch) {
-        int h = NODULE_CROP / 2;
-        float[] x = new float[batch * NODULE_DEPTH * h * h];
-        float[] y = new float[x.length];
-        for (int b = 0; b < batch; b++) {
-            boolean pos = b % 2 == 0;
-            Crop c = crop(cases.get(r.nextInt(cases.size())), r, NODULE_DEPTH, NODULE_CROP, pos);
-            System.arraycopy(c.halved(), 0, x, b * c.halved().length, c.halved().length);
-            System.arraycopy(c.mask(), 0, y, b * c.mask().length, c.mask().length);
-        }
-        // dense targets: the nodule's ellipsoid (the detector's logit map is supervised where the nodule is)
-        long[] shape = {batch, NODULE_DEPTH, h, h};
-        return t.stepClassifier(x, shape, y, shape);
     }
 
     private static Map<String, Object> noduleMetrics(Classifier clf, List<Case> test, Options o, Path out)

@@ -5,20 +5,34 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 
 /**
- * A training manifest: one volume per line, {@code <split> <volume> [mask=<lung mask>] [patient=<id>]}, where
- * split is {@code train} or {@code val}; {@code #} starts a comment. Relative paths are resolved against
- * {@code root} (default: the manifest's folder). Every problem names the file and line.
+ * A training manifest: one volume per line,
+ * {@code <split> <volume> [mask=<lung mask>|mask=threshold] [patient=<id>] [nodules=present]}, where split is
+ * {@code train}, {@code val} (held out for testing) or {@code calib} (held out for a calibration); {@code #} starts a comment. Relative paths are resolved against {@code root}
+ * (default: the manifest's folder). {@code mask=threshold} declares the −500 HU pseudo-mask ({@link LungLabels})
+ * the volume's lung mask; {@code nodules=present} marks a volume with real nodules (the nodule detector never uses
+ * it). Every problem names the file and line.
  */
 public record Manifest(Path file, List<Entry> entries) {
 
-    /** One volume: its split, file, optional lung mask and patient id (default: the file name). */
-    public record Entry(String split, Path volume, Path mask, String patient, int line) {
+    /**
+     * One volume: its split, file, optional lung mask (or {@code thresholdMask}: the −500 HU pseudo-mask is its
+     * mask), patient id (default: the file name) and whether it holds real nodules.
+     */
+    public record Entry(String split, Path volume, Path mask, boolean thresholdMask, String patient, boolean nodules,
+            int line) {
         public boolean isTrain() {
             return split.equals("train");
+        }
+
+        /** Whether the volume has a lung mask (a file, or the declared pseudo-mask) to place synthetic nodules in. */
+        public boolean hasLungMask() {
+            return mask != null || thresholdMask;
         }
     }
 
@@ -42,22 +56,34 @@ public record Manifest(Path file, List<Entry> entries) {
             String[] f = line.split("\\s+");
             String where = file + ":" + (i + 1) + ": ";
             if (f.length < 2) {
-                throw new IOException(where + "expected '<train|val> <volume> [mask=FILE] [patient=ID]'");
+                throw new IOException(where + "expected '<train|val> <volume> [mask=FILE|threshold] [patient=ID]"
+                        + " [nodules=present]'");
             }
             String split = f[0].toLowerCase(Locale.ROOT);
-            if (!split.equals("train") && !split.equals("val")) {
-                throw new IOException(where + "split must be train or val, not '" + f[0] + "'");
+            if (!split.equals("train") && !split.equals("val") && !split.equals("calib")) {
+                throw new IOException(where + "split must be train, val or calib, not '" + f[0] + "'");
             }
             Path vol = base.resolve(f[1]);
             Path mask = null;
+            boolean threshold = false;
+            boolean nodules = false;
             String patient = vol.getFileName().toString();
             for (int k = 2; k < f.length; k++) {
-                if (f[k].startsWith("mask=")) {
+                if (f[k].equals("mask=threshold")) {
+                    threshold = true;
+                } else if (f[k].startsWith("mask=")) {
                     mask = base.resolve(f[k].substring(5));
                 } else if (f[k].startsWith("patient=")) {
                     patient = f[k].substring(8);
+                } else if (f[k].startsWith("nodules=")) {
+                    String v = f[k].substring(8);
+                    if (!v.equals("present") && !v.equals("absent")) {
+                        throw new IOException(where + "nodules= must be present or absent, not '" + v + "'");
+                    }
+                    nodules = v.equals("present");
                 } else {
-                    throw new IOException(where + "unknown field '" + f[k] + "' (mask=FILE, patient=ID)");
+                    throw new IOException(where + "unknown field '" + f[k]
+                            + "' (mask=FILE, mask=threshold, patient=ID, nodules=present)");
                 }
             }
             for (Path p : mask == null ? List.of(vol) : List.of(vol, mask)) {
@@ -66,16 +92,17 @@ public record Manifest(Path file, List<Entry> entries) {
                             + " but missing");
                 }
             }
-            out.add(new Entry(split, vol, mask, patient, i + 1));
+            out.add(new Entry(split, vol, mask, threshold, patient, nodules, i + 1));
         }
         if (out.stream().noneMatch(Entry::isTrain)) {
             throw new IOException(file + ": no 'train' volume listed");
         }
-        List<String> trainPatients = out.stream().filter(Entry::isTrain).map(Entry::patient).toList();
+        Map<String, String> splitOf = new HashMap<>();
         for (Entry e : out) {
-            if (!e.isTrain() && trainPatients.contains(e.patient())) {
-                throw new IOException(file + ":" + e.line() + ": patient " + e.patient()
-                        + " is in both train and val; hold whole patients out");
+            String other = splitOf.putIfAbsent(e.patient(), e.split());
+            if (other != null && !other.equals(e.split())) {
+                throw new IOException(file + ":" + e.line() + ": patient " + e.patient() + " is in both " + other
+                        + " and " + e.split() + "; hold whole patients out");
             }
         }
         return new Manifest(file, List.copyOf(out));
@@ -85,7 +112,13 @@ public record Manifest(Path file, List<Entry> entries) {
         return entries.stream().filter(Entry::isTrain).toList();
     }
 
+    /** The held-out (test) volumes. */
     public List<Entry> validation() {
-        return entries.stream().filter(e -> !e.isTrain()).toList();
+        return entries.stream().filter(e -> e.split().equals("val")).toList();
+    }
+
+    /** The calibration volumes (split {@code calib}): neither trained on nor tested. */
+    public List<Entry> calibration() {
+        return entries.stream().filter(e -> e.split().equals("calib")).toList();
     }
 }

@@ -30,8 +30,8 @@ class TrainCliTest {
         Path vol = TestPaths.root().resolve("tests/fixtures/volumes");
         Path m = tmp.resolve("manifest.txt");
         // one scan, listed under two patient ids: enough to exercise the commands
-        Files.writeString(m, "train elastix_lung_baseline_small.nii.gz patient=a\n"
-                + "val 3DCT_lung_baseline_small.mha patient=b\n");
+        Files.writeString(m, "train elastix_lung_baseline_small.nii.gz mask=threshold patient=a\n"
+                + "val 3DCT_lung_baseline_small.mha mask=threshold patient=b\n");
         Files.copy(vol.resolve("elastix_lung_baseline_small.nii.gz"), tmp.resolve("elastix_lung_baseline_small.nii.gz"));
         Files.copy(vol.resolve("3DCT_lung_baseline_small.mha"), tmp.resolve("3DCT_lung_baseline_small.mha"));
         return m;
@@ -109,7 +109,7 @@ class TrainCliTest {
 
         Path nod = tmp.resolve("nodule");
         CliTest.Result n = run("train", "classifier", "--task", "nodule", "--manifest", m.toString(), "-o",
-                nod.toString(), "--steps", "2", "--batch", "2", "--test-crops", "6");
+                nod.toString(), "--steps", "2", "--batch", "2", "--test-crops", "6", "--test-volumes", "4");
         assertThat(n.code()).as(n.err()).isZero();
         JsonNode nc = new ObjectMapper().readTree(nod.resolve("nodule-detector.json").toFile());
         assertThat(nc.get("metrics").get("held_out_auc").asDouble()).isBetween(0.0, 1.0);
@@ -124,6 +124,32 @@ class TrainCliTest {
             }
         }
         assertThat(withNodule).isEqualTo(3);
+        // the volume-level test: whole volumes, calibrated on the training volume (no calib split here)
+        JsonNode metrics = nc.get("metrics");
+        assertThat(metrics.get("volume_auc").asDouble()).isBetween(0.0, 1.0);
+        assertThat(metrics.get("volume_test").get("positives").asInt()).isEqualTo(4);
+        assertThat(metrics.get("volume_test").get("negatives").asInt()).isEqualTo(2);
+        assertThat(metrics.get("calibration").get("split").asText()).isEqualTo("train");
+        assertThat(metrics.get("calibration").get("a").asDouble()).isPositive();
+        assertThat(metrics.get("nodule_free_scans")).hasSize(2).allSatisfy(scan -> {
+            assertThat(scan.get("score").asDouble()).isBetween(0.0, 1.0);
+            assertThat(scan.get("lung_fraction").asDouble()).isBetween(0.001, 0.5);
+        });
+        JsonNode vols = new ObjectMapper().readTree(nod.resolve("volume-test-set.json").toFile()).get("volumes");
+        assertThat(vols).hasSize(12);
+        for (JsonNode v : vols) {
+            if (v.get("label").asInt() == 1) {
+                assertThat(v.get("nodule_diameter_mm").asDouble()).isIn(5.0, 10.0, 15.0, 20.0);
+                assertThat(v.get("nodule_center_world_mm")).hasSize(3);
+            }
+        }
+        // the held-out rows carry the shipped (calibrated) model's logit, whose sigmoid is the score
+        for (JsonNode v : vols) {
+            if (v.get("split").asText().equals("held-out")) {
+                assertThat(v.get("score").asDouble()).isCloseTo(1 / (1 + Math.exp(-v.get("logit").asDouble())),
+                        org.assertj.core.api.Assertions.within(1e-12));
+            }
+        }
         CliTest.Result bad = run("train", "classifier", "--task", "spleen", "--manifest", m.toString());
         assertThat(bad.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
         assertThat(bad.err()).contains("unknown task 'spleen'");

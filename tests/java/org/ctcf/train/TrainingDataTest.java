@@ -33,7 +33,7 @@ class TrainingDataTest {
         });
         Files.writeString(m, "train a.nii.gz\ntest a.nii.gz\n");
         assertThatThrownBy(() -> Manifest.read(m, null)).hasMessageContaining("manifest.txt:2")
-                .hasMessageContaining("train or val");
+                .hasMessageContaining("train, val or calib");
         Files.writeString(m, "train a.nii.gz patient=x\nval a.nii.gz patient=x\n");
         assertThatThrownBy(() -> Manifest.read(m, null)).hasMessageContaining("both train and val");
         Files.writeString(m, "train missing.nii.gz\n");

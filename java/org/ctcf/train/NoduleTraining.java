@@ -1,0 +1,564 @@
+package org.ctcf.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.ctcf.api.Classifier;
+import org.ctcf.api.Trainer;
+import org.ctcf.core.Affine;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.checkpoint.SafeTensors;
+import org.ctcf.train.ClassifierTraining.Case;
+import org.ctcf.train.ClassifierTraining.Crop;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+/**
+ * What makes {@code ctcf-nodule3d} a detector at the volume level (its score is the maximum of its logit map over
+ * the whole volume, so every window of a nodule-free scan must stay low):
+ * <ul>
+ * <li>positives: crops of the training volumes that have a lung mask, each with one synthetic nodule
+ * ({@link Nodules}, 5–20 mm) inside the lungs;
+ * <li>negatives: random crops of the nodule-free training volumes and, from step {@link #MINE_START} on, hard
+ * negatives: every {@link #MINE_EVERY} steps all half-overlapping windows of every nodule-free training volume are
+ * scored with the current model and the {@link #MINE_TOP} highest of each volume become a quarter of every batch;
+ * <li>calibration: a logistic fit (Platt scaling) of the volume-level logit on whole volumes of the calibration
+ * split (nodule-free scans and their augmentations against seeded insertions), folded into the last 1 × 1 × 1
+ * convolution ({@code a · logit + c}; exact, since a positive affine map commutes with the maximum);
+ * <li>test: whole volumes of the held-out patients, seeded insertions (5, 10, 15, 20 mm, positions in the lung
+ * mask) against the nodule-free scans and their augmentations; every nodule-free real scan of the manifest.
+ * </ul>
+ */
+final class NoduleTraining {
+    static final long MINE_START = 1000;
+    static final long MINE_EVERY = 500;
+    static final int MINE_TOP = 12;
+    /** The diameters (mm) of the volume-level insertions, cycled. */
+    static final double[] DIAMETERS = {5, 10, 15, 20};
+    private static final double WINDOW_WIDTH = ClassifierTraining.PREPROCESSING.windowHigh()
+            - ClassifierTraining.PREPROCESSING.windowLow();
+    private static final double HU_SCALE = 1 / WINDOW_WIDTH;
+    private static final double HU_OFFSET = -ClassifierTraining.PREPROCESSING.windowLow() / WINDOW_WIDTH;
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private NoduleTraining() {
+    }
+
+    /** The manifest problems that would make the detector's training or test meaningless, before any volume is read. */
+    static void check(Manifest m) throws IOException {
+        List<Manifest.Entry> free = m.train().stream().filter(e -> !e.nodules()).toList();
+        if (free.isEmpty()) {
+            throw new IOException(m.file() + ": no nodule-free training volume (every 'train' line says"
+                    + " nodules=present); the detector's negatives come from nodule-free volumes");
+        }
+        if (free.stream().noneMatch(Manifest.Entry::hasLungMask)) {
+            throw new IOException(m.file() + ": no nodule-free training volume has a lung mask to place the synthetic"
+                    + " nodules in; give one as mask=FILE, or mask=threshold to use the -500 HU pseudo-mask");
+        }
+        for (List<Manifest.Entry> split : List.of(m.validation(), m.calibration())) {
+            if (split.isEmpty()) {
+                continue;
+            }
+            String name = split.get(0).split();
+            if (split.stream().noneMatch(e -> !e.nodules() && e.hasLungMask())) {
+                throw new IOException(m.file() + ": no nodule-free '" + name + "' volume with a lung mask (mask=FILE"
+                        + " or mask=threshold); the volume-level " + (name.equals("val") ? "test" : "calibration")
+                        + " inserts nodules into one");
+            }
+        }
+        if (m.validation().isEmpty()) {
+            throw new IOException(m.file() + ": no 'val' volume; the detector is tested on held-out whole volumes");
+        }
+    }
+
+    // ---- training -------------------------------------------------------------------------------------------
+
+    /** A training window: volume index (into the negatives), origin in processed voxels, the logit it had. */
+    record Window(int volume, int x0, int y0, int z0, double logit) {
+    }
+
+    /** Hard negatives, re-mined on a fixed schedule and kept with the checkpoint so that a resumed run repeats. */
+    static final class Miner {
+        private List<Window> windows = List.of();
+        private final Path file;
+
+        Miner(Path file) {
+            this.file = file;
+        }
+
+        List<Window> windows() {
+            return windows;
+        }
+
+        /** Before step {@code step} (0-based): mine when the schedule says so. Returns the seconds it took. */
+        double before(long step, Classifier clf, List<Case> negatives) {
+            if (step < MINE_START || (step - MINE_START) % MINE_EVERY != 0) {
+                return 0;
+            }
+            long t0 = System.nanoTime();
+            windows = mine(clf, negatives);
+            return (System.nanoTime() - t0) / 1e9;
+        }
+
+        void save() throws IOException {
+            List<int[]> rows = windows.stream().map(w -> new int[] {w.volume(), w.x0(), w.y0(), w.z0()}).toList();
+            AtomicFiles.write(file, JSON.writeValueAsBytes(Map.of("windows", rows)));
+        }
+
+        void load() throws IOException {
+            if (!Files.isRegularFile(file)) {
+                return;
+            }
+            JsonNode n = JSON.readTree(file.toFile()).get("windows");
+            List<Window> l = new ArrayList<>();
+            for (JsonNode w : n) {
+                l.add(new Window(w.get(0).asInt(), w.get(1).asInt(), w.get(2).asInt(), w.get(3).asInt(), 0));
+            }
+            windows = List.copyOf(l);
+        }
+    }
+
+    /** The {@link #MINE_TOP} highest-scoring half-overlapping training windows of every nodule-free volume. */
+    static List<Window> mine(Classifier clf, List<Case> negatives) {
+        int size = ClassifierTraining.NODULE_CROP;
+        int depth = ClassifierTraining.NODULE_DEPTH;
+        List<Window> out = new ArrayList<>();
+        for (int v = 0; v < negatives.size(); v++) {
+            Case c = negatives.get(v);
+            List<Window> all = new ArrayList<>();
+            for (int z0 : starts(c.nz(), depth)) {
+                for (int y0 : starts(c.ny(), size)) {
+                    for (int x0 : starts(c.nx(), size)) {
+                        float[] h = ClassifierTraining.halvedWindow(c, x0, y0, z0, depth, size);
+                        try (Volume vol = Volume.of(Geometry.of(size / 2, size / 2, depth, 3, 3, 3, 0, 0, 0), h)) {
+                            all.add(new Window(v, x0, y0, z0, clf.outputs(vol).values()[0]));
+                        }
+                    }
+                }
+            }
+            all.sort(Comparator.comparingDouble(Window::logit).reversed());
+            out.addAll(all.subList(0, Math.min(MINE_TOP, all.size())));
+        }
+        return List.copyOf(out);
+    }
+
+    /** Window origins along one axis: stride half the window, the last one flush with the end. */
+    static List<Integer> starts(int n, int w) {
+        List<Integer> s = new ArrayList<>();
+        for (int i = 0; i + w <= n; i += w / 2) {
+            s.add(i);
+        }
+        if (s.isEmpty() || s.get(s.size() - 1) != n - w) {
+            s.add(Math.max(0, n - w));
+        }
+        return s;
+    }
+
+    /**
+     * One step: half the batch positives (a nodule inserted near a lung voxel of a host volume), a quarter random
+     * negatives, a quarter mined hard negatives (random ones until the first mining); every crop flipped left-right
+     * at random.
+     */
+    static Trainer.Stats step(Trainer t, List<Case> hosts, List<Case> negatives, List<Window> mined,
+            SplittableRandom r, int batch) {
+        int depth = ClassifierTraining.NODULE_DEPTH;
+        int size = ClassifierTraining.NODULE_CROP;
+        int h = size / 2;
+        float[] x = new float[batch * depth * h * h];
+        float[] y = new float[x.length];
+        for (int b = 0; b < batch; b++) {
+            Crop c;
+            if (b % 2 == 0) {
+                c = ClassifierTraining.crop(hosts.get(r.nextInt(hosts.size())), r, depth, size, true);
+            } else if (b % 4 == 3 && !mined.isEmpty()) {
+                Window w = mined.get(r.nextInt(mined.size()));
+                Case v = negatives.get(w.volume());
+                int j = size / 8;
+                int jz = depth / 8;
+                c = ClassifierTraining.cropAt(v, w.x0() + r.nextInt(-j, j + 1), w.y0() + r.nextInt(-j, j + 1),
+                        w.z0() + r.nextInt(-jz, jz + 1), depth, size);
+            } else {
+                c = ClassifierTraining.crop(negatives.get(r.nextInt(negatives.size())), r, depth, size, false);
+            }
+            float[] cx = c.halved();
+            float[] cy = c.mask();
+            if (r.nextBoolean()) {
+                flipX(cx, h);
+                flipX(cy, h);
+            }
+            System.arraycopy(cx, 0, x, b * cx.length, cx.length);
+            System.arraycopy(cy, 0, y, b * cy.length, cy.length);
+        }
+        long[] shape = {batch, depth, h, h};
+        return t.stepClassifier(x, shape, y, shape);
+    }
+
+    /** Reverses every row (x fastest, rows of {@code nx}). */
+    static void flipX(float[] a, int nx) {
+        for (int row = 0; row < a.length; row += nx) {
+            for (int i = 0, j = nx - 1; i < j; i++, j--) {
+                float t = a[row + i];
+                a[row + i] = a[row + j];
+                a[row + j] = t;
+            }
+        }
+    }
+
+    // ---- whole volumes: augmentations, insertions, scores -----------------------------------------------------
+
+    /** A whole processed volume for the volume-level test: data, depth and how it was made. */
+    record Sample(float[] data, int nz, Map<String, Object> record) {
+    }
+
+    /**
+     * A seeded augmentation of a processed volume (window units): left-right flip, in-plane shift (pad: air), Gaussian
+     * noise, an intensity offset, and a few slices dropped at either end.
+     */
+    static Sample augment(float[] v, int nx, int ny, int nz, SplittableRandom r, Map<String, Object> rec) {
+        boolean flip = r.nextBoolean();
+        int sx = r.nextInt(-8, 9);
+        int sy = r.nextInt(-8, 9);
+        double noise = 20 * r.nextDouble();
+        double offset = r.nextDouble(-20, 20);
+        int cut = Math.max(0, Math.min(nz / 8, (nz - ClassifierTraining.NODULE_DEPTH) / 2));
+        int top = cut > 0 ? r.nextInt(cut + 1) : 0;
+        int bottom = cut > 0 ? r.nextInt(cut + 1) : 0;
+        int oz = nz - top - bottom;
+        float[] out = new float[nx * ny * oz];
+        for (int z = 0; z < oz; z++) {
+            for (int y = 0; y < ny; y++) {
+                int yy = y - sy;
+                for (int x = 0; x < nx; x++) {
+                    int xx = (flip ? nx - 1 - x : x) - sx;
+                    double hu = xx < 0 || xx >= nx || yy < 0 || yy >= ny ? -1000
+                            : (v[((z + bottom) * ny + yy) * nx + xx] - HU_OFFSET) / HU_SCALE;
+                    if (hu > -1000) {  // padding and air stay air
+                        hu += offset + noise * r.nextGaussian();
+                    }
+                    out[(z * ny + y) * nx + x] = (float) Math.min(1, Math.max(0, hu * HU_SCALE + HU_OFFSET));
+                }
+            }
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("flip_lr", flip);
+        a.put("shift_voxels", new int[] {sx, sy});
+        a.put("noise_hu", noise);
+        a.put("offset_hu", offset);
+        a.put("slices_dropped", new int[] {bottom, top});
+        rec.put("augmentation", a);
+        return new Sample(out, oz, rec);
+    }
+
+    /** A nodule of equivalent diameter {@code d} mm at world (x, y, z); axes, density and noise as {@link Nodules}. */
+    static Nodules.Nodule ofDiameter(SplittableRandom r, double x, double y, double z, double d) {
+        Nodules.Nodule n = Nodules.random(r, x, y, z);
+        double k = d / n.diameter();
+        return new Nodules.Nodule(x, y, z, n.ax() * k, n.ay() * k, n.az() * k, n.hu(), n.noise(), n.edge());
+    }
+
+    /** Copy of a case with a nodule of diameter {@code d} at a random voxel of its lung mask; {@code rec} says where. */
+    static float[] withNodule(Case c, double d, SplittableRandom r, Map<String, Object> rec) {
+        int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
+        int vx = li % c.nx();
+        int vy = (li / c.nx()) % c.ny();
+        int vz = li / (c.nx() * c.ny());
+        double[] aff = c.geometry().affine();
+        double[] w = Affine.apply(aff, vx, vy, vz);
+        Nodules.Nodule n = ofDiameter(r, w[0], w[1], w[2], d);
+        float[] v = c.ct().clone();
+        Nodules.insert(v, c.nx(), c.ny(), c.nz(), aff, n, HU_SCALE, HU_OFFSET, r);
+        rec.put("nodule_center_voxel", new int[] {vx, vy, vz});
+        rec.put("nodule_center_world_mm", w);
+        rec.put("nodule_diameter_mm", n.diameter());
+        rec.put("nodule_hu", n.hu());
+        return v;
+    }
+
+    /** The detector's volume-level logit, exactly as {@code ctcf predict} computes it (224² in, resized to 112²). */
+    static double logit(Classifier clf, Case c, float[] data, int nz) {
+        Geometry g = Geometry.of(c.nx(), c.ny(), nz, 1.5, 1.5, 3, 0, 0, 0);
+        try (Volume v = Volume.of(g, data)) {
+            return clf.outputs(v).values()[0];
+        }
+    }
+
+    /** A labelled set of whole volumes made from the usable cases of one split: the records, without scores yet. */
+    record VolumeSet(List<Case> cases, List<Sample> samples, List<Integer> labels, List<Integer> caseOf) {
+    }
+
+    /**
+     * {@code positives} seeded insertions (diameters {@link #DIAMETERS} cycled, cases with lung masks taken in turn)
+     * and {@code positives / 2} negatives (each usable case itself, then augmentations), every insertion augmented too.
+     */
+    static VolumeSet volumeSet(List<Case> cases, int positives, long seed, String split) {
+        List<Case> hosts = cases.stream().filter(Case::realMask).toList();
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Sample> samples = new ArrayList<>();
+        List<Integer> labels = new ArrayList<>();
+        List<Integer> caseOf = new ArrayList<>();
+        int negatives = Math.max(cases.size(), positives / 2);
+        for (int i = 0; i < negatives; i++) {
+            Case c = cases.get(i % cases.size());
+            Map<String, Object> rec = record(split, c, 0);
+            if (i < cases.size()) {
+                rec.put("augmentation", "none");
+                samples.add(new Sample(c.ct(), c.nz(), rec));
+            } else {
+                samples.add(augment(c.ct(), c.nx(), c.ny(), c.nz(), r, rec));
+            }
+            labels.add(0);
+            caseOf.add(cases.indexOf(c));
+        }
+        for (int i = 0; i < positives; i++) {
+            Case c = hosts.get(i % hosts.size());
+            Map<String, Object> rec = record(split, c, 1);
+            float[] v = withNodule(c, DIAMETERS[i % DIAMETERS.length], r, rec);
+            samples.add(augment(v, c.nx(), c.ny(), c.nz(), r, rec));
+            labels.add(1);
+            caseOf.add(cases.indexOf(c));
+        }
+        return new VolumeSet(cases, samples, labels, caseOf);
+    }
+
+    private static Map<String, Object> record(String split, Case c, int label) {
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("split", split);
+        rec.put("volume", c.name());
+        rec.put("label", label);
+        return rec;
+    }
+
+    static double[] logits(Classifier clf, VolumeSet s) {
+        double[] out = new double[s.samples().size()];
+        for (int i = 0; i < out.length; i++) {
+            Sample x = s.samples().get(i);
+            out[i] = logit(clf, s.cases().get(s.caseOf().get(i)), x.data(), x.nz());
+        }
+        return out;
+    }
+
+    // ---- calibration ------------------------------------------------------------------------------------------
+
+    /** {@code p = σ(a · logit + c)}. */
+    record Calibration(double a, double c) {
+    }
+
+    /**
+     * Platt scaling: the logistic fit of labels on logits, with Platt's smoothed targets ((N₊ + 1) / (N₊ + 2) and
+     * 1 / (N₋ + 2)), which keeps the fit finite when the classes separate. Newton's method on the two parameters.
+     */
+    static Calibration platt(double[] logits, int[] labels) {
+        int np = 0;
+        for (int l : labels) {
+            np += l;
+        }
+        int nn = labels.length - np;
+        if (np == 0 || nn == 0) {
+            throw new IllegalArgumentException("calibration needs positives and negatives");
+        }
+        double tp = (np + 1.0) / (np + 2.0);
+        double tn = 1.0 / (nn + 2.0);
+        double a = 1;
+        double c = 0;
+        for (int it = 0; it < 200; it++) {
+            double ga = 0;
+            double gc = 0;
+            double haa = 1e-9;
+            double hac = 0;
+            double hcc = 1e-9;
+            for (int i = 0; i < logits.length; i++) {
+                double p = 1 / (1 + Math.exp(-(a * logits[i] + c)));
+                double t = labels[i] == 1 ? tp : tn;
+                double d = p - t;
+                double w = p * (1 - p);
+                ga += d * logits[i];
+                gc += d;
+                haa += w * logits[i] * logits[i];
+                hac += w * logits[i];
+                hcc += w;
+            }
+            double det = haa * hcc - hac * hac;
+            double da = (hcc * ga - hac * gc) / det;
+            double dc = (haa * gc - hac * ga) / det;
+            a -= da;
+            c -= dc;
+            if (Math.abs(da) + Math.abs(dc) < 1e-12) {
+                break;
+            }
+        }
+        if (!(a > 0) || !Double.isFinite(c)) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "the calibration did not fit (a = %g, c = %g): the detector's volume scores do not separate"
+                            + " nodules from nodule-free scans", a, c));
+        }
+        return new Calibration(a, c);
+    }
+
+    /** Folds {@code a · logit + c} into the head ({@code head.weight}, {@code head.bias}) of the classifier. */
+    static void fold(Classifier clf, Calibration cal, Path scratch) throws IOException {
+        List<SafeTensors.FloatTensor> ts = new ArrayList<>();
+        boolean w = false;
+        boolean b = false;
+        for (SafeTensors.FloatTensor t : clf.parameterTensors("")) {
+            float[] v = t.values().clone();
+            if (t.name().equals("head.weight")) {
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) (cal.a() * v[i]);
+                }
+                w = true;
+            } else if (t.name().equals("head.bias")) {
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) (cal.a() * v[i] + cal.c());
+                }
+                b = true;
+            }
+            ts.add(new SafeTensors.FloatTensor(t.name(), t.shape(), v));
+        }
+        if (!w || !b) {
+            throw new IllegalStateException("the detector has no head.weight / head.bias to fold the calibration into");
+        }
+        SafeTensors.writeF32(scratch, ts, Map.of("format", "pt"));
+        clf.loadWeights(scratch, "");
+        Files.delete(scratch);
+    }
+
+    // ---- metrics ----------------------------------------------------------------------------------------------
+
+    static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    /** AUC of the set's positives (diameter ≥ {@code minDiameter}) against all its negatives. */
+    static double auc(VolumeSet s, double[] scores, double minDiameter) {
+        List<Double> pos = new ArrayList<>();
+        List<Double> neg = new ArrayList<>();
+        for (int i = 0; i < scores.length; i++) {
+            Map<String, Object> rec = s.samples().get(i).record();
+            if (s.labels().get(i) == 0) {
+                neg.add(scores[i]);
+            } else if ((double) rec.get("nodule_diameter_mm") >= minDiameter - 1e-9) {
+                pos.add(scores[i]);
+            }
+        }
+        return Nodules.auc(pos.stream().mapToDouble(Double::doubleValue).toArray(),
+                neg.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /** The fraction of insertions of diameter {@code d} whose probability is at least 0.5. */
+    static double sensitivity(VolumeSet s, double[] probs, double d) {
+        int n = 0;
+        int hit = 0;
+        for (int i = 0; i < probs.length; i++) {
+            if (s.labels().get(i) == 1
+                    && Math.abs((double) s.samples().get(i).record().get("nodule_diameter_mm") - d) < 1e-6) {
+                n++;
+                hit += probs[i] >= 0.5 ? 1 : 0;
+            }
+        }
+        return n == 0 ? Double.NaN : (double) hit / n;
+    }
+
+    static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
+    }
+
+    /**
+     * Lung fraction of a processed case as {@code ctcf predict} reports it: the share of its voxels in the −500 HU
+     * pseudo-mask (air inside the body), whatever mask the manifest gives.
+     */
+    static double lungFraction(Case c) {
+        float[] l = LungLabels.threshold(c.ct(), c.nx(), c.ny(), c.nz(), ClassifierTraining.LUNG_THRESHOLD);
+        long n = 0;
+        for (float f : l) {
+            n += f > 0.5f ? 1 : 0;
+        }
+        return (double) n / l.length;
+    }
+
+    /**
+     * After training: calibrate on the calibration cases (whole volumes), fold the calibration into the head, test
+     * on the held-out cases and score every nodule-free real scan. Writes {@code volume-test-set.json}.
+     */
+    static Map<String, Object> calibrateAndTest(Classifier clf, List<Case> calibration, String calibrationSplit,
+            List<Case> test, List<Case> realScans, int positives, long seed, Path out) throws IOException {
+        clf.setInputSize(ClassifierTraining.MODEL_SIZE, ClassifierTraining.MODEL_SIZE);
+        VolumeSet cal = volumeSet(calibration, positives, seed + 2_000_003L, calibrationSplit);
+        double[] calLogits = logits(clf, cal);
+        int[] calLabels = cal.labels().stream().mapToInt(Integer::intValue).toArray();
+        Calibration fit = platt(calLogits, calLabels);
+        fold(clf, fit, out.resolve("calibrating.safetensors"));
+
+        VolumeSet ts = volumeSet(test, positives, seed + 3_000_017L, "held-out");
+        double[] tl = logits(clf, ts);
+        double[] tp = new double[tl.length];
+        for (int i = 0; i < tl.length; i++) {
+            tp[i] = sigmoid(tl[i]);
+        }
+        List<Map<String, Object>> records = new ArrayList<>();
+        for (int i = 0; i < cal.samples().size(); i++) {
+            Map<String, Object> rec = new LinkedHashMap<>(cal.samples().get(i).record());
+            rec.put("uncalibrated_logit", calLogits[i]);
+            rec.put("score", sigmoid(fit.a() * calLogits[i] + fit.c()));
+            records.add(rec);
+        }
+        for (int i = 0; i < ts.samples().size(); i++) {
+            Map<String, Object> rec = new LinkedHashMap<>(ts.samples().get(i).record());
+            rec.put("logit", tl[i]);
+            rec.put("score", tp[i]);
+            records.add(rec);
+        }
+        List<Map<String, Object>> scans = new ArrayList<>();
+        for (Case c : realScans) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("volume", c.name());
+            row.put("split", test.contains(c) ? "held-out" : calibration.contains(c) ? calibrationSplit : "train");
+            row.put("score", round(sigmoid(logit(clf, c, c.ct(), c.nz())), 4));
+            row.put("lung_fraction", round(lungFraction(c), 4));
+            scans.add(row);
+        }
+        Map<String, Object> set = new LinkedHashMap<>();
+        set.put("grid", "processed: RAS, 1.5 x 1.5 x 3 mm, 224 x 224 in-plane (the detector resizes to 112 x 112)");
+        set.put("calibration", Map.of("a", fit.a(), "c", fit.c(), "split", calibrationSplit,
+                "seed", seed + 2_000_003L));
+        set.put("test_seed", seed + 3_000_017L);
+        set.put("volumes", records);
+        Path file = out.resolve("volume-test-set.json");
+        AtomicFiles.write(file, JSON.writeValueAsBytes(set));
+
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("volume_auc", round(auc(ts, tl, 0), 4));
+        m.put("volume_auc_10mm_and_larger", round(auc(ts, tl, 10), 4));
+        Map<String, Object> sens = new LinkedHashMap<>();
+        for (double d : DIAMETERS) {
+            sens.put(String.format(java.util.Locale.ROOT, "%.0f_mm", d), round(sensitivity(ts, tp, d), 4));
+        }
+        m.put("volume_sensitivity_at_0.5", sens);
+        int neg = (int) ts.labels().stream().filter(l -> l == 0).count();
+        m.put("volume_test", Map.of("positives", ts.labels().size() - neg, "negatives", neg, "patients",
+                test.stream().map(Case::name).toList()));
+        double specificity = 0;
+        for (int i = 0; i < tp.length; i++) {
+            if (ts.labels().get(i) == 0 && tp[i] < 0.5) {
+                specificity++;
+            }
+        }
+        m.put("volume_specificity_at_0.5", round(specificity / neg, 4));
+        m.put("calibration", Map.of("a", round(fit.a(), 6), "c", round(fit.c(), 6), "split", calibrationSplit,
+                "volumes", calibration.stream().map(Case::name).toList()));
+        m.put("nodule_free_scans", scans);
+        m.put("volume_test_set", file.getFileName().toString());
+        return m;
+    }
+}

@@ -1,0 +1,247 @@
+package org.ctcf.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.ctcf.SharedKernel;
+import org.ctcf.api.Classifier;
+import org.ctcf.core.Geometry;
+import org.ctcf.core.Volume;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The nodule detector's volume-level training parts: manifest checks, mining, augmentation, calibration. */
+class NoduleTrainingTest {
+    @RegisterExtension
+    static final SharedKernel KERNEL = new SharedKernel();
+
+    @TempDir
+    Path tmp;
+
+    private Manifest manifest(String text) throws IOException {
+        for (String f : List.of("a.nii.gz", "b.nii.gz", "c.nii.gz", "m.nii.gz")) {
+            Files.writeString(tmp.resolve(f), "x");
+        }
+        Path m = tmp.resolve("manifest.txt");
+        Files.writeString(m, text);
+        return Manifest.read(m, null);
+    }
+
+    @Test
+    void manifestFieldsForTheDetector() throws IOException {
+        Manifest m = manifest("train a.nii.gz mask=threshold patient=p1\ntrain b.nii.gz nodules=present patient=p2\n"
+                + "calib c.nii.gz mask=m.nii.gz patient=p3\nval c.nii.gz mask=threshold patient=p4\n");
+        assertThat(m.train()).extracting(Manifest.Entry::thresholdMask).containsExactly(true, false);
+        assertThat(m.train()).extracting(Manifest.Entry::nodules).containsExactly(false, true);
+        assertThat(m.train()).extracting(Manifest.Entry::hasLungMask).containsExactly(true, false);
+        assertThat(m.calibration()).singleElement().satisfies(e -> assertThat(e.mask()).isEqualTo(tmp.resolve(
+                "m.nii.gz")));
+        assertThat(m.validation()).singleElement().satisfies(e -> assertThat(e.patient()).isEqualTo("p4"));
+        NoduleTraining.check(m);  // usable
+
+        assertThatThrownBy(() -> manifest("train a.nii.gz nodules=maybe\n")).hasMessageContaining("manifest.txt:1")
+                .hasMessageContaining("present or absent");
+        assertThatThrownBy(() -> manifest("train a.nii.gz patient=x\ncalib b.nii.gz patient=y\nval c.nii.gz patient=y\n"))
+                .hasMessageContaining("manifest.txt:3").hasMessageContaining("both calib and val");
+    }
+
+    @Test
+    void aManifestTheDetectorCannotUseFailsBeforeTraining() throws IOException {
+        Manifest noFree = manifest("train a.nii.gz mask=threshold nodules=present\nval c.nii.gz mask=threshold\n");
+        assertThatThrownBy(() -> NoduleTraining.check(noFree)).hasMessageContaining("manifest.txt")
+                .hasMessageContaining("no nodule-free training volume");
+        Manifest noMask = manifest("train a.nii.gz\ntrain b.nii.gz mask=threshold nodules=present\n"
+                + "val c.nii.gz mask=threshold\n");
+        assertThatThrownBy(() -> NoduleTraining.check(noMask)).hasMessageContaining("no nodule-free training volume"
+                + " has a lung mask").hasMessageContaining("mask=threshold");
+        Manifest noVal = manifest("train a.nii.gz mask=threshold\n");
+        assertThatThrownBy(() -> NoduleTraining.check(noVal)).hasMessageContaining("no 'val' volume");
+        Manifest valNoMask = manifest("train a.nii.gz mask=threshold\nval c.nii.gz patient=q\n");
+        assertThatThrownBy(() -> NoduleTraining.check(valNoMask)).hasMessageContaining("no nodule-free 'val' volume"
+                + " with a lung mask");
+        Manifest calibNoMask = manifest("train a.nii.gz mask=threshold\ncalib b.nii.gz patient=r\n"
+                + "val c.nii.gz mask=threshold patient=q\n");
+        assertThatThrownBy(() -> NoduleTraining.check(calibNoMask)).hasMessageContaining("'calib' volume");
+        // and through the command: nothing is trained, the error names the manifest
+        Path out = tmp.resolve("out");
+        assertThatThrownBy(() -> ClassifierTraining.run(KERNEL.get(), noMask, new ClassifierTraining.Options(
+                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10), out, false, (s, t, sec) -> { }))
+                .hasMessageContaining("manifest.txt");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
+    void windowsCoverEveryAxisWithHalfOverlap() {
+        assertThat(NoduleTraining.starts(224, 96)).containsExactly(0, 48, 96, 128);
+        assertThat(NoduleTraining.starts(96, 96)).containsExactly(0);
+        assertThat(NoduleTraining.starts(40, 16)).containsExactly(0, 8, 16, 24);
+        assertThat(NoduleTraining.starts(41, 16)).containsExactly(0, 8, 16, 24, 25);
+    }
+
+    @Test
+    void flipReversesEveryRow() {
+        float[] a = {1, 2, 3, 4, 5, 6};
+        NoduleTraining.flipX(a, 3);
+        assertThat(a).containsExactly(3, 2, 1, 6, 5, 4);
+        NoduleTraining.flipX(a, 3);
+        assertThat(a).containsExactly(1, 2, 3, 4, 5, 6);
+    }
+
+    @Test
+    void nodulesOfAGivenDiameter() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (double d : NoduleTraining.DIAMETERS) {
+            Nodules.Nodule n = NoduleTraining.ofDiameter(r, 1, 2, 3, d);
+            assertThat(n.diameter()).isCloseTo(d, within(1e-9));
+            assertThat(n.ax()).isNotEqualTo(n.ay());  // still an ellipsoid with random axes
+        }
+    }
+
+    /** A small processed "chest": a body of soft tissue, two lungs of −800 HU, air outside. */
+    private static ClassifierTraining.Case chest(int n, int nz) {
+        float[] v = new float[n * n * nz];
+        List<Integer> lung = new ArrayList<>();
+        for (int z = 0; z < nz; z++) {
+            for (int y = 0; y < n; y++) {
+                for (int x = 0; x < n; x++) {
+                    int i = (z * n + y) * n + x;
+                    boolean body = Math.hypot(x - n / 2.0, y - n / 2.0) < n * 0.45;
+                    boolean l = Math.hypot(x - n * 0.3, y - n / 2.0) < n * 0.15
+                            || Math.hypot(x - n * 0.7, y - n / 2.0) < n * 0.15;
+                    v[i] = !body ? 0f : l ? 0.1f : 0.52f;
+                    if (body && l) {
+                        lung.add(i);
+                    }
+                }
+            }
+        }
+        Geometry g = Geometry.of(n, n, nz, 1.5, 1.5, 3, 0, 0, 0);
+        return new ClassifierTraining.Case("chest", v, null, n, n, nz, g, false, lung, true, false);
+    }
+
+    @Test
+    void augmentationsAreSeededAndStayInTheWindow() {
+        ClassifierTraining.Case c = chest(64, 40);
+        NoduleTraining.Sample a = NoduleTraining.augment(c.ct(), c.nx(), c.ny(), c.nz(), new SplittableRandom(5),
+                new HashMap<>());
+        NoduleTraining.Sample b = NoduleTraining.augment(c.ct(), c.nx(), c.ny(), c.nz(), new SplittableRandom(5),
+                new HashMap<>());
+        assertThat(a.data()).containsExactly(b.data());
+        assertThat(a.data().length).isEqualTo(c.nx() * c.ny() * a.nz());
+        assertThat(a.nz()).isBetween(c.nz() - 2 * (c.nz() / 8), c.nz());
+        for (float f : a.data()) {
+            assertThat(f).isBetween(0f, 1f);
+        }
+        assertThat(a.data()).isNotEqualTo(Arrays.copyOf(c.ct(), a.data().length));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> aug = (Map<String, Object>) a.record().get("augmentation");
+        assertThat(aug).containsKeys("flip_lr", "shift_voxels", "noise_hu", "offset_hu", "slices_dropped");
+    }
+
+    @Test
+    void aVolumeSetHasSeededInsertionsOfEveryDiameterInTheLungs() {
+        ClassifierTraining.Case c = chest(64, 40);
+        NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, 11, "held-out");
+        assertThat(s.labels()).containsExactly(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        assertThat(s.samples().get(0).record()).containsEntry("augmentation", "none");
+        List<Double> diameters = new ArrayList<>();
+        for (int i = 4; i < 12; i++) {
+            Map<String, Object> rec = s.samples().get(i).record();
+            diameters.add((Double) rec.get("nodule_diameter_mm"));
+            int[] v = (int[]) rec.get("nodule_center_voxel");
+            assertThat(c.lungVoxels()).contains((v[2] * c.ny() + v[1]) * c.nx() + v[0]);
+        }
+        assertThat(diameters).containsExactly(5.0, 10.0, 15.0, 20.0, 5.0, 10.0, 15.0, 20.0);
+        NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, 11, "held-out");
+        assertThat(again.samples().get(7).data()).containsExactly(s.samples().get(7).data());
+    }
+
+    @Test
+    void plattScalingRecoversALogisticModelAndStaysFiniteWhenClassesSeparate() {
+        SplittableRandom r = new SplittableRandom(1);
+        int n = 20000;
+        double[] x = new double[n];
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = r.nextGaussian() * 2;
+            y[i] = r.nextDouble() < 1 / (1 + Math.exp(-(1.5 * x[i] - 1))) ? 1 : 0;
+        }
+        NoduleTraining.Calibration cal = NoduleTraining.platt(x, y);
+        assertThat(cal.a()).isCloseTo(1.5, within(0.08));
+        assertThat(cal.c()).isCloseTo(-1, within(0.08));
+
+        NoduleTraining.Calibration sep = NoduleTraining.platt(new double[] {-3, -2, -1, 4, 5, 6},
+                new int[] {0, 0, 0, 1, 1, 1});
+        assertThat(sep.a()).isPositive().isFinite();
+        // the boundary lies between the classes
+        assertThat(-sep.c() / sep.a()).isBetween(-1.0, 4.0);
+        assertThatThrownBy(() -> NoduleTraining.platt(new double[] {3, 4, -1, -2}, new int[] {0, 0, 1, 1}))
+                .hasMessageContaining("do not separate");
+    }
+
+    @Test
+    void foldingTheCalibrationIntoTheHeadIsExactUnderTheMaximum() throws IOException {
+        try (Classifier clf = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, KERNEL.get())) {
+            clf.setInputSize(0, 0);
+            SplittableRandom r = new SplittableRandom(2);
+            float[] v = new float[16 * 24 * 24];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) r.nextDouble();
+            }
+            double before;
+            Geometry g = Geometry.of(24, 24, 16, 3, 3, 3, 0, 0, 0);
+            try (Volume vol = Volume.of(g, v)) {
+                before = clf.outputs(vol).values()[0];
+            }
+            NoduleTraining.fold(clf, new NoduleTraining.Calibration(2.5, -1.25), tmp.resolve("scratch.safetensors"));
+            try (Volume vol = Volume.of(g, v)) {
+                assertThat((double) clf.outputs(vol).values()[0]).isCloseTo(2.5 * before - 1.25, within(1e-4));
+            }
+            assertThat(tmp.resolve("scratch.safetensors")).doesNotExist();
+        }
+    }
+
+    @Test
+    void miningKeepsTheHighestWindowsOfEveryVolumeAndSurvivesAResume() throws IOException {
+        ClassifierTraining.Case c = chest(112, 24);
+        try (Classifier clf = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, KERNEL.get())) {
+            clf.setInputSize(0, 0);
+            List<NoduleTraining.Window> w = NoduleTraining.mine(clf, List.of(c, c));
+            // 2 volumes x min(12, 2 x 2 x 2 windows)
+            assertThat(w).hasSize(16);
+            assertThat(w.subList(0, 8)).allSatisfy(x -> assertThat(x.volume()).isZero());
+            assertThat(w.subList(0, 8)).isSortedAccordingTo(Comparator.comparingDouble(
+                    NoduleTraining.Window::logit).reversed());
+            // independently: the logit of each window, from its crop
+            for (NoduleTraining.Window x : w) {
+                float[] h = ClassifierTraining.halvedWindow(c, x.x0(), x.y0(), x.z0(), 16, 96);
+                try (Volume vol = Volume.of(Geometry.of(48, 48, 16, 3, 3, 3, 0, 0, 0), h)) {
+                    assertThat((double) clf.outputs(vol).values()[0]).isCloseTo(x.logit(), within(1e-6));
+                }
+            }
+            NoduleTraining.Miner m = new NoduleTraining.Miner(tmp.resolve("hard.json"));
+            assertThat(m.before(NoduleTraining.MINE_START - 1, clf, List.of(c))).isZero();
+            assertThat(m.windows()).isEmpty();
+            assertThat(m.before(NoduleTraining.MINE_START, clf, List.of(c))).isPositive();
+            assertThat(m.windows()).hasSize(8);
+            m.save();
+            NoduleTraining.Miner resumed = new NoduleTraining.Miner(tmp.resolve("hard.json"));
+            resumed.load();
+            assertThat(resumed.windows()).extracting(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0()))
+                    .isEqualTo(m.windows().stream().map(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0())).toList());
+        }
+    }
+}
