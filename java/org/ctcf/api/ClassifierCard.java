@@ -28,14 +28,23 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  *   "preprocessing": {"spacing": [1.5, 1.5, 3], "window": [-1000, 1000], "size": [224, 224]},
  *   (or "preprocessing": {"mode": "lungmask"} for lungmask's own body-mask crop, see LungmaskPipeline)
  *   "output": {"kind": "segmentation", "classes": ["no lung", "right lung", "left lung"]},
- *   "score": {"target": "no lung", "activation": "sigmoid", "reducer": "one_minus_mean"}
+ *   "score": {"target": "no lung", "activation": "sigmoid", "reducer": "one_minus_mean"},
+ *   "domain": {"lung_fraction_min": 0.02}   (optional: the smallest lung fraction, in (0, 1), of the volumes the
+ *       classifier was trained on; a volume below it, e.g. no lungs in view, gets its score with a warning that it
+ *       is not meaningful; see InputDomain. Needs the reference preprocessing with a window; absent: no check)
  * }
  * }</pre>
  */
 public record ClassifierCard(Path file, String name, String description, Path torchScript, String architecture,
         Path weights, String keyPrefix, Classifier.Layout layout, int inputNx, int inputNy, int depth, int maxBatch,
         PreprocessOptions preprocessing, String preprocessingMode, String outputKind, List<String> classes, int outputCount, Score score,
-        Classifier.Orientation orientation, String published) {
+        Classifier.Orientation orientation, String published, InputDomain.Bounds domain) {
+
+    /** The card's input domain ({@code "domain"}), or null: no check. */
+    @Override
+    public InputDomain.Bounds domain() {
+        return domain;
+    }
 
     /** What is explained (before the target is resolved to an index). */
     public record Score(String target, String activation, String reducer, double offset, boolean applySigmoid) {
@@ -156,12 +165,40 @@ public record ClassifierCard(Path file, String name, String description, Path to
             }
             return new ClassifierCard(file, root.path("name").asText(file.getFileName().toString()),
                     root.path("description").asText(""), ts, arch, weights, prefix, layout, size[0], size[1], depth,
-                    maxBatch, p, mode, kind, List.copyOf(classes), count, score, orientation, published);
+                    maxBatch, p, mode, kind, List.copyOf(classes), count, score, orientation, published,
+                    domain(root.get("domain"), mode, p));
         } catch (ModelFormatException e) {
             throw e;
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new ModelFormatException(file, "bad classifier card: " + e.getMessage(), e);
         }
+    }
+
+    /** The optional {@code "domain"} object: {@code {"lung_fraction_min": x}} with x in (0, 1), no other keys. */
+    private static InputDomain.Bounds domain(JsonNode d, String mode, PreprocessOptions p) {
+        if (d == null || d.isNull()) {
+            return null;
+        }
+        if (!d.isObject()) {
+            throw new IllegalArgumentException("domain must be an object like {\"lung_fraction_min\": 0.02}");
+        }
+        for (var it = d.fieldNames(); it.hasNext();) {
+            String key = it.next();
+            if (!key.equals("lung_fraction_min")) {
+                throw new IllegalArgumentException("domain has an unknown key \"" + key
+                        + "\" (known: lung_fraction_min)");
+            }
+        }
+        JsonNode min = d.get("lung_fraction_min");
+        if (min == null || !min.isNumber() || !(min.asDouble() > 0 && min.asDouble() < 1)) {
+            throw new IllegalArgumentException("domain.lung_fraction_min must be a number in (0, 1), not "
+                    + (min == null ? "missing" : min.toString()));
+        }
+        if (!mode.equals("reference") || !p.windowEnabled()) {
+            throw new IllegalArgumentException("domain.lung_fraction_min needs the reference preprocessing with an "
+                    + "HU window (the lung fraction is counted in window units)");
+        }
+        return new InputDomain.Bounds(min.asDouble());
     }
 
     private static JsonNode required(JsonNode n, String key) {

@@ -63,7 +63,8 @@ final class BatchProgress implements Batch.Listener {
         String what = switch (outcome) {
             case SKIPPED -> "skipped (done)";
             case EXPLAINED -> String.format(Locale.ROOT, "explained, prediction %.4f -> %.4f", summary
-                    .initialPrediction(), summary.counterfactualPrediction());
+                    .initialPrediction(), summary.counterfactualPrediction()) + (summary.outOfDomain()
+                            ? " — WARNING: " + summary.domainCheck().describe() : "");
             case FAILED -> "failed: " + failure.message();
         };
         Map<String, Object> f = fields(index, count, s);

@@ -190,12 +190,25 @@ final class ExplainCommand implements Callable<Integer> {
             o.flush();
             return batchResult.failed() > 0 ? ExitCode.SCANS_FAILED.code() : ExitCode.OK.code();
         }
+        if (s.outOfDomain()) {
+            // on stderr too, so that a quiet or --json run still says that its numbers mean nothing
+            spec.commandLine().getErr().println("ctcf: warning: " + inputs.get(0) + ": "
+                    + s.domainCheck().describe());
+            spec.commandLine().getErr().flush();
+        }
         if (json) {
             o.println(new String(s.toJson(), StandardCharsets.UTF_8));
         } else if (!quiet) {
-            o.printf(Locale.ROOT, "prediction %.4f -> %.4f (%s); %.1f s; outputs in %s%n", s.initialPrediction(),
+            if (s.outOfDomain()) {
+                o.println("WARNING: " + s.domainCheck().describe());
+            }
+            o.printf(Locale.ROOT, "prediction %.4f -> %.4f (%s); %.1f s; outputs in %s%s%n", s.initialPrediction(),
                     s.counterfactualPrediction(), s.explanation() != null ? s.explanation().stopReason().name()
-                            : "chunk sweep, stitched", s.wallSeconds(), out);
+                            : "chunk sweep, stitched", s.wallSeconds(), out,
+                    s.outOfDomain() ? " [out of domain, not meaningful]" : "");
+            if (s.domainCheck() != null && !s.outOfDomain()) {
+                o.println(s.domainCheck().describe());
+            }
         }
         o.flush();
         return ExitCode.OK.code();

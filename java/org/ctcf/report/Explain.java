@@ -14,6 +14,7 @@ import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Explanation;
+import org.ctcf.api.InputDomain;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.LatentShift;
 import org.ctcf.api.PreprocessOptions;
@@ -157,6 +158,8 @@ public final class Explain {
                     Volume ranged = request.range() == null ? null
                             : slices(processed, check("--range", request.range(), processed.nz()))) {
                 Volume x = ranged != null ? ranged : processed;
+                // the lung fraction of the volume the classifier sees (null: the card states no domain)
+                InputDomain.Check domain = InputDomain.check(clf.card(), x);
                 ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
                         ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
                         request.gifSlice(), request.display(), request.dicomOut());
@@ -165,7 +168,7 @@ public final class Explain {
                     Slices c = check("--slices", request.chunk(), x.nz());
                     try (Explanation e = LatentShift.explain(x, models.autoencoder(), clf,
                             o.toBuilder().lambdaSweepSteps(request.frames()).build(), c.start(), c.end(), progress)) {
-                        return w.write(e, draft(input, sha256, ct, x, models, request, ExplanationSummary
+                        return w.write(e, draft(input, sha256, ct, x, domain, models, request, ExplanationSummary
                                 .ChunkExplanation.of(e), null), t0, title);
                     }
                 }
@@ -177,7 +180,7 @@ public final class Explain {
                 try (SweepResult r = LatentShift.sweep(x, models.autoencoder(), clf, o.toBuilder()
                         .focusFrames(request.images() ? request.frames() : 0).build(), s, progress)) {
                     var focus = r.focus().map(ExplanationSummary.ChunkExplanation::of).orElse(null);
-                    return w.write(r, draft(input, sha256, ct, x, models, request, null,
+                    return w.write(r, draft(input, sha256, ct, x, domain, models, request, null,
                             ExplanationSummary.SweepSummary.of(r, s.chunk(), s.stride(), focus)), t0, title);
                 }
             }
@@ -185,7 +188,8 @@ public final class Explain {
     }
 
     /** The summary before the files are written (no outputs, no cost yet). */
-    private static ExplanationSummary draft(Path input, String sha256, Volume ct, Volume x, Models m, Request r,
+    private static ExplanationSummary draft(Path input, String sha256, Volume ct, Volume x, InputDomain.Check domain,
+            Models m, Request r,
             ExplanationSummary.ChunkExplanation chunk, ExplanationSummary.SweepSummary sweep) throws IOException {
         Classifier clf = m.classifier();
         ExplainOptions o = r.options();
@@ -201,7 +205,9 @@ public final class Explain {
                 new ObjectMapper().readTree(m.autoencoder().wrapper().toJson()),
                 clf.card().orientation().name().toLowerCase(Locale.ROOT), o.referenceMode() ? "reference" : "fast",
                 ExplanationSummary.Versions.current(), options, r.range() == null ? null : r.range().toString(),
-                x.geometry().toString(), r.display().id(), chunk, sweep, List.of(), List.of(), 0, 0);
+                x.geometry().toString(), r.display().id(), domain == null ? null : domain.lungFraction(),
+                domain == null ? null : domain.lungFractionMin(), domain == null ? null : domain.inDomain(), chunk,
+                sweep, List.of(), List.of(), 0, 0);
     }
 
     /** {@code s} if it is a non-empty span of the processed volume's {@code nz} slices. */

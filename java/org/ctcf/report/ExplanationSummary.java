@@ -33,6 +33,11 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param explanation one chunk's explanation (its keys at the top level), or null for a sweep
  * @param sweep a chunk sweep (its keys at the top level), or null for one chunk
  * @param display the convention of the images and the report's viewer ({@code radiological} or {@code neurological})
+ * @param lungFraction the lung fraction ({@link org.ctcf.api.InputDomain}) of the volume the classifier saw, when its
+ *     card states a domain, else absent
+ * @param lungFractionMin the card's {@code domain.lung_fraction_min}, else absent
+ * @param inDomain {@code lungFraction >= lungFractionMin}; false: no lungs in view, the predictions are not
+ *     meaningful (absent without a domain)
  * @param outputs the files written, in the order written; the summary itself last
  * @param warnings what could not be drawn or written, and why (absent when empty)
  */
@@ -41,6 +46,9 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
         String classifierCard, TargetSummary target, String autoencoder, JsonNode sliceWrapper,
         String classifierOrientation, String mode, Versions versions, OptionsSummary options,
         @JsonInclude(JsonInclude.Include.NON_NULL) String range, String processedGrid, String display,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Double lungFraction,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Double lungFractionMin,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Boolean inDomain,
         @JsonUnwrapped ChunkExplanation explanation, @JsonUnwrapped SweepSummary sweep, List<String> outputs,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> warnings, double wallSeconds,
         double peakResidentMib) {
@@ -166,7 +174,18 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
     ExplanationSummary withOutputs(List<String> files, List<String> problems, double seconds, double peakMiB) {
         return new ExplanationSummary(input, inputSha256, inputGrid, classifier, classifierCard, target, autoencoder,
                 sliceWrapper, classifierOrientation, mode, versions, options, range, processedGrid, display,
-                explanation, sweep, List.copyOf(files), List.copyOf(problems), seconds, peakMiB);
+                lungFraction, lungFractionMin, inDomain, explanation, sweep, List.copyOf(files), List.copyOf(problems), seconds, peakMiB);
+    }
+
+    /** True when the card states a domain and the volume is outside it: the predictions are not meaningful. */
+    public boolean outOfDomain() {
+        return Boolean.FALSE.equals(inDomain);
+    }
+
+    /** The input-domain check recorded, or null without one. */
+    public org.ctcf.api.InputDomain.Check domainCheck() {
+        return inDomain == null ? null
+                : new org.ctcf.api.InputDomain.Check(lungFraction, lungFractionMin, inDomain);
     }
 
     /** The prediction on the reconstruction. */

@@ -39,6 +39,7 @@ public final class ReportWriter {
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>")
                 .append(esc(p.title())).append("</title>\n<style>\n").append(CSS).append("</style></head><body>\n");
         h.append("<h1>").append(esc(p.title())).append("</h1>\n");
+        domainBanner(h, s);
         what(h, s, p.display());
         how(h, p.display());
 
@@ -131,6 +132,19 @@ public final class ReportWriter {
     }
 
     /** "What was explained": the figures a reader needs before looking at any picture. */
+    /** A visible warning when the volume is outside the classifier's input domain ({@code in_domain} false). */
+    private static void domainBanner(StringBuilder h, Map<String, Object> s) {
+        if (!Boolean.FALSE.equals(s.get("in_domain"))) {
+            return;
+        }
+        double f = s.get("lung_fraction") instanceof Number n ? n.doubleValue() : Double.NaN;
+        double min = s.get("lung_fraction_min") instanceof Number n ? n.doubleValue() : Double.NaN;
+        h.append("<div class=\"domain-warning\" id=\"domain-warning\" role=\"alert\"><strong>Outside the "
+                + "classifier's input domain.</strong> ")
+                .append(esc(new org.ctcf.api.InputDomain.Check(f, min, false).describe()))
+                .append(". The predictions and the explanation below are not meaningful.</div>\n");
+    }
+
     private static void what(StringBuilder h, Map<String, Object> s, Display display) {
         Map<?, ?> focus = s.get("explained_chunk") instanceof Map<?, ?> m ? m : s;
         Map<?, ?> target = s.get("target") instanceof Map<?, ?> t ? t : Map.of();
@@ -148,6 +162,10 @@ public final class ReportWriter {
         if (focus.get("chunk") instanceof List<?> c && c.size() == 2) {
             row(h, "explained chunk", "slices " + c.get(0) + "–" + c.get(1) + " (processed grid): "
                     + format(focus.get("initial_prediction")) + " → " + format(focus.get("counterfactual_prediction")));
+        }
+        if (s.get("lung_fraction") instanceof Number f && s.get("lung_fraction_min") instanceof Number min) {
+            row(h, "lung fraction", String.format(Locale.ROOT, "%.3f (domain ≥ %.3f: %s)", f.doubleValue(),
+                    min.doubleValue(), Boolean.TRUE.equals(s.get("in_domain")) ? "in domain" : "OUT OF DOMAIN"));
         }
         row(h, "λ bound", focus.get("lambda_bound"));
         row(h, "stop reason", focus.get("stop_reason"));
@@ -211,6 +229,7 @@ public final class ReportWriter {
     private static final String CSS = """
             body{font-family:system-ui,sans-serif;margin:24px;background:#fafafa;color:#222;max-width:1100px}
             h1{font-size:22px}h2{font-size:18px;margin-top:28px}
+            .domain-warning{background:#fdecea;border:2px solid #c0392b;color:#7b1d12;padding:10px 14px;margin:12px 0;font-size:15px}
             table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
             th{background:#eee}.k td:first-child{text-align:left;font-weight:600}.k td{text-align:left}
             img{max-width:100%;border:1px solid #ccc;margin:4px 0}

@@ -3,6 +3,7 @@ package org.ctcf.train;
 import java.io.IOException;
 import java.nio.file.Path;
 
+import org.ctcf.api.InputDomain;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
@@ -34,57 +35,11 @@ public final class LungLabels {
     }
 
     /**
-     * Pseudo-label of a processed CT (window units; {@code threshold} in the same units, e.g. (−500 + 1000) / 2000).
+     * Pseudo-label of a processed CT (window units; {@code threshold} in the same units, e.g. (−500 + 1000) / 2000):
+     * {@link InputDomain#insideAir}, the rule the classifier's input-domain check counts too.
      */
     public static float[] threshold(float[] ct, int nx, int ny, int nz, float threshold) {
-        float[] out = new float[ct.length];
-        int plane = nx * ny;
-        int[] stack = new int[plane];
-        boolean[] outside = new boolean[plane];
-        for (int z = 0; z < nz; z++) {
-            int base = z * plane;
-            java.util.Arrays.fill(outside, false);
-            int sp = 0;
-            for (int x = 0; x < nx; x++) {
-                sp = seed(ct, base, x, 0, nx, threshold, outside, stack, sp);
-                sp = seed(ct, base, x, ny - 1, nx, threshold, outside, stack, sp);
-            }
-            for (int y = 0; y < ny; y++) {
-                sp = seed(ct, base, 0, y, nx, threshold, outside, stack, sp);
-                sp = seed(ct, base, nx - 1, y, nx, threshold, outside, stack, sp);
-            }
-            while (sp > 0) {
-                int p = stack[--sp];
-                int x = p % nx;
-                int y = p / nx;
-                if (x > 0) {
-                    sp = seed(ct, base, x - 1, y, nx, threshold, outside, stack, sp);
-                }
-                if (x < nx - 1) {
-                    sp = seed(ct, base, x + 1, y, nx, threshold, outside, stack, sp);
-                }
-                if (y > 0) {
-                    sp = seed(ct, base, x, y - 1, nx, threshold, outside, stack, sp);
-                }
-                if (y < ny - 1) {
-                    sp = seed(ct, base, x, y + 1, nx, threshold, outside, stack, sp);
-                }
-            }
-            for (int i = 0; i < plane; i++) {
-                out[base + i] = ct[base + i] < threshold && !outside[i] ? 1f : 0f;
-            }
-        }
-        return out;
-    }
-
-    private static int seed(float[] ct, int base, int x, int y, int nx, float t, boolean[] outside, int[] stack,
-            int sp) {
-        int p = y * nx + x;
-        if (!outside[p] && ct[base + p] < t) {
-            outside[p] = true;
-            stack[sp++] = p;
-        }
-        return sp;
+        return InputDomain.insideAir(ct, nx, ny, nz, threshold);
     }
 
     /** Dice of two binary maps (values ≥ 0.5 count as set). */
