@@ -20,7 +20,8 @@ public final class InputDomain {
     }
 
     /**
-     * A card's domain: the smallest lung fraction of the volumes the classifier was trained on (in (0, 1)).
+     * A card's domain: the lowest lung fraction (in (0, 1)) the classifier is meant for; the shipped nodule detector
+     * states half the smallest lung fraction among its training volumes.
      */
     public record Bounds(double lungFractionMin) {
         public Bounds {

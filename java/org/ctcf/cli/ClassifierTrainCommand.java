@@ -22,8 +22,10 @@ import picocli.CommandLine.Spec;
 @Command(mixinStandardHelpOptions = true, name = "classifier", description = {
     "Train one of ctcf's demo classifiers in the kernel and write its card with the held-out metrics.",
     "  lung-size: per-slice lung segmenter (score = mean lung probability); test: Dice on the val volumes' masks.",
-    "  nodule:    3-D detector of synthetic 5-20 mm nodules inside the lungs; test: AUC on seeded crops of the",
-    "             val volumes (positions in OUT/test-set.json)."})
+    "  nodule:    3-D detector of synthetic 5-20 mm nodules inside the lungs, hard negatives mined from whole",
+    "             nodule-free volumes, its volume score calibrated on whole volumes (the calib split, else the",
+    "             train volumes); test: whole val volumes with seeded insertions against the nodule-free scans",
+    "             and their augmentations (OUT/volume-test-set.json), and AUC on seeded crops (OUT/test-set.json)."})
 final class ClassifierTrainCommand implements Callable<Integer> {
     @Option(names = "--task", required = true, paramLabel = "TASK", description = "lung-size or nodule.")
     String task;
@@ -113,7 +115,8 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             training.put("steps", r.steps());
             training.put("seconds", Math.round(r.seconds()));
             training.put("threads", kernel.threads);
-            Path card = ModelCards.writeClassifierCard(dir, t, r.weights(), training, r.metrics());
+            Path card = ModelCards.writeClassifierCard(dir, t, r.weights(), training, r.metrics(),
+                    r.lungFractionMin());
             line.println("metrics: " + ModelCards.json(r.metrics()));
             line.println(String.format(Locale.ROOT, "wrote %s and %s (%.0f s)", r.weights(), card, r.seconds()));
         }

@@ -28,7 +28,8 @@ import org.ctcf.io.checkpoint.SafeTensors;
  * where the manifest lists one, −500 HU pseudo-labels elsewhere); its score is the mean lung probability. Test: Dice
  * against the held-out patient's mask.
  * <li>{@link Task#NODULE}: {@code ctcf-nodule3d}, a 3-D detector of synthetic nodules ({@link Nodules}) inserted
- * inside the lungs; trained on crops, tested by AUC on seeded crops of the held-out patient whose nodule positions
+ * inside the lungs; trained on crops with hard negatives mined from whole volumes, calibrated and tested on whole
+ * volumes ({@link NoduleTraining}), and tested by AUC on seeded crops of the held-out patient whose nodule positions
  * are written to {@code test-set.json}.
  * </ul>
  * Batches are a function of (seed, step), so runs are reproducible and resume exactly.
@@ -73,7 +74,9 @@ public final class ClassifierTraining {
         }
     }
 
-    public record Result(Path weights, Path checkpoint, long steps, double seconds, Map<String, Object> metrics) {
+    /** {@code lungFractionMin}: the input domain the card states (nodule detector), else NaN. */
+    public record Result(Path weights, Path checkpoint, long steps, double seconds, Map<String, Object> metrics,
+            double lungFractionMin) {
     }
 
     /** The grid every demo classifier works on (as its card states), and the size the model sees. */
@@ -203,7 +206,8 @@ public final class ClassifierTraining {
                 metrics = lungMetrics(clf, train, test);
             }
             clf.saveSafetensors(weights, "");
-            return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics);
+            return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics,
+                    nodule ? NoduleTraining.domainMin(train) : Double.NaN);
         }
     }
 
@@ -282,6 +286,11 @@ public final class ClassifierTraining {
     }
 
     static Crop crop(Case c, SplittableRandom r, int depth, int size, boolean positive) {
+        return crop(c, r, depth, size, positive, false);
+    }
+
+    /** {@code jitter}: after the insertion, a random intensity offset and Gaussian noise (see {@link #jitter}). */
+    static Crop crop(Case c, SplittableRandom r, int depth, int size, boolean positive, boolean jitter) {
         int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
         int cx = li % c.nx();
         int cy = (li / c.nx()) % c.ny();
@@ -302,6 +311,9 @@ public final class ClassifierTraining {
                     r);
             Nodules.mask(m, size, size, depth, aff, n);
         }
+        if (jitter) {
+            jitter(v, r);
+        }
         return new Crop(halve(v, depth, size), halve(m, depth, size), depth, size / 2, n, new int[] {x0, y0, z0});
     }
 
@@ -321,13 +333,34 @@ public final class ClassifierTraining {
         return halve(window(c, x0, y0, z0, depth, size), depth, size);
     }
 
-    /** A nodule-free crop at an origin, clamped into the volume. */
-    static Crop cropAt(Case c, int x0, int y0, int z0, int depth, int size) {
+    /** A nodule-free crop at an origin, clamped into the volume, jittered ({@link #jitter}) when {@code r} is given. */
+    static Crop cropAt(Case c, int x0, int y0, int z0, int depth, int size, SplittableRandom r) {
         int x = clamp(x0, 0, c.nx() - size);
         int y = clamp(y0, 0, c.ny() - size);
         int z = clamp(z0, 0, c.nz() - depth);
-        return new Crop(halvedWindow(c, x, y, z, depth, size), new float[depth * (size / 2) * (size / 2)], depth,
-                size / 2, null, new int[] {x, y, z});
+        float[] v = window(c, x, y, z, depth, size);
+        if (r != null) {
+            jitter(v, r);
+        }
+        return new Crop(halve(v, depth, size), new float[depth * (size / 2) * (size / 2)], depth, size / 2, null,
+                new int[] {x, y, z});
+    }
+
+    /**
+     * Scanner variation for training crops (window units): with probability one half, an intensity offset in
+     * ±20 HU and Gaussian noise of σ up to 20 HU; air at the window's floor (padding, outside the body) stays.
+     */
+    static void jitter(float[] v, SplittableRandom r) {
+        if (r.nextBoolean()) {
+            return;
+        }
+        double offset = r.nextDouble(-20, 20) / WINDOW_WIDTH;
+        double sigma = 20 * r.nextDouble() / WINDOW_WIDTH;
+        for (int i = 0; i < v.length; i++) {
+            if (v[i] > 0f) {
+                v[i] = (float) Math.min(1, Math.max(0, v[i] + offset + sigma * r.nextGaussian()));
+            }
+        }
     }
 
     private static float[] halve(float[] v, int depth, int size) {

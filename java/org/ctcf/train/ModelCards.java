@@ -38,8 +38,9 @@ public final class ModelCards {
         return p;
     }
 
+    /** {@code lungFractionMin}: the card's input domain ({@code "domain"}), NaN for none. */
     public static Path writeClassifierCard(Path dir, ClassifierTraining.Task task, Path weights,
-            Map<String, Object> training, Map<String, Object> metrics) throws IOException {
+            Map<String, Object> training, Map<String, Object> metrics, double lungFractionMin) throws IOException {
         Map<String, Object> c = new LinkedHashMap<>();
         boolean lungs = task == ClassifierTraining.Task.LUNG_SIZE;
         c.put("name", task.fileName);
@@ -47,7 +48,8 @@ public final class ModelCards {
                 ? "ctcf demo (paper section 5.1): per-slice lung segmenter; the score is the mean lung probability"
                         + " over the volume, i.e. the lung size. Trained by ctcf on real chest CTs."
                 : "ctcf demo (paper section 5.2 with ground truth): 3-D CNN detecting synthetic 5-20 mm soft-tissue"
-                        + " nodules inside the lungs; the score is the nodule probability. Trained by ctcf.");
+                        + " nodules inside the lungs; the score is the volume's nodule probability (the maximum of the"
+                        + " logit map, calibrated on whole volumes). Trained by ctcf.");
         c.put("model", Map.of("architecture", task.architecture, "weights", weights.getFileName().toString()));
         c.put("input", Map.of("layout", "BCDHW", "size", List.of(ClassifierTraining.MODEL_SIZE,
                 ClassifierTraining.MODEL_SIZE)));
@@ -58,6 +60,9 @@ public final class ModelCards {
         } else {
             c.put("output", Map.of("kind", "logits", "classes", List.of("nodule")));
             c.put("score", Map.of("target", "nodule", "activation", "sigmoid"));
+        }
+        if (!Double.isNaN(lungFractionMin)) {
+            c.put("domain", Map.of("lung_fraction_min", lungFractionMin));
         }
         c.put("training", training);
         c.put("metrics", metrics);

@@ -44,8 +44,13 @@ final class NoduleTraining {
     static final long MINE_START = 1000;
     static final long MINE_EVERY = 500;
     static final int MINE_TOP = 12;
-    /** The diameters (mm) of the volume-level insertions, cycled. */
+    /** The diameters (mm) of the volume-level test's insertions, cycled. */
     static final double[] DIAMETERS = {5, 10, 15, 20};
+    /**
+     * The diameters of the calibration's insertions: the sizes the detector is for (a 5 mm nodule is under two voxels
+     * at the model's 3 mm resolution; calibrating on what it cannot see would flatten every score towards 0.5).
+     */
+    static final double[] CALIBRATION_DIAMETERS = {10, 15, 20};
     private static final double WINDOW_WIDTH = ClassifierTraining.PREPROCESSING.windowHigh()
             - ClassifierTraining.PREPROCESSING.windowLow();
     private static final double HU_SCALE = 1 / WINDOW_WIDTH;
@@ -167,8 +172,9 @@ final class NoduleTraining {
 
     /**
      * One step: half the batch positives (a nodule inserted near a lung voxel of a host volume), a quarter random
-     * negatives, a quarter mined hard negatives (random ones until the first mining); every crop flipped left-right
-     * at random.
+     * negatives (near a lung voxel of a nodule-free volume), a quarter mined hard negatives (random ones until the
+     * first mining); every crop jittered
+     * ({@link ClassifierTraining#jitter}) and flipped left-right at random.
      */
     static Trainer.Stats step(Trainer t, List<Case> hosts, List<Case> negatives, List<Window> mined,
             SplittableRandom r, int batch) {
@@ -180,16 +186,16 @@ final class NoduleTraining {
         for (int b = 0; b < batch; b++) {
             Crop c;
             if (b % 2 == 0) {
-                c = ClassifierTraining.crop(hosts.get(r.nextInt(hosts.size())), r, depth, size, true);
+                c = ClassifierTraining.crop(hosts.get(r.nextInt(hosts.size())), r, depth, size, true, true);
             } else if (b % 4 == 3 && !mined.isEmpty()) {
                 Window w = mined.get(r.nextInt(mined.size()));
                 Case v = negatives.get(w.volume());
                 int j = size / 8;
                 int jz = depth / 8;
                 c = ClassifierTraining.cropAt(v, w.x0() + r.nextInt(-j, j + 1), w.y0() + r.nextInt(-j, j + 1),
-                        w.z0() + r.nextInt(-jz, jz + 1), depth, size);
+                        w.z0() + r.nextInt(-jz, jz + 1), depth, size, r);
             } else {
-                c = ClassifierTraining.crop(negatives.get(r.nextInt(negatives.size())), r, depth, size, false);
+                c = ClassifierTraining.crop(negatives.get(r.nextInt(negatives.size())), r, depth, size, false, true);
             }
             float[] cx = c.halved();
             float[] cy = c.mask();
@@ -298,11 +304,11 @@ final class NoduleTraining {
     }
 
     /**
-     * {@code positives} seeded insertions (diameters {@link #DIAMETERS} cycled, cases with lung masks taken in turn)
+     * {@code positives} seeded insertions (diameters cycled, the {@link #hosts} taken in turn)
      * and {@code positives / 2} negatives (each usable case itself, then augmentations), every insertion augmented too.
      */
-    static VolumeSet volumeSet(List<Case> cases, int positives, long seed, String split) {
-        List<Case> hosts = cases.stream().filter(Case::realMask).toList();
+    static VolumeSet volumeSet(List<Case> cases, int positives, double[] diameters, long seed, String split) {
+        List<Case> hosts = hosts(cases);
         SplittableRandom r = new SplittableRandom(seed);
         List<Sample> samples = new ArrayList<>();
         List<Integer> labels = new ArrayList<>();
@@ -323,12 +329,21 @@ final class NoduleTraining {
         for (int i = 0; i < positives; i++) {
             Case c = hosts.get(i % hosts.size());
             Map<String, Object> rec = record(split, c, 1);
-            float[] v = withNodule(c, DIAMETERS[i % DIAMETERS.length], r, rec);
+            float[] v = withNodule(c, diameters[i % diameters.length], r, rec);
             samples.add(augment(v, c.nx(), c.ny(), c.nz(), r, rec));
             labels.add(1);
             caseOf.add(cases.indexOf(c));
         }
         return new VolumeSet(cases, samples, labels, caseOf);
+    }
+
+    /**
+     * The volumes whole-volume insertions go into: those with a lung mask file when there are any (the −500 HU
+     * pseudo-mask also holds the airways and other air inside the body), else those with the pseudo-mask.
+     */
+    static List<Case> hosts(List<Case> cases) {
+        List<Case> files = cases.stream().filter(Case::realMask).toList();
+        return !files.isEmpty() ? files : cases.stream().filter(Case::lungMask).toList();
     }
 
     private static Map<String, Object> record(String split, Case c, int label) {
@@ -479,12 +494,16 @@ final class NoduleTraining {
      * pseudo-mask (air inside the body), whatever mask the manifest gives.
      */
     static double lungFraction(Case c) {
-        float[] l = LungLabels.threshold(c.ct(), c.nx(), c.ny(), c.nz(), ClassifierTraining.LUNG_THRESHOLD);
-        long n = 0;
-        for (float f : l) {
-            n += f > 0.5f ? 1 : 0;
-        }
-        return (double) n / l.length;
+        return org.ctcf.api.InputDomain.lungFraction(c.ct(), c.nx(), c.ny(), c.nz(), ClassifierTraining.LUNG_THRESHOLD);
+    }
+
+    /**
+     * The input domain the card states: half the smallest lung fraction ({@link #lungFraction}) among the training
+     * volumes, rounded down to 3 decimals (at least 0.001).
+     */
+    static double domainMin(List<Case> train) {
+        double min = train.stream().mapToDouble(NoduleTraining::lungFraction).min().orElseThrow();
+        return Math.max(0.001, Math.floor(min / 2 * 1000) / 1000);
     }
 
     /**
@@ -494,13 +513,21 @@ final class NoduleTraining {
     static Map<String, Object> calibrateAndTest(Classifier clf, List<Case> calibration, String calibrationSplit,
             List<Case> test, List<Case> realScans, int positives, long seed, Path out) throws IOException {
         clf.setInputSize(ClassifierTraining.MODEL_SIZE, ClassifierTraining.MODEL_SIZE);
-        VolumeSet cal = volumeSet(calibration, positives, seed + 2_000_003L, calibrationSplit);
+        VolumeSet cal = volumeSet(calibration, positives, CALIBRATION_DIAMETERS, seed + 2_000_003L, calibrationSplit);
         double[] calLogits = logits(clf, cal);
         int[] calLabels = cal.labels().stream().mapToInt(Integer::intValue).toArray();
-        Calibration fit = platt(calLogits, calLabels);
-        fold(clf, fit, out.resolve("calibrating.safetensors"));
+        Calibration fit;
+        String failed = null;
+        try {
+            fit = platt(calLogits, calLabels);
+            fold(clf, fit, out.resolve("calibrating.safetensors"));
+        } catch (IllegalStateException e) {
+            // an undertrained detector: keep its weights as they are (nothing is lost) and say so in the card
+            fit = new Calibration(1, 0);
+            failed = e.getMessage();
+        }
 
-        VolumeSet ts = volumeSet(test, positives, seed + 3_000_017L, "held-out");
+        VolumeSet ts = volumeSet(test, positives, DIAMETERS, seed + 3_000_017L, "held-out");
         double[] tl = logits(clf, ts);
         double[] tp = new double[tl.length];
         for (int i = 0; i < tl.length; i++) {
@@ -530,8 +557,12 @@ final class NoduleTraining {
         }
         Map<String, Object> set = new LinkedHashMap<>();
         set.put("grid", "processed: RAS, 1.5 x 1.5 x 3 mm, 224 x 224 in-plane (the detector resizes to 112 x 112)");
-        set.put("calibration", Map.of("a", fit.a(), "c", fit.c(), "split", calibrationSplit,
-                "seed", seed + 2_000_003L));
+        Map<String, Object> cals = new LinkedHashMap<>();
+        cals.put("a", fit.a());
+        cals.put("c", fit.c());
+        cals.put("split", calibrationSplit);
+        cals.put("seed", seed + 2_000_003L);
+        set.put("calibration", cals);
         set.put("test_seed", seed + 3_000_017L);
         set.put("volumes", records);
         Path file = out.resolve("volume-test-set.json");
@@ -546,8 +577,11 @@ final class NoduleTraining {
         }
         m.put("volume_sensitivity_at_0.5", sens);
         int neg = (int) ts.labels().stream().filter(l -> l == 0).count();
-        m.put("volume_test", Map.of("positives", ts.labels().size() - neg, "negatives", neg, "patients",
-                test.stream().map(Case::name).toList()));
+        Map<String, Object> vt = new LinkedHashMap<>();
+        vt.put("positives", ts.labels().size() - neg);
+        vt.put("negatives", neg);
+        vt.put("patients", test.stream().map(Case::name).toList());
+        m.put("volume_test", vt);
         double specificity = 0;
         for (int i = 0; i < tp.length; i++) {
             if (ts.labels().get(i) == 0 && tp[i] < 0.5) {
@@ -555,8 +589,15 @@ final class NoduleTraining {
             }
         }
         m.put("volume_specificity_at_0.5", round(specificity / neg, 4));
-        m.put("calibration", Map.of("a", round(fit.a(), 6), "c", round(fit.c(), 6), "split", calibrationSplit,
-                "volumes", calibration.stream().map(Case::name).toList()));
+        Map<String, Object> calm = new LinkedHashMap<>();
+        calm.put("a", round(fit.a(), 6));
+        calm.put("c", round(fit.c(), 6));
+        calm.put("split", calibrationSplit);
+        calm.put("volumes", calibration.stream().map(Case::name).toList());
+        if (failed != null) {
+            calm.put("not_applied", failed);
+        }
+        m.put("calibration", calm);
         m.put("nodule_free_scans", scans);
         m.put("volume_test_set", file.getFileName().toString());
         return m;

@@ -134,7 +134,7 @@ class NoduleTrainingTest {
 
     @Test
     void augmentationsAreSeededAndStayInTheWindow() {
-        ClassifierTraining.Case c = chest(64, 40);
+        ClassifierTraining.Case c = chest(64, ClassifierTraining.NODULE_DEPTH + 24);
         NoduleTraining.Sample a = NoduleTraining.augment(c.ct(), c.nx(), c.ny(), c.nz(), new SplittableRandom(5),
                 new HashMap<>());
         NoduleTraining.Sample b = NoduleTraining.augment(c.ct(), c.nx(), c.ny(), c.nz(), new SplittableRandom(5),
@@ -154,7 +154,7 @@ class NoduleTrainingTest {
     @Test
     void aVolumeSetHasSeededInsertionsOfEveryDiameterInTheLungs() {
         ClassifierTraining.Case c = chest(64, 40);
-        NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, 11, "held-out");
+        NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, NoduleTraining.DIAMETERS, 11, "held-out");
         assertThat(s.labels()).containsExactly(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
         assertThat(s.samples().get(0).record()).containsEntry("augmentation", "none");
         List<Double> diameters = new ArrayList<>();
@@ -164,8 +164,17 @@ class NoduleTrainingTest {
             int[] v = (int[]) rec.get("nodule_center_voxel");
             assertThat(c.lungVoxels()).contains((v[2] * c.ny() + v[1]) * c.nx() + v[0]);
         }
-        assertThat(diameters).containsExactly(5.0, 10.0, 15.0, 20.0, 5.0, 10.0, 15.0, 20.0);
-        NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, 11, "held-out");
+        assertThat(diameters).hasSize(8);
+        double[] expected = {5, 10, 15, 20, 5, 10, 15, 20};
+        for (int i = 0; i < 8; i++) {
+            assertThat(diameters.get(i)).isCloseTo(expected[i], within(1e-9));
+        }
+        // insertions go into volumes with a mask file when there are any, else into pseudo-masked ones
+        ClassifierTraining.Case file = new ClassifierTraining.Case("file", c.ct(), null, c.nx(), c.ny(), c.nz(),
+                c.geometry(), true, c.lungVoxels(), true, false);
+        assertThat(NoduleTraining.hosts(List.of(c, file))).containsExactly(file);
+        assertThat(NoduleTraining.hosts(List.of(c))).containsExactly(c);
+        NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, NoduleTraining.DIAMETERS, 11, "held-out");
         assertThat(again.samples().get(7).data()).containsExactly(s.samples().get(7).data());
     }
 
@@ -216,7 +225,8 @@ class NoduleTrainingTest {
 
     @Test
     void miningKeepsTheHighestWindowsOfEveryVolumeAndSurvivesAResume() throws IOException {
-        ClassifierTraining.Case c = chest(112, 24);
+        int depth = ClassifierTraining.NODULE_DEPTH;
+        ClassifierTraining.Case c = chest(112, depth + 8);
         try (Classifier clf = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, KERNEL.get())) {
             clf.setInputSize(0, 0);
             List<NoduleTraining.Window> w = NoduleTraining.mine(clf, List.of(c, c));
@@ -227,8 +237,8 @@ class NoduleTrainingTest {
                     NoduleTraining.Window::logit).reversed());
             // independently: the logit of each window, from its crop
             for (NoduleTraining.Window x : w) {
-                float[] h = ClassifierTraining.halvedWindow(c, x.x0(), x.y0(), x.z0(), 16, 96);
-                try (Volume vol = Volume.of(Geometry.of(48, 48, 16, 3, 3, 3, 0, 0, 0), h)) {
+                float[] h = ClassifierTraining.halvedWindow(c, x.x0(), x.y0(), x.z0(), depth, 96);
+                try (Volume vol = Volume.of(Geometry.of(48, 48, depth, 3, 3, 3, 0, 0, 0), h)) {
                     assertThat((double) clf.outputs(vol).values()[0]).isCloseTo(x.logit(), within(1e-6));
                 }
             }
