@@ -122,9 +122,12 @@ class InputDomainTest {
         assertThatThrownBy(() -> new InputDomain.Bounds(0.0)).isInstanceOf(IllegalArgumentException.class);
     }
 
-    /** LungLabels.threshold (training's pseudo-labels) is the same function, bit for bit, as before the move. */
+    /**
+     * LungLabels.threshold (training's pseudo-labels) and insideAir agree with an independent definition of "air not
+     * connected to the slice border": a fixed-point relaxation instead of a flood fill.
+     */
     @Test
-    void lungLabelsThresholdDelegatesAndStaysBitIdentical() {
+    void lungLabelsThresholdDelegatesAndMatchesAnIndependentDefinition() {
         Random r = new Random(7);
         for (int round = 0; round < 20; round++) {
             int nx = 1 + r.nextInt(40);
@@ -139,61 +142,44 @@ class InputDomainTest {
                 ct[i] = Math.max(0f, Math.min(1f, ct[i] + (float) (r.nextGaussian() * 0.2)));
             }
             float t = round == 3 ? 0.5f : T;
-            float[] expected = referenceThreshold(ct, nx, ny, nz, t);
+            float[] expected = relaxation(ct, nx, ny, nz, t);
             assertThat(LungLabels.threshold(ct, nx, ny, nz, t)).as("round %d", round).containsExactly(expected);
             assertThat(InputDomain.insideAir(ct, nx, ny, nz, t)).containsExactly(expected);
         }
     }
 
-    /** The pseudo-label as LungLabels.threshold computed it before it moved to InputDomain (copied verbatim). */
-    private static float[] referenceThreshold(float[] ct, int nx, int ny, int nz, float threshold) {
+    /**
+     * Outside = below the threshold and on the border or next (4-neighbourhood) to an outside voxel of the same
+     * slice, iterated until nothing changes; the label is below the threshold and not outside.
+     */
+    private static float[] relaxation(float[] ct, int nx, int ny, int nz, float t) {
         float[] out = new float[ct.length];
-        int plane = nx * ny;
-        int[] stack = new int[plane];
-        boolean[] outside = new boolean[plane];
         for (int z = 0; z < nz; z++) {
-            int base = z * plane;
-            java.util.Arrays.fill(outside, false);
-            int sp = 0;
-            for (int x = 0; x < nx; x++) {
-                sp = seed(ct, base, x, 0, nx, threshold, outside, stack, sp);
-                sp = seed(ct, base, x, ny - 1, nx, threshold, outside, stack, sp);
+            boolean[][] o = new boolean[ny][nx];
+            boolean changed = true;
+            while (changed) {
+                changed = false;
+                for (int y = 0; y < ny; y++) {
+                    for (int x = 0; x < nx; x++) {
+                        if (o[y][x] || ct[(z * ny + y) * nx + x] >= t) {
+                            continue;
+                        }
+                        boolean border = x == 0 || y == 0 || x == nx - 1 || y == ny - 1;
+                        boolean next = border || o[y][x - 1] || o[y][x + 1] || o[y - 1][x] || o[y + 1][x];
+                        if (next) {
+                            o[y][x] = true;
+                            changed = true;
+                        }
+                    }
+                }
             }
             for (int y = 0; y < ny; y++) {
-                sp = seed(ct, base, 0, y, nx, threshold, outside, stack, sp);
-                sp = seed(ct, base, nx - 1, y, nx, threshold, outside, stack, sp);
-            }
-            while (sp > 0) {
-                int p = stack[--sp];
-                int x = p % nx;
-                int y = p / nx;
-                if (x > 0) {
-                    sp = seed(ct, base, x - 1, y, nx, threshold, outside, stack, sp);
+                for (int x = 0; x < nx; x++) {
+                    int i = (z * ny + y) * nx + x;
+                    out[i] = ct[i] < t && !o[y][x] ? 1f : 0f;
                 }
-                if (x < nx - 1) {
-                    sp = seed(ct, base, x + 1, y, nx, threshold, outside, stack, sp);
-                }
-                if (y > 0) {
-                    sp = seed(ct, base, x, y - 1, nx, threshold, outside, stack, sp);
-                }
-                if (y < ny - 1) {
-                    sp = seed(ct, base, x, y + 1, nx, threshold, outside, stack, sp);
-                }
-            }
-            for (int i = 0; i < plane; i++) {
-                out[base + i] = ct[base + i] < threshold && !outside[i] ? 1f : 0f;
             }
         }
         return out;
-    }
-
-    private static int seed(float[] ct, int base, int x, int y, int nx, float t, boolean[] outside, int[] stack,
-            int sp) {
-        int p = y * nx + x;
-        if (!outside[p] && ct[base + p] < t) {
-            outside[p] = true;
-            stack[sp++] = p;
-        }
-        return sp;
     }
 }
