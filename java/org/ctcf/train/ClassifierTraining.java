@@ -201,7 +201,7 @@ public final class ClassifierTraining {
                 metrics = new LinkedHashMap<>(NoduleTraining.calibrateAndTest(clf,
                         calib.isEmpty() ? train : calib.stream().filter(c -> !c.nodules()).toList(),
                         calib.isEmpty() ? "train" : "calib", free, real, o.testVolumes(), o.seed(), out));
-                metrics.putAll(noduleMetrics(clf, test, o, out));
+                metrics.putAll(noduleMetrics(clf, free, o, out));
             } else {
                 metrics = lungMetrics(clf, train, test);
             }

@@ -56,7 +56,7 @@ public record Manifest(Path file, List<Entry> entries) {
             String[] f = line.split("\\s+");
             String where = file + ":" + (i + 1) + ": ";
             if (f.length < 2) {
-                throw new IOException(where + "expected '<train|val> <volume> [mask=FILE|threshold] [patient=ID]"
+                throw new IOException(where + "expected '<train|val|calib> <volume> [mask=FILE|threshold] [patient=ID]"
                         + " [nodules=present]'");
             }
             String split = f[0].toLowerCase(Locale.ROOT);

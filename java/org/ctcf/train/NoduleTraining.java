@@ -386,7 +386,8 @@ final class NoduleTraining {
         double tn = 1.0 / (nn + 2.0);
         double a = 1;
         double c = 0;
-        for (int it = 0; it < 200; it++) {
+        boolean converged = false;
+        for (int it = 0; it < 200 && !converged; it++) {
             double ga = 0;
             double gc = 0;
             double haa = 1e-9;
@@ -408,11 +409,9 @@ final class NoduleTraining {
             double dc = (haa * gc - hac * ga) / det;
             a -= da;
             c -= dc;
-            if (Math.abs(da) + Math.abs(dc) < 1e-12) {
-                break;
-            }
+            converged = Math.abs(da) + Math.abs(dc) < 1e-12;
         }
-        if (!(a > 0) || !Double.isFinite(c)) {
+        if (!converged || !(a > 0) || !Double.isFinite(c)) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
                     "the calibration did not fit (a = %g, c = %g): the detector's volume scores do not separate"
                             + " nodules from nodule-free scans", a, c));
