@@ -161,8 +161,18 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->per_slice = true;
         c->cam_layer = "dec1";
-    } else if (arch == "ctcf-nodule3d") {
-        ctcf::NoduleNet m(8, classes);
+    } else if (arch == "ctcf-nodule3d" || arch.rfind("ctcf-nodule3d-w", 0) == 0) {
+        // ctcf-nodule3d has 8 base channels (8, 16, 16, 32); ctcf-nodule3d-wN has N (N, 2N, 2N, 4N), N in 4..64
+        int64_t width = 8;
+        if (arch != "ctcf-nodule3d") {
+            const std::string n = arch.substr(15);
+            if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos ||
+                std::stoi(n) < 4 || std::stoi(n) > 64) {
+                throw ctcf::InvalidArgument("architecture '" + arch + "': the width after -w must be 4..64");
+            }
+            width = std::stoi(n);
+        }
+        ctcf::NoduleNet m(width, classes);
         c->net = m.ptr();
         c->net_forward = [m](const at::Tensor& x) mutable { return m->forward(x); };
         c->net_dense = [m](const at::Tensor& x) mutable { return m->logit_map(x); };
@@ -172,7 +182,7 @@ CTCF_API int32_t ctcf_classifier_builtin(const char* architecture, int64_t class
         c->dense_halo = 9;
     } else {
         throw ctcf::InvalidArgument("unknown architecture '" + arch +
-                                    "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d)");
+                                    "' (lungmask-unet, i3resnet152, ctcf-lungseg, ctcf-nodule3d, ctcf-nodule3d-wN)");
     }
     c->scripted = false;
     c->net->eval();

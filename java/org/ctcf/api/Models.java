@@ -83,7 +83,7 @@ public final class Models {
             new Builtin("i3resnet152", "classifier", "Merlin's I3D-inflated ResNet-152 image encoder with its "
                     + "phenotype head (alias merlin-i3resnet152); loads Merlin's checkpoints"),
             new Builtin("ctcf-nodule3d", "classifier", "ctcf's demo 3-D nodule detector (fully convolutional, max-pooled "
-                    + "logit map)"),
+                    + "logit map; 8 base channels, ctcf-nodule3d-wN: N)"),
             new Builtin("ctcf-lungseg", "classifier", "ctcf's demo per-slice lung segmenter"));
 
     /**

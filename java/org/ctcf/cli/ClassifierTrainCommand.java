@@ -58,6 +58,10 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             + " whole held-out (and calibration) volumes, half as many nodule-free volumes. Default: ${DEFAULT-VALUE}.")
     int testVolumes;
 
+    @Option(names = "--width", defaultValue = "16", description = "Nodule detector: base channels of its 3-D CNN"
+            + " (N, 2N, 2N, 4N; 8 is ctcf-nodule3d, others ctcf-nodule3d-wN). Default: ${DEFAULT-VALUE}.")
+    int width;
+
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     long checkpointEvery;
 
@@ -76,11 +80,11 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         boolean lungs = t == ClassifierTraining.Task.LUNG_SIZE;
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
-                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery);
+                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery, width);
         Manifest m = Manifest.read(manifest, dataRoot);
         ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
-                t.fileName, t.architecture, m.train().size(), m.validation().size(), opts.steps(), seed));
+                t.fileName, opts.architecture(), m.train().size(), m.validation().size(), opts.steps(), seed));
         try (line; Kernel k = kernel.open(); CancelOnExit exit = new CancelOnExit(k)) {
             var r = ClassifierTraining.run(k, m, opts, dir, resume, new ClassifierTraining.Listener() {
                 double avg = Double.NaN;
@@ -106,16 +110,17 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             Map<String, Object> training = new LinkedHashMap<>();
             training.put("command", "ctcf train classifier --task " + task + " --manifest " + manifest
                     + (dataRoot != null ? " --data-root " + dataRoot : "") + " --steps " + opts.steps() + " --batch "
-                    + opts.batch() + " --lr " + lr + " --seed " + seed);
+                    + opts.batch() + " --lr " + lr + " --seed " + seed
+                    + (lungs ? "" : " --test-volumes " + testVolumes + " --width " + width));
             training.put("manifest", manifest.getFileName().toString());
-            training.put("train_volumes", m.train().stream().map(e -> e.volume().getFileName().toString()).toList());
+            training.put("train_volumes", r.trainVolumes());
             training.put("held_out_volumes", m.validation().stream().map(e -> e.volume().getFileName().toString())
                     .toList());
             training.put("seed", seed);
             training.put("steps", r.steps());
             training.put("seconds", Math.round(r.seconds()));
             training.put("threads", kernel.threads);
-            Path card = ModelCards.writeClassifierCard(dir, t, r.weights(), training, r.metrics(),
+            Path card = ModelCards.writeClassifierCard(dir, t, opts.architecture(), r.weights(), training, r.metrics(),
                     r.lungFractionMin());
             line.println("metrics: " + ModelCards.json(r.metrics()));
             line.println(String.format(Locale.ROOT, "wrote %s and %s (%.0f s)", r.weights(), card, r.seconds()));

@@ -56,13 +56,22 @@ public final class ClassifierTraining {
     }
 
     /** Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved. */
+    /** {@code width}: the nodule detector's base channels ({@code ctcf-nodule3d-wN}); ignored for lung size. */
     public record Options(Task task, long steps, int batch, double learningRate, long seed, int testCrops,
-            int testVolumes, long checkpointEvery) {
+            int testVolumes, long checkpointEvery, int width) {
         public Options {
             if (steps < 1 || batch < 1 || testCrops < 2 || testVolumes < 2 || checkpointEvery < 1) {
                 throw new IllegalArgumentException(
                         "steps, batch, checkpoint-every >= 1 and test crops, test volumes >= 2");
             }
+            if (task == Task.NODULE && (width < 4 || width > 64)) {
+                throw new IllegalArgumentException("the nodule detector's width must be 4..64, not " + width);
+            }
+        }
+
+        /** The built-in architecture trained: the task's, with the width for the nodule detector. */
+        public String architecture() {
+            return task == Task.NODULE && width != 8 ? task.architecture + "-w" + width : task.architecture;
         }
     }
 
@@ -74,9 +83,12 @@ public final class ClassifierTraining {
         }
     }
 
-    /** {@code lungFractionMin}: the input domain the card states (nodule detector), else NaN. */
+    /**
+     * {@code lungFractionMin}: the input domain the card states (nodule detector), else NaN; {@code trainVolumes}: the
+     * file names of the training volumes used (a manifest's volume too shallow or without lungs is left out).
+     */
     public record Result(Path weights, Path checkpoint, long steps, double seconds, Map<String, Object> metrics,
-            double lungFractionMin) {
+            double lungFractionMin, List<String> trainVolumes) {
     }
 
     /** The grid every demo classifier works on (as its card states), and the size the model sees. */
@@ -145,6 +157,12 @@ public final class ClassifierTraining {
         for (Manifest.Entry e : nodule ? m.calibration() : List.<Manifest.Entry>of()) {
             calib.add(load(k, e));
         }
+        if (nodule) {
+            NoduleTraining.requireHosts(m.file(), test, "val");
+            if (!calib.isEmpty()) {
+                NoduleTraining.requireHosts(m.file(), calib, "calib");
+            }
+        }
         List<Case> hosts = train.stream().filter(Case::lungMask).toList();
         if (nodule && hosts.isEmpty()) {
             throw new IOException(m.file() + ": no training volume with a lung mask is deep enough ("
@@ -157,7 +175,7 @@ public final class ClassifierTraining {
             Trainer.manualSeed(o.seed());
         }
         boolean resuming = resume && Files.isRegularFile(ckpt);
-        try (Classifier clf = Classifier.builtin(o.task().architecture, 1, Classifier.Layout.BCDHW, 0, k)) {
+        try (Classifier clf = Classifier.builtin(o.architecture(), 1, Classifier.Layout.BCDHW, 0, k)) {
             if (resuming) {
                 clf.loadWeights(ckpt, "");
             }
@@ -166,7 +184,9 @@ public final class ClassifierTraining {
                     .withBetas(0.9, 0.999))) {
                 if (resuming) {
                     t.loadState(ckpt);
-                    miner.load();
+                    if (nodule) {
+                        miner.load(hardNegatives(ckpt), ckpt);
+                    }
                 }
                 long tl = System.nanoTime();
                 for (long s = t.steps(); s < o.steps(); s++) {
@@ -185,10 +205,15 @@ public final class ClassifierTraining {
                     if ((s + 1) % o.checkpointEvery() == 0 || s + 1 == o.steps()) {
                         List<SafeTensors.FloatTensor> ts = new ArrayList<>(clf.parameterTensors(""));
                         ts.addAll(t.stateTensors(SliceAutoencoder.TRAINER_PREFIX));
+                        Map<String, String> meta = new LinkedHashMap<>();
+                        meta.put("format", "pt");
                         if (nodule) {
-                            miner.save();  // before the checkpoint: a checkpoint never pairs with older windows
+                            meta.put(HARD_NEGATIVES, miner.json());  // one atomic file: weights, state, windows
                         }
-                        SafeTensors.writeF32(ckpt, ts, Map.of("format", "pt"));  // atomic
+                        SafeTensors.writeF32(ckpt, ts, meta);  // atomic
+                        if (nodule) {
+                            miner.save();
+                        }
                     }
                 }
             }
@@ -200,15 +225,29 @@ public final class ClassifierTraining {
                 real.addAll(free);
                 metrics = new LinkedHashMap<>(NoduleTraining.calibrateAndTest(clf,
                         calib.isEmpty() ? train : calib.stream().filter(c -> !c.nodules()).toList(),
-                        calib.isEmpty() ? "train" : "calib", free, real, o.testVolumes(), o.seed(), out));
+                        calib.isEmpty() ? "train" : "calib", free, real, o.testVolumes(), o.seed(), out, weights));
                 metrics.putAll(noduleMetrics(clf, free, o, out));
             } else {
                 metrics = lungMetrics(clf, train, test);
             }
             clf.saveSafetensors(weights, "");
             return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics,
-                    nodule ? NoduleTraining.domainMin(train) : Double.NaN);
+                    nodule ? NoduleTraining.domainMin(train) : Double.NaN, train.stream().map(Case::name).toList());
         }
+    }
+
+    /** The checkpoint metadata key of the nodule detector's hard-negative windows at that step. */
+    static final String HARD_NEGATIVES = "ctcf.hard_negatives";
+
+    /** The hard-negative windows a checkpoint was written with. */
+    static String hardNegatives(Path ckpt) throws IOException {
+        try (org.ctcf.io.checkpoint.Checkpoint c = org.ctcf.io.checkpoint.Checkpoint.open(ckpt)) {
+            if (c.root() instanceof Map<?, ?> meta && meta.get(HARD_NEGATIVES) instanceof String s) {
+                return s;
+            }
+        }
+        throw new IOException(ckpt + ": a nodule-detector checkpoint without its hard-negative windows ("
+                + HARD_NEGATIVES + "); resume needs the checkpoint this version writes");
     }
 
     // ---- lung size ------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ public final class ModelCards {
     }
 
     /** {@code lungFractionMin}: the card's input domain ({@code "domain"}), NaN for none. */
-    public static Path writeClassifierCard(Path dir, ClassifierTraining.Task task, Path weights,
+    public static Path writeClassifierCard(Path dir, ClassifierTraining.Task task, String architecture, Path weights,
             Map<String, Object> training, Map<String, Object> metrics, double lungFractionMin) throws IOException {
         Map<String, Object> c = new LinkedHashMap<>();
         boolean lungs = task == ClassifierTraining.Task.LUNG_SIZE;
@@ -50,23 +50,32 @@ public final class ModelCards {
                 : "ctcf demo (paper section 5.2 with ground truth): 3-D CNN detecting synthetic 5-20 mm soft-tissue"
                         + " nodules inside the lungs; the score is the volume's nodule probability (the maximum of the"
                         + " logit map, calibrated on whole volumes). Trained by ctcf.");
-        c.put("model", Map.of("architecture", task.architecture, "weights", weights.getFileName().toString()));
-        c.put("input", Map.of("layout", "BCDHW", "size", List.of(ClassifierTraining.MODEL_SIZE,
+        c.put("model", ordered("architecture", architecture, "weights", weights.getFileName().toString()));
+        c.put("input", ordered("layout", "BCDHW", "size", List.of(ClassifierTraining.MODEL_SIZE,
                 ClassifierTraining.MODEL_SIZE)));
         c.put("preprocessing", preprocessing());
         if (lungs) {
-            c.put("output", Map.of("kind", "segmentation", "classes", List.of("lung")));
-            c.put("score", Map.of("target", "lung", "activation", "sigmoid", "reducer", "mean"));
+            c.put("output", ordered("kind", "segmentation", "classes", List.of("lung")));
+            c.put("score", ordered("target", "lung", "activation", "sigmoid", "reducer", "mean"));
         } else {
-            c.put("output", Map.of("kind", "logits", "classes", List.of("nodule")));
-            c.put("score", Map.of("target", "nodule", "activation", "sigmoid"));
+            c.put("output", ordered("kind", "logits", "classes", List.of("nodule")));
+            c.put("score", ordered("target", "nodule", "activation", "sigmoid"));
         }
         if (!Double.isNaN(lungFractionMin)) {
-            c.put("domain", Map.of("lung_fraction_min", lungFractionMin));
+            c.put("domain", ordered("lung_fraction_min", lungFractionMin));
         }
         c.put("training", training);
         c.put("metrics", metrics);
         return write(dir.resolve(task.fileName + ".json"), c);
+    }
+
+    /** A map of key, value pairs in the order given (Map.of's order changes from one JVM run to the next). */
+    static Map<String, Object> ordered(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
     }
 
     public static Path write(Path file, Map<String, Object> card) throws IOException {

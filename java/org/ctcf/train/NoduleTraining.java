@@ -34,7 +34,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  * negatives: every {@link #MINE_EVERY} steps all half-overlapping windows of every nodule-free training volume are
  * scored with the current model and the {@link #MINE_TOP} highest of each volume become a quarter of every batch;
  * <li>calibration: a logistic fit (Platt scaling) of the volume-level logit on whole volumes of the calibration
- * split (nodule-free scans and their augmentations against seeded insertions), folded into the last 1 × 1 × 1
+ * split (as many nodule-free volumes, the scans and their augmentations, as seeded insertions: a score of 0.5
+ * means even odds), folded into the last 1 × 1 × 1
  * convolution ({@code a · logit + c}; exact, since a positive affine map commutes with the maximum);
  * <li>test: whole volumes of the held-out patients, seeded insertions (5, 10, 15, 20 mm, positions in the lung
  * mask) against the nodule-free scans and their augmentations; every nodule-free real scan of the manifest.
@@ -116,16 +117,23 @@ final class NoduleTraining {
             return (System.nanoTime() - t0) / 1e9;
         }
 
-        void save() throws IOException {
+        /** The windows as JSON ({@code {"windows": [[volume, x0, y0, z0], ...]}}). */
+        String json() throws IOException {
             List<int[]> rows = windows.stream().map(w -> new int[] {w.volume(), w.x0(), w.y0(), w.z0()}).toList();
-            AtomicFiles.write(file, JSON.writeValueAsBytes(Map.of("windows", rows)));
+            return JSON.writeValueAsString(Map.of("windows", rows));
         }
 
-        void load() throws IOException {
-            if (!Files.isRegularFile(file)) {
-                return;
+        /** A readable copy of the windows next to the checkpoint (the checkpoint itself holds the ones resumed). */
+        void save() throws IOException {
+            AtomicFiles.write(file, json().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+
+        /** The windows of {@link #json}; {@code source} names where they came from in an error. */
+        void load(String json, Path source) throws IOException {
+            JsonNode n = JSON.readTree(json).get("windows");
+            if (n == null || !n.isArray()) {
+                throw new IOException(source + ": no hard-negative windows in it");
             }
-            JsonNode n = JSON.readTree(file.toFile()).get("windows");
             List<Window> l = new ArrayList<>();
             for (JsonNode w : n) {
                 l.add(new Window(w.get(0).asInt(), w.get(1).asInt(), w.get(2).asInt(), w.get(3).asInt(), 0));
@@ -232,14 +240,22 @@ final class NoduleTraining {
      * noise, an intensity offset, and a few slices dropped at either end.
      */
     static Sample augment(float[] v, int nx, int ny, int nz, SplittableRandom r, Map<String, Object> rec) {
+        return augment(v, nx, ny, nz, r, rec, 0, -1);
+    }
+
+    /** As above, dropping no slice of {@code keepLo .. keepHi} (a nodule's extent; an empty range keeps any). */
+    static Sample augment(float[] v, int nx, int ny, int nz, SplittableRandom r, Map<String, Object> rec, int keepLo,
+            int keepHi) {
         boolean flip = r.nextBoolean();
         int sx = r.nextInt(-8, 9);
         int sy = r.nextInt(-8, 9);
         double noise = 20 * r.nextDouble();
         double offset = r.nextDouble(-20, 20);
         int cut = Math.max(0, Math.min(nz / 8, (nz - ClassifierTraining.NODULE_DEPTH) / 2));
-        int top = cut > 0 ? r.nextInt(cut + 1) : 0;
-        int bottom = cut > 0 ? r.nextInt(cut + 1) : 0;
+        int maxTop = keepHi < keepLo ? cut : Math.max(0, Math.min(cut, nz - 1 - keepHi));
+        int maxBottom = keepHi < keepLo ? cut : Math.max(0, Math.min(cut, keepLo));
+        int top = maxTop > 0 ? r.nextInt(maxTop + 1) : 0;
+        int bottom = maxBottom > 0 ? r.nextInt(maxBottom + 1) : 0;
         int oz = nz - top - bottom;
         float[] out = new float[nx * ny * oz];
         for (int z = 0; z < oz; z++) {
@@ -273,8 +289,15 @@ final class NoduleTraining {
         return new Nodules.Nodule(x, y, z, n.ax() * k, n.ay() * k, n.az() * k, n.hu(), n.noise(), n.edge());
     }
 
+    /** A volume with an inserted nodule, and the slices the nodule reaches ({@code zLo .. zHi}). */
+    record Inserted(float[] data, int zLo, int zHi) {
+    }
+
     /** Copy of a case with a nodule of diameter {@code d} at a random voxel of its lung mask; {@code rec} says where. */
-    static float[] withNodule(Case c, double d, SplittableRandom r, Map<String, Object> rec) {
+    static Inserted withNodule(Case c, double d, SplittableRandom r, Map<String, Object> rec) {
+        if (c.lungVoxels().isEmpty()) {
+            throw new IllegalArgumentException(c.name() + ": no lung voxel to insert a nodule at");
+        }
         int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
         int vx = li % c.nx();
         int vy = (li / c.nx()) % c.ny();
@@ -288,7 +311,10 @@ final class NoduleTraining {
         rec.put("nodule_center_world_mm", w);
         rec.put("nodule_diameter_mm", n.diameter());
         rec.put("nodule_hu", n.hu());
-        return v;
+        // semi-axes run along the world axes (processed volumes are RAS): az and 3 edge widths bound it in z
+        double sz = Math.abs(c.geometry().spacing()[2]);
+        int reach = (int) Math.ceil((n.az() + 3 * n.edge()) / sz);
+        return new Inserted(v, Math.max(0, vz - reach), Math.min(c.nz() - 1, vz + reach));
     }
 
     /** The detector's volume-level logit, exactly as {@code ctcf predict} computes it (224² in, resized to 112²). */
@@ -304,17 +330,17 @@ final class NoduleTraining {
     }
 
     /**
-     * {@code positives} seeded insertions (diameters cycled, the {@link #hosts} taken in turn)
-     * and {@code positives / 2} negatives (each usable case itself, then augmentations), every insertion augmented too.
+     * {@code positives} seeded insertions (diameters cycled, the {@link #hosts} taken in turn) and {@code negatives}
+     * (at least one per case: each case itself, then augmentations), every insertion augmented too.
      */
-    static VolumeSet volumeSet(List<Case> cases, int positives, double[] diameters, long seed, String split) {
+    static VolumeSet volumeSet(List<Case> cases, int positives, int negatives, double[] diameters, long seed,
+            String split) {
         List<Case> hosts = hosts(cases);
         SplittableRandom r = new SplittableRandom(seed);
         List<Sample> samples = new ArrayList<>();
         List<Integer> labels = new ArrayList<>();
         List<Integer> caseOf = new ArrayList<>();
-        int negatives = Math.max(cases.size(), positives / 2);
-        for (int i = 0; i < negatives; i++) {
+        for (int i = 0; i < Math.max(cases.size(), negatives); i++) {
             Case c = cases.get(i % cases.size());
             Map<String, Object> rec = record(split, c, 0);
             if (i < cases.size()) {
@@ -329,8 +355,8 @@ final class NoduleTraining {
         for (int i = 0; i < positives; i++) {
             Case c = hosts.get(i % hosts.size());
             Map<String, Object> rec = record(split, c, 1);
-            float[] v = withNodule(c, diameters[i % diameters.length], r, rec);
-            samples.add(augment(v, c.nx(), c.ny(), c.nz(), r, rec));
+            Inserted v = withNodule(c, diameters[i % diameters.length], r, rec);
+            samples.add(augment(v.data(), c.nx(), c.ny(), c.nz(), r, rec, v.zLo(), v.zHi()));
             labels.add(1);
             caseOf.add(cases.indexOf(c));
         }
@@ -342,8 +368,18 @@ final class NoduleTraining {
      * pseudo-mask also holds the airways and other air inside the body), else those with the pseudo-mask.
      */
     static List<Case> hosts(List<Case> cases) {
-        List<Case> files = cases.stream().filter(Case::realMask).toList();
-        return !files.isEmpty() ? files : cases.stream().filter(Case::lungMask).toList();
+        List<Case> usable = cases.stream().filter(c -> !c.nodules() && !c.lungVoxels().isEmpty()).toList();
+        List<Case> files = usable.stream().filter(Case::realMask).toList();
+        return !files.isEmpty() ? files : usable.stream().filter(Case::lungMask).toList();
+    }
+
+    /** Refuses, before training, a split whose volumes give the whole-volume insertions no lung voxel to go to. */
+    static void requireHosts(Path manifest, List<Case> cases, String split) throws java.io.IOException {
+        if (hosts(cases).isEmpty()) {
+            throw new java.io.IOException(manifest + ": no nodule-free " + split + " volume has lung voxels in its"
+                    + " mask (after preprocessing) to insert the whole-volume test nodules into: "
+                    + cases.stream().map(Case::name).toList());
+        }
     }
 
     private static Map<String, Object> record(String split, Case c, int label) {
@@ -371,7 +407,10 @@ final class NoduleTraining {
 
     /**
      * Platt scaling: the logistic fit of labels on logits, with Platt's smoothed targets ((N₊ + 1) / (N₊ + 2) and
-     * 1 / (N₋ + 2)), which keeps the fit finite when the classes separate. Newton's method on the two parameters.
+     * 1 / (N₋ + 2)), which keeps the fit finite when the classes separate. Newton's method on the two parameters with
+     * a backtracking line search (Lin, Lin and Weng's note on Platt's method), from a = 1, c = 0: the objective is
+     * strictly convex, so it converges. Refused (IllegalStateException) when it does not or when a ≤ 0 (scores that
+     * rank nodule-free scans above nodules).
      */
     static Calibration platt(double[] logits, int[] labels) {
         int np = 0;
@@ -382,21 +421,23 @@ final class NoduleTraining {
         if (np == 0 || nn == 0) {
             throw new IllegalArgumentException("calibration needs positives and negatives");
         }
-        double tp = (np + 1.0) / (np + 2.0);
-        double tn = 1.0 / (nn + 2.0);
+        double[] t = new double[labels.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = labels[i] == 1 ? (np + 1.0) / (np + 2.0) : 1.0 / (nn + 2.0);
+        }
         double a = 1;
         double c = 0;
+        double f = plattObjective(logits, t, a, c);
         boolean converged = false;
-        for (int it = 0; it < 200 && !converged; it++) {
+        for (int it = 0; it < 100 && !converged; it++) {
             double ga = 0;
             double gc = 0;
-            double haa = 1e-9;
+            double haa = 1e-12;
             double hac = 0;
-            double hcc = 1e-9;
+            double hcc = 1e-12;
             for (int i = 0; i < logits.length; i++) {
-                double p = 1 / (1 + Math.exp(-(a * logits[i] + c)));
-                double t = labels[i] == 1 ? tp : tn;
-                double d = p - t;
+                double p = sigmoid(a * logits[i] + c);
+                double d = p - t[i];
                 double w = p * (1 - p);
                 ga += d * logits[i];
                 gc += d;
@@ -404,12 +445,27 @@ final class NoduleTraining {
                 hac += w * logits[i];
                 hcc += w;
             }
+            if (Math.abs(ga) < 1e-10 * logits.length && Math.abs(gc) < 1e-10 * logits.length) {
+                converged = true;
+                break;
+            }
             double det = haa * hcc - hac * hac;
-            double da = (hcc * ga - hac * gc) / det;
-            double dc = (haa * gc - hac * ga) / det;
-            a -= da;
-            c -= dc;
-            converged = Math.abs(da) + Math.abs(dc) < 1e-12;
+            double da = -(hcc * ga - hac * gc) / det;
+            double dc = -(haa * gc - hac * ga) / det;
+            double slope = ga * da + gc * dc;  // < 0: a descent direction (the Hessian is positive definite)
+            double step = 1;
+            double fn = plattObjective(logits, t, a + da, c + dc);
+            while (!(fn <= f + 1e-4 * step * slope) && step > 1e-12) {
+                step /= 2;
+                fn = plattObjective(logits, t, a + step * da, c + step * dc);
+            }
+            if (!(fn <= f + 1e-4 * step * slope)) {
+                break;  // no decrease left: the gradient test above decides
+            }
+            a += step * da;
+            c += step * dc;
+            converged = Math.abs(step * da) + Math.abs(step * dc) < 1e-12;
+            f = fn;
         }
         if (!converged || !(a > 0) || !Double.isFinite(c)) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
@@ -417,6 +473,16 @@ final class NoduleTraining {
                             + " nodules from nodule-free scans", a, c));
         }
         return new Calibration(a, c);
+    }
+
+    /** The cross-entropy of targets {@code t} under σ(a · x + c), computed without overflow. */
+    static double plattObjective(double[] x, double[] t, double a, double c) {
+        double s = 0;
+        for (int i = 0; i < x.length; i++) {
+            double z = a * x[i] + c;
+            s += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - t[i] * z;  // log(1 + e^z) − t z
+        }
+        return s;
     }
 
     /** Folds {@code a · logit + c} into the head ({@code head.weight}, {@code head.bias}) of the classifier. */
@@ -450,7 +516,7 @@ final class NoduleTraining {
     // ---- metrics ----------------------------------------------------------------------------------------------
 
     static double sigmoid(double x) {
-        return 1 / (1 + Math.exp(-x));
+        return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
     }
 
     /** AUC of the set's positives (diameter ≥ {@code minDiameter}) against all its negatives. */
@@ -480,7 +546,7 @@ final class NoduleTraining {
                 hit += probs[i] >= 0.5 ? 1 : 0;
             }
         }
-        return n == 0 ? Double.NaN : (double) hit / n;
+        return n == 0 ? Double.NaN : (double) hit / n;  // NaN: no insertion of that size (null in the card)
     }
 
     static double round(double v, int digits) {
@@ -507,12 +573,15 @@ final class NoduleTraining {
 
     /**
      * After training: calibrate on the calibration cases (whole volumes), fold the calibration into the head, test
-     * on the held-out cases and score every nodule-free real scan. Writes {@code volume-test-set.json}.
+     * on the held-out cases and score every nodule-free real scan. Writes {@code weights} (once calibrated) and
+     * {@code volume-test-set.json}.
      */
     static Map<String, Object> calibrateAndTest(Classifier clf, List<Case> calibration, String calibrationSplit,
-            List<Case> test, List<Case> realScans, int positives, long seed, Path out) throws IOException {
+            List<Case> test, List<Case> realScans, int positives, long seed, Path out, Path weights)
+            throws IOException {
         clf.setInputSize(ClassifierTraining.MODEL_SIZE, ClassifierTraining.MODEL_SIZE);
-        VolumeSet cal = volumeSet(calibration, positives, CALIBRATION_DIAMETERS, seed + 2_000_003L, calibrationSplit);
+        VolumeSet cal = volumeSet(calibration, positives, positives, CALIBRATION_DIAMETERS, seed + 2_000_003L,
+                calibrationSplit);
         double[] calLogits = logits(clf, cal);
         int[] calLabels = cal.labels().stream().mapToInt(Integer::intValue).toArray();
         Calibration fit;
@@ -525,8 +594,9 @@ final class NoduleTraining {
             fit = new Calibration(1, 0);
             failed = e.getMessage();
         }
+        clf.saveSafetensors(weights, "");  // the calibrated weights are kept whatever happens in the tests
 
-        VolumeSet ts = volumeSet(test, positives, DIAMETERS, seed + 3_000_017L, "held-out");
+        VolumeSet ts = volumeSet(test, positives, positives / 2, DIAMETERS, seed + 3_000_017L, "held-out");
         double[] tl = logits(clf, ts);
         double[] tp = new double[tl.length];
         for (int i = 0; i < tl.length; i++) {
@@ -572,7 +642,8 @@ final class NoduleTraining {
         m.put("volume_auc_10mm_and_larger", round(auc(ts, tl, 10), 4));
         Map<String, Object> sens = new LinkedHashMap<>();
         for (double d : DIAMETERS) {
-            sens.put(String.format(java.util.Locale.ROOT, "%.0f_mm", d), round(sensitivity(ts, tp, d), 4));
+            double sd = sensitivity(ts, tp, d);
+            sens.put(String.format(java.util.Locale.ROOT, "%.0f_mm", d), Double.isNaN(sd) ? null : round(sd, 4));
         }
         m.put("volume_sensitivity_at_0.5", sens);
         int neg = (int) ts.labels().stream().filter(l -> l == 0).count();

@@ -232,4 +232,26 @@ class TrainerTest {
             assertThat(c.parameterTensors("")).isNotEmpty();
         }
     }
+
+    @Test
+    void theNoduleDetectorsWidthIsPartOfItsArchitectureName() {
+        for (int w : new int[] {8, 16}) {
+            String arch = w == 8 ? "ctcf-nodule3d" : "ctcf-nodule3d-w" + w;
+            try (Classifier c = Classifier.builtin(arch, 1, Classifier.Layout.BCDHW, 0, kernel)) {
+                Map<String, long[]> shapes = new java.util.HashMap<>();
+                c.parameterTensors("").forEach(t -> shapes.put(t.name(), t.shape()));
+                assertThat(shapes.get("features.0.weight")).containsExactly(w, 1, 3, 3, 3);
+                assertThat(shapes.get("features.6.weight")).containsExactly(4L * w, 2L * w, 3, 3, 3);
+                assertThat(shapes.get("head.weight")).containsExactly(1, 4L * w, 1, 1, 1);
+                try (Volume v = Volume.allocate(Geometry.of(8, 8, 8, 1, 1, 1, 0, 0, 0))) {
+                    assertThat(c.score(v, Target.raw(0))).isFinite();
+                }
+            }
+        }
+        for (String bad : new String[] {"ctcf-nodule3d-w3", "ctcf-nodule3d-w65", "ctcf-nodule3d-w", "ctcf-nodule3d-wx",
+            "ctcf-nodule3d-w160"}) {
+            assertThatThrownBy(() -> Classifier.builtin(bad, 1, Classifier.Layout.BCDHW, 0, kernel))
+                    .isInstanceOf(CtcfException.InvalidArgumentException.class).hasMessageContaining(bad);
+        }
+    }
 }

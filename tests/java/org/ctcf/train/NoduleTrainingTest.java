@@ -78,7 +78,7 @@ class NoduleTrainingTest {
         // and through the command: nothing is trained, the error names the manifest
         Path out = tmp.resolve("out");
         assertThatThrownBy(() -> ClassifierTraining.run(KERNEL.get(), noMask, new ClassifierTraining.Options(
-                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10), out, false, (s, t, sec) -> { }))
+                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10, 8), out, false, (s, t, sec) -> { }))
                 .hasMessageContaining("manifest.txt");
         assertThat(out).doesNotExist();
     }
@@ -154,7 +154,8 @@ class NoduleTrainingTest {
     @Test
     void aVolumeSetHasSeededInsertionsOfEveryDiameterInTheLungs() {
         ClassifierTraining.Case c = chest(64, 40);
-        NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, NoduleTraining.DIAMETERS, 11, "held-out");
+        NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, 4, NoduleTraining.DIAMETERS, 11,
+                "held-out");
         assertThat(s.labels()).containsExactly(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
         assertThat(s.samples().get(0).record()).containsEntry("augmentation", "none");
         List<Double> diameters = new ArrayList<>();
@@ -174,12 +175,47 @@ class NoduleTrainingTest {
                 c.geometry(), true, c.lungVoxels(), true, false);
         assertThat(NoduleTraining.hosts(List.of(c, file))).containsExactly(file);
         assertThat(NoduleTraining.hosts(List.of(c))).containsExactly(c);
-        NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, NoduleTraining.DIAMETERS, 11, "held-out");
+        NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, 4, NoduleTraining.DIAMETERS, 11,
+                "held-out");
         assertThat(again.samples().get(7).data()).containsExactly(s.samples().get(7).data());
+        // a volume without lung voxels hosts nothing; a split of only such volumes is refused, naming the manifest
+        ClassifierTraining.Case empty = new ClassifierTraining.Case("empty", c.ct(), null, c.nx(), c.ny(), c.nz(),
+                c.geometry(), true, List.of(), true, false);
+        assertThat(NoduleTraining.hosts(List.of(empty, c))).containsExactly(c);
+        assertThatThrownBy(() -> NoduleTraining.requireHosts(tmp.resolve("m.txt"), List.of(empty), "val"))
+                .hasMessageContaining("m.txt").hasMessageContaining("val").hasMessageContaining("empty");
     }
 
     @Test
-    void plattScalingRecoversALogisticModelAndRefusesAFitThatDoesNotConverge() {
+    void theAugmentationOfAnInsertionNeverDropsTheNodulesSlices() {
+        ClassifierTraining.Case c = chest(64, 48);
+        int lo = Integer.MAX_VALUE;
+        int hi = Integer.MIN_VALUE;
+        for (int seed = 0; seed < 60; seed++) {
+            NoduleTraining.VolumeSet s = NoduleTraining.volumeSet(List.of(c), 8, 4, NoduleTraining.DIAMETERS, seed,
+                    "t");
+            for (int i = 0; i < s.samples().size(); i++) {
+                Map<String, Object> rec = s.samples().get(i).record();
+                if (s.labels().get(i) == 0) {
+                    continue;
+                }
+                int z = ((int[]) rec.get("nodule_center_voxel"))[2];
+                double d = (Double) rec.get("nodule_diameter_mm");
+                int[] dropped = (int[]) ((Map<?, ?>) rec.get("augmentation")).get("slices_dropped");
+                int reach = (int) Math.ceil(d / 2 / 3);  // at least the equivalent radius, in 3 mm slices
+                // the kept slices [dropped[0], nz - dropped[1]) hold the nodule's centre and its radius in z
+                assertThat(dropped[0]).isLessThanOrEqualTo(Math.max(0, z - reach));
+                assertThat(c.nz() - dropped[1] - 1).isGreaterThanOrEqualTo(Math.min(c.nz() - 1, z + reach));
+                lo = Math.min(lo, z);
+                hi = Math.max(hi, z);
+            }
+        }
+        assertThat(lo).as("some nodules sit where slices could be dropped").isLessThan(c.nz() / 8);
+        assertThat(hi).isGreaterThanOrEqualTo(c.nz() - c.nz() / 8);
+    }
+
+    @Test
+    void plattScalingRecoversALogisticModelFitsSeparableScoresAndRefusesAnInvertedOne() {
         SplittableRandom r = new SplittableRandom(1);
         int n = 20000;
         double[] x = new double[n];
@@ -192,19 +228,47 @@ class NoduleTrainingTest {
         assertThat(cal.a()).isCloseTo(1.5, within(0.08));
         assertThat(cal.c()).isCloseTo(-1, within(0.08));
 
-        // Newton's method without a line search runs away on these (separable, or far from 0): the fit is refused
-        // (the caller keeps the weights and says so) rather than folded into the weights
-        assertThatThrownBy(() -> NoduleTraining.platt(new double[] {-3, -2, -1, 4, 5, 6},
-                new int[] {0, 0, 0, 1, 1, 1})).hasMessageContaining("did not fit");
-        double[] far = new double[72];
-        int[] farLabels = new int[72];
-        for (int i = 0; i < 72; i++) {
-            farLabels[i] = i < 24 ? 0 : 1;
-            far[i] = (i < 24 ? 2 : 5) + r.nextGaussian();
+        // separable scores, or scores far from 0 (where Newton's method without a line search ran away): the fit
+        // converges to the stationary point of the smoothed-target likelihood, checked here from its gradient
+        double[] sep = {-3, -2, -1, 4, 5, 6};
+        int[] sepLabels = {0, 0, 0, 1, 1, 1};
+        assertStationary(sep, sepLabels, NoduleTraining.platt(sep, sepLabels));
+        double[] far = new double[96];
+        int[] farLabels = new int[96];
+        for (int i = 0; i < 96; i++) {
+            farLabels[i] = i < 48 ? 0 : 1;
+            far[i] = (i < 48 ? 2 : 5) + r.nextGaussian();
         }
-        assertThatThrownBy(() -> NoduleTraining.platt(far, farLabels)).hasMessageContaining("did not fit");
+        NoduleTraining.Calibration fit = NoduleTraining.platt(far, farLabels);
+        assertThat(fit.a()).isPositive();
+        assertStationary(far, farLabels, fit);
+        // a score that ranks nodule-free volumes above nodules is refused (the caller keeps the weights, says so)
         assertThatThrownBy(() -> NoduleTraining.platt(new double[] {3, 4, -1, -2}, new int[] {0, 0, 1, 1}))
                 .hasMessageContaining("did not fit");
+    }
+
+    /** The gradient of the cross-entropy against Platt's targets vanishes at the fit. */
+    private static void assertStationary(double[] x, int[] y, NoduleTraining.Calibration fit) {
+        int np = Arrays.stream(y).sum();
+        int nn = y.length - np;
+        double ga = 0;
+        double gc = 0;
+        for (int i = 0; i < x.length; i++) {
+            double d = 1 / (1 + Math.exp(-(fit.a() * x[i] + fit.c()))) - (y[i] == 1 ? (np + 1.0) / (np + 2) : 1.0
+                    / (nn + 2));
+            ga += d * x[i];
+            gc += d;
+        }
+        assertThat(Math.abs(ga) + Math.abs(gc)).isLessThan(1e-6);
+        // and it is a minimum: any small move raises the objective
+        double[] t = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            t[i] = y[i] == 1 ? (np + 1.0) / (np + 2) : 1.0 / (nn + 2);
+        }
+        double f = NoduleTraining.plattObjective(x, t, fit.a(), fit.c());
+        for (double[] d : new double[][] {{1e-3, 0}, {-1e-3, 0}, {0, 1e-3}, {0, -1e-3}}) {
+            assertThat(NoduleTraining.plattObjective(x, t, fit.a() + d[0], fit.c() + d[1])).isGreaterThan(f);
+        }
     }
 
     @Test
@@ -254,8 +318,17 @@ class NoduleTrainingTest {
             assertThat(m.before(NoduleTraining.MINE_START, clf, List.of(c))).isPositive();
             assertThat(m.windows()).hasSize(8);
             m.save();
+            // the checkpoint carries the windows (one atomic file); resuming reads them from it
+            Path ckpt = tmp.resolve("checkpoint.safetensors");
+            org.ctcf.io.checkpoint.SafeTensors.writeF32(ckpt, clf.parameterTensors(""),
+                    Map.of("format", "pt", ClassifierTraining.HARD_NEGATIVES, m.json()));
             NoduleTraining.Miner resumed = new NoduleTraining.Miner(tmp.resolve("hard.json"));
-            resumed.load();
+            resumed.load(ClassifierTraining.hardNegatives(ckpt), ckpt);
+            assertThat(java.nio.file.Files.readString(tmp.resolve("hard.json"))).isEqualTo(m.json());
+            Path old = tmp.resolve("old.safetensors");
+            org.ctcf.io.checkpoint.SafeTensors.writeF32(old, clf.parameterTensors(""), Map.of("format", "pt"));
+            assertThatThrownBy(() -> ClassifierTraining.hardNegatives(old)).hasMessageContaining(old.toString())
+                    .hasMessageContaining("hard-negative windows");
             assertThat(resumed.windows()).extracting(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0()))
                     .isEqualTo(m.windows().stream().map(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0())).toList());
         }
