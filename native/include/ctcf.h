@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever a signature, struct layout or enum value below changes. The Java side refuses to load a
  * library whose ctcf_abi_version() differs from the one it was written for. */
-#define CTCF_ABI_VERSION 10
+#define CTCF_ABI_VERSION 11
 
 /* Status codes. Values are stable and mirrored in org.ctcf.api.ErrorCode (by value, never by position). */
 typedef enum ctcf_status {
@@ -566,6 +566,8 @@ typedef struct ctcf_train_options {
     int32_t reserved;
     int64_t code_restart_every; /* autoencoder: every N steps, codebook entries unused since the last restart are
                                    moved onto random encoder outputs of the batch (0 = never, as taming) */
+    double label_smoothing;    /* classifier: BCE against y (1 - e) + e / 2 instead of y, e in [0, 1) (0); for a
+                                  pooled detector both its logit map's and its pooled logit's targets */
 } ctcf_train_options;
 
 /* What one step measured. Unused terms are 0. */

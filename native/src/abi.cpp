@@ -309,7 +309,7 @@ const FieldOffset kLayouts[] = {
     CTCF_FIELD(train_options, weight_decay), CTCF_FIELD(train_options, codebook_weight), CTCF_FIELD(train_options, commitment),
     CTCF_FIELD(train_options, disc_weight), CTCF_FIELD(train_options, disc_learning_rate), CTCF_FIELD(train_options, disc_start),
     CTCF_FIELD(train_options, disc_channels), CTCF_FIELD(train_options, disc_layers), CTCF_FIELD(train_options, reserved),
-    CTCF_FIELD(train_options, code_restart_every),
+    CTCF_FIELD(train_options, code_restart_every), CTCF_FIELD(train_options, label_smoothing),
     CTCF_SIZE(train_stats),
     CTCF_FIELD(train_stats, step), CTCF_FIELD(train_stats, loss), CTCF_FIELD(train_stats, reconstruction),
     CTCF_FIELD(train_stats, codebook), CTCF_FIELD(train_stats, generator), CTCF_FIELD(train_stats, discriminator),

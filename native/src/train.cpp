@@ -155,6 +155,9 @@ void check_options(const ctcf_train_options* o) {
         throw InvalidArgument("loss weights must be finite and >= 0");
     }
     if (o->code_restart_every < 0) throw InvalidArgument("code_restart_every must be >= 0");
+    if (!(o->label_smoothing >= 0.0 && o->label_smoothing < 1.0)) {
+        throw InvalidArgument("label_smoothing must be in [0, 1)");
+    }
     if (o->disc_start >= 0 && (o->disc_channels < 1 || o->disc_channels > 1024 || o->disc_layers < 1 ||
                                o->disc_layers > 6)) {
         throw InvalidArgument("discriminator: channels 1..1024 and layers 1..6");
@@ -293,11 +296,13 @@ void step_classifier(ctcf_trainer& t, const at::Tensor& vols, const at::Tensor& 
         const double weight = pos > 0 ? std::min(100.0, (static_cast<double>(ym.numel()) - pos) / pos) : 1.0;
         at::Tensor w = 1.0 + (weight - 1.0) * ym;
         // the weighted mean: nodule and background voxels count about equally
-        at::Tensor dense = (torch::binary_cross_entropy_with_logits(map, ym, w, {}, at::Reduction::None)).sum() /
-                           w.sum();
+        // label smoothing moves the targets (not the weights) towards 1/2: logits stay bounded
+        const double e = t.opt.label_smoothing;
+        at::Tensor dense = (torch::binary_cross_entropy_with_logits(map, ym * (1.0 - e) + e / 2, w, {},
+                                                                    at::Reduction::None)).sum() / w.sum();
         at::Tensor pooled = std::get<0>(map.flatten(2).max(2));
         at::Tensor label = (y.flatten(1).amax(1, true) >= 0.5).to(pooled.dtype());
-        loss = dense + torch::binary_cross_entropy_with_logits(pooled, label);
+        loss = dense + torch::binary_cross_entropy_with_logits(pooled, label * (1.0 - e) + e / 2);
     } else {
         at::Tensor out = ctcf::classifier_outputs(*t.clf, vols);
         if (out.dim() == 2) {
@@ -310,7 +315,8 @@ void step_classifier(ctcf_trainer& t, const at::Tensor& vols, const at::Tensor& 
             if (y.dim() != 4 || y.size(0) != out.size(0)) throw InvalidArgument("map targets must be [B, D, ny, nx]");
             y = resize_to(y.unsqueeze(1), out.sizes().slice(2));
         }
-        loss = torch::binary_cross_entropy_with_logits(out, y);
+        loss = torch::binary_cross_entropy_with_logits(out, y * (1.0 - t.opt.label_smoothing) +
+                                                                 t.opt.label_smoothing / 2);
     }
     t.gen.zero_grad();
     loss.backward();
@@ -336,6 +342,7 @@ CTCF_API void ctcf_train_options_default(ctcf_train_options* o) {
     o->disc_channels = 64;
     o->disc_layers = 3;
     o->code_restart_every = 0;
+    o->label_smoothing = 0.0;
 }
 
 CTCF_API int32_t ctcf_manual_seed(uint64_t seed, ctcf_error* err) {

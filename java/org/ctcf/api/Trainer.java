@@ -25,36 +25,45 @@ public final class Trainer extends NativeHandle {
     /** Options of {@code ctcf_train_options}; {@link #defaults()} are taming's. */
     public record Options(double learningRate, double beta1, double beta2, double weightDecay, double codebookWeight,
             double commitment, double discWeight, double discLearningRate, long discStart, long discChannels,
-            int discLayers, long codeRestartEvery) {
+            int discLayers, long codeRestartEvery, double labelSmoothing) {
         public static Options defaults() {
-            return new Options(1e-4, 0.5, 0.9, 0.0, 1.0, 0.25, 0.8, 1e-4, -1, 64, 3, 0);
+            return new Options(1e-4, 0.5, 0.9, 0.0, 1.0, 0.25, 0.8, 1e-4, -1, 64, 3, 0, 0.0);
         }
 
         /** Every {@code n} steps, unused codebook entries move onto random encoder outputs (0: never). */
         public Options withCodeRestart(long n) {
             return new Options(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
-                    discLearningRate, discStart, discChannels, discLayers, n);
+                    discLearningRate, discStart, discChannels, discLayers, n, labelSmoothing);
         }
 
         public Options withLearningRate(double lr) {
             return new Options(lr, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight, discLearningRate,
-                    discStart, discChannels, discLayers, codeRestartEvery);
+                    discStart, discChannels, discLayers, codeRestartEvery, labelSmoothing);
         }
 
         public Options withBetas(double b1, double b2) {
             return new Options(learningRate, b1, b2, weightDecay, codebookWeight, commitment, discWeight,
-                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery);
+                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery, labelSmoothing);
         }
 
         /** Switches the PatchGAN on from step {@code start} (negative: never). */
         public Options withDiscriminator(long start, long channels, int layers, double weight) {
             return new Options(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, weight,
-                    discLearningRate, start, channels, layers, codeRestartEvery);
+                    discLearningRate, start, channels, layers, codeRestartEvery, labelSmoothing);
+        }
+
+        /**
+         * Classifier training: BCE against {@code y (1 − e) + e / 2} (for a pooled detector, its logit map's and
+         * pooled logit's targets), which keeps the logits bounded; 0 (the default) is plain BCE.
+         */
+        public Options withLabelSmoothing(double e) {
+            return new Options(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
+                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery, e);
         }
 
         Specs.Train spec() {
             return new Specs.Train(learningRate, beta1, beta2, weightDecay, codebookWeight, commitment, discWeight,
-                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery);
+                    discLearningRate, discStart, discChannels, discLayers, codeRestartEvery, labelSmoothing);
         }
     }
 

@@ -62,6 +62,11 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             + " (N, 2N, 2N, 4N; 8 is ctcf-nodule3d, others ctcf-nodule3d-wN). Default: ${DEFAULT-VALUE}.")
     int width;
 
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "BCE targets y (1 - E) + E / 2, which"
+            + " keeps the logits bounded (a saturated sigmoid leaves Latent Shift no gradient). Default: 0.1 nodule,"
+            + " 0 lung-size.")
+    Double labelSmoothing;
+
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     long checkpointEvery;
 
@@ -80,7 +85,8 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         boolean lungs = t == ClassifierTraining.Task.LUNG_SIZE;
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
-                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery, width);
+                batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery, width,
+                labelSmoothing != null ? labelSmoothing : lungs ? 0 : 0.1);
         Manifest m = Manifest.read(manifest, dataRoot);
         ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
@@ -111,7 +117,8 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             training.put("command", "ctcf train classifier --task " + task + " --manifest " + manifest
                     + (dataRoot != null ? " --data-root " + dataRoot : "") + " --steps " + opts.steps() + " --batch "
                     + opts.batch() + " --lr " + lr + " --seed " + seed
-                    + (lungs ? "" : " --test-volumes " + testVolumes + " --width " + width));
+                    + (lungs ? "" : " --test-volumes " + testVolumes + " --width " + width + " --label-smoothing "
+                            + opts.labelSmoothing()));
             training.put("manifest", manifest.getFileName().toString());
             training.put("train_volumes", r.trainVolumes());
             training.put("held_out_volumes", m.validation().stream().map(e -> e.volume().getFileName().toString())

@@ -31,7 +31,7 @@ import org.ctcf.core.ErrorCode;
  */
 public final class NativeLib {
     /** The ABI this Java layer was written for; must equal {@code CTCF_ABI_VERSION}. */
-    public static final int ABI_VERSION = 10;
+    public static final int ABI_VERSION = 11;
     public static final int ERROR_MESSAGE_CAPACITY = 2048;
 
     // --- struct layouts (must match ctcf.h field for field) ---
@@ -148,7 +148,8 @@ public final class NativeLib {
             JAVA_LONG.withName("disc_channels"),
             JAVA_INT.withName("disc_layers"),
             JAVA_INT.withName("reserved"),
-            JAVA_LONG.withName("code_restart_every"));
+            JAVA_LONG.withName("code_restart_every"),
+            JAVA_DOUBLE.withName("label_smoothing"));
     public static final StructLayout TRAIN_STATS = MemoryLayout.structLayout(
             JAVA_LONG.withName("step"),
             JAVA_DOUBLE.withName("loss"),

@@ -45,7 +45,7 @@ public final class Specs {
     /** ctcf_train_options. */
     public record Train(double learningRate, double beta1, double beta2, double weightDecay, double codebookWeight,
             double commitment, double discWeight, double discLearningRate, long discStart, long discChannels,
-            int discLayers, long codeRestartEvery) {
+            int discLayers, long codeRestartEvery, double labelSmoothing) {
     }
 
     /** ctcf_train_stats. */

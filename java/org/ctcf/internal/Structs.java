@@ -158,6 +158,7 @@ final class Structs {
         s.set(JAVA_LONG, off(l, "disc_channels"), o.discChannels());
         s.set(JAVA_INT, off(l, "disc_layers"), o.discLayers());
         s.set(JAVA_LONG, off(l, "code_restart_every"), o.codeRestartEvery());
+        s.set(JAVA_DOUBLE, off(l, "label_smoothing"), o.labelSmoothing());
         return s;
     }
 

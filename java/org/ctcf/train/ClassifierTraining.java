@@ -56,13 +56,19 @@ public final class ClassifierTraining {
     }
 
     /** Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved. */
-    /** {@code width}: the nodule detector's base channels ({@code ctcf-nodule3d-wN}); ignored for lung size. */
+    /**
+     * {@code width}: the nodule detector's base channels ({@code ctcf-nodule3d-wN}), ignored for lung size;
+     * {@code labelSmoothing}: the BCE targets' pull towards 1/2 ({@link Trainer.Options#withLabelSmoothing}).
+     */
     public record Options(Task task, long steps, int batch, double learningRate, long seed, int testCrops,
-            int testVolumes, long checkpointEvery, int width) {
+            int testVolumes, long checkpointEvery, int width, double labelSmoothing) {
         public Options {
             if (steps < 1 || batch < 1 || testCrops < 2 || testVolumes < 2 || checkpointEvery < 1) {
                 throw new IllegalArgumentException(
                         "steps, batch, checkpoint-every >= 1 and test crops, test volumes >= 2");
+            }
+            if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+                throw new IllegalArgumentException("label smoothing must be in [0, 1), not " + labelSmoothing);
             }
             if (task == Task.NODULE && (width < 4 || width > 64)) {
                 throw new IllegalArgumentException("the nodule detector's width must be 4..64, not " + width);
@@ -181,7 +187,7 @@ public final class ClassifierTraining {
             }
             clf.setInputSize(o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0, o.task() == Task.LUNG_SIZE ? MODEL_SIZE : 0);
             try (Trainer t = Trainer.forClassifier(clf, Trainer.Options.defaults().withLearningRate(o.learningRate())
-                    .withBetas(0.9, 0.999))) {
+                    .withBetas(0.9, 0.999).withLabelSmoothing(o.labelSmoothing()))) {
                 if (resuming) {
                     t.loadState(ckpt);
                     if (nodule) {

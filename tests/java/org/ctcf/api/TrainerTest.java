@@ -190,6 +190,39 @@ class TrainerTest {
     }
 
     @Test
+    void labelSmoothingMovesTheBceTargetsTowardsOneHalf() {
+        for (double e : new double[] {0, 0.2}) {
+            Trainer.manualSeed(3);
+            try (Classifier c = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, kernel);
+                    Trainer t = Trainer.forClassifier(c, Trainer.Options.defaults().withLabelSmoothing(e))) {
+                int n = 8;
+                float[] x = new float[2 * n * n * n];
+                SplittableRandom r = new SplittableRandom(4);
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) r.nextDouble();
+                }
+                float[] y = {1, 0};
+                double expected = 0;
+                for (int b = 0; b < 2; b++) {
+                    float[] one = java.util.Arrays.copyOfRange(x, b * n * n * n, (b + 1) * n * n * n);
+                    try (Volume v = Volume.of(Geometry.of(n, n, n, 1, 1, 1, 0, 0, 0), one)) {
+                        double z = c.outputs(v).values()[0];
+                        double target = y[b] * (1 - e) + e / 2;
+                        // BCE with logits, worked out here: log(1 + e^z) - t z
+                        expected += (Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - target * z) / 2;
+                    }
+                }
+                double loss = t.stepClassifier(x, new long[] {2, n, n, n}, y, new long[] {2, 1}).loss();
+                assertThat(loss).isCloseTo(expected, org.assertj.core.api.Assertions.within(1e-5));
+            }
+        }
+        try (Classifier c = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, kernel)) {
+            assertThatThrownBy(() -> Trainer.forClassifier(c, Trainer.Options.defaults().withLabelSmoothing(1)))
+                    .hasMessageContaining("label_smoothing");
+        }
+    }
+
+    @Test
     void badInputsAreClearErrors() {
         try (Classifier c = Classifier.builtin("ctcf-nodule3d", 1, Classifier.Layout.BCDHW, 0, kernel);
                 Trainer t = Trainer.forClassifier(c, Trainer.Options.defaults())) {

@@ -113,6 +113,12 @@ class TrainCliTest {
         assertThat(n.code()).as(n.err()).isZero();
         JsonNode nc = new ObjectMapper().readTree(nod.resolve("nodule-detector.json").toFile());
         assertThat(nc.get("metrics").get("held_out_auc").asDouble()).isBetween(0.0, 1.0);
+        // the default width (16) is part of the architecture the card names, and of the command that repeats it
+        assertThat(ClassifierCard.read(nod.resolve("nodule-detector.json")).architecture())
+                .isEqualTo("ctcf-nodule3d-w16");
+        assertThat(nc.get("model").fieldNames()).toIterable().containsExactly("architecture", "weights");
+        assertThat(nc.get("training").get("command").asText()).contains("--width 16").contains("--test-volumes 4")
+                .contains("--label-smoothing 0.1");
         JsonNode set = new ObjectMapper().readTree(nod.resolve("test-set.json").toFile());
         assertThat(set.get("crops")).hasSize(6);
         int withNodule = 0;
@@ -136,7 +142,7 @@ class TrainCliTest {
             assertThat(scan.get("lung_fraction").asDouble()).isBetween(0.001, 0.5);
         });
         JsonNode vols = new ObjectMapper().readTree(nod.resolve("volume-test-set.json").toFile()).get("volumes");
-        assertThat(vols).hasSize(12);
+        assertThat(vols).hasSize(8 + 6);  // calibration: 4 insertions, as many negatives; test: 4 and 2
         for (JsonNode v : vols) {
             if (v.get("label").asInt() == 1) {
                 double d = v.get("nodule_diameter_mm").asDouble();

@@ -78,7 +78,7 @@ class NoduleTrainingTest {
         // and through the command: nothing is trained, the error names the manifest
         Path out = tmp.resolve("out");
         assertThatThrownBy(() -> ClassifierTraining.run(KERNEL.get(), noMask, new ClassifierTraining.Options(
-                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10, 8), out, false, (s, t, sec) -> { }))
+                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10, 8, 0.1), out, false, (s, t, sec) -> { }))
                 .hasMessageContaining("manifest.txt");
         assertThat(out).doesNotExist();
     }
