@@ -117,8 +117,9 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             training.put("command", "ctcf train classifier --task " + task + " --manifest " + manifest
                     + (dataRoot != null ? " --data-root " + dataRoot : "") + " --steps " + opts.steps() + " --batch "
                     + opts.batch() + " --lr " + lr + " --seed " + seed
-                    + (lungs ? "" : " --test-volumes " + testVolumes + " --width " + width + " --label-smoothing "
-                            + opts.labelSmoothing()));
+                    + (lungs ? (opts.labelSmoothing() != 0 ? " --label-smoothing " + opts.labelSmoothing() : "")
+                            : " --test-volumes " + testVolumes + " --width " + width + " --label-smoothing "
+                                    + opts.labelSmoothing()));
             training.put("manifest", manifest.getFileName().toString());
             training.put("train_volumes", r.trainVolumes());
             training.put("held_out_volumes", m.validation().stream().map(e -> e.volume().getFileName().toString())

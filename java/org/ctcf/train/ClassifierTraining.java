@@ -55,8 +55,8 @@ public final class ClassifierTraining {
         }
     }
 
-    /** Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved. */
     /**
+     * Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved.
      * {@code width}: the nodule detector's base channels ({@code ctcf-nodule3d-wN}), ignored for lung size;
      * {@code labelSmoothing}: the BCE targets' pull towards 1/2 ({@link Trainer.Options#withLabelSmoothing}).
      */

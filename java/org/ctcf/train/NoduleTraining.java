@@ -460,7 +460,7 @@ final class NoduleTraining {
                 fn = plattObjective(logits, t, a + step * da, c + step * dc);
             }
             if (!(fn <= f + 1e-4 * step * slope)) {
-                break;  // no decrease left: the gradient test above decides
+                break;  // no decrease left short of the optimum: not converged, refused below
             }
             a += step * da;
             c += step * dc;
