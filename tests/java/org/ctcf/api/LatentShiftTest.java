@@ -357,8 +357,11 @@ class LatentShiftTest {
                     for (int i = 0; i < fast.chunks().size(); i++) {
                         SweepResult.Chunk f = fast.chunks().get(i);
                         SweepResult.Chunk r = ref.chunks().get(i);
+                        // float32 noise only: the slab's convolutions sum in another order than the whole volume's
+                        // (the shipped 16-channel detector differs by up to ~4e-5 in logit, ~3e-6 in probability
+                        // here); a slab that missed part of the map's reach would differ by orders more
                         assertThat(f.minPrediction()).as("%d slices, chunk [%d, %d)", v.nz(), f.start(), f.end())
-                                .isCloseTo(r.minPrediction(), within(1e-6));
+                                .isCloseTo(r.minPrediction(), within(1e-5));
                         assertThat(f.bound()).as("chunk [%d, %d)", f.start(), f.end()).isEqualTo(r.bound());
                         assertThat(f.stopReason()).isEqualTo(r.stopReason());
                         moved += f.minPrediction() < fast.initialPrediction() - 1e-4 ? 1 : 0;
