@@ -235,8 +235,8 @@ public final class ClassifierTraining {
                 metrics.putAll(noduleMetrics(clf, free, o, out));
             } else {
                 metrics = lungMetrics(clf, train, test);
+                clf.saveSafetensors(weights, "");  // the detector's were written once calibrated
             }
-            clf.saveSafetensors(weights, "");
             return new Result(weights, ckpt, o.steps(), (System.nanoTime() - t0) / 1e9, metrics,
                     nodule ? NoduleTraining.domainMin(train) : Double.NaN, train.stream().map(Case::name).toList());
         }
