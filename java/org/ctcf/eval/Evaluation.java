@@ -45,6 +45,12 @@ public final class Evaluation {
     public static final String DISTRIBUTION_PLOT = "distributions.png";
     /** The counterfactual's name among the localization methods. */
     public static final String LATENT_SHIFT = "latent-shift";
+    /**
+     * Latent Shift's rank-1 chunk on its own: the stitched map within that chunk's slices, which is the chunk's
+     * change map (the other chunks' changes, e.g. of chunks that ran to the step limit without moving the prediction,
+     * left out).
+     */
+    public static final String LATENT_SHIFT_CHUNK = "latent-shift-chunk";
 
     /**
      * @param explain search options (a sweep with 2 frames per chunk, as the reference)
@@ -394,6 +400,8 @@ public final class Evaluation {
                         if (voxel != null) {
                             loc.put(LATENT_SHIFT, Localizer.localize(x.geometry(), r.heatmap(), best.start(),
                                     best.end(), voxel, c.position()));
+                            loc.put(LATENT_SHIFT_CHUNK, Localizer.localize(x.geometry(), r.heatmap(), best.start(),
+                                    best.end(), best.start(), best.end(), voxel, c.position()));
                         }
                     }
                 }

@@ -35,18 +35,33 @@ final class Localizer {
 
     /** Hit = the finding's slice lies in [start, end); distance from the voxel of the largest |map| (mm). */
     static Evaluation.Localization localize(Geometry g, Volume map, int start, int end, double[] voxel, double[] world) {
+        return localize(g, map, start, end, 0, g.nz(), voxel, world);
+    }
+
+    /**
+     * As {@link #localize(Geometry, Volume, int, int, double[], double[])}, the peak sought in slices
+     * [{@code from}, {@code to}) only (a sweep's stitched map within one chunk: that chunk's own change map).
+     */
+    static Evaluation.Localization localize(Geometry g, Volume map, int start, int end, int from, int to,
+            double[] voxel, double[] world) {
         int z = (int) Math.round(voxel[2]);
         boolean hit = z >= start && z < end;
         float[] v = Metrics.toArray(map);
-        int arg = 0;
-        for (int i = 1; i < v.length; i++) {
+        int plane = g.nx() * g.ny();
+        int lo = Math.max(0, from) * plane;
+        int hi = Math.min(g.nz(), to) * plane;
+        if (hi <= lo) {
+            throw new IllegalArgumentException("no slice in [" + from + ", " + to + ") of " + g.nz());
+        }
+        int arg = lo;
+        for (int i = lo + 1; i < hi; i++) {
             if (Math.abs(v[i]) > Math.abs(v[arg])) {
                 arg = i;
             }
         }
         int px = arg % g.nx();
         int py = (arg / g.nx()) % g.ny();
-        int pz = arg / (g.nx() * g.ny());
+        int pz = arg / plane;
         double[] peak = Affine.apply(g.affine(), px, py, pz);
         double d2 = 0;
         for (int r = 0; r < 3; r++) {

@@ -33,7 +33,7 @@ final class ResultsFile {
         }
 
         static Columns of(List<Integer> chunkSizes, List<org.ctcf.api.Saliency.Method> baselines, boolean positions) {
-            List<String> l = new ArrayList<>(List.of(Evaluation.LATENT_SHIFT));
+            List<String> l = new ArrayList<>(List.of(Evaluation.LATENT_SHIFT, Evaluation.LATENT_SHIFT_CHUNK));
             baselines.forEach(b -> l.add(b.label()));
             return new Columns(chunkSizes, l, positions);
         }

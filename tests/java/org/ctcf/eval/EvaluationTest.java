@@ -168,7 +168,7 @@ public class EvaluationTest {
             List<String> lines = Files.readAllLines(out.resolve(Evaluation.RESULTS));
             assertThat(lines).hasSize(7);
             assertThat(lines.get(0)).startsWith("volume,label,status,p0,min_cf").contains("min_cf_chunk16")
-                    .contains("latent-shift_hit").contains("gradient_peak_mm");
+                    .contains("latent-shift_hit").contains("latent-shift-chunk_peak_mm").contains("gradient_peak_mm");
             assertThat(lines.get(6)).startsWith("broken.nii.gz,0,error: ");
             assertThat(s.get("failed").toString()).contains("broken.nii.gz");
             @SuppressWarnings("unchecked")
@@ -186,6 +186,7 @@ public class EvaluationTest {
             @SuppressWarnings("unchecked")
             Map<String, Map<String, Object>> loc = (Map<String, Map<String, Object>>) s.get("localization");
             assertThat((double) loc.get("latent-shift").get("top_chunk_hit_rate")).isEqualTo(1.0);
+            assertThat((double) loc.get("latent-shift-chunk").get("top_chunk_hit_rate")).isEqualTo(1.0);
             assertThat((double) loc.get("gradient").get("top_chunk_hit_rate")).isEqualTo(1.0);
             assertThat(out.resolve(Evaluation.CHUNK_PLOT)).isRegularFile();
             assertThat(javax.imageio.ImageIO.read(out.resolve(Evaluation.DISTRIBUTION_PLOT).toFile())).isNotNull();
