@@ -67,6 +67,16 @@ final class ClassifierTrainCommand implements Callable<Integer> {
             + " 0 lung-size.")
     Double labelSmoothing;
 
+    @Option(names = "--noise", paramLabel = "HU", defaultValue = "0", description = "Nodule detector:"
+            + " Gaussian noise on every training crop at the model's resolution, sigma uniform in [0, HU] per crop"
+            + " (0: none); it keeps the detector off detail finer than its voxels. Default: ${DEFAULT-VALUE}.")
+    double noiseHu;
+
+    @Option(names = "--vessels", paramLabel = "P", defaultValue = "0", description = "Nodule detector: the"
+            + " probability that a training crop gets a synthetic vessel (a positive's touches its nodule; labels"
+            + " unchanged), so that joining a nodule to a vessel does not explain it away. Default: ${DEFAULT-VALUE}.")
+    double vessels;
+
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "Default: ${DEFAULT-VALUE}.")
     long checkpointEvery;
 
@@ -86,7 +96,8 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
                 batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery, width,
-                labelSmoothing != null ? labelSmoothing : lungs ? 0 : 0.1);
+                labelSmoothing != null ? labelSmoothing : lungs ? 0 : 0.1, noiseHu,
+                vessels);
         Manifest m = Manifest.read(manifest, dataRoot);
         ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",
@@ -119,7 +130,8 @@ final class ClassifierTrainCommand implements Callable<Integer> {
                     + opts.batch() + " --lr " + lr + " --seed " + seed
                     + (lungs ? (opts.labelSmoothing() != 0 ? " --label-smoothing " + opts.labelSmoothing() : "")
                             : " --test-volumes " + testVolumes + " --width " + width + " --label-smoothing "
-                                    + opts.labelSmoothing()));
+                                    + opts.labelSmoothing() + (noiseHu != 0 ? " --noise " + noiseHu : "")
+                                    + (vessels != 0 ? " --vessels " + vessels : "")));
             training.put("manifest", manifest.getFileName().toString());
             training.put("train_volumes", r.trainVolumes());
             training.put("held_out_volumes", m.validation().stream().map(e -> e.volume().getFileName().toString())

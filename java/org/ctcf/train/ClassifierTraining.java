@@ -58,11 +58,22 @@ public final class ClassifierTraining {
     /**
      * Crop sizes are in processed voxels (1.5 mm in-plane, 3 mm between slices); the model sees them halved.
      * {@code width}: the nodule detector's base channels ({@code ctcf-nodule3d-wN}), ignored for lung size;
-     * {@code labelSmoothing}: the BCE targets' pull towards 1/2 ({@link Trainer.Options#withLabelSmoothing}).
+     * {@code labelSmoothing}: the BCE targets' pull towards 1/2 ({@link Trainer.Options#withLabelSmoothing});
+     * {@code noiseHu}: nodule detector, the largest σ (HU) of the Gaussian noise added to every training crop at the
+     * model's resolution (σ uniform in [0, noiseHu] per crop; 0: none); {@code vessels}: nodule detector, the
+     * probability that a training crop gets a synthetic vessel ({@link NoduleTraining#vessel}); both ignored for lung
+     * size.
      */
     public record Options(Task task, long steps, int batch, double learningRate, long seed, int testCrops,
-            int testVolumes, long checkpointEvery, int width, double labelSmoothing) {
+            int testVolumes, long checkpointEvery, int width, double labelSmoothing, double noiseHu,
+            double vessels) {
         public Options {
+            if (!(noiseHu >= 0 && noiseHu <= 500)) {
+                throw new IllegalArgumentException("training noise must be 0..500 HU, not " + noiseHu);
+            }
+            if (!(vessels >= 0 && vessels <= 1)) {
+                throw new IllegalArgumentException("the synthetic-vessel probability must be in [0, 1], not " + vessels);
+            }
             if (steps < 1 || batch < 1 || testCrops < 2 || testVolumes < 2 || checkpointEvery < 1) {
                 throw new IllegalArgumentException(
                         "steps, batch, checkpoint-every >= 1 and test crops, test volumes >= 2");
@@ -181,6 +192,9 @@ public final class ClassifierTraining {
             Trainer.manualSeed(o.seed());
         }
         boolean resuming = resume && Files.isRegularFile(ckpt);
+        if (resuming) {
+            requireRecipe(ckpt, o);
+        }
         try (Classifier clf = Classifier.builtin(o.architecture(), 1, Classifier.Layout.BCDHW, 0, k)) {
             if (resuming) {
                 clf.loadWeights(ckpt, "");
@@ -204,7 +218,8 @@ public final class ClassifierTraining {
                         }
                     }
                     Trainer.Stats st = o.task() == Task.LUNG_SIZE ? lungStep(t, train, r, o.batch())
-                            : NoduleTraining.step(t, hosts, train, miner.windows(), r, o.batch());
+                            : NoduleTraining.step(t, hosts, train, miner.windows(), r, o.batch(),
+                                    o.noiseHu(), o.vessels());
                     long now = System.nanoTime();
                     listener.step(st, o.steps(), (now - tl) / 1e9);
                     tl = now;
@@ -213,6 +228,7 @@ public final class ClassifierTraining {
                         ts.addAll(t.stateTensors(SliceAutoencoder.TRAINER_PREFIX));
                         Map<String, String> meta = new LinkedHashMap<>();
                         meta.put("format", "pt");
+                        meta.put(RECIPE, recipe(o));
                         if (nodule) {
                             meta.put(HARD_NEGATIVES, miner.json());  // one atomic file: weights, state, windows
                         }
@@ -242,8 +258,32 @@ public final class ClassifierTraining {
         }
     }
 
+    /** Checkpoint metadata: the options a resumed run must repeat ({@link #recipe}). */
+    static final String RECIPE = "ctcf.recipe";
     /** The checkpoint metadata key of the nodule detector's hard-negative windows at that step. */
     static final String HARD_NEGATIVES = "ctcf.hard_negatives";
+
+    /**
+     * What a resumed run must share with the run that wrote the checkpoint: everything of {@link Options} that shapes
+     * the batches, the loss or the model, all but the number of steps (a run may be continued for longer) and the test
+     * sizes (used after training).
+     */
+    static String recipe(Options o) {
+        return String.format(java.util.Locale.ROOT,
+                "task=%s architecture=%s batch=%d lr=%s seed=%d label_smoothing=%s noise_hu=%s vessels=%s",
+                o.task().fileName, o.architecture(), o.batch(), o.learningRate(), o.seed(), o.labelSmoothing(),
+                o.task() == Task.NODULE ? o.noiseHu() : 0.0, o.task() == Task.NODULE ? o.vessels() : 0.0);
+    }
+
+    /** Refuses to resume from a checkpoint written with another recipe (one without a recipe is taken as it is). */
+    static void requireRecipe(Path ckpt, Options o) throws IOException {
+        try (org.ctcf.io.checkpoint.Checkpoint c = org.ctcf.io.checkpoint.Checkpoint.open(ckpt)) {
+            if (c.root() instanceof Map<?, ?> meta && meta.get(RECIPE) instanceof String s && !s.equals(recipe(o))) {
+                throw new IOException(ckpt + ": written by a run with other options (" + s + "); this run has "
+                        + recipe(o) + ". Resume with the same options, or train into another --out");
+            }
+        }
+    }
 
     /** The hard-negative windows a checkpoint was written with. */
     static String hardNegatives(Path ckpt) throws IOException {

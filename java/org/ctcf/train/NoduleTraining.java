@@ -182,10 +182,12 @@ final class NoduleTraining {
      * One step: half the batch positives (a nodule inserted near a lung voxel of a host volume), a quarter random
      * negatives (near a lung voxel of a nodule-free volume), a quarter mined hard negatives (random ones until the
      * first mining); every crop jittered
-     * ({@link ClassifierTraining#jitter}) and flipped left-right at random.
+     * ({@link ClassifierTraining#jitter}), flipped left-right at random, with probability {@code vessels} given a
+     * synthetic vessel ({@link #vessel}; touching the nodule of a positive) and, with {@code noiseHu} > 0, Gaussian
+     * noise at the model's resolution ({@link #noise}).
      */
     static Trainer.Stats step(Trainer t, List<Case> hosts, List<Case> negatives, List<Window> mined,
-            SplittableRandom r, int batch) {
+            SplittableRandom r, int batch, double noiseHu, double vessels) {
         int depth = ClassifierTraining.NODULE_DEPTH;
         int size = ClassifierTraining.NODULE_CROP;
         int h = size / 2;
@@ -211,11 +213,118 @@ final class NoduleTraining {
                 flipX(cx, h);
                 flipX(cy, h);
             }
+            if (vessels > 0 && r.nextDouble() < vessels) {
+                vessel(cx, cy, depth, h, r);
+            }
+            if (noiseHu > 0) {
+                noise(cx, noiseHu * r.nextDouble(), r);
+            }
             System.arraycopy(cx, 0, x, b * cx.length, cx.length);
             System.arraycopy(cy, 0, y, b * cy.length, cy.length);
         }
         long[] shape = {batch, depth, h, h};
         return t.stepClassifier(x, shape, y, shape);
+    }
+
+    /**
+     * Adds Gaussian noise of σ {@code sigmaHu} (HU) to every voxel above air padding (window units, clamped to [0, 1]).
+     * Noise at the model's own resolution keeps the detector from resting on detail finer than its voxels, the kind a
+     * shifted latent code can paint without changing what a reader sees: the counterfactual must then change the
+     * nodule itself.
+     */
+    static void noise(float[] v, double sigmaHu, SplittableRandom r) {
+        double sigma = sigmaHu * HU_SCALE;
+        for (int i = 0; i < v.length; i++) {
+            if (v[i] > 0f) {
+                v[i] = (float) Math.min(1, Math.max(0, v[i] + sigma * r.nextGaussian()));
+            }
+        }
+    }
+
+    /** Lung parenchyma for {@link #vessel}: voxels below this (HU) may be painted, denser tissue is left as it is. */
+    static final double VESSEL_LUNG_HU = -300;
+
+    /**
+     * Paints one synthetic vessel into a crop (window units, {@code depth} × {@code h} × {@code h} isotropic voxels;
+     * {@code mask} the nodule's target map, all zero for a negative): a straight tube of random direction, radius 1–2
+     * voxels' worth of partial volume (Gaussian profile, σ 0.5–1 voxel) and centre density −150..60 HU, blended into
+     * lung parenchyma only (below {@link #VESSEL_LUNG_HU}) and never into the nodule. A positive's tube passes its
+     * nodule tangentially (at the nodule's equivalent radius plus 0.5–1.5 σ from its centroid): a juxtavascular nodule
+     * is still a nodule, so the detector cannot lower its score by joining the nodule to a vessel, which is the change a
+     * shifted latent code otherwise makes instead of removing the nodule. A negative's tube passes within 4 voxels of
+     * the crop's centre: a vessel is still not a nodule. The labels do not change.
+     */
+    static void vessel(float[] v, float[] mask, int depth, int h, SplittableRandom r) {
+        double cz = 0;
+        double cy = 0;
+        double cx = 0;
+        int count = 0;
+        for (int z = 0; z < depth; z++) {
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < h; x++) {
+                    if (mask[(z * h + y) * h + x] > 0.5f) {
+                        cz += z;
+                        cy += y;
+                        cx += x;
+                        count++;
+                    }
+                }
+            }
+        }
+        double sigma = r.nextDouble(0.5, 1.0);
+        double[] a;
+        double dist;
+        if (count > 0) {
+            a = new double[] {cx / count, cy / count, cz / count};
+            dist = Math.cbrt(3.0 * count / (4 * Math.PI)) + sigma * r.nextDouble(0.5, 1.5);
+        } else {
+            a = new double[] {h / 2.0 + r.nextDouble(-4, 4), h / 2.0 + r.nextDouble(-4, 4),
+                depth / 2.0 + r.nextDouble(-4, 4)};
+            dist = r.nextDouble(0, 4);
+        }
+        double[] d = unit(r);
+        double[] u = unit(r);  // the offset: u made perpendicular to d
+        double dot = u[0] * d[0] + u[1] * d[1] + u[2] * d[2];
+        for (int i = 0; i < 3; i++) {
+            u[i] -= dot * d[i];
+        }
+        double un = Math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+        double[] p = new double[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = a[i] + (un > 1e-9 ? dist * u[i] / un : 0);
+        }
+        double hu = r.nextDouble(-150, 60);
+        double reach = 3 * sigma;
+        for (int z = 0; z < depth; z++) {
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < h; x++) {
+                    double qx = x - p[0];
+                    double qy = y - p[1];
+                    double qz = z - p[2];
+                    double along = qx * d[0] + qy * d[1] + qz * d[2];
+                    double rho2 = qx * qx + qy * qy + qz * qz - along * along;
+                    if (rho2 > reach * reach) {
+                        continue;
+                    }
+                    int i = (z * h + y) * h + x;
+                    double now = (v[i] - HU_OFFSET) / HU_SCALE;
+                    if (mask[i] > 0f || v[i] <= 0f || now >= VESSEL_LUNG_HU) {
+                        continue;
+                    }
+                    double w = Math.exp(-rho2 / (2 * sigma * sigma));
+                    double out = now + w * Math.max(0, hu - now);
+                    v[i] = (float) Math.min(1, Math.max(0, out * HU_SCALE + HU_OFFSET));
+                }
+            }
+        }
+    }
+
+    /** A direction uniform on the sphere. */
+    private static double[] unit(SplittableRandom r) {
+        double z = r.nextDouble(-1, 1);
+        double phi = r.nextDouble(0, 2 * Math.PI);
+        double s = Math.sqrt(1 - z * z);
+        return new double[] {s * Math.cos(phi), s * Math.sin(phi), z};
     }
 
     /** Reverses every row (x fastest, rows of {@code nx}). */

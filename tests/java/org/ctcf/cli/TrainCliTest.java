@@ -109,7 +109,7 @@ class TrainCliTest {
 
         Path nod = tmp.resolve("nodule");
         CliTest.Result n = run("train", "classifier", "--task", "nodule", "--manifest", m.toString(), "-o",
-                nod.toString(), "--steps", "2", "--batch", "2", "--test-crops", "6", "--test-volumes", "4");
+                nod.toString(), "--steps", "2", "--batch", "2", "--test-crops", "6", "--test-volumes", "4", "--noise", "40");
         assertThat(n.code()).as(n.err()).isZero();
         JsonNode nc = new ObjectMapper().readTree(nod.resolve("nodule-detector.json").toFile());
         assertThat(nc.get("metrics").get("held_out_auc").asDouble()).isBetween(0.0, 1.0);
@@ -118,7 +118,7 @@ class TrainCliTest {
                 .isEqualTo("ctcf-nodule3d-w16");
         assertThat(nc.get("model").fieldNames()).toIterable().containsExactly("architecture", "weights");
         assertThat(nc.get("training").get("command").asText()).contains("--width 16").contains("--test-volumes 4")
-                .contains("--label-smoothing 0.1");
+                .contains("--label-smoothing 0.1").contains("--noise 40.0").doesNotContain("--vessels");
         JsonNode set = new ObjectMapper().readTree(nod.resolve("test-set.json").toFile());
         assertThat(set.get("crops")).hasSize(6);
         int withNodule = 0;
@@ -130,6 +130,13 @@ class TrainCliTest {
             }
         }
         assertThat(withNodule).isEqualTo(3);
+        // a resume with other training options is refused before any step, naming the checkpoint
+        CliTest.Result other = run("train", "classifier", "--task", "nodule", "--manifest", m.toString(), "-o",
+                nod.toString(), "--steps", "3", "--batch", "2", "--test-crops", "6", "--test-volumes", "4", "--noise",
+                "20", "--resume");
+        assertThat(other.code()).isNotZero();
+        assertThat(other.err()).contains("checkpoint.safetensors").contains("other options")
+                .contains("noise_hu=40.0").contains("noise_hu=20.0");
         // the volume-level test: whole volumes, calibrated on the training volume (no calib split here)
         JsonNode metrics = nc.get("metrics");
         assertThat(metrics.get("volume_auc").asDouble()).isBetween(0.0, 1.0);

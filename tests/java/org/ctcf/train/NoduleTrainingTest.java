@@ -78,7 +78,7 @@ class NoduleTrainingTest {
         // and through the command: nothing is trained, the error names the manifest
         Path out = tmp.resolve("out");
         assertThatThrownBy(() -> ClassifierTraining.run(KERNEL.get(), noMask, new ClassifierTraining.Options(
-                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10, 8, 0.1), out, false, (s, t, sec) -> { }))
+                ClassifierTraining.Task.NODULE, 5, 2, 1e-3, 0, 2, 2, 10, 8, 0.1, 0, 0), out, false, (s, t, sec) -> { }))
                 .hasMessageContaining("manifest.txt");
         assertThat(out).doesNotExist();
     }
@@ -98,6 +98,106 @@ class NoduleTrainingTest {
         assertThat(a).containsExactly(3, 2, 1, 6, 5, 4);
         NoduleTraining.flipX(a, 3);
         assertThat(a).containsExactly(1, 2, 3, 4, 5, 6);
+    }
+
+    @Test
+    void aSyntheticVesselTouchesThePositivesNoduleAndPaintsLungOnly() {
+        double width = ClassifierTraining.PREPROCESSING.windowHigh() - ClassifierTraining.PREPROCESSING.windowLow();
+        double low = ClassifierTraining.PREPROCESSING.windowLow();
+        int depth = 16;
+        int h = 48;
+        float lung = (float) ((-850 - low) / width);
+        float tissue = (float) ((40 - low) / width);
+        int painted = 0;
+        int touching = 0;
+        for (int seed = 0; seed < 20; seed++) {
+            float[] v = new float[depth * h * h];
+            float[] mask = new float[v.length];
+            Arrays.fill(v, lung);
+            for (int x = 0; x < h; x++) {  // a slab of soft tissue at y = 0..3
+                for (int z = 0; z < depth; z++) {
+                    for (int y = 0; y < 4; y++) {
+                        v[(z * h + y) * h + x] = tissue;
+                    }
+                }
+            }
+            for (int z = 0; z < depth; z++) {  // the nodule: a ball of radius 3 voxels at (24, 24, 8)
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < h; x++) {
+                        if ((x - 24) * (x - 24) + (y - 24) * (y - 24) + (z - 8) * (z - 8) <= 9) {
+                            mask[(z * h + y) * h + x] = 1;
+                            v[(z * h + y) * h + x] = tissue;
+                        }
+                    }
+                }
+            }
+            float[] before = v.clone();
+            NoduleTraining.vessel(v, mask, depth, h, new SplittableRandom(seed));
+            float[] again = before.clone();
+            NoduleTraining.vessel(again, mask, depth, h, new SplittableRandom(seed));
+            assertThat(v).containsExactly(again);
+            boolean near = false;
+            for (int i = 0; i < v.length; i++) {
+                if (mask[i] > 0 || before[i] == tissue) {
+                    assertThat(v[i]).as("nodule and soft tissue untouched").isEqualTo(before[i]);
+                }
+                assertThat(v[i]).as("a vessel only adds density").isGreaterThanOrEqualTo(before[i]);
+                if (v[i] > before[i] + 200 / width) {
+                    painted++;
+                    int x = i % h;
+                    int y = (i / h) % h;
+                    int z = i / (h * h);
+                    if ((x - 24) * (x - 24) + (y - 24) * (y - 24) + (z - 8) * (z - 8) <= 25) {
+                        near = true;  // within two voxels of the nodule's surface
+                    }
+                }
+            }
+            touching += near ? 1 : 0;
+        }
+        assertThat(painted).isGreaterThan(20 * 10);
+        assertThat(touching).as("tubes that pass the nodule tangentially").isGreaterThanOrEqualTo(15);
+        // a negative (no nodule) gets a tube too
+        float[] v = new float[depth * h * h];
+        Arrays.fill(v, lung);
+        NoduleTraining.vessel(v, new float[v.length], depth, h, new SplittableRandom(1));
+        float max = 0;
+        for (float f : v) {
+            max = Math.max(max, f);
+        }
+        assertThat(max).isGreaterThan(lung + (float) (300 / width));
+    }
+
+    @Test
+    void trainingNoiseHasItsSigmaInHuLeavesAirPaddingAndStaysInTheWindow() {
+        double width = ClassifierTraining.PREPROCESSING.windowHigh() - ClassifierTraining.PREPROCESSING.windowLow();
+        int n = 40_000;
+        float[] a = new float[n + 100];
+        Arrays.fill(a, 0, n, 0.5f);          // tissue mid-window
+        Arrays.fill(a, n, n + 50, 0f);       // air padding
+        Arrays.fill(a, n + 50, n + 100, 0.999f);
+        float[] b = a.clone();
+        NoduleTraining.noise(a, 60, new SplittableRandom(3));
+        NoduleTraining.noise(b, 60, new SplittableRandom(3));
+        assertThat(a).containsExactly(b);  // seeded: the same crop twice
+        double sum = 0;
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            double d = (a[i] - 0.5) * width;  // HU
+            sum += d;
+            sq += d * d;
+        }
+        double mean = sum / n;
+        assertThat(mean).isCloseTo(0, within(1.5));
+        assertThat(Math.sqrt(sq / n - mean * mean)).isCloseTo(60, within(1.5));
+        for (int i = n; i < n + 50; i++) {
+            assertThat(a[i]).isZero();
+        }
+        for (int i = n + 50; i < n + 100; i++) {
+            assertThat(a[i]).isBetween(0f, 1f);
+        }
+        float[] c = {0.5f, 0.25f};
+        NoduleTraining.noise(c, 0, new SplittableRandom(3));
+        assertThat(c).containsExactly(0.5f, 0.25f);
     }
 
     @Test
