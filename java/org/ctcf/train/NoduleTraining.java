@@ -251,8 +251,9 @@ final class NoduleTraining {
      * lung parenchyma only (below {@link #VESSEL_LUNG_HU}) and never into the nodule. A positive's tube passes its
      * nodule tangentially (at the nodule's equivalent radius plus 0.5–1.5 σ from its centroid): a juxtavascular nodule
      * is still a nodule, so the detector cannot lower its score by joining the nodule to a vessel, which is the change a
-     * shifted latent code otherwise makes instead of removing the nodule. A negative's tube passes within 4 voxels of
-     * the crop's centre: a vessel is still not a nodule. The labels do not change.
+     * shifted latent code otherwise makes instead of removing the nodule. A negative's tube passes near the crop's
+     * centre (up to 4 voxels from a point up to 4 voxels from the centre along each axis): a vessel is still not a
+     * nodule. The labels do not change.
      */
     static void vessel(float[] v, float[] mask, int depth, int h, SplittableRandom r) {
         double cz = 0;
