@@ -96,8 +96,7 @@ final class ClassifierTrainCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("ctcf-train-" + t.fileName);
         var opts = new ClassifierTraining.Options(t, steps != null ? steps : lungs ? 1200 : 3000,
                 batch != null ? batch : lungs ? 2 : 8, lr, seed, testCrops, testVolumes, checkpointEvery, width,
-                labelSmoothing != null ? labelSmoothing : lungs ? 0 : 0.1, noiseHu,
-                vessels);
+                labelSmoothing != null ? labelSmoothing : lungs ? 0 : 0.1, noiseHu, vessels);
         Manifest m = Manifest.read(manifest, dataRoot);
         ProgressPrinter line = ProgressPrinter.of(spec, "train " + t.fileName);
         line.println(String.format(Locale.ROOT, "training %s (%s) on %d volumes, testing on %d; %d steps, seed %d",

@@ -17,6 +17,7 @@ import org.ctcf.api.Classifier;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Kernel;
 import org.ctcf.api.LatentShift;
+import org.ctcf.api.Metrics;
 import org.ctcf.api.PreprocessOptions;
 import org.ctcf.api.Saliency;
 import org.ctcf.api.SliceAutoencoder;
@@ -398,9 +399,10 @@ public final class Evaluation {
                         p0 = r.initialPrediction();
                         stitched = r.stitchedPrediction();
                         if (voxel != null) {
-                            loc.put(LATENT_SHIFT, Localizer.localize(x.geometry(), r.heatmap(), best.start(),
-                                    best.end(), voxel, c.position()));
-                            loc.put(LATENT_SHIFT_CHUNK, Localizer.localize(x.geometry(), r.heatmap(), best.start(),
+                            float[] heat = Metrics.toArray(r.heatmap());
+                            loc.put(LATENT_SHIFT, Localizer.localize(x.geometry(), heat, best.start(), best.end(), 0,
+                                    x.nz(), voxel, c.position()));
+                            loc.put(LATENT_SHIFT_CHUNK, Localizer.localize(x.geometry(), heat, best.start(),
                                     best.end(), best.start(), best.end(), voxel, c.position()));
                         }
                     }

@@ -35,18 +35,18 @@ final class Localizer {
 
     /** Hit = the finding's slice lies in [start, end); distance from the voxel of the largest |map| (mm). */
     static Evaluation.Localization localize(Geometry g, Volume map, int start, int end, double[] voxel, double[] world) {
-        return localize(g, map, start, end, 0, g.nz(), voxel, world);
+        return localize(g, Metrics.toArray(map), start, end, 0, g.nz(), voxel, world);
     }
 
     /**
-     * As {@link #localize(Geometry, Volume, int, int, double[], double[])}, the peak sought in slices
-     * [{@code from}, {@code to}) only (a sweep's stitched map within one chunk: that chunk's own change map).
+     * As {@link #localize(Geometry, Volume, int, int, double[], double[])} on the map's values {@code v}, the peak
+     * sought in slices [{@code from}, {@code to}) only (a sweep's stitched map within one chunk: that chunk's own
+     * change map).
      */
-    static Evaluation.Localization localize(Geometry g, Volume map, int start, int end, int from, int to,
+    static Evaluation.Localization localize(Geometry g, float[] v, int start, int end, int from, int to,
             double[] voxel, double[] world) {
         int z = (int) Math.round(voxel[2]);
         boolean hit = z >= start && z < end;
-        float[] v = Metrics.toArray(map);
         int plane = g.nx() * g.ny();
         int lo = Math.max(0, from) * plane;
         int hi = Math.min(g.nz(), to) * plane;

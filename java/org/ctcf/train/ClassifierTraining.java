@@ -441,6 +441,14 @@ public final class ClassifierTraining {
         }
         double offset = r.nextDouble(-20, 20) / WINDOW_WIDTH;
         double sigma = 20 * r.nextDouble() / WINDOW_WIDTH;
+        perturb(v, offset, sigma, r);
+    }
+
+    /**
+     * Adds {@code offset} and Gaussian noise of σ {@code sigma} (both in window units) to every voxel above air
+     * padding (0), clamped to [0, 1].
+     */
+    static void perturb(float[] v, double offset, double sigma, SplittableRandom r) {
         for (int i = 0; i < v.length; i++) {
             if (v[i] > 0f) {
                 v[i] = (float) Math.min(1, Math.max(0, v[i] + offset + sigma * r.nextGaussian()));

@@ -227,18 +227,12 @@ final class NoduleTraining {
     }
 
     /**
-     * Adds Gaussian noise of σ {@code sigmaHu} (HU) to every voxel above air padding (window units, clamped to [0, 1]).
-     * Noise at the model's own resolution keeps the detector from resting on detail finer than its voxels, the kind a
-     * shifted latent code can paint without changing what a reader sees: the counterfactual must then change the
-     * nodule itself.
+     * Adds Gaussian noise of σ {@code sigmaHu} (HU) to a crop at the model's resolution
+     * ({@link ClassifierTraining#perturb}). It keeps the detector from resting on detail finer than its voxels, the
+     * kind a shifted latent code can paint without changing what a reader sees.
      */
     static void noise(float[] v, double sigmaHu, SplittableRandom r) {
-        double sigma = sigmaHu * HU_SCALE;
-        for (int i = 0; i < v.length; i++) {
-            if (v[i] > 0f) {
-                v[i] = (float) Math.min(1, Math.max(0, v[i] + sigma * r.nextGaussian()));
-            }
-        }
+        ClassifierTraining.perturb(v, 0, sigmaHu * HU_SCALE, r);
     }
 
     /** Lung parenchyma for {@link #vessel}: voxels below this (HU) may be painted, denser tissue is left as it is. */

@@ -30,12 +30,12 @@ class LocalizerTest {
             assertThat(all.hit()).isTrue();
             assertThat(all.peakMm()).isCloseTo(dist(p1, world), within(1e-9));
             // within slices [3, 8): the voxel next to the finding (1.5 mm), not the larger one in slice 1
-            Evaluation.Localization chunk = Localizer.localize(G, m, 3, 8, 3, 8, new double[] {2, 3, 4}, world);
+            Evaluation.Localization chunk = Localizer.localize(G, map(), 3, 8, 3, 8, new double[] {2, 3, 4}, world);
             assertThat(chunk.hit()).isTrue();
             assertThat(chunk.peakMm()).isCloseTo(1.5, within(1e-9));
             // a range past the last slice is clamped; a range with no slice is an error
-            assertThat(Localizer.localize(G, m, 5, 12, 5, 12, new double[] {2, 3, 4}, world).hit()).isFalse();
-            assertThatThrownBy(() -> Localizer.localize(G, m, 0, 5, 10, 12, new double[] {2, 3, 4}, world))
+            assertThat(Localizer.localize(G, map(), 5, 12, 5, 12, new double[] {2, 3, 4}, world).hit()).isFalse();
+            assertThatThrownBy(() -> Localizer.localize(G, map(), 0, 5, 10, 12, new double[] {2, 3, 4}, world))
                     .isInstanceOf(IllegalArgumentException.class);
         }
     }
