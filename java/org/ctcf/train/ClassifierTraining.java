@@ -120,12 +120,9 @@ public final class ClassifierTraining {
     private static final double WINDOW_WIDTH = PREPROCESSING.windowHigh() - PREPROCESSING.windowLow();
     static final float LUNG_THRESHOLD = (float) ((-500 - PREPROCESSING.windowLow()) / WINDOW_WIDTH);
 
-    /**
-     * A processed CT with its lung labels; {@code noduleSites}: the lung voxels a training nodule may be centred on
-     * ({@link NoduleTraining#lungComponents}).
-     */
+    /** A processed CT with its lung labels. */
     record Case(String name, float[] ct, float[] lungs, int nx, int ny, int nz, Geometry geometry, boolean realMask,
-            List<Integer> lungVoxels, boolean lungMask, boolean nodules, List<Integer> noduleSites) {
+            List<Integer> lungVoxels, boolean lungMask, boolean nodules) {
     }
 
     private ClassifierTraining() {
@@ -142,9 +139,8 @@ public final class ClassifierTraining {
                     idx.add(i);
                 }
             }
-            List<Integer> sites = e.mask() != null ? idx : NoduleTraining.lungComponents(idx, x.nx(), x.ny(), x.nz());
             return new Case(e.volume().getFileName().toString(), v, lungs, x.nx(), x.ny(), x.nz(), x.geometry(),
-                    e.mask() != null, idx, e.hasLungMask(), e.nodules(), sites);
+                    e.mask() != null, idx, e.hasLungMask(), e.nodules());
         }
     }
 
@@ -380,8 +376,7 @@ public final class ClassifierTraining {
 
     /** {@code jitter}: after the insertion, a random intensity offset and Gaussian noise (see {@link #jitter}). */
     static Crop crop(Case c, SplittableRandom r, int depth, int size, boolean positive, boolean jitter) {
-        List<Integer> sites = positive ? c.noduleSites() : c.lungVoxels();
-        int li = sites.get(r.nextInt(sites.size()));
+        int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
         int cx = li % c.nx();
         int cy = (li / c.nx()) % c.ny();
         int cz = li / (c.nx() * c.ny());
