@@ -120,9 +120,12 @@ public final class ClassifierTraining {
     private static final double WINDOW_WIDTH = PREPROCESSING.windowHigh() - PREPROCESSING.windowLow();
     static final float LUNG_THRESHOLD = (float) ((-500 - PREPROCESSING.windowLow()) / WINDOW_WIDTH);
 
-    /** A processed CT with its lung labels. */
+    /**
+     * A processed CT with its lung labels; {@code noduleSites}: the lung voxels a training nodule may be centred on
+     * ({@link NoduleTraining#lungComponents}).
+     */
     record Case(String name, float[] ct, float[] lungs, int nx, int ny, int nz, Geometry geometry, boolean realMask,
-            List<Integer> lungVoxels, boolean lungMask, boolean nodules) {
+            List<Integer> lungVoxels, boolean lungMask, boolean nodules, List<Integer> noduleSites) {
     }
 
     private ClassifierTraining() {
@@ -139,8 +142,9 @@ public final class ClassifierTraining {
                     idx.add(i);
                 }
             }
+            List<Integer> sites = e.mask() != null ? idx : NoduleTraining.lungComponents(idx, x.nx(), x.ny(), x.nz());
             return new Case(e.volume().getFileName().toString(), v, lungs, x.nx(), x.ny(), x.nz(), x.geometry(),
-                    e.mask() != null, idx, e.hasLungMask(), e.nodules());
+                    e.mask() != null, idx, e.hasLungMask(), e.nodules(), sites);
         }
     }
 
@@ -376,7 +380,8 @@ public final class ClassifierTraining {
 
     /** {@code jitter}: after the insertion, a random intensity offset and Gaussian noise (see {@link #jitter}). */
     static Crop crop(Case c, SplittableRandom r, int depth, int size, boolean positive, boolean jitter) {
-        int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
+        List<Integer> sites = positive ? c.noduleSites() : c.lungVoxels();
+        int li = sites.get(r.nextInt(sites.size()));
         int cx = li % c.nx();
         int cy = (li / c.nx()) % c.ny();
         int cz = li / (c.nx() * c.ny());

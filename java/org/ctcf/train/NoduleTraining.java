@@ -235,6 +235,56 @@ final class NoduleTraining {
         ClassifierTraining.perturb(v, 0, sigmaHu * HU_SCALE, r);
     }
 
+    /**
+     * The lungs of a pseudo-mask (air inside the body, {@code mask=threshold}): its 6-connected components of at
+     * least a quarter the size of the largest, in {@code voxels}' order. The pseudo-mask also holds the gas of
+     * stomach and bowel; a synthetic nodule placed there would teach the detector that a fold in a gas-filled bowel
+     * is a nodule (it did: a nodule-free scan whose field of view ends in the upper abdomen scored up to 0.98).
+     */
+    static List<Integer> lungComponents(List<Integer> voxels, int nx, int ny, int nz) {
+        int[] label = new int[nx * ny * nz];
+        for (int i : voxels) {
+            label[i] = -1;
+        }
+        int[] stack = new int[voxels.size()];
+        List<Integer> sizes = new ArrayList<>();
+        sizes.add(0);
+        for (int i : voxels) {
+            if (label[i] != -1) {
+                continue;
+            }
+            int id = sizes.size();
+            int size = 0;
+            int sp = 0;
+            stack[sp++] = i;
+            label[i] = id;
+            while (sp > 0) {
+                int p = stack[--sp];
+                size++;
+                int x = p % nx;
+                int y = (p / nx) % ny;
+                int z = p / (nx * ny);
+                int[] nb = {x > 0 ? p - 1 : -1, x < nx - 1 ? p + 1 : -1, y > 0 ? p - nx : -1,
+                    y < ny - 1 ? p + nx : -1, z > 0 ? p - nx * ny : -1, z < nz - 1 ? p + nx * ny : -1};
+                for (int q : nb) {
+                    if (q >= 0 && label[q] == -1) {
+                        label[q] = id;
+                        stack[sp++] = q;
+                    }
+                }
+            }
+            sizes.add(size);
+        }
+        int largest = sizes.stream().mapToInt(Integer::intValue).max().orElse(0);
+        List<Integer> out = new ArrayList<>();
+        for (int i : voxels) {
+            if (4L * sizes.get(label[i]) >= largest) {
+                out.add(i);
+            }
+        }
+        return List.copyOf(out);
+    }
+
     /** Lung parenchyma for {@link #vessel}: voxels below this (HU) may be painted, denser tissue is left as it is. */
     static final double VESSEL_LUNG_HU = -300;
 
@@ -397,12 +447,15 @@ final class NoduleTraining {
     record Inserted(float[] data, int zLo, int zHi) {
     }
 
-    /** Copy of a case with a nodule of diameter {@code d} at a random voxel of its lung mask; {@code rec} says where. */
+    /**
+     * Copy of a case with a nodule of diameter {@code d} at a random voxel of its lungs ({@link Case#noduleSites});
+     * {@code rec} says where.
+     */
     static Inserted withNodule(Case c, double d, SplittableRandom r, Map<String, Object> rec) {
-        if (c.lungVoxels().isEmpty()) {
+        if (c.noduleSites().isEmpty()) {
             throw new IllegalArgumentException(c.name() + ": no lung voxel to insert a nodule at");
         }
-        int li = c.lungVoxels().get(r.nextInt(c.lungVoxels().size()));
+        int li = c.noduleSites().get(r.nextInt(c.noduleSites().size()));
         int vx = li % c.nx();
         int vy = (li / c.nx()) % c.ny();
         int vz = li / (c.nx() * c.ny());

@@ -229,7 +229,7 @@ class NoduleTrainingTest {
             }
         }
         Geometry g = Geometry.of(n, n, nz, 1.5, 1.5, 3, 0, 0, 0);
-        return new ClassifierTraining.Case("chest", v, null, n, n, nz, g, false, lung, true, false);
+        return new ClassifierTraining.Case("chest", v, null, n, n, nz, g, false, lung, true, false, lung);
     }
 
     @Test
@@ -272,7 +272,7 @@ class NoduleTrainingTest {
         }
         // insertions go into volumes with a mask file when there are any, else into pseudo-masked ones
         ClassifierTraining.Case file = new ClassifierTraining.Case("file", c.ct(), null, c.nx(), c.ny(), c.nz(),
-                c.geometry(), true, c.lungVoxels(), true, false);
+                c.geometry(), true, c.lungVoxels(), true, false, c.lungVoxels());
         assertThat(NoduleTraining.hosts(List.of(c, file))).containsExactly(file);
         assertThat(NoduleTraining.hosts(List.of(c))).containsExactly(c);
         NoduleTraining.VolumeSet again = NoduleTraining.volumeSet(List.of(c), 8, 4, NoduleTraining.DIAMETERS, 11,
@@ -280,7 +280,7 @@ class NoduleTrainingTest {
         assertThat(again.samples().get(7).data()).containsExactly(s.samples().get(7).data());
         // a volume without lung voxels hosts nothing; a split of only such volumes is refused, naming the manifest
         ClassifierTraining.Case empty = new ClassifierTraining.Case("empty", c.ct(), null, c.nx(), c.ny(), c.nz(),
-                c.geometry(), true, List.of(), true, false);
+                c.geometry(), true, List.of(), true, false, List.of());
         assertThat(NoduleTraining.hosts(List.of(empty, c))).containsExactly(c);
         assertThatThrownBy(() -> NoduleTraining.requireHosts(tmp.resolve("m.txt"), List.of(empty), "val"))
                 .hasMessageContaining("m.txt").hasMessageContaining("val").hasMessageContaining("empty");
@@ -431,6 +431,62 @@ class NoduleTrainingTest {
                     .hasMessageContaining("hard-negative windows");
             assertThat(resumed.windows()).extracting(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0()))
                     .isEqualTo(m.windows().stream().map(x -> List.of(x.volume(), x.x0(), x.y0(), x.z0())).toList());
+        }
+    }
+
+    @Test
+    void aPseudoMasksNodulesGoIntoItsLungsNotIntoTheGasOfTheBowel() {
+        // 40 x 40 x 20: two lungs (separate, 3000 and 2400 voxels), a bowel gas pocket (500) and a bubble (8)
+        int nx = 40;
+        int ny = 40;
+        int nz = 20;
+        List<Integer> voxels = new ArrayList<>();
+        for (int z = 0; z < nz; z++) {
+            for (int y = 0; y < ny; y++) {
+                for (int x = 0; x < nx; x++) {
+                    boolean right = x >= 2 && x < 17 && y >= 2 && y < 12;        // 15 x 10 x 20
+                    boolean left = x >= 22 && x < 34 && y >= 2 && y < 12;        // 12 x 10 x 20
+                    boolean bowel = x >= 5 && x < 15 && y >= 20 && y < 25 && z < 10;  // 10 x 5 x 10
+                    boolean bubble = x >= 30 && x < 32 && y >= 30 && y < 32 && z < 2;
+                    if (right || left || bowel || bubble) {
+                        voxels.add((z * ny + y) * nx + x);
+                    }
+                }
+            }
+        }
+        List<Integer> sites = NoduleTraining.lungComponents(voxels, nx, ny, nz);
+        assertThat(sites).hasSize(3000 + 2400);
+        assertThat(sites).allSatisfy(i -> assertThat(i % (nx * ny) / nx).isLessThan(12));
+        assertThat(sites).isSorted();  // the voxels' order, so the positions drawn from it repeat
+        // a pocket a quarter the size of the largest lung is kept (it may be a lung cut by the field of view)
+        List<Integer> more = new ArrayList<>(voxels);
+        for (int z = 10; z < 20; z++) {
+            for (int y = 30; y < 35; y++) {
+                for (int x = 20; x < 35; x++) {
+                    more.add((z * ny + y) * nx + x);  // 15 x 5 x 10 = 750 = 3000 / 4
+                }
+            }
+        }
+        assertThat(NoduleTraining.lungComponents(more, nx, ny, nz)).hasSize(3000 + 2400 + 750);
+
+        // a training positive is centred on a site, a negative anywhere in the lung labels
+        ClassifierTraining.Case c = chest(128, ClassifierTraining.NODULE_DEPTH + 8);
+        List<Integer> oneLung = c.lungVoxels().stream().filter(i -> i % c.nx() < c.nx() / 2).toList();
+        ClassifierTraining.Case gut = new ClassifierTraining.Case("gut", c.ct(), null, c.nx(), c.ny(), c.nz(),
+                c.geometry(), false, c.lungVoxels(), true, false, oneLung);
+        double[] sp = c.geometry().spacing();
+        for (int seed = 0; seed < 40; seed++) {
+            ClassifierTraining.Crop p = ClassifierTraining.crop(gut, new SplittableRandom(seed),
+                    ClassifierTraining.NODULE_DEPTH, ClassifierTraining.NODULE_CROP, true, true);
+            int x = (int) Math.round(p.nodule().x() / sp[0]) + p.origin()[0];
+            int y = (int) Math.round(p.nodule().y() / sp[1]) + p.origin()[1];
+            int z = (int) Math.round(p.nodule().z() / sp[2]) + p.origin()[2];
+            assertThat(oneLung).contains((z * c.ny() + y) * c.nx() + x);
+            // and so are the insertions of the volume-level test and calibration
+            Map<String, Object> rec = new HashMap<>();
+            NoduleTraining.withNodule(gut, 10, new SplittableRandom(seed), rec);
+            int[] v = (int[]) rec.get("nodule_center_voxel");
+            assertThat(oneLung).contains((v[2] * c.ny() + v[1]) * c.nx() + v[0]);
         }
     }
 }
