@@ -66,6 +66,7 @@ final class BatchProgress implements Batch.Listener {
                     .initialPrediction(), summary.counterfactualPrediction()) + (summary.outOfDomain()
                             ? " — WARNING: " + summary.domainCheck().describe() : "");
             case FAILED -> "failed: " + failure.message();
+            case BUSY -> "left to another process, which is explaining it into this folder now";
         };
         Map<String, Object> f = fields(index, count, s);
         f.put("status", outcome.name().toLowerCase(Locale.ROOT));

@@ -18,7 +18,6 @@ import org.ctcf.eval.Evaluation;
 import org.ctcf.eval.ScanRows;
 import org.ctcf.report.Batch;
 import org.ctcf.report.Explain;
-import org.ctcf.report.ExplanationSummary;
 
 import picocli.CommandLine;
 
@@ -155,14 +154,17 @@ public final class CohortJobs {
             return Evaluation.configuration(autoencoder, classifier, evaluation);
         }
 
-        /** Explains one scan into {@code out/<id>/} ({@link Batch#explainScan}); failures are thrown. */
-        public synchronized ExplanationSummary explain(Batch.Scan scan, Path out, Progress.Listener progress)
+        /**
+         * Explains one scan into {@code out/<id>/} ({@link Batch#explainScan}), waiting while a twin attempt holds the
+         * scan's lock; failures are thrown.
+         */
+        public synchronized Batch.ScanResult explain(Batch.Scan scan, Path out, Progress.Listener progress)
                 throws IOException {
             if (request == null) {
                 throw new IllegalStateException("loaded for evaluate, not explain");
             }
             kernel.resetCancel();
-            return Batch.explainScan(scan, out, models, request, progress);
+            return Batch.explainScan(scan, out, models, request, progress, true);
         }
 
         /** "autoencoder FILE, classifier FILE on DEVICE (N threads)". */

@@ -142,6 +142,18 @@ final class ExplainCommand implements Callable<Integer> {
                     "give a VOLUME, several, --manifest FILE.csv or --folder DIR");
         }
         Shard sh = shard != null ? shard : Shard.ALL;
+        if (many) {
+            List<Path> others = new ArrayList<>();
+            if (manifest != null) {
+                others.add(manifest);
+            }
+            if (folder != null) {
+                others.add(folder);
+            }
+            Batch.checkOutOutsideInputs(out, scans, others);
+        } else {
+            Explain.checkOutputs(inputs.get(0), out, dicomOut);
+        }
         var o = spec.commandLine().getOut();
         boolean quiet = spec.root().userObject() instanceof Main m && m.global.quiet;
         ExplanationSummary s;

@@ -5,15 +5,25 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 
 /**
- * Files that appear whole or not at all: the bytes go to a hidden temporary sibling ({@code .NAME…partial}, same
- * directory, so the rename stays on one file system) which is renamed over the final name at the end. An
- * interrupted or failed write leaves no file that looks complete, and the temporary file is removed.
+ * Files that appear whole or not at all: the bytes go to a hidden temporary sibling ({@code .NAME.RANDOM.partial},
+ * same directory, so the rename stays on one file system) which is renamed over the final name at the end. An
+ * interrupted or failed write leaves no file that looks complete, and the temporary file is removed. Files are
+ * created with the process's umask (as any other program's), never narrower. A failure is an
+ * {@link OutputException} naming the final path.
  */
 public final class AtomicFiles {
+    /** The temporary files' suffix. */
+    public static final String PARTIAL_SUFFIX = ".partial";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
     private AtomicFiles() {
     }
 
@@ -26,10 +36,13 @@ public final class AtomicFiles {
     /** Writes {@code file} (creating its directory) from {@code body}, atomically where the file system allows. */
     public static void write(Path file, Body body) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".partial");
+        Path tmp = null;
         try {
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
+            Files.createDirectories(dir);
+            tmp = dir.resolve("." + file.getFileName() + "." + random() + PARTIAL_SUFFIX);
+            // CREATE_NEW with the default permissions: 0666 less the umask (Files.createTempFile would make 0600)
+            try (OutputStream out = new BufferedOutputStream(WriteFaults.wrap(file, Files.newOutputStream(tmp,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)), 1 << 16)) {
                 body.writeTo(out);
             }
             try {
@@ -37,8 +50,16 @@ public final class AtomicFiles {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             }
+        } catch (IOException e) {
+            throw OutputException.of(file, e);
         } finally {
-            Files.deleteIfExists(tmp);
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException e) {
+                    // the write's own failure is the one to report
+                }
+            }
         }
     }
 
@@ -47,9 +68,20 @@ public final class AtomicFiles {
         write(file, out -> out.write(data));
     }
 
-    /** Removes {@code p} and, for a folder, everything below it (links are removed, not followed); none: nothing. */
+    /** 12 random hex digits, for temporary names. */
+    public static String random() {
+        byte[] b = new byte[6];
+        RANDOM.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    /**
+     * Removes {@code p} and, for a folder, everything below it (links are removed, not followed); none: nothing.
+     * Only for what ctcf made itself (its temporary and staged folders, its own earlier outputs, checked by the
+     * caller): ctcf never deletes what it did not create.
+     */
     public static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (var walk = Files.walk(p)) {

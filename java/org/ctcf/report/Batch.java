@@ -3,25 +3,24 @@ package org.ctcf.report;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 import org.ctcf.api.Progress;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Shard;
 import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.OutputFolders;
+import org.ctcf.io.OutputLock;
 import org.ctcf.io.VolumeFormatException;
 import org.ctcf.io.dicom.DicomReader;
 
@@ -31,11 +30,16 @@ import org.ctcf.io.dicom.DicomReader;
  *
  * <p>Layout: scan {@code id}'s outputs (those of {@link Explain#toDirectory}) go to {@code OUT/<id>/}, written
  * into {@code OUT/.<id>.partial-<random>/} and renamed at the end, so a scan folder is either complete or absent.
- * A scan whose {@code OUT/<id>/summary.json} exists is skipped (resume). A scan that fails with an
+ * The writer of a scan holds its lock ({@code OUT/.<id>.lock}, an {@link OutputLock}): a second process on the same
+ * folder skips the scans being written ({@link Outcome#BUSY}) and goes on with the others, and a staged folder is
+ * removed only by a writer that holds its scan's lock, so a live writer's is never touched. A scan whose folder is
+ * complete (its summary.json there, with every output it lists) is skipped (resume). A folder in the way that ctcf
+ * did not write (an input, anything not listed by a summary of ctcf's) is never replaced nor removed: that scan
+ * fails, saying so. A scan that fails with an
  * {@link IOException} (which includes {@link VolumeFormatException}), an {@link IllegalArgumentException} or a
  * {@link CtcfException} (other than a cancellation) is recorded in {@code OUT/failures.csv} (rewritten atomically
  * after every failure) and the run goes on; anything else (an {@link Error}, a cancellation, a bug) stops the run,
- * after removing that scan's partial folder. {@code .partial-} folders left by a crashed run are removed at start.
+ * after removing that scan's partial folder. The output folder must not be, hold or lie inside an input.
  *
  * <p>A DICOM output folder in the request ({@code --dicom-out DIR}) is, in a batch, a relative path inside each
  * scan's folder: scan {@code id}'s DICOM objects go to {@code OUT/<id>/DIR/} (e.g. {@code --dicom-out dicom}:
@@ -43,11 +47,10 @@ import org.ctcf.io.dicom.DicomReader;
  */
 public final class Batch {
     /** Marks a scan's folder being written: {@code .<id>.partial-<random>}. */
-    static final String PARTIAL = ".partial-";
+    static final String PARTIAL = OutputFolders.PARTIAL;
     /** The failures file in the output folder. */
     public static final String FAILURES = "failures.csv";
     private static final String[] VOLUME_SUFFIXES = {".nii.gz", ".nii", ".mha", ".mhd"};
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private Batch() {
     }
@@ -70,7 +73,31 @@ public final class Batch {
 
     /** What became of a scan. */
     public enum Outcome {
-        EXPLAINED, SKIPPED, FAILED
+        EXPLAINED, SKIPPED, FAILED,
+        /** Another live process is explaining it into the same folder now (it holds the scan's lock). */
+        BUSY
+    }
+
+    /** What {@link #explainScan} did: explained (with the summary), skipped as complete, or left to a busy twin. */
+    public record ScanResult(Outcome outcome, ExplanationSummary summary) {
+    }
+
+    /**
+     * What makes one scan's outputs: writes them into {@code folder} (a staged folder, which the batch commits) and
+     * returns the summary that lists them, as {@code summary.json} in that folder does.
+     */
+    @FunctionalInterface
+    public interface ScanWriter {
+        ExplanationSummary write(Scan scan, Path folder, Progress.Listener progress) throws IOException;
+    }
+
+    /** The scan writer of an explanation with {@code models} and {@code request} (a relative DICOM folder inside). */
+    public static ScanWriter explaining(Explain.Models models, Explain.Request request) {
+        checkDicomOut(request);
+        Path dicomRel = request.dicomOut();
+        return (scan, folder, progress) -> Explain.write(scan.volume(), folder, models, request
+                .withSeries(scan.series() != null ? scan.series() : request.series())
+                .withDicomOut(dicomRel == null ? null : folder.resolve(dicomRel)), progress, null);
     }
 
     /** A failed scan: the exception's class and message, as {@code failures.csv} records them. */
@@ -82,9 +109,13 @@ public final class Batch {
     }
 
     /** The run's counts (this shard's scans only) and its failures, in processing order. */
-    public record BatchResult(int explained, int skipped, List<Failure> failures) {
+    public record BatchResult(int explained, int skipped, int busy, List<Failure> failures) {
         public BatchResult {
             failures = List.copyOf(failures);
+        }
+
+        public BatchResult(int explained, int skipped, List<Failure> failures) {
+            this(explained, skipped, 0, failures);
         }
 
         public int failed() {
@@ -93,8 +124,9 @@ public final class Batch {
 
         /** "N explained, M skipped (done), K failed (see OUT/failures.csv)", given the failures file. */
         public String summaryLine(Path failuresFile) {
-            return String.format(Locale.ROOT, "%d explained, %d skipped (done), %d failed%s", explained, skipped,
-                    failed(), failed() > 0 ? " (see " + failuresFile + ")" : "");
+            return String.format(Locale.ROOT, "%d explained, %d skipped (done)%s, %d failed%s", explained, skipped,
+                    busy > 0 ? ", " + busy + " left to another process writing them now" : "", failed(),
+                    failed() > 0 ? " (see " + failuresFile + ")" : "");
         }
     }
 
@@ -292,9 +324,15 @@ public final class Batch {
      */
     public static BatchResult run(List<Scan> scans, Path out, Explain.Models models, Explain.Request request,
             Shard shard, Listener listener) throws IOException {
+        return run(scans, out, explaining(models, request), shard, listener);
+    }
+
+    /** As {@link #run(List, Path, Explain.Models, Explain.Request, Shard, Listener)}, each scan made by {@code writer}. */
+    public static BatchResult run(List<Scan> scans, Path out, ScanWriter writer, Shard shard, Listener listener)
+            throws IOException {
         checkUnique(scans, "the scans");
+        checkOutOutsideInputs(out, scans, List.of());
         Files.createDirectories(out);
-        checkDicomOut(request);
         for (Path p : removeStale(out, shard)) {
             listener.log("removed " + p + " (left by an interrupted run)");
         }
@@ -303,6 +341,7 @@ public final class Batch {
         listener.started(mine.size(), done);
         int explained = 0;
         int skipped = 0;
+        int busy = 0;
         List<Failure> failures = new ArrayList<>();
         Path failuresFile = out.resolve(failuresName(shard));
         Files.deleteIfExists(failuresFile);  // this run's failures only; the old ones are retried
@@ -316,9 +355,13 @@ public final class Batch {
             }
             Progress.Listener progress = listener.scanStarted(index, mine.size(), scan);
             try {
-                ExplanationSummary s = explainScan(scan, out, models, request, progress);
-                explained++;
-                listener.scanDone(index, mine.size(), scan, Outcome.EXPLAINED, s, null);
+                ScanResult r = explainScan(scan, out, writer, progress, false);
+                switch (r.outcome()) {
+                    case EXPLAINED -> explained++;
+                    case SKIPPED -> skipped++;
+                    default -> busy++;
+                }
+                listener.scanDone(index, mine.size(), scan, r.outcome(), r.summary(), null);
             } catch (CtcfException.CancelledException e) {
                 throw e;
             } catch (IOException | IllegalArgumentException | CtcfException e) {
@@ -328,35 +371,95 @@ public final class Batch {
                 listener.scanDone(index, mine.size(), scan, Outcome.FAILED, null, f);
             }
         }
-        return new BatchResult(explained, skipped, failures);
+        return new BatchResult(explained, skipped, busy, failures);
     }
 
-    /** Whether scan's outputs are complete: its folder holds {@code summary.json}. */
+    /**
+     * Refuses an output folder that is, holds or lies inside one of the scans' volumes or {@code others} (a manifest,
+     * a {@code --folder}).
+     */
+    public static void checkOutOutsideInputs(Path out, List<Scan> scans, List<Path> others) {
+        List<Path> inputs = new ArrayList<>(others);
+        scans.forEach(s -> inputs.add(s.volume()));
+        OutputFolders.checkNotAnInput(out, "-o", inputs, false);
+    }
+
+    /** Whether scan's outputs are complete: its folder's summary.json is there, and every output it lists. */
     public static boolean complete(Path out, Scan scan) {
         return isDone(out.resolve(scan.id()));
     }
 
     /**
      * Explains one scan into {@code out/<id>/}, written into a {@code .partial-} folder and renamed at the end, as
-     * {@link #run} does for each of its scans; safe when several processes (retried or speculative cluster tasks)
-     * explain the same scan into a shared folder at once: the first rename wins, a complete folder is never replaced,
-     * and a loser's work is discarded. Failures are thrown (the caller records them, e.g. with {@link Failure#of}).
+     * {@link #run} does for each of its scans, under the scan's lock: safe when several processes (retried or
+     * speculative cluster tasks, two people on one folder) explain the same scan into a shared folder at once. A
+     * process that finds the lock held returns {@link Outcome#BUSY} at once, or with {@code wait} waits for it (while
+     * {@code progress} agrees) and then finds the scan done; a complete folder is never replaced, and a folder ctcf
+     * did not write is never replaced nor removed (an {@link IllegalArgumentException}, before any work). Failures
+     * are thrown (the caller records them, e.g. with {@link Failure#of}).
      */
-    public static ExplanationSummary explainScan(Scan scan, Path out, Explain.Models models, Explain.Request request,
-            Progress.Listener progress) throws IOException {
-        checkDicomOut(request);
-        Path dicomRel = request.dicomOut();
+    public static ScanResult explainScan(Scan scan, Path out, Explain.Models models, Explain.Request request,
+            Progress.Listener progress, boolean wait) throws IOException {
+        return explainScan(scan, out, explaining(models, request), progress, wait);
+    }
+
+    /** As {@link #explainScan(Scan, Path, Explain.Models, Explain.Request, Progress.Listener, boolean)}, by {@code writer}. */
+    public static ScanResult explainScan(Scan scan, Path out, ScanWriter writer, Progress.Listener progress,
+            boolean wait) throws IOException {
         Files.createDirectories(out);
-        String suffix = HexFormat.of().formatHex(randomBytes());
-        Path partial = out.resolve("." + scan.id() + PARTIAL + suffix);
+        Path target = out.resolve(scan.id());
+        OutputLock lock;
         try {
-            Explain.Request r = request.withSeries(scan.series() != null ? scan.series() : request.series())
-                    .withDicomOut(dicomRel == null ? null : partial.resolve(dicomRel));
-            ExplanationSummary s = Explain.toDirectory(scan.volume(), partial, models, r, progress);
-            commit(partial, out.resolve(scan.id()));
-            return s;
-        } finally {
-            deleteTree(partial);
+            lock = acquire(out, scan, progress, wait);
+        } catch (OutputLock.Unsupported e) {
+            lock = null;  // no locks here: the commit alone keeps twins apart; stale folders stay
+        }
+        if (lock == NO_LOCK) {
+            return new ScanResult(complete(out, scan) ? Outcome.SKIPPED : Outcome.BUSY, null);
+        }
+        try (OutputLock held = lock) {
+            if (held != null) {
+                OutputFolders.recover(target, ExplainOutputs::isOwn);
+            }
+            if (complete(out, scan)) {
+                return new ScanResult(Outcome.SKIPPED, null);
+            }
+            if (OutputFolders.exists(target) && !replaceable(target)) {
+                throw new IllegalArgumentException(Explain.refusal(target, "the scan's folder", "a folder of an "
+                        + "earlier ctcf explain") + " (move it away to explain this scan)");
+            }
+            Path partial = out.resolve("." + scan.id() + PARTIAL + AtomicFiles.random());
+            try {
+                ExplanationSummary s = writer.write(scan, partial, progress);
+                ExplainOutputs.checkWritten(partial, null, null);
+                commit(partial, target);
+                return new ScanResult(Outcome.EXPLAINED, s);
+            } finally {
+                deleteTree(partial);
+            }
+        }
+    }
+
+    /** A marker for "held by someone else". */
+    private static final OutputLock NO_LOCK = null;
+
+    private static OutputLock acquire(Path out, Scan scan, Progress.Listener progress, boolean wait)
+            throws IOException {
+        while (true) {
+            var l = OutputLock.tryAcquire(out, scan.id());
+            if (l.isPresent()) {
+                return l.get();
+            }
+            if (!wait || complete(out, scan)) {
+                return NO_LOCK;
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CtcfException.CancelledException("interrupted while waiting for " + out.resolve(
+                        OutputLock.fileName(scan.id())));
+            }
         }
     }
 
@@ -374,57 +477,40 @@ public final class Batch {
         }
     }
 
-    private static byte[] randomBytes() {
-        byte[] b = new byte[6];
-        RANDOM.nextBytes(b);
-        return b;
-    }
-
     /**
-     * Renames {@code partial} to {@code target}. An incomplete folder there (no summary.json: hand-made, or older
-     * than the atomic layout) is renamed aside and removed first; a complete one is kept, and {@code partial} (the
-     * same scan explained by another process that finished first) is left for the caller to remove. Two processes
-     * committing the same scan at once both end with the first one's complete folder.
+     * Renames {@code partial} to {@code target}: onto an absent or empty one; a complete folder there (the same scan
+     * explained by another process that finished first) is kept, and {@code partial} is left for the caller to
+     * remove; a damaged folder of ctcf's own (its summary lists every file in it, but some are gone) is replaced; a
+     * folder with anything ctcf did not write is refused ({@link IllegalArgumentException}) and left as it is.
      */
     static void commit(Path partial, Path target) throws IOException {
         if (isDone(target)) {
             return;
         }
-        if (Files.exists(target)) {
-            Path aside = target.resolveSibling("." + target.getFileName() + PARTIAL
-                    + HexFormat.of().formatHex(randomBytes()));
-            try {
-                Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
-            } catch (java.nio.file.NoSuchFileException e) {
-                // moved or removed by another process meanwhile
-            }
-            if (isDone(aside)) {  // a twin's complete folder landed between the check and the move: put it back
-                try {
-                    Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
-                    return;
-                } catch (IOException e) {
-                    if (!isDone(target)) {
-                        throw e;
-                    }
-                }
-            }
-            deleteTree(aside);
-        }
         try {
-            try {
-                Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(partial, target);
+            if (OutputFolders.commit(partial, target, Batch::replaceable) == OutputFolders.Commit.COMMITTED) {
+                return;
             }
         } catch (IOException e) {  // on Linux a rename onto a non-empty folder is a plain FileSystemException
-            if (!isDone(target)) {
-                throw e;  // not a finished twin: a real conflict
+            if (isDone(target)) {
+                return;  // a finished twin
             }
+            throw e;
         }
+        if (isDone(target)) {
+            return;  // a twin's complete folder landed meanwhile
+        }
+        throw new IllegalArgumentException(Explain.refusal(target, "the scan's folder", "a folder of an earlier ctcf "
+                + "explain"));
+    }
+
+    /** A folder in a scan's place that a commit may replace: ctcf's own and not complete. */
+    private static boolean replaceable(Path target) {
+        return !isDone(target) && ExplainOutputs.isOwn(target);
     }
 
     private static boolean isDone(Path folder) {
-        return Files.isRegularFile(folder.resolve(ExplanationWriter.SUMMARY));
+        return ExplainOutputs.complete(folder);
     }
 
     /**
@@ -436,24 +522,47 @@ public final class Batch {
     }
 
     /**
-     * Removes the {@code .<id>.partial-*} folders a crashed run left in {@code dir} for this shard's ids (another
-     * shard's may be in progress); returns them.
+     * Removes the {@code .<id>.partial-*} folders that dead writers left in {@code dir} for this shard's ids: only
+     * those whose scan's lock can be taken (no live process is writing that scan: another shard's, a twin's, stay),
+     * and none at all on a file system without locks. Returns them.
      */
     public static List<Path> removeStale(Path dir, Shard shard) throws IOException {
-        List<Path> stale = new ArrayList<>();
+        TreeSet<String> ids = new TreeSet<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String n = p.getFileName().toString();
                 int at = n.lastIndexOf(PARTIAL);
-                if (n.startsWith(".") && at > 1 && Files.isDirectory(p) && shard.owns(n.substring(1, at))) {
-                    stale.add(p);
+                if (n.startsWith(".") && at > 1 && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        && shard.owns(n.substring(1, at))) {
+                    ids.add(n.substring(1, at));
+                }
+            }
+        }
+        List<Path> stale = new ArrayList<>();
+        for (String id : ids) {
+            try {
+                checkId(id);
+            } catch (IllegalArgumentException e) {
+                continue;  // not a scan's name
+            }
+            Optional<OutputLock> lock;
+            try {
+                lock = OutputLock.tryAcquire(dir, id);
+            } catch (OutputLock.Unsupported e) {
+                return List.of();
+            }
+            if (lock.isEmpty()) {
+                continue;  // a live writer's
+            }
+            try (OutputLock held = lock.get()) {
+                for (OutputFolders.Recovered r : OutputFolders.recover(dir.resolve(id), ExplainOutputs::isOwn)) {
+                    if (r.what() == OutputFolders.Recovered.What.STAGED_REMOVED) {
+                        stale.add(r.path());
+                    }
                 }
             }
         }
         stale.sort(null);
-        for (Path p : stale) {
-            deleteTree(p);
-        }
         return stale;
     }
 

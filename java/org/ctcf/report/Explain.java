@@ -24,7 +24,12 @@ import org.ctcf.api.SweepResult;
 import org.ctcf.api.Target;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
+import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.OutputException;
+import org.ctcf.io.OutputFolders;
+import org.ctcf.io.OutputLock;
 import org.ctcf.io.dicom.DicomSource;
+import org.ctcf.io.dicom.DicomWriter;
 import org.ctcf.io.ReadOptions;
 import org.ctcf.io.VolumeIO;
 
@@ -137,12 +142,131 @@ public final class Explain {
     }
 
     /**
-     * Explains {@code input} and writes every output into {@code outDir} (created if needed); returns the summary
-     * written as {@code summary.json}. Slice numbers that do not fit the processed volume are an
+     * Explains {@code input} and writes every output into {@code outDir}; returns the summary written as
+     * {@code summary.json}. Slice numbers that do not fit the processed volume are an
      * {@link IllegalArgumentException} naming the CLI option they come from.
+     *
+     * <p>The outputs appear together or not at all: they are written into a staged folder beside {@code outDir} and
+     * renamed into place at the end (a DICOM output folder outside {@code outDir} likewise, just before). What stood
+     * at {@code outDir} is replaced only when it is empty or an earlier ctcf explain's folder (every file in it listed
+     * by its summary.json); anything else is refused before any work, and never removed. An output folder that is,
+     * holds or lies inside the input is refused. A second process explaining into the same folder at the same time is
+     * refused ({@link OutputException}); one that died is cleaned up after.
      */
     public static ExplanationSummary toDirectory(Path input, Path outDir, Models models, Request request,
             Progress.Listener progress) throws IOException {
+        Path out = outDir.toAbsolutePath().normalize();
+        OutputFolders.checkNotAnInput(out, "-o", List.of(input), false);
+        Path dicom = request.dicomOut() == null ? null : request.dicomOut().toAbsolutePath().normalize();
+        boolean dicomInside = dicom != null && dicom.startsWith(out);
+        if (dicom != null) {
+            if (dicom.equals(out)) {
+                throw new IllegalArgumentException("--dicom-out " + request.dicomOut() + " is the output folder -o "
+                        + outDir + ": give the DICOM objects a folder of their own (e.g. --dicom-out " + outDir
+                        + "/dicom)");
+            }
+            OutputFolders.checkNotAnInput(dicom, "--dicom-out", List.of(input), true);
+        }
+        try (OutputLock lock = lock(out, "-o"); OutputLock dicomLock = dicom == null || dicomInside ? null
+                : lock(dicom, "--dicom-out")) {
+            recover(out, ExplainOutputs::isOwn);
+            checkReplaceable(out, "-o", ExplainOutputs::isOwn, "an earlier ctcf explain's folder");
+            if (dicomLock != null) {
+                recover(dicom, DicomWriter::isOwnOutput);
+                checkReplaceable(dicom, "--dicom-out", DicomWriter::isOwnOutput, "an earlier ctcf --dicom-out");
+            }
+            Path staged = OutputFolders.staged(out);
+            Path dicomStaged = dicomLock == null ? null : OutputFolders.staged(dicom);
+            try {
+                Request r = request.withDicomOut(dicom == null ? null
+                        : dicomInside ? staged.resolve(out.relativize(dicom)) : dicomStaged);
+                ExplanationSummary s = write(input, staged, models, r, progress, dicomInside ? null : dicom);
+                ExplainOutputs.checkWritten(staged, dicom, dicomStaged);
+                if (dicomStaged != null) {
+                    commit(dicomStaged, dicom, "--dicom-out", DicomWriter::isOwnOutput);
+                }
+                commit(staged, out, "-o", ExplainOutputs::isOwn);
+                return s;
+            } finally {
+                AtomicFiles.deleteTree(staged);
+                if (dicomStaged != null) {
+                    AtomicFiles.deleteTree(dicomStaged);
+                }
+            }
+        }
+    }
+
+    /**
+     * The checks of {@link #toDirectory} that need no models, for a caller that wants them before it loads any: the
+     * output folders are not the input, and hold nothing ctcf did not write.
+     */
+    public static void checkOutputs(Path input, Path outDir, Path dicomOut) throws IOException {
+        Path out = outDir.toAbsolutePath().normalize();
+        OutputFolders.checkNotAnInput(out, "-o", List.of(input), false);
+        checkReplaceable(out, "-o", ExplainOutputs::isOwn, "an earlier ctcf explain's folder");
+        if (dicomOut != null) {
+            Path dicom = dicomOut.toAbsolutePath().normalize();
+            OutputFolders.checkNotAnInput(dicom, "--dicom-out", List.of(input), true);
+            if (!dicom.startsWith(out)) {
+                checkReplaceable(dicom, "--dicom-out", DicomWriter::isOwnOutput, "an earlier ctcf --dicom-out");
+            }
+        }
+    }
+
+    /** The lock of output folder {@code out}; another live writer is an {@link OutputException}. */
+    private static OutputLock lock(Path out, String option) throws IOException {
+        try {
+            return OutputLock.tryAcquire(out.getParent(), out.getFileName().toString())
+                    .orElseThrow(() -> new OutputException(out, "another ctcf is writing this " + option
+                            + " folder now (it holds " + out.resolveSibling(OutputLock.fileName(
+                                    out.getFileName().toString())) + "); wait for it, or give another folder", null));
+        } catch (OutputLock.Unsupported e) {
+            System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, e.getMessage()
+                    + "; writing without a lock");
+            return null;
+        }
+    }
+
+    private static void recover(Path out, java.util.function.Predicate<Path> own) throws IOException {
+        for (OutputFolders.Recovered r : OutputFolders.recover(out, own)) {
+            System.getLogger("org.ctcf.report").log(System.Logger.Level.INFO, r.toString());
+        }
+    }
+
+    /** Refuses, before any work, an output folder that holds what ctcf did not write. */
+    private static void checkReplaceable(Path out, String option, java.util.function.Predicate<Path> own,
+            String ownKind) throws IOException {
+        if (!OutputFolders.exists(out) || OutputFolders.isEmptyFolder(out) || own.test(out)) {
+            return;
+        }
+        throw new IllegalArgumentException(refusal(out, option, ownKind));
+    }
+
+    static String refusal(Path out, String option, String ownKind) throws IOException {
+        if (!Files.isDirectory(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return option + " " + out + " exists and is not a folder; ctcf never replaces it: give a new folder";
+        }
+        List<String> some = OutputFolders.sample(out, 5);
+        return option + " " + out + " holds files ctcf did not write (" + String.join(", ", some)
+                + (some.size() == 5 ? ", ..." : "") + "); ctcf never mixes its outputs into them nor removes "
+                + "them: give a new or empty folder, or " + ownKind;
+    }
+
+    private static void commit(Path staged, Path out, String option, java.util.function.Predicate<Path> own)
+            throws IOException {
+        if (OutputFolders.commit(staged, out, own) == OutputFolders.Commit.REFUSED) {
+            throw new IllegalArgumentException(refusal(out, option, "an earlier ctcf output")
+                    + " (it appeared while ctcf was working)");
+        }
+    }
+
+    /**
+     * The explanation of {@code input} written straight into {@code outDir} (which the caller stages and commits),
+     * DICOM objects into the request's {@code dicomOut}, named in the summary as if below {@code dicomShownAs} when
+     * that is set (a staged DICOM folder's final place).
+     */
+    static ExplanationSummary write(Path input, Path outDir, Models models, Request request,
+            Progress.Listener progress, Path dicomShownAs) throws IOException {
         long t0 = System.nanoTime();
         Classifier clf = models.classifier();
         PreprocessOptions pre = clf.card().preprocessing();
@@ -162,7 +286,7 @@ public final class Explain {
                 InputDomain.Check domain = InputDomain.check(clf.card(), x);
                 ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
                         ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
-                        request.gifSlice(), request.display(), request.dicomOut());
+                        request.gifSlice(), request.display(), request.dicomOut(), dicomShownAs);
                 String title = "ctcf explanation: " + input.getFileName() + " — " + clf.card().name();
                 if (request.chunk() != null) {
                     Slices c = check("--slices", request.chunk(), x.nz());

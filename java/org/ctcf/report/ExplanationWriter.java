@@ -64,6 +64,7 @@ public final class ExplanationWriter {
     private final List<String> warnings = new ArrayList<>();
     private final Map<String, byte[]> shown = new LinkedHashMap<>();
     private final Path dicomOut;
+    private final Path dicomShownAs;
     private java.awt.image.BufferedImage panelImage;
     private Geometry explainedGrid;
     private ReportPage.Frames frames;
@@ -80,10 +81,12 @@ public final class ExplanationWriter {
      * @param gifSlice the GIF's slice (processed grid), or −1 for the slice with the most heat
      * @param display the images' and the viewer's convention
      * @param dicomOut where the DICOM objects go (the input's geometry must carry a {@link DicomSource}), or null
+     * @param dicomShownAs where the summary says they are (their final folder, when {@code dicomOut} is a staged
+     *     one outside {@code dir}), or null for {@code dicomOut} itself
      */
     public ExplanationWriter(Path dir, Kernel kernel, Volume input, PreprocessOptions pre, Volume processed,
             int rangeStart, Classifier classifier, int target, boolean images, int gifSlice, Display display,
-            Path dicomOut) {
+            Path dicomOut, Path dicomShownAs) {
         this.dir = dir;
         this.kernel = kernel;
         this.input = input;
@@ -96,6 +99,7 @@ public final class ExplanationWriter {
         this.gifSlice = gifSlice;
         this.display = display;
         this.dicomOut = dicomOut;
+        this.dicomShownAs = dicomShownAs;
     }
 
     /**
@@ -291,8 +295,12 @@ public final class ExplanationWriter {
             out.add(DicomWriter.writeSecondaryCapture(panelImage, src, dicomOut, d));
         }
         Path base = dir.toAbsolutePath().normalize();
+        Path staged = dicomOut.toAbsolutePath().normalize();
         for (Path p : out) {
             Path abs = p.toAbsolutePath().normalize();
+            if (dicomShownAs != null) {
+                abs = dicomShownAs.resolve(staged.relativize(abs));
+            }
             written.add(abs.startsWith(base) ? base.relativize(abs).toString() : abs.toString());
         }
     }

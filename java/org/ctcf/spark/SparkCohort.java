@@ -368,8 +368,9 @@ final class SparkCohort {
             }
             ExecutorModels.Handle h = ExecutorModels.get(spec, p);
             try {
-                h.models().explain(scan, dir, progress -> !ctx.isInterrupted());
-                return result(t, "ok", null, null, p, h.loaded());
+                Batch.ScanResult r = h.models().explain(scan, dir, progress -> !ctx.isInterrupted());
+                return result(t, r.outcome() == Batch.Outcome.EXPLAINED ? "ok" : "skipped", null, null, p,
+                        h.loaded());
             } catch (IOException | IllegalArgumentException | org.ctcf.core.CtcfException e) {
                 if (e instanceof org.ctcf.core.CtcfException.CancelledException && ctx.isInterrupted()) {
                     throw (RuntimeException) e;  // killed by Spark (a speculative twin won): not a scan's failure

@@ -288,6 +288,69 @@ public final class DicomWriter {
         return file;
     }
 
+    /**
+     * Whether {@code folder} holds only DICOM files ctcf wrote (their File Meta Information names ctcf's
+     * Implementation Class UID), in it or below: an earlier {@code --dicom-out} of ctcf's, which a new one may
+     * replace. A folder with any other file in it (a study's own images, a note) is not.
+     */
+    public static boolean isOwnOutput(Path folder) {
+        try (var walk = java.nio.file.Files.walk(folder)) {
+            for (Path p : walk.toList()) {
+                if (java.nio.file.Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                if (!java.nio.file.Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        || !DicomUids.IMPLEMENTATION_CLASS_UID.equals(implementationClassUid(p))) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return false;
+        }
+    }
+
+    /** The Implementation Class UID (0002,0012) of a PS3.10 file's File Meta Information, or null. */
+    static String implementationClassUid(Path file) throws IOException {
+        byte[] head;
+        try (var in = java.nio.file.Files.newInputStream(file)) {
+            head = in.readNBytes(4096);
+        }
+        if (head.length < 144 || head[128] != 'D' || head[129] != 'I' || head[130] != 'C' || head[131] != 'M') {
+            return null;
+        }
+        ByteBuffer b = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
+        int at = 132;
+        while (at + 8 <= head.length) {
+            int group = Short.toUnsignedInt(b.getShort(at));
+            int element = Short.toUnsignedInt(b.getShort(at + 2));
+            if (group != 0x0002) {
+                return null;
+            }
+            String vr = new String(head, at + 4, 2, StandardCharsets.US_ASCII);
+            long len;
+            int value;
+            if (vr.equals("OB") || vr.equals("OW") || vr.equals("SQ") || vr.equals("UN") || vr.equals("UT")) {
+                if (at + 12 > head.length) {
+                    return null;
+                }
+                len = Integer.toUnsignedLong(b.getInt(at + 8));
+                value = at + 12;
+            } else {
+                len = Short.toUnsignedInt(b.getShort(at + 6));
+                value = at + 8;
+            }
+            if (value + len > head.length) {
+                return null;
+            }
+            if (element == 0x0012) {
+                return new String(head, value, (int) len, StandardCharsets.US_ASCII).replace("\0", "").trim();
+            }
+            at = (int) (value + len);
+        }
+        return null;
+    }
+
     // ---------------------------------------------------------------------------------------------------------
 
     /** The elements every object shares: kept source elements, SOP Common, General Series, Equipment, Image. */

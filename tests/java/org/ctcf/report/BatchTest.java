@@ -178,31 +178,73 @@ class BatchTest {
         assertThat(names(shared)).isEqualTo(names(all)).containsExactly("s1", "s2", "s3");
     }
 
+    /** A summary.json of ctcf's listing {@code outputs} (and itself). */
+    static String summary(String tag, String... outputs) {
+        StringBuilder b = new StringBuilder("{\"input_sha256\": \"" + tag + "\", \"outputs\": [");
+        for (String o : outputs) {
+            b.append('"').append(o).append("\", ");
+        }
+        return b.append("\"summary.json\"]}").toString();
+    }
+
     /**
-     * The commit of a scan's folder: an incomplete folder in the way is replaced, a complete one (a twin attempt's,
-     * under Spark's retries or speculation) is kept and the late partial is left for its writer to remove.
+     * The commit of a scan's folder: a folder in the way that ctcf did not write (here: an input's folder, with no
+     * summary of ctcf's) is never replaced nor removed; a complete one (a twin attempt's, under Spark's retries or
+     * speculation) is kept and the late partial is left for its writer to remove; a damaged one of ctcf's own (its
+     * summary lists a file that is gone) is replaced.
      */
     @Test
-    void aCommitReplacesAnIncompleteFolderButNeverACompleteOne() throws IOException {
-        Path target = tmp.resolve("commit").resolve("scan");
+    void aCommitNeverReplacesAFolderCtcfDidNotWriteNorACompleteOne() throws IOException {
+        Path dir = tmp.resolve("commit");
+        Path target = dir.resolve("scan");
         Files.createDirectories(target);
-        Files.writeString(target.resolve("leftover.txt"), "old");  // no summary.json: incomplete
-        Path partial = tmp.resolve("commit").resolve(".scan.partial-1");
+        Files.writeString(target.resolve("IM0001.dcm"), "a patient's image");  // no summary.json: not ctcf's
+        Path partial = dir.resolve(".scan.partial-1");
         Files.createDirectories(partial);
-        Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), "{\"first\": true}");
+        Files.writeString(partial.resolve("counterfactual.nii.gz"), "cf 1");
+        Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), summary("1", "counterfactual.nii.gz"));
+        assertThatThrownBy(() -> Batch.commit(partial, target)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(target.toString()).hasMessageContaining("IM0001.dcm")
+                .hasMessageContaining("ctcf did not write");
+        assertThat(target.resolve("IM0001.dcm")).hasContent("a patient's image");
+        assertThat(names(target)).containsExactly("IM0001.dcm");
+        assertThat(partial).isDirectory();
+
+        // a user's file beside a summary of ctcf's is not ctcf's either
+        Files.writeString(target.resolve(ExplanationWriter.SUMMARY), summary("0", "counterfactual.nii.gz"));
+        assertThatThrownBy(() -> Batch.commit(partial, target)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(target.resolve("IM0001.dcm")).hasContent("a patient's image");
+
+        // a damaged folder of ctcf's own is replaced
+        Files.delete(target.resolve("IM0001.dcm"));
         Batch.commit(partial, target);
-        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent("{\"first\": true}");
-        assertThat(target.resolve("leftover.txt")).doesNotExist();
+        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent(summary("1", "counterfactual.nii.gz"));
         assertThat(partial).doesNotExist();
-        try (var s = Files.list(tmp.resolve("commit"))) {
-            assertThat(s.map(p -> p.getFileName().toString())).containsExactly("scan");  // nothing set aside remains
-        }
-        Path late = tmp.resolve("commit").resolve(".scan.partial-2");
+        assertThat(names(dir)).containsExactly("scan");  // nothing set aside remains
+
+        Path late = dir.resolve(".scan.partial-2");
         Files.createDirectories(late);
-        Files.writeString(late.resolve(ExplanationWriter.SUMMARY), "{\"second\": true}");
+        Files.writeString(late.resolve("counterfactual.nii.gz"), "cf 2");
+        Files.writeString(late.resolve(ExplanationWriter.SUMMARY), summary("2", "counterfactual.nii.gz"));
         Batch.commit(late, target);
-        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent("{\"first\": true}");
+        assertThat(target.resolve(ExplanationWriter.SUMMARY)).hasContent(summary("1", "counterfactual.nii.gz"));
         assertThat(late).isDirectory();
+    }
+
+    /** A scan whose folder holds what ctcf did not write fails, saying so, before any work; the folder stays. */
+    @Test
+    void aScanFolderCtcfDidNotWriteFailsThatScanAndStays() throws IOException {
+        List<Batch.Scan> scans = Batch.fromPaths(List.of(copy("p1.nii.gz"), copy("p2.nii.gz")));
+        Path out = tmp.resolve("out");
+        Files.createDirectories(out.resolve("p1"));
+        Files.writeString(out.resolve("p1/notes.txt"), "mine");
+        Batch.BatchResult res = run(scans, out, Shard.ALL, new Recorder());
+        assertThat(res.explained()).isEqualTo(1);
+        assertThat(res.failures()).singleElement().satisfies(f -> assertThat(f.message())
+                .contains(out.resolve("p1").toString()).contains("notes.txt").contains("ctcf did not write"));
+        assertThat(names(out.resolve("p1"))).containsExactly("notes.txt");
+        assertThat(out.resolve("p1/notes.txt")).hasContent("mine");
+        assertThat(out.resolve("p2/summary.json")).isRegularFile();
     }
 
     /**
@@ -217,9 +259,8 @@ class BatchTest {
         try {
             for (int round = 0; round < 200; round++) {
                 Path target = dir.resolve("scan" + round);
-                if (round % 3 == 0) {  // now and then an incomplete folder in the way
+                if (round % 3 == 0) {  // now and then an empty folder in the way
                     Files.createDirectories(target);
-                    Files.writeString(target.resolve("leftover.txt"), "old");
                 }
                 java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(2);
                 List<java.util.concurrent.Future<?>> twins = new ArrayList<>();
@@ -227,7 +268,8 @@ class BatchTest {
                     Path partial = dir.resolve(".scan" + round + ".partial-" + t);
                     Files.createDirectories(partial);
                     Files.writeString(partial.resolve("counterfactual.nii.gz"), "twin " + t);
-                    Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), "{\"twin\": " + t + "}");
+                    Files.writeString(partial.resolve(ExplanationWriter.SUMMARY), summary("twin " + t,
+                            "counterfactual.nii.gz"));
                     twins.add(pool.submit(() -> {
                         go.await();
                         Batch.commit(partial, target);
@@ -238,9 +280,10 @@ class BatchTest {
                     f.get();  // rethrows a twin's exception
                 }
                 String summary = Files.readString(target.resolve(ExplanationWriter.SUMMARY));
-                assertThat(summary).isIn("{\"twin\": 0}", "{\"twin\": 1}");
-                assertThat(target.resolve("counterfactual.nii.gz")).hasContent(summary.contains("1") ? "twin 1" : "twin 0");
-                assertThat(target.resolve("leftover.txt")).doesNotExist();
+                assertThat(summary).isIn(summary("twin 0", "counterfactual.nii.gz"), summary("twin 1",
+                        "counterfactual.nii.gz"));
+                assertThat(target.resolve("counterfactual.nii.gz")).hasContent(summary.contains("twin 1") ? "twin 1"
+                        : "twin 0");
             }
         } finally {
             pool.shutdownNow();
