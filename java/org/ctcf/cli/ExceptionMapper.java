@@ -6,6 +6,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 
 import org.ctcf.core.CtcfException;
+import org.ctcf.io.OutputException;
 import org.ctcf.io.VolumeFormatException;
 
 import picocli.CommandLine;
@@ -29,6 +30,9 @@ final class ExceptionMapper implements CommandLine.IExecutionExceptionHandler {
                 default -> ExitCode.INTERNAL;
             };
         }
+        if (e instanceof OutputException) {
+            return ExitCode.OUTPUT;
+        }
         if (e instanceof IOException) {
             return ExitCode.BAD_INPUT;
         }
@@ -48,7 +52,7 @@ final class ExceptionMapper implements CommandLine.IExecutionExceptionHandler {
         if (e instanceof AccessDeniedException a) {
             return a.getFile() + ": permission denied";
         }
-        if (e instanceof VolumeFormatException || e instanceof CtcfException) {
+        if (e instanceof VolumeFormatException || e instanceof CtcfException || e instanceof OutputException) {
             return e.getMessage();
         }
         String m = e.getMessage();

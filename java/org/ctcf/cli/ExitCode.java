@@ -21,7 +21,10 @@ public enum ExitCode {
     OUT_OF_MEMORY(7, "out of memory"),
     SCANS_FAILED(8, "a batch (explain --manifest/--folder/several inputs) ran to its end, but some scans failed"
             + " (listed in OUT/failures.csv)"),
-    CANCELLED(130, "cancelled or interrupted");
+    OUTPUT(9, "an output could not be written (disk full, permission denied, I/O error; the message names the"
+            + " path); nothing half-written is left under an output's name"),
+    CANCELLED(130, "cancelled: Ctrl-C (SIGINT) gives 130, SIGTERM 143 (128 + the signal, as the shell reports it);"
+            + " outputs in progress are removed");
 
     private static final int HELP_WIDTH = 79;
 

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class WriteFaults {
     private static final AtomicLong COUNTDOWN = new AtomicLong(Long.getLong("ctcf.test.failWrite", 0));
+    private static final AtomicLong WRITES = new AtomicLong();
 
     private WriteFaults() {
     }
@@ -31,32 +32,32 @@ public final class WriteFaults {
         return COUNTDOWN.get() > 0;
     }
 
+    /** How many files this process has written through {@link AtomicFiles} (or begun to). */
+    public static long writes() {
+        return WRITES.get();
+    }
+
     /** The stream a write of {@code file} goes to: {@code out}, or one failing after its first bytes. */
     static OutputStream wrap(Path file, OutputStream out) {
+        WRITES.incrementAndGet();
         if (COUNTDOWN.get() <= 0 || COUNTDOWN.decrementAndGet() != 0) {
             return out;
         }
         return new FilterOutputStream(out) {
-            private long written;
-
             @Override
             public void write(int b) throws IOException {
-                fail();
-                super.write(b);
+                throw full();
             }
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
-                fail();
-                out.write(b, off, len);
-                written += len;
+                out.write(b, off, len / 2);  // some of the bytes reach the disk, then it is full
+                throw full();
             }
 
-            private void fail() throws IOException {
-                if (written > 0) {
-                    throw new java.nio.file.FileSystemException(file.toString(), null,
-                            "No space left on device (injected by WriteFaults)");
-                }
+            private IOException full() {
+                return new java.nio.file.FileSystemException(file.toString(), null,
+                        "No space left on device (injected by WriteFaults)");
             }
         };
     }

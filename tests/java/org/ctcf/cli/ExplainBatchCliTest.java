@@ -94,4 +94,77 @@ class ExplainBatchCliTest {
         assertThat(again.out()).contains("scan 1/2 (one): skipped (done)")
                 .contains("0 explained, 1 skipped (done), 1 failed");
     }
+
+    /** Every file below {@code dir}, with its bytes' hash. */
+    private static java.util.Map<String, Integer> files(Path dir) throws IOException {
+        java.util.Map<String, Integer> m = new java.util.TreeMap<>();
+        try (var w = Files.walk(dir)) {
+            for (Path p : w.filter(Files::isRegularFile).toList()) {
+                m.put(dir.relativize(p).toString(), java.util.Arrays.hashCode(Files.readAllBytes(p)));
+            }
+        }
+        return m;
+    }
+
+    /**
+     * The attack of issue 32: {@code --folder cohort -o cohort} (two DICOM series and a notes file) deleted every
+     * input file and said "2 explained". Now it, an -o inside the cohort, and an -o holding the manifest are refused
+     * before any model loads, and not one byte of the inputs changes.
+     */
+    @Test
+    void anOutputFolderThatIsHoldsOrLiesInsideTheInputsIsRefusedAndNothingIsDeleted() throws IOException {
+        Path cohort = Files.createDirectories(tmp.resolve("cohort"));
+        Path sample = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+        for (String patient : List.of("p1", "p2")) {
+            Files.createDirectories(cohort.resolve(patient));
+            try (var s = Files.list(sample)) {
+                for (Path f : s.limit(3).toList()) {
+                    Files.copy(f, cohort.resolve(patient).resolve(f.getFileName()));
+                }
+            }
+        }
+        Files.writeString(cohort.resolve("notes.txt"), "do not delete");
+        Files.writeString(cohort.resolve("m.csv"), "volume\np1\np2\n");
+        var before = files(cohort);
+        CliTest.Result same = run("explain", "--folder", cohort.toString(), "-o", cohort.toString());
+        assertThat(same.code()).as(same.err()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(same.err()).contains("-o " + cohort + " is the input " + cohort);
+        CliTest.Result inside = run("explain", "--folder", cohort.toString(), "-o", cohort.resolve("out").toString());
+        assertThat(inside.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(inside.err()).contains("lies inside the input");
+        CliTest.Result patient = run("explain", "--folder", cohort.toString(), "-o", cohort.resolve("p1").toString());
+        assertThat(patient.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        CliTest.Result manifest = run("explain", "--manifest", cohort.resolve("m.csv").toString(), "-o",
+                cohort.toString());
+        assertThat(manifest.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(manifest.err()).contains("holds the input " + cohort.resolve("m.csv"));
+        CliTest.Result single = run("explain", cohort.resolve("p1").toString(), "-o", cohort.toString());
+        assertThat(single.code()).isEqualTo(ExitCode.INVALID_ARGUMENT.code());
+        assertThat(single.err()).contains("holds the input");
+        assertThat(files(cohort)).isEqualTo(before);
+        assertThat(cohort.resolve("out")).doesNotExist();
+    }
+
+    /** A failed write is exit 9 with the path named; nothing of the run is left under the output's name. */
+    @Test
+    void aWriteThatFailsIsExitNineNamingThePath() throws IOException {
+        Path card;
+        try (Kernel k = Kernel.open()) {
+            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
+        }
+        Path out = tmp.resolve("out");
+        org.ctcf.io.WriteFaults.failWrite(2);
+        try {
+            CliTest.Result r = run("explain", TestPaths.sample().toString(), "--autoencoder",
+                    TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier",
+                    card.toString(), "--chunk", "60", "--fix-range", "-30,0", "--frames", "2", "--no-report", "-o",
+                    out.toString());
+            assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.OUTPUT.code());
+            assertThat(r.err()).containsPattern("ctcf: error: " + java.util.regex.Pattern.quote(tmp.toString())
+                    + "\\S*: cannot write: No space left on device");
+        } finally {
+            org.ctcf.io.WriteFaults.failWrite(0);
+        }
+        assertThat(out).doesNotExist();
+    }
 }
