@@ -156,6 +156,7 @@ final class SparkCohort {
 
     private static int explain(JavaSparkContext jsc, CohortJobs.ExplainPlan plan, PrintStream out, PrintStream err)
             throws IOException {
+        Batch.checkOutOutsideInputs(plan.out(), plan.scans(), List.of());
         Files.createDirectories(plan.out());
         for (Path p : Batch.removeStale(plan.out(), Shard.ALL)) {
             err.println("ctcf spark explain: removed " + p + " (left by an interrupted run)");
@@ -237,7 +238,12 @@ final class SparkCohort {
         int scans = 0;
         for (int n = 1; n <= 2; n++) {
             Path dir = Path.of(BENCH_DIR, n == 1 ? "1-executor" : "2-executors").toAbsolutePath();
-            AtomicFiles.deleteTree(dir);
+            if (org.ctcf.io.OutputFolders.exists(dir) && !org.ctcf.io.OutputFolders.isEmptyFolder(dir)
+                    && !Files.isRegularFile(dir.resolve(Evaluation.RESULTS))) {
+                throw new IOException(dir + " holds files that are not an earlier bench's evaluation; ctcf removes "
+                        + "only its own: move it away");
+            }
+            AtomicFiles.deleteTree(dir);  // an earlier bench's evaluation
             List<String> a = new ArrayList<>(args);
             a.addAll(List.of("-o", dir.toString()));
             CohortJobs.EvaluatePlan plan = CohortJobs.evaluate(a);

@@ -58,7 +58,7 @@ public final class DicomReader {
     }
 
     /** One slice of the volume: the file and frame holding it, and its rescale. */
-    record Slice(Path file, int frame, double slope, double intercept) {
+    public record Slice(Path file, int frame, double slope, double intercept) {
     }
 
     /** One frame as found while scanning: position, orientation, spacing, rescale. */

@@ -44,8 +44,12 @@ public final class DicomWriter {
     /**
      * Writes {@code counterfactualHu} (on the source's grid, in HU) as a derived CT series in the source's study:
      * one CT Image Storage file per slice, {@code dir/ctcf-ct-0001.dcm} onward (slice k = 0 first), stored with the
-     * source's Bits Stored, Pixel Representation and Rescale Slope/Intercept (stored value = round((HU −
-     * intercept) / slope), clamped to the representable range; NaN as the lowest).
+     * source's Bits Stored and Pixel Representation (stored value = round((HU − intercept) / slope)). Each slice
+     * has a Rescale Slope/Intercept of its own ({@link #rescaleFor}): the source's when it holds the slice's values
+     * at 1 HU or finer, else one made for the slice's range, so that the slice read back equals the volume within
+     * half its slope wherever the values are finite, whatever the source's rescale (a series whose slices each have
+     * their own, as ITK writes float images, included). Nothing is clamped; a non-finite voxel (there should be
+     * none) is stored as the slice's lowest (NaN, −∞) or highest (+∞) value, with a warning.
      *
      * @return the files written, in slice order
      */
@@ -102,14 +106,26 @@ public final class DicomWriter {
             ds.ds(0x00281050, 40, -600);
             ds.ds(0x00281051, 400, 1500);
             ds.str(0x00281055, "LO", "SOFT TISSUE", "LUNG");
-            ds.ds(0x00281052, src.rescaleIntercept());
-            ds.ds(0x00281053, src.rescaleSlope());
-            ds.str(0x00281054, "LO", "HU");
             float[] hu = counterfactualHu.plane(k);
+            Rescale rs = rescaleFor(hu, src.rescaleSlope(), src.rescaleIntercept(), lo, hi);
+            ds.ds(0x00281052, rs.intercept());
+            ds.ds(0x00281053, rs.slope());
+            ds.str(0x00281054, "LO", "HU");
             ByteBuffer px = DicomDataset.le(2 * hu.length);
+            int nonFinite = 0;
             for (float v : hu) {
-                long q = Float.isNaN(v) ? lo : Math.round((v - src.rescaleIntercept()) / src.rescaleSlope());
-                px.putShort((short) Math.max(lo, Math.min(hi, q)));
+                long q;
+                if (Float.isFinite(v)) {
+                    q = Math.round((v - rs.intercept()) / rs.slope());
+                } else {
+                    nonFinite++;
+                    q = v == Float.POSITIVE_INFINITY ? hi : lo;
+                }
+                px.putShort((short) q);
+            }
+            if (nonFinite > 0) {
+                System.getLogger("org.ctcf.io.dicom").log(System.Logger.Level.WARNING, nonFinite + " non-finite "
+                        + "voxels of slice " + k + " stored as the slice's lowest/highest value in " + dir);
             }
             byte[] pixels = px.array();
             Path file = dir.resolve(String.format("ctcf-ct-%04d.dcm", k + 1));
@@ -286,6 +302,49 @@ public final class DicomWriter {
         writeFile(file, SECONDARY_CAPTURE_STORAGE, sopUid, ds, 0x7FE00010, "OB", pixels.length,
                 out -> out.write(pixels));
         return file;
+    }
+
+    /** A slice's Rescale Slope and Intercept, exactly as written (parsed back from their Decimal Strings). */
+    record Rescale(double slope, double intercept) {
+    }
+
+    /**
+     * The rescale of a slice with values {@code hu} stored in [{@code lo}, {@code hi}]: the source's ({@code slope},
+     * {@code intercept}) when its slope is at most 1 HU and every finite value fits; else the finest that fits the
+     * slice's finite range (its lowest value at {@code lo}). The numbers are those the Decimal Strings say, so what
+     * is stored is what a reader computes.
+     */
+    static Rescale rescaleFor(float[] hu, double slope, double intercept, long lo, long hi) {
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : hu) {
+            if (Float.isFinite(v)) {
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+        }
+        Rescale source = new Rescale(Double.parseDouble(DicomDataset.ds(slope)),
+                Double.parseDouble(DicomDataset.ds(intercept)));
+        if (min > max || (Math.abs(source.slope()) <= 1 && source.slope() > 0 && fits(source, min, max, lo, hi))) {
+            return source;
+        }
+        double s = Math.max((max - min) / (hi - lo), 1e-6);
+        for (int attempt = 0; attempt < 200; attempt++) {
+            double sl = Double.parseDouble(DicomDataset.ds(s));
+            Rescale r = new Rescale(sl, Double.parseDouble(DicomDataset.ds(min - lo * sl)));
+            if (fits(r, min, max, lo, hi)) {
+                return r;
+            }
+            s *= 1.0005;
+        }
+        throw new IllegalArgumentException("no Rescale Slope/Intercept represents the slice's values " + min + " .. "
+                + max + " in stored values " + lo + " .. " + hi);
+    }
+
+    private static boolean fits(Rescale r, double min, double max, long lo, long hi) {
+        long a = Math.round((min - r.intercept()) / r.slope());
+        long b = Math.round((max - r.intercept()) / r.slope());
+        return Math.min(a, b) >= lo && Math.max(a, b) <= hi;
     }
 
     /**
