@@ -64,8 +64,54 @@ public final class Pickle {
         }
     }
 
-    /** A Python tuple. */
-    public record Tuple(List<Object> items) {
+    /**
+     * A Python tuple. A tuple of hashable items is hashable, with a hash computed once, when the reader makes it,
+     * from its items' (so {@code t = (t', t')} a hundred times over hashes in linear time), keyed by a random
+     * number of this JVM's (so a crafted file cannot make keys collide), and interned by the reader: two equal
+     * hashable tuples of one pickle are the same object, and equality between them is identity.
+     */
+    public static final class Tuple {
+        private final List<Object> items;
+        private final boolean hashable;
+        private final long hash;
+        private final int depth;
+        /** Whether the reader interned it (then it is the only tuple of its pickle equal to it). */
+        private boolean interned;
+
+        /** A tuple of {@code items} (hashed by their own hash codes; the reader makes its tuples with keyed ones). */
+        public Tuple(List<Object> items) {
+            this(items, null);
+        }
+
+        private Tuple(List<Object> items, long[] itemHashes) {
+            this.items = java.util.Collections.unmodifiableList(new ArrayList<>(items));
+            boolean h = true;
+            long code = SEED;
+            int d = 0;
+            for (int i = 0; i < this.items.size(); i++) {
+                Object o = this.items.get(i);
+                long ih;
+                if (o instanceof Tuple t) {
+                    h &= t.hashable;
+                    d = Math.max(d, t.depth);
+                    ih = t.hash;
+                } else if (isHashableLeaf(o)) {
+                    ih = itemHashes != null ? itemHashes[i] : java.util.Objects.hashCode(o);
+                } else {
+                    h = false;
+                    ih = 0;
+                }
+                code = mix(code * 31 + ih);
+            }
+            this.hashable = h;
+            this.hash = code;
+            this.depth = d + 1;
+        }
+
+        public List<Object> items() {
+            return items;
+        }
+
         public Object get(int i) {
             return items.get(i);
         }
@@ -73,10 +119,116 @@ public final class Pickle {
         public int size() {
             return items.size();
         }
+
+        /** Whether Python could hash it: every item is hashable (no list, dict or set inside). */
+        public boolean hashable() {
+            return hashable;
+        }
+
+        @Override
+        public int hashCode() {
+            if (!hashable) {
+                throw new IllegalStateException("unhashable type: 'tuple' holding a list, dict or set");
+            }
+            return (int) (hash ^ (hash >>> 32));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (this == o) {
+                return true;
+            }
+            if (!(o instanceof Tuple t) || t.hash != hash || t.items.size() != items.size()) {
+                return false;
+            }
+            if (interned && t.interned) {
+                return false;  // both interned and not the same object
+            }
+            for (int i = 0; i < items.size(); i++) {
+                Object a = items.get(i);
+                Object b = t.items.get(i);
+                boolean same = a instanceof Tuple x && b instanceof Tuple y && x.interned && y.interned ? x == y
+                        : java.util.Objects.equals(a, b);
+                if (!same) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public String toString() {
+            return "(" + items.size() + "-tuple)";
+        }
     }
 
-    /** Python bytes. */
+    /** This JVM's key of the tuples' hashes. */
+    private static final long SEED = new java.security.SecureRandom().nextLong();
+
+    /** A 64-bit finaliser (MurmurHash3's fmix64). */
+    private static long mix(long h) {
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        return h ^ (h >>> 33);
+    }
+
+    /** The keyed hash of a hashable leaf (what a tuple's hash is made of): its characters' or bytes' with the key. */
+    private long leafHash(Object o) throws ModelFormatException {
+        if (o instanceof String str) {
+            spend(str.length() / 64 + 1);
+            long h = SEED ^ 0x9e3779b97f4a7c15L;
+            for (int i = 0; i < str.length(); i++) {
+                h = (h ^ str.charAt(i)) * 0x100000001b3L;
+            }
+            return mix(h);
+        }
+        if (o instanceof Bytes b) {
+            spend(b.data().length / 64 + 1);
+            long h = SEED ^ 0x632be59bd9b4e019L;
+            for (byte x : b.data()) {
+                h = (h ^ x) * 0x100000001b3L;
+            }
+            return mix(h);
+        }
+        if (o instanceof Long l) {
+            return mix(l ^ SEED);
+        }
+        if (o instanceof Double d) {
+            return mix(Double.doubleToLongBits(d) ^ SEED ^ 0x5851f42d4c957f2dL);
+        }
+        if (o instanceof BigInteger big) {
+            spend(big.bitLength() / 512 + 1);
+            return leafHash(big.toString(16));
+        }
+        if (o instanceof Global g) {
+            return leafHash(g.dotted());
+        }
+        return mix(java.util.Objects.hashCode(o) ^ SEED);
+    }
+
+    /** Values Python hashes by value or identity that hold nothing unhashable. */
+    private static boolean isHashableLeaf(Object o) {
+        return o == null || o instanceof Boolean || o instanceof Long || o instanceof BigInteger || o instanceof Double
+                || o instanceof String || o instanceof Bytes || o instanceof Global || o instanceof Placeholder
+                || o instanceof StorageRef || o instanceof TensorRef;
+    }
+
+    /** Nesting of tuples beyond this is refused (Python's own recursion limit is 1000). */
+    static final int MAX_DEPTH = 10_000;
+
+    /** Python bytes (hashed and compared by value, as Python does). */
     public record Bytes(byte[] data) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Bytes b && java.util.Arrays.equals(data, b.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(data);
+        }
     }
 
     /** A storage referenced through a persistent id: element type, key, element count. */
@@ -134,6 +286,9 @@ public final class Pickle {
     private final List<Object> stack = new ArrayList<>();
     private final Deque<Integer> marks = new ArrayDeque<>();
     private final Map<Long, Object> memo = new HashMap<>();
+    private final Map<Tuple, Tuple> interned = new HashMap<>();
+    private long work;
+    private final long budget;
 
     private Pickle(Path file, MemorySegment data, long start, long limit, PersistentLoader persistent) {
         this.file = file;
@@ -141,6 +296,7 @@ public final class Pickle {
         this.pos = start;
         this.limit = limit;
         this.persistent = persistent;
+        this.budget = 16 * Math.max(0, limit - start) + 1_000_000;
     }
 
     /** Reads one pickle from {@code data[start, limit)}. */
@@ -150,8 +306,11 @@ public final class Pickle {
         try {
             Object v = p.run();
             return new Result(v, p.pos);
-        } catch (IndexOutOfBoundsException | ClassCastException | NumberFormatException | ArithmeticException e) {
+        } catch (IndexOutOfBoundsException | ClassCastException | NumberFormatException | ArithmeticException
+                | IllegalStateException e) {
             throw new ModelFormatException(file, "corrupt pickle near byte " + p.pos + ": " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            throw new ModelFormatException(file, "corrupt pickle near byte " + p.pos + ": nested too deeply", null);
         }
     }
 
@@ -233,6 +392,7 @@ public final class Pickle {
         if (m > stack.size()) {
             throw corrupt("MARK beyond the stack");
         }
+        spend(stack.size() - m);
         List<Object> items = new ArrayList<>(stack.subList(m + 1, stack.size()));
         stack.subList(m, stack.size()).clear();
         for (Object o : items) {
@@ -245,6 +405,57 @@ public final class Pickle {
 
     private void push(Object o) {
         stack.add(o);
+    }
+
+    /** Counts {@code n} units of work (items copied, hashed); a pickle that asks for too many is refused. */
+    private void spend(long n) throws ModelFormatException {
+        work += n;
+        if (work > budget) {
+            throw corrupt("more work than a pickle of " + (limit) + " bytes can need (" + work + " items copied or "
+                    + "hashed): refused as a decompression or hash bomb");
+        }
+    }
+
+    /** {@code o} as a dict key or set member: Python refuses lists, dicts and sets (and tuples holding them). */
+    private Object key(Object o, String where) throws ModelFormatException {
+        spend(1);
+        if (o instanceof Tuple t) {
+            if (!t.hashable()) {
+                throw corrupt("unhashable type: 'tuple' holding a list, dict or set, used as " + where
+                        + " (Python refuses it too)");
+            }
+            return t;
+        }
+        if (isHashableLeaf(o)) {
+            return o;
+        }
+        String type = o instanceof List<?> ? "list" : o instanceof Map<?, ?> ? "dict" : o instanceof Set<?> ? "set"
+                : typeName(o);
+        throw corrupt("unhashable type: '" + type + "' used as " + where + " (Python refuses it too)");
+    }
+
+    /** A new tuple of {@code items}, interned when hashable; nesting deeper than {@link #MAX_DEPTH} is refused. */
+    private Tuple newTuple(List<Object> items) throws ModelFormatException {
+        spend(items.size() + 1);
+        long[] hashes = new long[items.size()];
+        for (int i = 0; i < hashes.length; i++) {
+            Object o = items.get(i);
+            hashes[i] = o instanceof Tuple || !isHashableLeaf(o) ? 0 : leafHash(o);
+        }
+        Tuple t = new Tuple(items, hashes);
+        if (t.depth > MAX_DEPTH) {
+            throw corrupt("tuples nested " + t.depth + " deep (more than " + MAX_DEPTH + ")");
+        }
+        if (!t.hashable()) {
+            return t;
+        }
+        Tuple known = interned.get(t);
+        if (known != null) {
+            return known;
+        }
+        t.interned = true;
+        interned.put(t, t);
+        return t;
     }
 
     private Object run() throws ModelFormatException {
@@ -302,19 +513,19 @@ public final class Pickle {
                 case 'B' -> push(new Bytes(bytes(le(4))));
                 case 'C' -> push(new Bytes(bytes(u8())));
                 case 0x8e, 0x96 -> push(new Bytes(bytes(le(8))));
-                case ')' -> push(new Tuple(List.of()));
-                case 't' -> push(new Tuple(popToMark()));
-                case 0x85 -> push(new Tuple(new ArrayList<>(List.of(nullSafe(pop())))));
+                case ')' -> push(newTuple(List.of()));
+                case 't' -> push(newTuple(popToMark()));
+                case 0x85 -> push(newTuple(java.util.Collections.singletonList(pop())));
                 case 0x86 -> {
                     Object b = pop();
                     Object a = pop();
-                    push(tuple(a, b));
+                    push(newTuple(java.util.Arrays.asList(a, b)));
                 }
                 case 0x87 -> {
                     Object c = pop();
                     Object b = pop();
                     Object a = pop();
-                    push(tuple(a, b, c));
+                    push(newTuple(java.util.Arrays.asList(a, b, c)));
                 }
                 case ']' -> push(new ArrayList<>());
                 case 'l' -> push(new ArrayList<>(popToMark()));
@@ -335,7 +546,7 @@ public final class Pickle {
                 }
                 case 's' -> {
                     Object v = pop();
-                    Object k = pop();
+                    Object k = key(pop(), "a dict key");
                     asMap(peek()).put(k, v);
                 }
                 case 'u' -> {
@@ -351,9 +562,11 @@ public final class Pickle {
                     }
                     @SuppressWarnings("unchecked")
                     Set<Object> set = (Set<Object>) s;
-                    set.addAll(items);
+                    for (Object o : items) {
+                        set.add(key(o, "a set member"));
+                    }
                 }
-                case 0x91 -> push(new LinkedHashSet<>(popToMark()));
+                case 0x91 -> push(newSet(popToMark()));
                 case 'c' -> {
                     String module = line().trim();
                     String name = line().trim();
@@ -416,12 +629,12 @@ public final class Pickle {
         }
     }
 
-    private static Object nullSafe(Object o) {
-        return o;
-    }
-
-    private static Tuple tuple(Object... items) {
-        return new Tuple(new ArrayList<>(java.util.Arrays.asList(items)));
+    private Set<Object> newSet(List<?> items) throws ModelFormatException {
+        Set<Object> set = new LinkedHashSet<>();
+        for (Object o : items) {
+            set.add(key(o, "a set member"));
+        }
+        return set;
     }
 
     private Object memoGet(long key) throws ModelFormatException {
@@ -458,7 +671,7 @@ public final class Pickle {
             throw corrupt("odd number of items for a dict");
         }
         for (int i = 0; i < items.size(); i += 2) {
-            m.put(items.get(i), items.get(i + 1));
+            m.put(key(items.get(i), "a dict key"), items.get(i + 1));
         }
     }
 
@@ -467,6 +680,7 @@ public final class Pickle {
             return t.items();
         }
         if (args instanceof List<?> l) {
+            spend(l.size());
             return new ArrayList<>(l);
         }
         throw corrupt("call arguments are a " + typeName(args) + ", not a tuple");
@@ -540,9 +754,9 @@ public final class Pickle {
                 if (!args.isEmpty() && !g.name().equals("defaultdict") && args.get(0) instanceof List<?> pairs) {
                     for (Object p : pairs) {
                         if (p instanceof Tuple t && t.size() == 2) {
-                            m.put(t.get(0), t.get(1));
+                            m.put(key(t.get(0), "a dict key"), t.get(1));
                         } else if (p instanceof List<?> l && l.size() == 2) {
-                            m.put(l.get(0), l.get(1));
+                            m.put(key(l.get(0), "a dict key"), l.get(1));
                         }
                     }
                 }
@@ -552,10 +766,10 @@ public final class Pickle {
                 return args.isEmpty() ? new ArrayList<>() : new ArrayList<>(iterable(args.get(0)));
             }
             case "builtins.tuple", "torch.Size" -> {
-                return args.isEmpty() ? new Tuple(List.of()) : new Tuple(new ArrayList<>(iterable(args.get(0))));
+                return newTuple(args.isEmpty() ? List.of() : new ArrayList<>(iterable(args.get(0))));
             }
             case "builtins.set", "builtins.frozenset" -> {
-                return args.isEmpty() ? new LinkedHashSet<>() : new LinkedHashSet<>(iterable(args.get(0)));
+                return args.isEmpty() ? new LinkedHashSet<>() : newSet(iterable(args.get(0)));
             }
             case "_codecs.encode" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) {
@@ -578,12 +792,15 @@ public final class Pickle {
 
     private List<?> iterable(Object o) throws ModelFormatException {
         if (o instanceof List<?> l) {
+            spend(l.size());
             return l;
         }
         if (o instanceof Tuple t) {
+            spend(t.size());
             return t.items();
         }
         if (o instanceof Set<?> s) {
+            spend(s.size());
             return new ArrayList<>(s);
         }
         throw corrupt("expected a sequence, got a " + typeName(o));

@@ -188,6 +188,19 @@ class CliTest {
         Result notCkpt = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder", evil.toString());
         assertThat(notCkpt.code()).isEqualTo(ExitCode.BAD_INPUT.code());
         assertThat(notCkpt.err()).contains("evil.pth");
+
+        // issue 32: a legacy .pth whose main pickle uses a list that contains itself as a dict key, and one whose
+        // key is a 2^100-leaf tuple: exit 3 with one line each (a StackOverflowError and a hang before)
+        String header = "\u0080\u0002\u008a\nl\u00fc\u009cF\u00f9 j\u00a8P\u0019.\u0080\u0002M\u00e9\u0003.\u0080\u0002}.";
+        for (String main : java.util.List.of("\u0080\u0002}]q\u0001h\u0001aK\u0001s.",
+                "\u0080\u0002}K\u0001\u0085" + "2\u0086".repeat(100) + "K\u0001s]\u0085R.")) {
+            Path bomb = tmp.resolve("bomb.pth");
+            java.nio.file.Files.write(bomb, (header + main + "].").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            Result r = run("ae", "roundtrip", TestPaths.sample().toString(), "--autoencoder", bomb.toString());
+            assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.BAD_INPUT.code());
+            assertThat(r.err().lines().toList()).as(r.err()).singleElement().asString().contains("bomb.pth")
+                    .containsAnyOf("unhashable type: 'list'", "not a named function");
+        }
     }
 
     @Test

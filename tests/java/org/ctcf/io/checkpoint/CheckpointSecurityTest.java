@@ -116,6 +116,50 @@ class CheckpointSecurityTest {
                 .hasMessageContaining("not a PyTorch checkpoint");
     }
 
+    /**
+     * Issue 32's model files. A list that contains itself, used as a dict key (StackOverflowError and a 1,028-line
+     * trace before), a set member or inside a tuple key: refused as Python refuses them ("unhashable type").
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {
+        // d = {}; l = []; l.append(l); d[l] = 1
+        "\u0080\u0002}]q\u0001h\u0001aK\u0001s.",
+        // the same list as a member of a set
+        "\u0080\u0004\u008f]q\u0001h\u0001a0(h\u0001\u0090.",
+        // a tuple holding a dict, as a key
+        "\u0080\u0002}}\u0085K\u0001s.",
+        // a dict key through DICT (MARK ... d)
+        "\u0080\u0002(]K\u0001d."})
+    void unhashableKeysAreRefusedAsPythonRefusesThem(String pickle) {
+        assertThatThrownBy(() -> unpickle(pickle)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining("unhashable type").hasMessageContaining("crafted.pkl");
+    }
+
+    /** 2^100 paths through a 200-byte pickle: hashing, equality and nesting stay linear, or are refused. */
+    @Test
+    void hashBombsAndDeepNestingAreBoundedWork() {
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+            String doubling = "2\u0086".repeat(100);  // t = (t, t), a hundred times
+            // two equal 2^100-leaf tuples built apart, both used as keys: one entry, as in Python
+            Object d = unpickle("\u0080\u0002}K\u0001\u0085" + doubling + "K\u0001sK\u0001\u0085" + doubling
+                    + "K\u0002s.");
+            assertThat(d).isInstanceOf(Map.class);
+            assertThat(new java.util.ArrayList<Object>(((Map<?, ?>) d).values())).containsExactly(2L);
+            // tuples nested 20,000 deep: refused, no StackOverflowError
+            assertThatThrownBy(() -> unpickle("\u0080\u0002K\u0001" + "\u0085".repeat(20_000) + "."))
+                    .isInstanceOf(ModelFormatException.class).hasMessageContaining("nested");
+            // lists nested 100,000 deep as a key: refused as unhashable without walking them
+            assertThatThrownBy(() -> unpickle("\u0080\u0002}" + "]".repeat(100_000) + "a".repeat(99_999)
+                    + "K\u0001s.")).isInstanceOf(ModelFormatException.class).hasMessageContaining("unhashable");
+            // a 100,000-item list copied by list(l) 100,000 times (10^10 copies): refused by the work budget
+            StringBuilder b = new StringBuilder("\u0080\u0002cbuiltins\nlist\nq\u0000](");
+            b.append("K\u0001".repeat(100_000)).append("eq\u0001");
+            b.append("h\u0000h\u0001\u0085R0".repeat(100_000)).append("N.");
+            assertThatThrownBy(() -> unpickle(b.toString())).isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining("bomb");
+        });
+    }
+
     private static byte[] safetensors(String header, int dataBytes) {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
