@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import org.ctcf.core.Geometry;
+import org.ctcf.core.Text;
 import org.ctcf.core.Volume;
 import org.ctcf.io.ReadOptions;
 import org.ctcf.io.VolumeFormatException;
@@ -43,18 +44,93 @@ public final class DicomReader {
 
     /** One series found in the input: what {@code ctcf info} lists and {@code --series} picks from. */
     public record SeriesSummary(String uid, String number, String description, String modality, int slices, int rows,
-            int columns) {
+            int columns, String imageType, boolean ctcf) {
+        public SeriesSummary(String uid, String number, String description, String modality, int slices, int rows,
+                int columns) {
+            this(uid, number, description, modality, slices, rows, columns, "", false);
+        }
+
+        /** Whether it is an original, primary image series (Image Type ORIGINAL\PRIMARY, or none given). */
+        public boolean originalPrimary() {
+            return imageType.isEmpty() || imageType.toUpperCase(Locale.ROOT).startsWith("ORIGINAL\\PRIMARY");
+        }
+
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s  number %s  \"%s\"  %s  %d slices  %d x %d", uid,
-                    number.isEmpty() ? "-" : number, description, modality.isEmpty() ? "?" : modality, slices,
-                    columns, rows);
+            return String.format(Locale.ROOT, "%s  number %s  \"%s\"  %s  %d slices  %d x %d%s%s", uid,
+                    number.isEmpty() ? "-" : number, Text.printable(description), modality.isEmpty() ? "?"
+                            : Text.printable(modality), slices, columns, rows, imageType.isEmpty() ? ""
+                                    : "  " + Text.printable(imageType), ctcf ? "  (written by ctcf)" : "");
         }
     }
+
+    /** SOP classes of images that stack into a volume: CT, MR and PET, classic and enhanced. */
+    private static final java.util.Set<String> VOLUME_IMAGE_CLASSES = java.util.Set.of(
+            "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.2.2",
+            "1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4",
+            "1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.130", "1.2.840.10008.5.1.4.1.1.128.1");
+
+    /** Names of the SOP classes a study commonly holds beside its images, for the note on what was skipped. */
+    private static final Map<String, String> OTHER_CLASSES = Map.ofEntries(
+            Map.entry("1.2.840.10008.5.1.4.1.1.7", "Secondary Capture"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.7.1", "Secondary Capture"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.7.2", "Secondary Capture"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.7.3", "Secondary Capture"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.7.4", "Secondary Capture"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.66.4", "Segmentation"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.30", "Parametric Map"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.481.2", "RT Dose"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.481.3", "RT Structure Set"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.88.11", "Basic Text SR"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.88.22", "Enhanced SR"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.88.33", "Comprehensive SR"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.88.59", "Key Object Selection"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.88.67", "X-Ray Radiation Dose SR"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.11.1", "Grayscale Softcopy Presentation State"),
+            Map.entry("1.2.840.10008.5.1.4.1.1.104.1", "Encapsulated PDF"));
 
     /** The chosen series, sorted and checked: geometry (with its {@link DicomSource}) and where each slice is. */
     public record Series(List<SeriesSummary> all, SeriesSummary chosen, Geometry geometry, String detail,
             List<Slice> slices) {
+    }
+
+    /**
+     * What a scan of the input found: every image frame with its series, the series in the order first found (with
+     * the first error of a series whose image could not be placed), and the objects left out because they are not
+     * images of a volume (a Secondary Capture, a SEG, an SR, a dose report), one line per kind.
+     */
+    private record Found(List<Frame> frames, Map<String, SeriesInfo> series, Map<String, Integer> skipped) {
+        String skippedNote() {
+            if (skipped.isEmpty()) {
+                return "";
+            }
+            List<String> parts = new ArrayList<>();
+            skipped.forEach((kind, n) -> parts.add(n + " " + kind));
+            return "skipped " + String.join(", ", parts) + " (not images of a volume)";
+        }
+    }
+
+    /** A series as scanned: its first image's fields, its image count, and its first error (or null). */
+    private static final class SeriesInfo {
+        final String uid;
+        final String number;
+        final String description;
+        final String modality;
+        final String imageType;
+        final boolean ctcf;
+        int images;
+        int rows;
+        int columns;
+        VolumeFormatException error;
+
+        SeriesInfo(String uid, String number, String description, String modality, String imageType, boolean ctcf) {
+            this.uid = uid;
+            this.number = number;
+            this.description = description;
+            this.modality = modality;
+            this.imageType = imageType;
+            this.ctcf = ctcf;
+        }
     }
 
     /** One slice of the volume: the file and frame holding it, and its rescale. */
@@ -86,19 +162,32 @@ public final class DicomReader {
 
     /** The series in {@code input}, in the order first found. */
     public static List<SeriesSummary> list(Path input, ReadOptions options) throws IOException {
-        return summaries(group(scan(input, options)));
+        return summaries(scan(input, options));
     }
 
-    /** Finds, sorts and checks the series {@code options} picks, without decoding voxels. */
+    /**
+     * Finds, sorts and checks the series {@code options} picks, without decoding voxels. Objects that are not images
+     * of a volume are left out (and named in the detail); with several series and none picked, the one original,
+     * primary CT series not written by ctcf is taken (ctcf's own derived series beside it never are), and an error
+     * lists them when there is no such single series.
+     */
     public static Series series(Path input, ReadOptions options) throws IOException {
-        Map<String, List<Frame>> groups = group(scan(input, options));
-        List<SeriesSummary> all = summaries(groups);
+        Found found = scan(input, options);
+        List<SeriesSummary> all = summaries(found);
         if (all.isEmpty()) {
-            throw new VolumeFormatException(input, "no DICOM images (files with pixel data) found");
+            throw new VolumeFormatException(input, "no DICOM images of a volume (CT, MR, PET) found"
+                    + (found.skipped().isEmpty() ? "" : "; " + found.skippedNote()));
         }
         SeriesSummary chosen = choose(input, all, options.series());
-        List<Frame> frames = groups.get(chosen.uid());
-        return assemble(input, all, chosen, frames, options);
+        SeriesInfo info = found.series().get(chosen.uid());
+        if (info.error != null) {
+            throw info.error;
+        }
+        List<Frame> frames = found.frames().stream().filter(f -> f.image().seriesUid().equals(chosen.uid())).toList();
+        Series s = assemble(input, all, chosen, frames, options);
+        String note = found.skippedNote();
+        return note.isEmpty() ? s : new Series(s.all(), s.chosen(), s.geometry(), s.detail() + "; " + note,
+                s.slices());
     }
 
     /** Reads the series {@code options} picks into a new volume (the caller closes it). */
@@ -199,7 +288,7 @@ public final class DicomReader {
 
     // ---- scanning ----
 
-    private static List<Frame> scan(Path input, ReadOptions options) throws IOException {
+    private static Found scan(Path input, ReadOptions options) throws IOException {
         List<Path> files = new ArrayList<>();
         if (Files.isDirectory(input)) {
             try (Stream<Path> walk = Files.walk(input, MAX_DEPTH, new FileVisitOption[0])) {
@@ -221,20 +310,47 @@ public final class DicomReader {
             files.add(input);
         }
         List<Frame> frames = new ArrayList<>();
+        Map<String, SeriesInfo> series = new LinkedHashMap<>();
+        Map<String, Integer> skipped = new java.util.TreeMap<>();
         for (Path p : files) {
             try (DicomFile f = DicomFile.open(p, inflateCap(options))) {
-                if (f.pixels() == null) {
-                    if (files.size() == 1) {
-                        throw f.fail("no pixel data (7FE0,0010): not an image");
-                    }
-                    continue; // a structured report, RT structure set, presentation state ... beside the images
+                DicomObject d = f.dataset();
+                String sop = nz(d.string(Tags.SOP_CLASS));
+                String kind = f.pixels() == null ? OTHER_CLASSES.getOrDefault(sop, "object without pixel data")
+                        : !sop.isEmpty() && !VOLUME_IMAGE_CLASSES.contains(sop)
+                                ? OTHER_CLASSES.getOrDefault(sop, "image of SOP class " + sop) : null;
+                if (kind == null && f.pixels() != null && !greyScale(d)) {
+                    kind = "colour image";  // a colour object of an image class: not a CT slice
                 }
-                addFrames(f, frames, options);
+                if (kind != null) {
+                    if (files.size() == 1) {
+                        throw f.fail("not an image of a volume (" + kind + "); ctcf reads CT series");
+                    }
+                    skipped.merge(kind, 1, Integer::sum);
+                    continue;
+                }
+                String uid = nz(d.string(Tags.SERIES_UID));
+                SeriesInfo info = series.computeIfAbsent(uid, u -> new SeriesInfo(u, nz(d.string(Tags.SERIES_NUMBER)),
+                        nz(d.string(Tags.SERIES_DESCRIPTION)), nz(d.string(Tags.MODALITY)),
+                        nz(d.string(Tags.IMAGE_TYPE)), writtenByCtcf(f)));
+                info.images++;
+                if (info.rows == 0) {
+                    info.rows = d.uint16(Tags.ROWS, 0);
+                    info.columns = d.uint16(Tags.COLUMNS, 0);
+                }
+                if (info.error != null) {
+                    continue;
+                }
+                try {
+                    addFrames(f, frames, options);
+                } catch (VolumeFormatException e) {
+                    info.error = e;  // the series' own problem: only an error when it is the one read
+                }
             } catch (IndexOutOfBoundsException e) {
                 throw new VolumeFormatException(p, "truncated or inconsistent DICOM data (" + e.getMessage() + ")", e);
             }
         }
-        return frames;
+        return new Found(frames, series, skipped);
     }
 
     private static List<Path> dicomdirFiles(Path dicomdir, ReadOptions options) throws IOException {
@@ -320,6 +436,20 @@ public final class DicomReader {
 
     private static String nz(String s) {
         return s == null ? "" : s;
+    }
+
+    private static boolean greyScale(DicomObject d) {
+        String photometric = nz(d.string(Tags.PHOTOMETRIC));
+        return d.uint16(Tags.SAMPLES_PER_PIXEL, 1) == 1 && (photometric.isEmpty()
+                || photometric.startsWith("MONOCHROME"));
+    }
+
+    /** Whether ctcf wrote the object: its Manufacturer or Software Versions, or its File Meta's implementation. */
+    private static boolean writtenByCtcf(DicomFile f) {
+        DicomObject d = f.dataset();
+        return "ctcf".equals(nz(d.string(Tags.MANUFACTURER)).strip())
+                || "ctcf".equals(nz(d.string(Tags.SOFTWARE_VERSIONS)).strip())
+                || DicomUids.IMPLEMENTATION_CLASS_UID.equals(nz(d.string(0x00020012)).replace("\0", "").strip());
     }
 
     private static void addFrames(DicomFile f, List<Frame> out, ReadOptions options) throws VolumeFormatException {
@@ -416,20 +546,12 @@ public final class DicomReader {
 
     // ---- grouping and choosing ----
 
-    private static Map<String, List<Frame>> group(List<Frame> frames) {
-        Map<String, List<Frame>> g = new LinkedHashMap<>();
-        for (Frame f : frames) {
-            g.computeIfAbsent(f.image().seriesUid(), k -> new ArrayList<>()).add(f);
-        }
-        return g;
-    }
-
-    private static List<SeriesSummary> summaries(Map<String, List<Frame>> groups) {
+    private static List<SeriesSummary> summaries(Found found) {
         List<SeriesSummary> out = new ArrayList<>();
-        for (var e : groups.entrySet()) {
-            ImageInfo i = e.getValue().get(0).image();
-            out.add(new SeriesSummary(e.getKey(), i.number(), i.description(), i.modality(), e.getValue().size(),
-                    i.rows(), i.columns()));
+        for (SeriesInfo i : found.series().values()) {
+            long frames = found.frames().stream().filter(f -> f.image().seriesUid().equals(i.uid)).count();
+            out.add(new SeriesSummary(i.uid, i.number, i.description, i.modality, i.error != null ? i.images
+                    : (int) frames, i.rows, i.columns, i.imageType, i.ctcf));
         }
         return out;
     }
@@ -437,9 +559,16 @@ public final class DicomReader {
     private static SeriesSummary choose(Path input, List<SeriesSummary> all, String pick) throws VolumeFormatException {
         if (pick == null) {
             if (all.size() == 1) {
-                return all.get(0);
+                return all.get(0);  // the only series, ctcf's own too (a derived series read back on its own)
             }
-            throw new VolumeFormatException(input, all.size() + " series found; pick one with --series UID|NUMBER:\n"
+            List<SeriesSummary> original = all.stream().filter(s -> !s.ctcf() && s.originalPrimary()
+                    && s.modality().equals("CT")).toList();
+            if (original.size() == 1) {
+                return original.get(0);  // the study's CT beside derived series (ctcf's own among them)
+            }
+            throw new VolumeFormatException(input, all.size() + " series found" + (original.isEmpty()
+                    ? ", none an original CT series not written by ctcf" : ", " + original.size()
+                            + " of them original CT series") + "; pick one with --series UID|NUMBER:\n"
                     + listing(all));
         }
         for (SeriesSummary s : all) {

@@ -9,6 +9,9 @@ final class Tags {
     static final int SOP_CLASS = 0x00080016;
     static final int SOP_INSTANCE = 0x00080018;
     static final int MODALITY = 0x00080060;
+    static final int IMAGE_TYPE = 0x00080008;
+    static final int MANUFACTURER = 0x00080070;
+    static final int SOFTWARE_VERSIONS = 0x00181020;
     static final int SERIES_DESCRIPTION = 0x0008103E;
     static final int SLICE_THICKNESS = 0x00180050;
     static final int SPACING_BETWEEN_SLICES = 0x00180088;
@@ -109,7 +112,7 @@ final class Tags {
             case 0x00104000 -> {
                 return "LT";
             }
-            case SERIES_DESCRIPTION, 0x00081030, 0x00080070, 0x00080080, 0x00201040, 0x00100020, 0x00100021,
+            case SERIES_DESCRIPTION, 0x00081030, 0x00080070, 0x00181020, 0x00080080, 0x00201040, 0x00100020, 0x00100021,
                     0x00101000, 0x00101040 -> {
                 return "LO";
             }

@@ -252,4 +252,116 @@ class DicomReaderTest {
         }
         return false;
     }
+
+    /** A PS3.10 file of {@code ds} (Explicit VR LE) with {@code pixels} as (7FE0,0010) OB, or none. */
+    static void writeObject(Path file, String sopClass, DicomDataset ds, byte[] pixels) throws IOException {
+        String uid = DicomUids.newUid();
+        ds.str(0x00080016, "UI", sopClass).str(0x00080018, "UI", uid);
+        DicomDataset meta = new DicomDataset().put(0x00020001, "OB", new byte[] {0, 1})
+                .str(0x00020002, "UI", sopClass).str(0x00020003, "UI", uid)
+                .str(0x00020010, "UI", DicomWriter.EXPLICIT_VR_LITTLE_ENDIAN).str(0x00020012, "UI", "2.25.1");
+        byte[] m = meta.encode();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.write(new byte[128]);
+        out.write("DICM".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        out.write(DicomDataset.header(0x00020000, "UL", 4));
+        out.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(m.length).array());
+        out.write(m);
+        out.write(ds.encode());
+        if (pixels != null) {
+            out.write(DicomDataset.header(0x7FE00010, "OB", pixels.length + (pixels.length & 1)));
+            out.write(pixels);
+            if ((pixels.length & 1) == 1) {
+                out.write(0);
+            }
+        }
+        Files.write(file, out.toByteArray());
+    }
+
+    /**
+     * Issue 32: one RGB Secondary Capture, SEG, SR or dose report in a study folder (ctcf's own after --dicom-out into
+     * the study, or a study fetched back from a PACS) made the whole folder unreadable, even with --series. Objects
+     * that are not images of a volume are skipped and named; by default the study's original CT is read, never
+     * ctcf's own derived series; --series reads any image series.
+     */
+    @Test
+    void aStudyWithCtcfsOwnSeriesASegAnSrAndADoseReportReadsItsOriginalCt(@TempDir Path tmp) throws Exception {
+        Path sample = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+        Path study = Files.createDirectories(tmp.resolve("study"));
+        Path series = Files.createDirectories(study.resolve("ct"));
+        try (Stream<Path> s = Files.list(sample)) {
+            for (Path p : s.toList()) {
+                Files.copy(p, series.resolve(p.getFileName()));
+            }
+        }
+        String original;
+        String studyUid;
+        try (Volume v = VolumeIO.read(sample)) {
+            DicomSource src = (DicomSource) v.geometry().sourceHint();
+            original = src.seriesInstanceUid();
+            studyUid = src.kept().stream().filter(e -> e.tag() == 0x0020000D).map(e -> new String(e.value(),
+                    java.nio.charset.StandardCharsets.US_ASCII).replace("\0", "").trim()).findFirst().orElseThrow();
+            Derivation d = new Derivation("test", "clf", "target", 0.9, 0.1);
+            // what --dicom-out writes into the study: a derived CT series, a Parametric Map, an RGB Secondary Capture
+            DicomWriter.writeDerivedCt(v, src, study.resolve("ctcf/counterfactual"), d);
+            DicomWriter.writeParametricMap(v, "change", "[hnsf'U]", src, study.resolve("ctcf"), d);
+            java.awt.image.BufferedImage rgb = new java.awt.image.BufferedImage(8, 6,
+                    java.awt.image.BufferedImage.TYPE_INT_RGB);
+            DicomWriter.writeSecondaryCapture(rgb, src, study.resolve("ctcf"), d);
+        }
+        Path other = Files.createDirectories(study.resolve("other"));
+        // a SEG (1-bit frames), an RT Dose (32-bit grey frames), an SR (no pixel data), all of the same study
+        writeObject(other.resolve("seg.dcm"), "1.2.840.10008.5.1.4.1.1.66.4", new DicomDataset()
+                .str(0x00080060, "CS", "SEG").str(0x0020000D, "UI", studyUid).str(0x0020000E, "UI", DicomUids.newUid())
+                .us(0x00280002, 1).str(0x00280004, "CS", "MONOCHROME2").str(0x00280008, "IS", "2")
+                .us(0x00280010, 4).us(0x00280011, 4).us(0x00280100, 1).us(0x00280101, 1).us(0x00280102, 0)
+                .us(0x00280103, 0), new byte[4]);
+        writeObject(other.resolve("dose.dcm"), "1.2.840.10008.5.1.4.1.1.481.2", new DicomDataset()
+                .str(0x00080060, "CS", "RTDOSE").str(0x0020000D, "UI", studyUid)
+                .str(0x0020000E, "UI", DicomUids.newUid()).us(0x00280002, 1).str(0x00280004, "CS", "MONOCHROME2")
+                .us(0x00280010, 2).us(0x00280011, 2).us(0x00280100, 32).us(0x00280101, 32).us(0x00280102, 31)
+                .us(0x00280103, 0), new byte[16]);
+        writeObject(other.resolve("sr.dcm"), "1.2.840.10008.5.1.4.1.1.88.33", new DicomDataset()
+                .str(0x00080060, "CS", "SR").str(0x0020000D, "UI", studyUid).str(0x0020000E, "UI",
+                        DicomUids.newUid()), null);
+
+        String want;
+        try (Volume v = VolumeIO.read(sample)) {
+            want = huSha(v);
+        }
+        try (Volume v = VolumeIO.read(study)) {
+            assertThat(((DicomSource) v.geometry().sourceHint()).seriesInstanceUid()).isEqualTo(original);
+            assertThat(huSha(v)).isEqualTo(want);
+        }
+        DicomReader.Series s = DicomReader.series(study, ReadOptions.defaults());
+        assertThat(s.detail()).contains("skipped").contains("1 Secondary Capture").contains("1 Segmentation")
+                .contains("1 RT Dose").contains("1 Comprehensive SR").contains("1 Parametric Map");
+        List<DicomReader.SeriesSummary> all = DicomReader.list(study, ReadOptions.defaults());
+        assertThat(all).hasSize(2);
+        DicomReader.SeriesSummary derived = all.stream().filter(DicomReader.SeriesSummary::ctcf).findFirst()
+                .orElseThrow();
+        assertThat(derived.toString()).contains("(written by ctcf)");
+        // --series always works: ctcf's own derived series by its UID or number
+        try (Volume v = VolumeIO.read(study, ReadOptions.defaults().withSeries(derived.uid()))) {
+            assertThat(((DicomSource) v.geometry().sourceHint()).seriesInstanceUid()).isEqualTo(derived.uid());
+        }
+        try (Volume v = VolumeIO.read(study, ReadOptions.defaults().withSeries(original))) {
+            assertThat(huSha(v)).isEqualTo(want);
+        }
+        // without the original, of two series of ctcf's neither is taken by default
+        try (Stream<Path> w = Files.walk(series)) {
+            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        try (Volume v = VolumeIO.read(study.resolve("ctcf/counterfactual"))) {
+            DicomWriter.writeDerivedCt(v, (DicomSource) v.geometry().sourceHint(), study.resolve("ctcf/again"),
+                    new Derivation("test", "clf", "target", 0.9, 0.1));
+        }
+        assertThatThrownBy(() -> VolumeIO.read(study)).isInstanceOf(VolumeFormatException.class)
+                .hasMessageContaining("none an original CT series not written by ctcf").hasMessageContaining("--series");
+        // a lone Secondary Capture is refused naming what it is
+        assertThatThrownBy(() -> VolumeIO.read(study.resolve("ctcf/ctcf-secondary-capture.dcm")))
+                .hasMessageContaining("Secondary Capture");
+    }
 }
