@@ -68,18 +68,31 @@ public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series,
      * (the caller reports a missing file).
      */
     public void checkConfined(Path header, String reference, Path target) throws VolumeFormatException {
+        checkConfined(header, header.toAbsolutePath().getParent(), reference, target);
+    }
+
+    /**
+     * The check of {@link #confine} for a file found in folder input {@code root} (a DICOM series' folder): after
+     * resolving symbolic links it must lie in {@code root} or below; a link to a file elsewhere is refused as a
+     * DICOMDIR's reference to it is.
+     */
+    public void checkConfinedIn(Path root, Path target) throws VolumeFormatException {
+        checkConfined(root, root, root.toAbsolutePath().relativize(target.toAbsolutePath()).toString(), target);
+    }
+
+    private void checkConfined(Path header, Path folder, String reference, Path target) throws VolumeFormatException {
         if (!confine || !Files.exists(target)) {
             return;
         }
         try {
-            Path root = header.toAbsolutePath().getParent().toRealPath();
+            Path root = folder.toAbsolutePath().toRealPath();
             Path real = target.toRealPath();
             if (!real.startsWith(root)) {
                 String why = Path.of(reference).isAbsolute() ? "an absolute path" : reference.contains("..")
                         ? "a path through '..'" : "a symbolic link";
                 throw new VolumeFormatException(header, "the referenced file '" + reference + "' resolves to " + real
-                        + ", outside the header's folder " + root + " (" + why + "); refused because inputs are "
-                        + "confined (--confine-inputs)");
+                        + ", outside " + (folder.equals(header) ? "the input folder " : "the header's folder ")
+                        + root + " (" + why + "); refused because inputs are confined (--confine-inputs)");
             }
         } catch (VolumeFormatException e) {
             throw e;

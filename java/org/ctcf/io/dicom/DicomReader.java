@@ -298,6 +298,7 @@ public final class DicomReader {
                     if (p.getFileName().toString().equalsIgnoreCase("DICOMDIR") || !DicomFile.looksLikeDicom(p)) {
                         continue;
                     }
+                    options.checkConfinedIn(input, p);  // a symbolic link to a file outside the folder
                     if (files.size() >= MAX_FILES) {
                         throw new VolumeFormatException(input, "more than " + MAX_FILES + " DICOM files");
                     }

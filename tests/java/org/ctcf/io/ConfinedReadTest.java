@@ -104,4 +104,41 @@ class ConfinedReadTest {
             ReadOptions.confineByDefault(false);
         }
     }
+
+    /**
+     * Issue 32: --confine-inputs followed a folder input's symbolic links to files outside it (a DICOMDIR with the
+     * same links was refused). A folder's link to a DICOM file elsewhere is refused the same way; a link that stays
+     * inside is read; unconfined, both read as before.
+     */
+    @Test
+    void aFolderInputsLinksToFilesOutsideItAreRefusedWhenConfined() throws IOException {
+        Path sample = org.ctcf.TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        Path series = Files.createDirectories(tmp.resolve("series"));
+        try (var s = Files.list(sample)) {
+            for (Path p : s.sorted().toList()) {
+                Files.copy(p, (p.getFileName().toString().equals("IM0007.dcm") ? elsewhere : series)
+                        .resolve(p.getFileName()));
+            }
+        }
+        try {
+            Files.createSymbolicLink(series.resolve("IM0007.dcm"), elsewhere.resolve("IM0007.dcm"));
+        } catch (UnsupportedOperationException | IOException e) {
+            org.junit.jupiter.api.Assumptions.abort("no symbolic links here: " + e);
+        }
+        try (Volume v = VolumeIO.read(series)) {
+            assertThat(v.nz()).isEqualTo(79);
+        }
+        assertThatThrownBy(() -> VolumeIO.read(series, CONFINED)).isInstanceOf(VolumeFormatException.class)
+                .hasMessageContaining(series.toString()).hasMessageContaining("IM0007.dcm")
+                .hasMessageContaining(elsewhere.toRealPath().toString()).hasMessageContaining("symbolic link")
+                .hasMessageContaining("--confine-inputs");
+        assertThatThrownBy(() -> VolumeIO.info(series, CONFINED)).isInstanceOf(VolumeFormatException.class);
+        // without the link, the folder reads when confined
+        Files.delete(series.resolve("IM0007.dcm"));
+        Files.move(elsewhere.resolve("IM0007.dcm"), series.resolve("IM0007.dcm"));
+        try (Volume v = VolumeIO.read(series, CONFINED)) {
+            assertThat(v.nz()).isEqualTo(79);
+        }
+    }
 }
