@@ -94,10 +94,13 @@ public final class Kernel extends NativeHandle {
 
     /**
      * Preprocesses {@code input} as the reference does (see {@link PreprocessOptions}); the result is a new
-     * volume on {@link PreprocessPlan#output()}, owned by the caller.
+     * volume on {@link PreprocessPlan#output()}, owned by the caller. A preprocessing that would hold more voxels at
+     * once than the process's limit ({@link org.ctcf.io.ReadOptions#maxVoxelsByDefault()}) is refused before
+     * anything is allocated.
      */
     public Volume preprocess(Volume input, PreprocessOptions options) {
         PreprocessPlan plan = PreprocessPlan.of(input.geometry(), options);
+        plan.checkSize(input.geometry(), options, org.ctcf.io.ReadOptions.maxVoxelsByDefault());
         Geometry og = plan.output();
         Volume out = Volume.allocate(og);
         boolean ok = false;

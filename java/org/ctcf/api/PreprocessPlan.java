@@ -68,4 +68,48 @@ public record PreprocessPlan(int[] axisPerm, boolean[] axisFlip, int[] resampled
         double[] affine = Affine.multiply(a, Affine.multiply(reorient, Affine.multiply(resample, shift)));
         return new PreprocessPlan(perm, flip, resampled, new Geometry(out[0], out[1], out[2], affine));
     }
+
+    /**
+     * The most voxels preprocessing {@code input} holds at once: the input, each resampling stage (in float64) and the
+     * output. Computed before anything is allocated.
+     */
+    public long peakVoxels(Geometry input) {
+        int[] in = input.dims();
+        long[] d = new long[3];
+        for (int ax = 0; ax < 3; ax++) {
+            d[ax] = in[axisPerm[ax]];
+        }
+        long peak = d[0] * d[1] * d[2];
+        for (int ax = 0; ax < 3; ax++) {
+            d[ax] = resampledDims[ax];
+            peak = Math.max(peak, saturatingProduct(d));
+        }
+        return Math.max(peak, saturatingProduct(new long[] {output.nx(), output.ny(), output.nz()}));
+    }
+
+    private static long saturatingProduct(long[] d) {
+        double p = (double) d[0] * d[1] * d[2];
+        return p >= Long.MAX_VALUE ? Long.MAX_VALUE : d[0] * d[1] * d[2];
+    }
+
+    /**
+     * Refuses, before any allocation, a preprocessing that would hold more than {@code limit} voxels at once (an
+     * input with an absurd spacing: 2 voxels of 5 m resampled to 1.5 mm), naming the sizes, the spacings and the
+     * override.
+     */
+    public void checkSize(Geometry input, PreprocessOptions options, long limit) {
+        long peak = peakVoxels(input);
+        if (peak <= limit) {
+            return;
+        }
+        double[] sp = input.spacing();
+        double[] t = options.spacing();
+        throw new org.ctcf.core.CtcfException.InvalidArgumentException(String.format(java.util.Locale.ROOT,
+                "preprocessing a %d x %d x %d volume of spacing %.4g x %.4g x %.4g mm to %s mm makes %d x %d x %d "
+                        + "voxels (%,d at once, %.1f GB while resampling in float64), more than the limit of %,d; "
+                        + "the input's spacing is likely wrong (check its header), or raise the limit with "
+                        + "--max-voxels N", input.nx(), input.ny(), input.nz(), sp[0], sp[1], sp[2],
+                java.util.Arrays.toString(t), resampledDims[0], resampledDims[1], resampledDims[2], peak,
+                peak * 16.0 / 1e9, limit));
+    }
 }

@@ -29,6 +29,11 @@ public final class GlobalOptions {
             scope = picocli.CommandLine.ScopeType.INHERIT)
     boolean confineInputs;
 
+    @Option(names = "--max-voxels", paramLabel = "N", description = "The most voxels one input, or its preprocessed "
+            + "volume, may have (default 268435456 = 2^28: a 512 x 512 x 1024 scan, 1 GiB as float32); bounds what a "
+            + "file's header can make ctcf allocate.", scope = picocli.CommandLine.ScopeType.INHERIT)
+    Long maxVoxels;
+
     @Option(names = {"-x", "--stacktrace"}, description = "Print the full stack trace of an error.",
             scope = picocli.CommandLine.ScopeType.INHERIT)
     boolean stacktrace;

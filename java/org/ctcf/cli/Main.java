@@ -56,6 +56,8 @@ public final class Main implements Runnable {
             main.global.applyLogging();
             // every read without explicit options (SeriesOption, evaluate's volumes, explain) follows the flag
             org.ctcf.io.ReadOptions.confineByDefault(main.global.confineInputs);
+            org.ctcf.io.ReadOptions.maxVoxelsByDefault(main.global.maxVoxels != null ? main.global.maxVoxels
+                    : org.ctcf.io.ReadOptions.DEFAULT_MAX_VOXELS);
             return new CommandLine.RunLast().execute(parseResult);
         });
         return cmd.execute(args);

@@ -91,6 +91,23 @@ public final class MetaImageReader {
         }
     }
 
+    /**
+     * The data file of a MetaImage header {@code file} when it is a separate file (a {@code .mhd} and its raw
+     * data), else null (a {@code .mha}, not a MetaImage header, or unreadable: the read reported that already).
+     */
+    public static Path separateDataFile(Path file) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (!name.endsWith(".mhd") && !name.endsWith(".mha")) {
+            return null;
+        }
+        try {
+            Header h = readHeader(file, ReadOptions.defaults());
+            return h.dataFile().equals(file) ? null : h.dataFile();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     public static Header readHeader(Path file, ReadOptions options) throws IOException {
         Map<String, String> kv = new LinkedHashMap<>();
         long dataStart;
@@ -158,7 +175,7 @@ public final class MetaImageReader {
         if (count > options.maxVoxels() || n[0] > Integer.MAX_VALUE || n[1] > Integer.MAX_VALUE
                 || n[2] > Integer.MAX_VALUE) {
             throw new VolumeFormatException(file, "DimSize gives " + count + " voxels, over the limit of "
-                    + options.maxVoxels() + " (ReadOptions.maxVoxels)");
+                    + options.maxVoxels() + " (--max-voxels N raises it)");
         }
         String channels = kv.getOrDefault("ElementNumberOfChannels", "1");
         if (!channels.equals("1")) {

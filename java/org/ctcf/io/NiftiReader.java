@@ -267,7 +267,7 @@ public final class NiftiReader {
         if (count > options.maxVoxels() || n[0] > Integer.MAX_VALUE || n[1] > Integer.MAX_VALUE
                 || n[2] > Integer.MAX_VALUE) {
             throw new VolumeFormatException(file, "dims " + n[0] + "x" + n[1] + "x" + n[2] + " = " + count
-                    + " voxels exceed the limit of " + options.maxVoxels() + " (ReadOptions.maxVoxels)");
+                    + " voxels exceed the limit of " + options.maxVoxels() + " (--max-voxels N raises it)");
         }
 
         RawType type = switch (datatype) {

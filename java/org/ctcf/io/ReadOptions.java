@@ -7,7 +7,8 @@ import java.nio.file.Path;
 /**
  * Limits and policies for reading volumes.
  *
- * @param maxVoxels the largest voxel count accepted (protects against headers that lie about their size)
+ * @param maxVoxels the largest voxel count accepted (protects against headers that lie about their size, and
+ *     against inputs that inflate far beyond their file's size)
  * @param allowNonFinite accept NaN/Inf voxels instead of rejecting the file
  * @param series for a DICOM folder or DICOMDIR holding several series, the one to read: its Series Instance UID or
  *     its Series Number; null when none was named (then a folder with several series is an error listing them)
@@ -17,8 +18,11 @@ import java.nio.file.Path;
  *     #confineByDefault(boolean)} turned it on for this process.
  */
 public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series, boolean confine) {
-    /** 2^30 voxels (4 GiB as float32): four times a 512 × 512 × 1000 scan. */
-    public static final long DEFAULT_MAX_VOXELS = 1L << 30;
+    /**
+     * 2^28 voxels (1 GiB as float32): a 512 × 512 × 1024 scan. Bounds what one input may make ctcf allocate, and
+     * what preprocessing may make of it; {@code --max-voxels} raises it for the process.
+     */
+    public static final long DEFAULT_MAX_VOXELS = 1L << 28;
 
     public ReadOptions {
         if (maxVoxels < 1) {
@@ -30,6 +34,20 @@ public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series,
     }
 
     private static volatile boolean confineByDefault;
+    private static volatile long maxVoxelsByDefault = DEFAULT_MAX_VOXELS;
+
+    /** The voxel limit of {@link #defaults()} for this process (the CLI's {@code --max-voxels}). */
+    public static void maxVoxelsByDefault(long n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("--max-voxels must be >= 1, not " + n);
+        }
+        maxVoxelsByDefault = n;
+    }
+
+    /** The process's voxel limit: {@link #DEFAULT_MAX_VOXELS} unless {@link #maxVoxelsByDefault} changed it. */
+    public static long maxVoxelsByDefault() {
+        return maxVoxelsByDefault;
+    }
 
     /**
      * Whether {@link #defaults()} (and so every read without explicit options) confines header references: the CLI's
@@ -40,7 +58,7 @@ public record ReadOptions(long maxVoxels, boolean allowNonFinite, String series,
     }
 
     public static ReadOptions defaults() {
-        return new ReadOptions(DEFAULT_MAX_VOXELS, false, null, confineByDefault);
+        return new ReadOptions(maxVoxelsByDefault, false, null, confineByDefault);
     }
 
     public ReadOptions withMaxVoxels(long n) {

@@ -276,9 +276,9 @@ public final class Explain {
                 throw new IllegalArgumentException("--dicom-out writes DICOM objects into the input's study, but "
                         + input + " is not a DICOM series; give a DICOM folder, file or DICOMDIR, or leave it out");
             }
-            String sha256 = sha256(input);
+            String sha256 = sha256(input, ct);
             Files.createDirectories(outDir);
-            try (Volume processed = models.kernel().preprocess(ct, pre);
+            try (Volume processed = preprocess(input, models.kernel(), ct, pre);
                     Volume ranged = request.range() == null ? null
                             : slices(processed, check("--range", request.range(), processed.nz()))) {
                 Volume x = ranged != null ? ranged : processed;
@@ -347,25 +347,41 @@ public final class Explain {
         return processed.slices(s.start(), s.end());
     }
 
+    /** The input preprocessed; a preprocessing the input's header makes absurd is refused naming the input. */
+    private static Volume preprocess(Path input, Kernel kernel, Volume ct, PreprocessOptions pre)
+            throws IOException {
+        try {
+            return kernel.preprocess(ct, pre);
+        } catch (CtcfException.InvalidArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("preprocessing a ")) {
+                throw new org.ctcf.io.VolumeFormatException(input, e.getMessage());
+            }
+            throw e;
+        }
+    }
+
     /**
-     * The SHA-256 of the input file; of a folder (a DICOM series), over its regular files in path order: each
-     * relative path (UTF-8, then a 0 byte) followed by the file's bytes.
+     * The SHA-256 of what was read of the input: of a file, its bytes (a MetaImage header and its data file, when
+     * apart); of a DICOM series, its files in path order (each relative path, UTF-8, then a 0 byte, then the file's
+     * bytes), and only those: not the other series, objects or files beside it.
      */
-    private static String sha256(Path f) throws IOException {
+    static String sha256(Path f, Volume ct) throws IOException {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            if (Files.isDirectory(f)) {
-                List<Path> files;
-                try (var walk = Files.walk(f)) {
-                    files = walk.filter(Files::isRegularFile).sorted().toList();
-                }
+            if (ct.geometry().sourceHint() instanceof DicomSource src && !src.files().isEmpty()) {
+                Path base = Files.isDirectory(f) ? f : f.toAbsolutePath().getParent();
+                List<Path> files = src.files().stream().sorted().toList();
                 for (Path p : files) {
-                    md.update(f.relativize(p).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    md.update(base.relativize(p).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
                     md.update((byte) 0);
                     digest(md, p);
                 }
             } else {
                 digest(md, f);
+                Path data = org.ctcf.io.MetaImageReader.separateDataFile(f);
+                if (data != null) {
+                    digest(md, data);
+                }
             }
             return HexFormat.of().formatHex(md.digest());
         } catch (NoSuchAlgorithmException e) {

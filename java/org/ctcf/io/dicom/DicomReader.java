@@ -707,19 +707,21 @@ public final class DicomReader {
         }
         List<Slice> slices = new ArrayList<>();
         List<DicomSource.Instance> instances = new ArrayList<>();
+        List<Path> files = new ArrayList<>();
         Path last = null;
         for (Frame f : sorted) {
             slices.add(new Slice(f.image().file(), f.frame(), f.slope(), f.intercept()));
             if (!f.image().file().equals(last)) {
                 instances.add(new DicomSource.Instance(f.image().sopClass(), f.image().sopInstance(),
                         f.image().frames()));
+                files.add(f.image().file());
                 last = f.image().file();
             }
         }
         ImageInfo first = sorted.get(0).image();
         DicomSource src = new DicomSource(first.kept(), instances, first.modality(), chosen.uid(),
                 first.description(), first.transferSyntax(), first.bitsAllocated(), first.bitsStored(),
-                first.pixelRepresentation(), sorted.get(0).slope(), sorted.get(0).intercept());
+                first.pixelRepresentation(), sorted.get(0).slope(), sorted.get(0).intercept(), files);
         Geometry g = new Geometry(i0.columns(), i0.rows(), nz, ras, src);
         String detail = "DICOM series " + chosen.uid() + (chosen.number().isEmpty() ? "" : " (number "
                 + chosen.number() + ")") + ", " + chosen.modality() + ", " + PixelDecoder.name(first.transferSyntax())

@@ -18,10 +18,20 @@ import java.util.Set;
  * @param pixelRepresentation 0 unsigned, 1 two's complement
  * @param rescaleSlope the source's Rescale Slope (1 when absent)
  * @param rescaleIntercept the source's Rescale Intercept (0 when absent)
+ * @param files the files the volume was read from, one per instance in slice order (what the input's hash covers)
  */
 public record DicomSource(List<DicomElement> kept, List<Instance> instances, String modality,
         String seriesInstanceUid, String seriesDescription, String transferSyntaxUid, int bitsAllocated,
-        int bitsStored, int pixelRepresentation, double rescaleSlope, double rescaleIntercept) {
+        int bitsStored, int pixelRepresentation, double rescaleSlope, double rescaleIntercept,
+        List<java.nio.file.Path> files) {
+
+    /** A source without its files (a hand-made one). */
+    public DicomSource(List<DicomElement> kept, List<Instance> instances, String modality, String seriesInstanceUid,
+            String seriesDescription, String transferSyntaxUid, int bitsAllocated, int bitsStored,
+            int pixelRepresentation, double rescaleSlope, double rescaleIntercept) {
+        this(kept, instances, modality, seriesInstanceUid, seriesDescription, transferSyntaxUid, bitsAllocated,
+                bitsStored, pixelRepresentation, rescaleSlope, rescaleIntercept, List.of());
+    }
 
     /** One source SOP instance: its class, its UID and how many of the volume's slices it holds. */
     public record Instance(String sopClassUid, String sopInstanceUid, int frames) {
@@ -62,6 +72,7 @@ public record DicomSource(List<DicomElement> kept, List<Instance> instances, Str
     public DicomSource {
         kept = List.copyOf(kept);
         instances = List.copyOf(instances);
+        files = List.copyOf(files);
     }
 
     /** Whether the reader keeps {@code tag} for derived objects. */
