@@ -44,8 +44,8 @@ final class BatchProgress implements Batch.Listener {
             workStart = printer.now();
         }
         Map<String, Object> f = fields(index, count, s);
-        printer.scanLine("SCAN_START", String.format(Locale.ROOT, "scan %d/%d (%s): %s", index, count, s.id(),
-                s.volume()), eta(), f);
+        printer.scanLine("SCAN_START", String.format(Locale.ROOT, "scan %d/%d (%s): %s", index, count,
+                org.ctcf.core.Text.printable(s.id()), org.ctcf.core.Text.printable(s.volume().toString())), eta(), f);
         scan = printer.sibling("scan " + index + "/" + count);
         return scan;
     }
@@ -65,7 +65,7 @@ final class BatchProgress implements Batch.Listener {
             case EXPLAINED -> String.format(Locale.ROOT, "explained, prediction %.4f -> %.4f", summary
                     .initialPrediction(), summary.counterfactualPrediction()) + (summary.outOfDomain()
                             ? " — WARNING: " + summary.domainCheck().describe() : "");
-            case FAILED -> "failed: " + failure.message();
+            case FAILED -> "failed: " + org.ctcf.core.Text.printable(failure.message());
             case BUSY -> "left to another process, which is explaining it into this folder now";
         };
         Map<String, Object> f = fields(index, count, s);
@@ -74,8 +74,8 @@ final class BatchProgress implements Batch.Listener {
         f.put("counterfactual_prediction", summary != null ? summary.counterfactualPrediction() : null);
         f.put("error", failure != null ? failure.errorClass() : null);
         f.put("message", failure != null ? failure.message() : null);
-        printer.scanLine("SCAN_DONE", String.format(Locale.ROOT, "scan %d/%d (%s): %s", index, count, s.id(), what),
-                eta(), f);
+        printer.scanLine("SCAN_DONE", String.format(Locale.ROOT, "scan %d/%d (%s): %s", index, count,
+                org.ctcf.core.Text.printable(s.id()), what), eta(), f);
     }
 
     /** Closes the current scan's printer (a run that stopped in a scan). */

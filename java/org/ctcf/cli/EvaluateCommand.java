@@ -110,7 +110,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 o.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
             }
             o.flush();
-            return ExitCode.OK.code();
+            return exitCode(s);
         }
         if (manifest == null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
@@ -154,8 +154,25 @@ final class EvaluateCommand implements Callable<Integer> {
             if (!quiet) {
                 o.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
             }
+            o.flush();
+            return exitCode(s);
         }
-        o.flush();
+    }
+
+    /**
+     * 0, or {@link ExitCode#SCANS_FAILED} when a volume failed (as {@code explain} does for a scan), saying so on
+     * stderr, so that a run where every volume failed is not a success.
+     */
+    int exitCode(Map<String, Object> summary) {
+        Object failed = summary.get("failed");
+        if (failed instanceof List<?> l && !l.isEmpty()) {
+            var err = spec.commandLine().getErr();
+            err.println("ctcf: " + l.size() + " of " + summary.get("volumes") + " volumes failed (summary.json's "
+                    + "\"failed\"; results.csv's status column): " + org.ctcf.core.Text.printable(String.valueOf(
+                            l.get(0))) + (l.size() > 1 ? "; ..." : ""));
+            err.flush();
+            return ExitCode.SCANS_FAILED.code();
+        }
         return ExitCode.OK.code();
     }
 

@@ -63,7 +63,10 @@ final class ExceptionMapper implements CommandLine.IExecutionExceptionHandler {
     public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
         ExitCode code = exitCodeOf(e);
-        err.println("ctcf: error: " + messageOf(e));
+        if (code == ExitCode.CANCELLED && CancelOnExit.signalled()) {
+            return code.code();  // the shutdown hook says it, once
+        }
+        err.println("ctcf: error: " + org.ctcf.core.Text.printableLines(messageOf(e)));
         if (global.stacktrace) {
             e.printStackTrace(err);
         } else if (code == ExitCode.INTERNAL || code == ExitCode.KERNEL) {

@@ -19,8 +19,8 @@ public enum ExitCode {
     NATIVE_UNAVAILABLE(5, "the native library could not be loaded (missing, wrong ABI, native access denied)"),
     INVALID_ARGUMENT(6, "an option value is invalid for this input (e.g. sizes, device)"),
     OUT_OF_MEMORY(7, "out of memory"),
-    SCANS_FAILED(8, "a batch (explain --manifest/--folder/several inputs) ran to its end, but some scans failed"
-            + " (listed in OUT/failures.csv)"),
+    SCANS_FAILED(8, "a batch (explain --manifest/--folder/several inputs, evaluate) ran to its end, but some"
+            + " scans failed (listed in OUT/failures.csv; evaluate: summary.json's \"failed\")"),
     OUTPUT(9, "an output could not be written (disk full, permission denied, I/O error; the message names the"
             + " path); nothing half-written is left under an output's name"),
     CANCELLED(130, "cancelled: Ctrl-C (SIGINT) gives 130, SIGTERM 143 (128 + the signal, as the shell reports it);"

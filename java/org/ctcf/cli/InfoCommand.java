@@ -36,8 +36,8 @@ final class InfoCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         double[] s = g.spacing();
         double[] o = g.origin();
-        out.printf(Locale.ROOT, "file:         %s%n", file);
-        out.printf(Locale.ROOT, "format:       %s%n", info.detail());
+        out.printf(Locale.ROOT, "file:         %s%n", org.ctcf.core.Text.printable(file.toString()));
+        out.printf(Locale.ROOT, "format:       %s%n", org.ctcf.core.Text.printableLines(info.detail()));
         out.printf(Locale.ROOT, "dims:         %d x %d x %d (%d voxels)%n", g.nx(), g.ny(), g.nz(), g.voxelCount());
         out.printf(Locale.ROOT, "spacing (mm): %.6g x %.6g x %.6g%n", s[0], s[1], s[2]);
         out.printf(Locale.ROOT, "orientation:  %s%n", g.orientationCode());

@@ -36,18 +36,15 @@ public record EvalManifest(Path file, List<Case> cases) {
      * results needs only the manifest's rows and order).
      */
     public static EvalManifest read(Path file, boolean checkVolumes) throws IOException {
-        List<String> lines = Files.readAllLines(file);
         Path base = file.toAbsolutePath().getParent();
         List<Case> cases = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         String[] header = null;
-        for (int i = 0; i < lines.size(); i++) {
-            String raw = lines.get(i).strip();
-            if (raw.isEmpty() || raw.startsWith("#")) {
-                continue;
-            }
-            String[] f = raw.split("\\s*,\\s*", -1);
-            int lineNo = i + 1;
+        for (org.ctcf.io.Csv.Record rec : org.ctcf.io.Csv.parse(file, Files.readString(file,
+                java.nio.charset.StandardCharsets.UTF_8), true)) {
+            String[] f = rec.fields().toArray(String[]::new);
+            String raw = org.ctcf.core.Text.printable(String.join(",", f));
+            int lineNo = rec.line();
             if (header == null) {
                 header = f;
                 List<String> h = List.of(f);

@@ -12,6 +12,7 @@ import java.util.Map;
 
 import org.ctcf.eval.Evaluation.Row;
 import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.Csv;
 
 /**
  * {@code results.csv}: one row per volume, rewritten after each, and read back on a rerun so finished volumes are
@@ -95,12 +96,13 @@ final class ResultsFile {
 
     /** Writes every row so far (atomically: a crash leaves the previous file). */
     static void write(Path file, Columns cols, List<Row> rows) throws IOException {
-        StringBuilder sb = new StringBuilder(String.join(",", cols.header())).append('\n');
+        StringBuilder sb = new StringBuilder(Csv.row(cols.header().stream().map(Csv::raw).toList()));
         boolean positions = cols.positions();
         for (Row r : rows) {
-            List<String> f = new ArrayList<>(List.of(r.volume(), r.positive() ? "1" : "0", r.status(), num(r.p0()),
-                    num(r.minCf()), num(r.stitched()), String.valueOf(r.bestStart()), String.valueOf(r.bestEnd()),
-                    num(r.lambda()), r.stopReason(), String.format(Locale.ROOT, "%.2f", r.seconds())));
+            List<String> f = new ArrayList<>(List.of(Csv.text(r.volume()), r.positive() ? "1" : "0",
+                    Csv.text(r.status()), num(r.p0()), num(r.minCf()), num(r.stitched()), String.valueOf(r.bestStart()),
+                    String.valueOf(r.bestEnd()), num(r.lambda()), Csv.text(r.stopReason()),
+                    String.format(Locale.ROOT, "%.2f", r.seconds())));
             for (double v : r.minCfByChunk()) {
                 f.add(num(v));
             }
@@ -112,7 +114,7 @@ final class ResultsFile {
                     f.add(l == null ? "" : num(l.peakMm()));
                 }
             }
-            sb.append(String.join(",", f)).append('\n');
+            sb.append(Csv.row(f));
         }
         AtomicFiles.write(file, sb.toString().getBytes(StandardCharsets.UTF_8));
     }
@@ -132,20 +134,21 @@ final class ResultsFile {
         if (!Files.isRegularFile(file)) {
             return out;
         }
-        List<String> lines = Files.readAllLines(file);
-        if (lines.isEmpty()) {
+        List<Csv.Record> records = Csv.parse(file, Files.readString(file, StandardCharsets.UTF_8), false);
+        if (records.isEmpty()) {
             return out;
         }
-        if (!lines.get(0).equals(String.join(",", header))) {
+        if (!records.get(0).fields().equals(header)) {
             throw new IOException(file + " was written with other options (chunk sizes, baselines or positions): "
                     + "resume with the same options or choose another --out");
         }
         List<String> ms = cols.methods();
         boolean positions = cols.positions();
-        for (int i = 1; i < lines.size(); i++) {
-            String[] f = lines.get(i).split(",", -1);
+        for (int i = 1; i < records.size(); i++) {
+            String[] f = records.get(i).fields().toArray(String[]::new);
+            int lineNo = records.get(i).line();
             if (f.length != header.size()) {
-                throw new IOException(file + ":" + (i + 1) + ": " + header.size() + " columns expected");
+                throw new IOException(file + ":" + lineNo + ": " + header.size() + " columns expected");
             }
             int c = 11;
             double[] byChunk = new double[cols.chunkSizes().size()];
@@ -168,7 +171,8 @@ final class ResultsFile {
                     Integer.parseInt(f[6]), Integer.parseInt(f[7]), parse(f[8]), f[9], parse(f[10]), byChunk, finding,
                     loc);
             if (out.put(f[0], r) != null) {
-                throw new IOException(file + ":" + (i + 1) + ": volume " + f[0] + " is listed twice");
+                throw new IOException(file + ":" + lineNo + ": volume " + org.ctcf.core.Text.printable(f[0])
+                        + " is listed twice");
             }
         }
         return out;  // by file name, as results.csv names volumes (the manifest's names are unique)

@@ -19,6 +19,7 @@ import org.ctcf.api.Progress;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Shard;
 import org.ctcf.io.AtomicFiles;
+import org.ctcf.io.Csv;
 import org.ctcf.io.OutputFolders;
 import org.ctcf.io.OutputLock;
 import org.ctcf.io.VolumeFormatException;
@@ -162,13 +163,14 @@ public final class Batch {
     /**
      * The scans of a manifest: CSV with a header naming the columns {@code volume} (required), {@code series} and
      * {@code id} (optional; other columns are ignored, so an evaluation manifest serves as well), one scan per line;
-     * blank lines and lines starting with {@code #} are skipped; fields may be double-quoted. Relative volume paths
+     * blank lines and lines starting with {@code #} are skipped; ctcf's CSV ({@link Csv}: RFC 4180, fields may be
+     * double-quoted, a quoted field may span lines). Relative volume paths
      * are resolved against the manifest's folder; an empty id is the volume's {@link #stem}. Files are not opened
      * here: a missing volume is that scan's failure. Errors ({@code FILE:LINE: what}) and duplicate ids (all of
      * them listed) are {@link IOException}s.
      */
     public static List<Scan> fromManifest(Path manifest) throws IOException {
-        List<String> lines = Files.readAllLines(manifest, StandardCharsets.UTF_8);
+        List<Csv.Record> records = Csv.parse(manifest, Files.readString(manifest, StandardCharsets.UTF_8), true);
         Path base = manifest.toAbsolutePath().getParent();
         int volumeCol = -1;
         int seriesCol = -1;
@@ -177,21 +179,9 @@ public final class Batch {
         boolean header = false;
         List<Scan> scans = new ArrayList<>();
         List<Integer> lineOf = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String raw = lines.get(i);
-            if (i == 0 && raw.startsWith("\uFEFF")) {
-                raw = raw.substring(1);
-            }
-            if (raw.isBlank() || raw.strip().startsWith("#")) {
-                continue;
-            }
-            int lineNo = i + 1;
-            List<String> f;
-            try {
-                f = fields(raw);
-            } catch (IllegalArgumentException e) {
-                throw bad(manifest, lineNo, e.getMessage());
-            }
+        for (Csv.Record rec : records) {
+            int lineNo = rec.line();
+            List<String> f = rec.fields();
             if (!header) {
                 header = true;
                 columns = f.size();
@@ -216,7 +206,7 @@ public final class Batch {
                 }
                 if (volumeCol < 0) {
                     throw bad(manifest, lineNo, "the header must name a 'volume' column (volume[,series][,id]), not '"
-                            + raw.strip() + "'");
+                            + org.ctcf.core.Text.printable(String.join(",", f)) + "'");
                 }
                 continue;
             }
@@ -231,7 +221,7 @@ public final class Batch {
             try {
                 volume = base.resolve(v).normalize();
             } catch (java.nio.file.InvalidPathException e) {
-                throw bad(manifest, lineNo, "volume '" + v + "' is not a valid path");
+                throw bad(manifest, lineNo, "volume '" + org.ctcf.core.Text.printable(v) + "' is not a valid path");
             }
             String id = idCol >= 0 && !f.get(idCol).isEmpty() ? f.get(idCol) : stem(volume);
             try {
@@ -566,12 +556,15 @@ public final class Batch {
         return stale;
     }
 
-    /** Writes {@code failures.csv} (id, volume, error, message; atomically). */
+    /**
+     * Writes {@code failures.csv} (id, volume, error, message; atomically), in ctcf's CSV ({@link Csv}: quoted where
+     * needed, control characters escaped, formulas neutralised).
+     */
     public static void writeFailures(Path file, List<Failure> failures) throws IOException {
-        StringBuilder b = new StringBuilder("id,volume,error,message\n");
+        StringBuilder b = new StringBuilder(Csv.row("id", "volume", "error", "message"));
         for (Failure f : failures) {
-            b.append(csv(f.scan().id())).append(',').append(csv(f.scan().volume().toString())).append(',')
-                    .append(csv(f.errorClass())).append(',').append(csv(f.message())).append('\n');
+            b.append(Csv.row(Csv.text(f.scan().id()), Csv.text(f.scan().volume().toString()),
+                    Csv.text(f.errorClass()), Csv.text(f.message())));
         }
         AtomicFiles.write(file, b.toString().getBytes(StandardCharsets.UTF_8));
     }
@@ -583,63 +576,6 @@ public final class Batch {
             m = e.getClass().getSimpleName();
         }
         return m.replace('\r', ' ').replace('\n', ' ').strip();
-    }
-
-    /** A CSV field, quoted when it needs to be. */
-    static String csv(String s) {
-        if (s.indexOf(',') < 0 && s.indexOf('"') < 0 && s.indexOf('\n') < 0 && s.indexOf('\r') < 0
-                && s.strip().equals(s)) {
-            return s;
-        }
-        return '"' + s.replace("\"", "\"\"") + '"';
-    }
-
-    /** One CSV line's fields: separated by commas, stripped, optionally double-quoted ({@code ""} inside quotes). */
-    static List<String> fields(String line) {
-        List<String> out = new ArrayList<>();
-        int i = 0;
-        int n = line.length();
-        while (true) {
-            while (i < n && line.charAt(i) == ' ') {
-                i++;
-            }
-            StringBuilder f = new StringBuilder();
-            if (i < n && line.charAt(i) == '"') {
-                i++;
-                while (true) {
-                    if (i >= n) {
-                        throw new IllegalArgumentException("a quoted field is not closed");
-                    }
-                    char c = line.charAt(i++);
-                    if (c == '"') {
-                        if (i < n && line.charAt(i) == '"') {
-                            f.append('"');
-                            i++;
-                        } else {
-                            break;
-                        }
-                    } else {
-                        f.append(c);
-                    }
-                }
-                while (i < n && Character.isWhitespace(line.charAt(i))) {
-                    i++;
-                }
-                if (i < n && line.charAt(i) != ',') {
-                    throw new IllegalArgumentException("text after a quoted field");
-                }
-                out.add(f.toString());
-            } else {
-                int j = line.indexOf(',', i);
-                int end = j < 0 ? n : j;
-                out.add(line.substring(i, end).strip());
-                i = end;
-            }
-            if (i >= n) {
-                return out;
-            }
-            i++;  // the comma
-        }
     }
 
     private static String volumeSuffix(String name) {

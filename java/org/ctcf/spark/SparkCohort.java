@@ -151,6 +151,11 @@ final class SparkCohort {
         record(jsc, plan.out(), probe);
         out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
         out.flush();
+        if (summary.get("failed") instanceof List<?> failed && !failed.isEmpty()) {
+            err.println("ctcf spark evaluate: " + failed.size() + " of " + summary.get("volumes") + " volumes failed "
+                    + "(summary.json's \"failed\")");
+            return ExitCode.SCANS_FAILED.code();
+        }
         return ExitCode.OK.code();
     }
 
@@ -486,8 +491,9 @@ final class SparkCohort {
 
     /** {@code results.csv} as Parquet (one file, the same columns; replaced on every run). */
     private static void writeParquet(SparkSession spark, Path csv, Path parquet) throws IOException {
-        List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
-        String[] header = lines.get(0).split(",", -1);
+        List<org.ctcf.io.Csv.Record> records = org.ctcf.io.Csv.parse(csv, Files.readString(csv,
+                StandardCharsets.UTF_8), false);
+        String[] header = records.get(0).fields().toArray(String[]::new);
         DataType[] types = new DataType[header.length];
         List<StructField> fields = new ArrayList<>();
         for (int i = 0; i < header.length; i++) {
@@ -500,8 +506,8 @@ final class SparkCohort {
             fields.add(DataTypes.createStructField(h, types[i], true));
         }
         List<org.apache.spark.sql.Row> rows = new ArrayList<>();
-        for (String line : lines.subList(1, lines.size())) {
-            String[] f = line.split(",", -1);
+        for (org.ctcf.io.Csv.Record rec : records.subList(1, records.size())) {
+            String[] f = rec.fields().toArray(String[]::new);
             Object[] v = new Object[f.length];
             for (int i = 0; i < f.length; i++) {
                 v[i] = f[i].isEmpty() ? null : types[i] == DataTypes.StringType ? f[i]

@@ -167,4 +167,32 @@ class ExplainBatchCliTest {
         }
         assertThat(out).doesNotExist();
     }
+
+    /**
+     * Text from files reaches the terminal and the CSVs escaped: a volume named with an ESC sequence and a leading
+     * formula character fails (no such file), and neither stdout, stderr nor failures.csv holds the raw control
+     * character; failures.csv reads back as RFC 4180 with the formula neutralised.
+     */
+    @Test
+    void controlCharactersAndFormulasFromInputsAreEscapedOnTheTerminalAndInTheCsv() throws IOException {
+        Path card;
+        try (Kernel k = Kernel.open()) {
+            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
+        }
+        Path m = tmp.resolve("m.csv");
+        Files.writeString(m, "volume,id\n\"=cmd|' /C calc'!A0.nii.gz\",\"=evil\"\n\"x\u001b[2Jy.nii.gz\",\"\"\"q\"\n");
+        Path out = tmp.resolve("out");
+        CliTest.Result r = run("explain", "--manifest", m.toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier", card.toString(),
+                "--chunk", "60", "--fix-range", "-30,0", "--frames", "2", "--no-report", "-o", out.toString(),
+                "--progress", "plain");
+        assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.SCANS_FAILED.code());
+        assertThat(r.out() + r.err()).doesNotContain("\u001b").contains("x\\x1b[2Jy.nii.gz");
+        String csv = Files.readString(out.resolve("failures.csv"));
+        assertThat(csv).doesNotContain("\u001b").contains("'=evil").contains("\"\"\"q\"");
+        List<org.ctcf.io.Csv.Record> rows = org.ctcf.io.Csv.parse(out.resolve("failures.csv"), csv, false);
+        assertThat(rows).hasSize(3);
+        assertThat(rows.get(1).fields().get(0)).isEqualTo("=evil");
+        assertThat(rows.get(2).fields().get(0)).isEqualTo("\"q");
+    }
 }
