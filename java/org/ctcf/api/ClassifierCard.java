@@ -29,16 +29,25 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  *   (or "preprocessing": {"mode": "lungmask"} for lungmask's own body-mask crop, see LungmaskPipeline)
  *   "output": {"kind": "segmentation", "classes": ["no lung", "right lung", "left lung"]},
  *   "score": {"target": "no lung", "activation": "sigmoid", "reducer": "one_minus_mean"},
- *   "domain": {"lung_fraction_min": 0.02}   (optional: the smallest lung fraction, in (0, 1), of the volumes the
- *       classifier was trained on; a volume below it, e.g. no lungs in view, gets its score with a warning that it
- *       is not meaningful; see InputDomain. Needs the reference preprocessing with a window; absent: no check)
+ *   "domain": {"lung_fraction_min": 0.02, "min_slices": 16, "modality": "CT"}   (optional. lung_fraction_min:
+ *       the smallest lung fraction, in (0, 1), of the volumes the classifier was trained on; a volume below it, e.g.
+ *       no lungs in view, gets its score with a warning that it is not meaningful; see InputDomain. Needs the
+ *       reference preprocessing with a window; absent: no check. min_slices: the fewest processed slices the
+ *       classifier is meant for (its training crops' depth); fewer are refused. modality: what the classifier reads,
+ *       CT when absent; a DICOM series of another Modality is refused unless --allow-modality names it)
  * }
  * }</pre>
  */
 public record ClassifierCard(Path file, String name, String description, Path torchScript, String architecture,
         Path weights, String keyPrefix, Classifier.Layout layout, int inputNx, int inputNy, int depth, int maxBatch,
         PreprocessOptions preprocessing, String preprocessingMode, String outputKind, List<String> classes, int outputCount, Score score,
-        Classifier.Orientation orientation, String published, InputDomain.Bounds domain) {
+        Classifier.Orientation orientation, String published, InputDomain.Bounds domain, Limits limits) {
+
+    /** What the card says its inputs must be: a modality (DICOM's Modality, e.g. CT) and the fewest slices. */
+    public record Limits(String modality, int minSlices) {
+        /** CT, any depth: the limits of a card that states none. */
+        public static final Limits DEFAULT = new Limits("CT", 1);
+    }
 
     /** The card's input domain ({@code "domain"}), or null: no check. */
     @Override
@@ -166,7 +175,7 @@ public record ClassifierCard(Path file, String name, String description, Path to
             return new ClassifierCard(file, root.path("name").asText(file.getFileName().toString()),
                     root.path("description").asText(""), ts, arch, weights, prefix, layout, size[0], size[1], depth,
                     maxBatch, p, mode, kind, List.copyOf(classes), count, score, orientation, published,
-                    domain(root.get("domain"), mode, p));
+                    domain(root.get("domain"), mode, p), limits(root.get("domain")));
         } catch (ModelFormatException e) {
             throw e;
         } catch (IllegalArgumentException | NullPointerException e) {
@@ -174,7 +183,12 @@ public record ClassifierCard(Path file, String name, String description, Path to
         }
     }
 
-    /** The optional {@code "domain"} object: {@code {"lung_fraction_min": x}} with x in (0, 1), no other keys. */
+    private static final List<String> DOMAIN_KEYS = List.of("lung_fraction_min", "min_slices", "modality");
+
+    /**
+     * The optional {@code "domain"} object's lung fraction bound: {@code {"lung_fraction_min": x}} with x in (0, 1);
+     * null when absent. Its other keys are {@link #limits}'.
+     */
     private static InputDomain.Bounds domain(JsonNode d, String mode, PreprocessOptions p) {
         if (d == null || d.isNull()) {
             return null;
@@ -184,21 +198,45 @@ public record ClassifierCard(Path file, String name, String description, Path to
         }
         for (var it = d.fieldNames(); it.hasNext();) {
             String key = it.next();
-            if (!key.equals("lung_fraction_min")) {
+            if (!DOMAIN_KEYS.contains(key)) {
                 throw new IllegalArgumentException("domain has an unknown key \"" + key
-                        + "\" (known: lung_fraction_min)");
+                        + "\" (known: " + String.join(", ", DOMAIN_KEYS) + ")");
             }
         }
+        if (d.isEmpty()) {
+            throw new IllegalArgumentException("domain is empty: missing lung_fraction_min, min_slices or modality");
+        }
         JsonNode min = d.get("lung_fraction_min");
-        if (min == null || !min.isNumber() || !(min.asDouble() > 0 && min.asDouble() < 1)) {
+        if (min == null) {
+            return null;
+        }
+        if (!min.isNumber() || !(min.asDouble() > 0 && min.asDouble() < 1)) {
             throw new IllegalArgumentException("domain.lung_fraction_min must be a number in (0, 1), not "
-                    + (min == null ? "missing" : min.toString()));
+                    + min.toString());
         }
         if (!mode.equals("reference") || !p.windowEnabled()) {
             throw new IllegalArgumentException("domain.lung_fraction_min needs the reference preprocessing with an "
                     + "HU window (the lung fraction is counted in window units)");
         }
         return new InputDomain.Bounds(min.asDouble());
+    }
+
+    /** The {@code "domain"} object's {@code min_slices} (≥ 1, default 1) and {@code modality} (default CT). */
+    private static Limits limits(JsonNode d) {
+        if (d == null || !d.isObject()) {
+            return Limits.DEFAULT;
+        }
+        JsonNode slices = d.get("min_slices");
+        if (slices != null && (!slices.canConvertToInt() || !slices.isIntegralNumber() || slices.asInt() < 1)) {
+            throw new IllegalArgumentException("domain.min_slices must be a whole number >= 1, not " + slices);
+        }
+        JsonNode modality = d.get("modality");
+        if (modality != null && (!modality.isTextual() || modality.asText().isBlank())) {
+            throw new IllegalArgumentException("domain.modality must be a DICOM Modality such as \"CT\", not "
+                    + modality);
+        }
+        return new Limits(modality == null ? "CT" : modality.asText().strip().toUpperCase(Locale.ROOT),
+                slices == null ? 1 : slices.asInt());
     }
 
     private static JsonNode required(JsonNode n, String key) {

@@ -13,6 +13,43 @@ import org.ctcf.core.Volume;
  * the bound as {@code "domain": {"lung_fraction_min": 0.02}} ({@link ClassifierCard#domain()}).
  */
 public final class InputDomain {
+    private static volatile java.util.Set<String> allowedModalities = java.util.Set.of();
+
+    /** Modalities the process reads with any card (the CLI's {@code --allow-modality}), upper case. */
+    public static void allowModalities(java.util.Collection<String> modalities) {
+        allowedModalities = modalities.stream().map(m -> m.strip().toUpperCase(Locale.ROOT))
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
+    /**
+     * Refuses an input the card is not for: a DICOM series of another Modality than the card's (an MR series with a
+     * CT classifier), unless {@link #allowModalities} names it. {@code modality} is the series' (null or empty: not
+     * known, as for NIfTI: no check).
+     */
+    public static void checkModality(ClassifierCard card, String modality, String input) {
+        if (modality == null || modality.isBlank()) {
+            return;
+        }
+        String m = modality.strip().toUpperCase(Locale.ROOT);
+        String want = card.limits().modality();
+        if (!m.equals(want) && !allowedModalities.contains(m)) {
+            throw new IllegalArgumentException(input + " is a " + org.ctcf.core.Text.printable(m) + " series, but "
+                    + "the classifier " + card.name() + " reads " + want + " (its card's domain.modality): its score "
+                    + "would mean nothing. --allow-modality " + org.ctcf.core.Text.printable(m)
+                    + " explains it anyway");
+        }
+    }
+
+    /** Refuses a processed volume with fewer slices than the card's {@code domain.min_slices}. */
+    public static void checkSlices(ClassifierCard card, int slices, String input) {
+        int min = card.limits().minSlices();
+        if (slices < min) {
+            throw new IllegalArgumentException(input + ": the processed volume has " + slices + " slice"
+                    + (slices == 1 ? "" : "s") + ", but the classifier " + card.name() + " needs at least " + min
+                    + " (its card's domain.min_slices: the depth it was trained on); a score of fewer means nothing");
+        }
+    }
+
     /** The HU below which a voxel counts as air (lung or outside air). */
     public static final double AIR_HU = -500;
 

@@ -34,6 +34,11 @@ public final class GlobalOptions {
             + "file's header can make ctcf allocate.", scope = picocli.CommandLine.ScopeType.INHERIT)
     Long maxVoxels;
 
+    @Option(names = "--allow-modality", paramLabel = "MODALITY", split = ",", description = "Read DICOM series of "
+            + "this Modality (e.g. MR) with any classifier, whose card says what it reads (CT by default): by default "
+            + "another modality is refused.", scope = picocli.CommandLine.ScopeType.INHERIT)
+    java.util.List<String> allowModality;
+
     @Option(names = {"-x", "--stacktrace"}, description = "Print the full stack trace of an error.",
             scope = picocli.CommandLine.ScopeType.INHERIT)
     boolean stacktrace;

@@ -56,6 +56,8 @@ public final class Main implements Runnable {
             main.global.applyLogging();
             // every read without explicit options (SeriesOption, evaluate's volumes, explain) follows the flag
             org.ctcf.io.ReadOptions.confineByDefault(main.global.confineInputs);
+            org.ctcf.api.InputDomain.allowModalities(main.global.allowModality != null ? main.global.allowModality
+                    : java.util.List.of());
             org.ctcf.io.ReadOptions.maxVoxelsByDefault(main.global.maxVoxels != null ? main.global.maxVoxels
                     : org.ctcf.io.ReadOptions.DEFAULT_MAX_VOXELS);
             return new CommandLine.RunLast().execute(parseResult);

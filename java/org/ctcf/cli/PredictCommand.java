@@ -69,6 +69,10 @@ final class PredictCommand implements Callable<Integer> {
                 Volume x = preprocessed ? ct.copyWithGeometry(ct.geometry()) : k.preprocess(ct, c.preprocessing())) {
             Target t = clf.target(target);
             double score = clf.score(x, t);
+            if (ct.geometry().sourceHint() instanceof org.ctcf.io.dicom.DicomSource src) {
+                InputDomain.checkModality(c, src.modality(), input.toString());
+            }
+            InputDomain.checkSlices(c, x.nz(), input.toString());
             InputDomain.Check domain = InputDomain.check(c, x);
             String name = c.classes().isEmpty() ? "output " + t.index() : c.classes().get(t.index());
             Classifier.Outputs out = clf.outputs(x);

@@ -114,6 +114,21 @@ public final class Geometry {
     }
 
     /**
+     * How far the voxel axes are from the world axes they are taken for ({@link #dominantWorldAxes}): the largest
+     * angle, in degrees, between a voxel axis and its world axis; 0 for an axis-aligned grid.
+     */
+    public double obliquityDegrees() {
+        double[][] d = direction();
+        int[] w = dominantWorldAxes();
+        double worst = 0;
+        for (int c = 0; c < 3; c++) {
+            double cos = Math.min(1, Math.abs(d[c][w[c]]));
+            worst = Math.max(worst, Math.toDegrees(Math.acos(cos)));
+        }
+        return worst;
+    }
+
+    /**
      * For each voxel axis the world axis (0 = x/R, 1 = y/A, 2 = z/S) it runs closest to; always a permutation
      * (greedy on the largest remaining |cosine|, so 45° ties still give a valid assignment).
      */

@@ -45,6 +45,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * throws {@link CtcfException.CancelledException}; files already written are complete, the summary is not there.
  */
 public final class Explain {
+    /** An input grid further than this from the world axes is oblique: warned of and recorded in the summary. */
+    static final double OBLIQUE_DEGREES = 0.1;
+
     private Explain() {
     }
 
@@ -276,17 +279,28 @@ public final class Explain {
                 throw new IllegalArgumentException("--dicom-out writes DICOM objects into the input's study, but "
                         + input + " is not a DICOM series; give a DICOM folder, file or DICOMDIR, or leave it out");
             }
+            if (ct.geometry().sourceHint() instanceof DicomSource src) {
+                InputDomain.checkModality(clf.card(), src.modality(), input.toString());
+            }
             String sha256 = sha256(input, ct);
             Files.createDirectories(outDir);
             try (Volume processed = preprocess(input, models.kernel(), ct, pre);
                     Volume ranged = request.range() == null ? null
                             : slices(processed, check("--range", request.range(), processed.nz()))) {
                 Volume x = ranged != null ? ranged : processed;
+                InputDomain.checkSlices(clf.card(), x.nz(), input.toString());
                 // the lung fraction of the volume the classifier sees (null: the card states no domain)
                 InputDomain.Check domain = InputDomain.check(clf.card(), x);
                 ExplanationWriter w = new ExplanationWriter(outDir, models.kernel(), ct, pre, processed,
                         ranged != null ? request.range().start() : -1, clf, o.target().index(), request.images(),
                         request.gifSlice(), request.display(), request.dicomOut(), dicomShownAs);
+                double oblique = ct.geometry().obliquityDegrees();
+                if (oblique > OBLIQUE_DEGREES) {
+                    w.warn(String.format(Locale.ROOT, "the input's grid is oblique: its axes lie up to %.2f° from "
+                            + "the world axes (%s); preprocessing takes it for that axis orientation and does not "
+                            + "resample the rotation, so the classifier sees the volume rotated by up to %.2f°", oblique,
+                            ct.geometry().orientationCode(), oblique));
+                }
                 String title = "ctcf explanation: " + input.getFileName() + " — " + clf.card().name();
                 if (request.chunk() != null) {
                     Slices c = check("--slices", request.chunk(), x.nz());

@@ -306,7 +306,7 @@ public final class ExplanationWriter {
     }
 
     /** Records a warning for the summary and logs it, once. */
-    private void warn(String message) {
+    void warn(String message) {
         warnings.add(message);
         System.getLogger("org.ctcf.report").log(System.Logger.Level.WARNING, message + " (in " + dir + ")");
     }

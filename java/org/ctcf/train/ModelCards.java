@@ -62,7 +62,8 @@ public final class ModelCards {
             c.put("score", ordered("target", "nodule", "activation", "sigmoid"));
         }
         if (!Double.isNaN(lungFractionMin)) {
-            c.put("domain", ordered("lung_fraction_min", lungFractionMin));
+            c.put("domain", lungs ? ordered("lung_fraction_min", lungFractionMin)
+                    : ordered("lung_fraction_min", lungFractionMin, "min_slices", ClassifierTraining.NODULE_DEPTH));
         }
         c.put("training", training);
         c.put("metrics", metrics);
