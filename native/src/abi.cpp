@@ -41,6 +41,10 @@ namespace {
 void tune_allocator_once() {
     static std::once_flag once;
     std::call_once(once, [] {
+        // NNPACK: on CPUs it does not support, every convolution that would try it logs "Could not initialize
+        // NNPACK! Reason: Unsupported hardware"; ctcf's convolutions gain nothing from it, so it is off everywhere
+        // (the same numbers on every CPU, and a clean output)
+        at::globalContext().setUserEnabledNNPACK(false);
 #if defined(__GLIBC__)
         const char* env = std::getenv("CTCF_MALLOC_TUNING");
         if (env != nullptr && std::string(env) == "off") return;
