@@ -398,14 +398,15 @@ public final class Batch {
             boolean wait) throws IOException {
         Files.createDirectories(out);
         Path target = out.resolve(scan.id());
-        OutputLock lock;
+        OutputLock lock = null;
         try {
-            lock = acquire(out, scan, progress, wait);
+            Optional<OutputLock> l = acquire(out, scan, progress, wait);
+            if (l.isEmpty()) {
+                return new ScanResult(complete(out, scan) ? Outcome.SKIPPED : Outcome.BUSY, null);
+            }
+            lock = l.get();
         } catch (OutputLock.Unsupported e) {
-            lock = null;  // no locks here: the commit alone keeps twins apart; stale folders stay
-        }
-        if (lock == NO_LOCK) {
-            return new ScanResult(complete(out, scan) ? Outcome.SKIPPED : Outcome.BUSY, null);
+            // no locks on this file system: the commit alone keeps twins apart, and stale folders stay
         }
         try (OutputLock held = lock) {
             if (held != null) {
@@ -430,18 +431,13 @@ public final class Batch {
         }
     }
 
-    /** A marker for "held by someone else". */
-    private static final OutputLock NO_LOCK = null;
-
-    private static OutputLock acquire(Path out, Scan scan, Progress.Listener progress, boolean wait)
+    /** The scan's lock, waiting for it when {@code wait}; empty when another holds it (or the scan is done). */
+    private static Optional<OutputLock> acquire(Path out, Scan scan, Progress.Listener progress, boolean wait)
             throws IOException {
         while (true) {
-            var l = OutputLock.tryAcquire(out, scan.id());
-            if (l.isPresent()) {
-                return l.get();
-            }
-            if (!wait || complete(out, scan)) {
-                return NO_LOCK;
+            Optional<OutputLock> l = OutputLock.tryAcquire(out, scan.id());
+            if (l.isPresent() || !wait || complete(out, scan)) {
+                return l;
             }
             try {
                 Thread.sleep(500);

@@ -443,6 +443,26 @@ class CliTest {
         }
     }
 
+    /** README's exit-code table lists every code of ExitCode, and no other. */
+    @Test
+    void readmesExitCodeTableMatchesTheCode() throws IOException {
+        String readme = java.nio.file.Files.readString(TestPaths.root().resolve("README.md"));
+        String table = readme.substring(readme.indexOf("Exit codes:"), readme.indexOf("### Progress"));
+        java.util.Set<Integer> listed = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^\\| ([0-9, ]+) \\|").matcher(table);
+        while (m.find()) {
+            for (String c : m.group(1).split(",")) {
+                listed.add(Integer.parseInt(c.strip()));
+            }
+        }
+        java.util.Set<Integer> codes = new java.util.TreeSet<>();
+        for (ExitCode c : ExitCode.values()) {
+            codes.add(c.code());
+        }
+        codes.add(143);  // SIGTERM: the JVM's 128 + 15, documented beside 130 (ProcessExitTest)
+        assertThat(listed).isEqualTo(codes);
+    }
+
     @Test
     void exitCodeTableHasUniqueNumbers() {
         assertThat(java.util.Arrays.stream(ExitCode.values()).map(ExitCode::code).distinct().count())

@@ -195,4 +195,23 @@ class ExplainBatchCliTest {
         assertThat(rows.get(1).fields().get(0)).isEqualTo("=evil");
         assertThat(rows.get(2).fields().get(0)).isEqualTo("\"q");
     }
+
+    /** Issue 32: evaluate exited 0 when every volume failed; now 8, as a batch explain, saying so on stderr. */
+    @Test
+    void anEvaluateWhereVolumesFailExitsEight() throws IOException {
+        Path card;
+        try (Kernel k = Kernel.open()) {
+            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
+        }
+        Files.writeString(tmp.resolve("a.nii.gz"), "not a volume");
+        Files.writeString(tmp.resolve("b.nii.gz"), "not one either");
+        Path m = tmp.resolve("eval.csv");
+        Files.writeString(m, "volume,label\na.nii.gz,1\nb.nii.gz,0\n");
+        CliTest.Result r = run("evaluate", m.toString(), "--autoencoder",
+                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier", card.toString(),
+                "--chunks", "60", "--baselines", "none", "-o", tmp.resolve("eval").toString(), "--progress", "none");
+        assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.SCANS_FAILED.code());
+        assertThat(r.err()).contains("2 of 2 volumes failed");
+        assertThat(Files.readString(tmp.resolve("eval/results.csv"))).contains("a.nii.gz,1,error: ");
+    }
 }

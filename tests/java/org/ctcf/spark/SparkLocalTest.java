@@ -114,7 +114,9 @@ class SparkLocalTest {
         Files.writeString(m, "volume,label\nv0.nii.gz,1\nnot-there.nii.gz,0\nv3.nii.gz,0\nsub/up.mhd,0\n");
         Path out = tmp.resolve("missing-out");
         Run run = spark("evaluate", "--master", "local[2]", m.toString(), "-o", out.toString());
-        assertThat(run.code).as(run.err).isZero();
+        // the run ends, and says that two volumes failed: exit 8, as a batch explain
+        assertThat(run.code).as(run.err).isEqualTo(8);
+        assertThat(run.err).contains("2 of 4 volumes failed");
         List<String> rows = Files.readAllLines(out.resolve(Evaluation.RESULTS));
         assertThat(rows).hasSize(5);
         assertThat(rows.get(2)).startsWith("not-there.nii.gz,0,error: ").contains("not-there.nii.gz");
