@@ -21,6 +21,26 @@ class ExplainBatchCliTest {
         return CliTest.run(args);
     }
 
+    private static CliTest.Result run(List<String> head, List<String> tail) {
+        List<String> all = new java.util.ArrayList<>(head);
+        all.addAll(tail);
+        return CliTest.run(all.toArray(String[]::new));
+    }
+
+    /** The middle-slices card of the tiny explain models, written into the test's folder. */
+    private Path tinyCard() throws IOException {
+        try (Kernel k = Kernel.open()) {
+            return org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
+        }
+    }
+
+    /** The options that make explain quick: the tiny autoencoder, the card, two chunks, a fixed λ range. */
+    private static List<String> quick(Path card) {
+        return List.of("--autoencoder", TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16",
+                "--classifier", card.toString(), "--chunk", "60", "--fix-range", "-30,0", "--frames", "2",
+                "--no-report");
+    }
+
     @Test
     void manifestErrorsNameFileAndLineBeforeAnyModelLoads() throws IOException {
         Path m = tmp.resolve("m.csv");
@@ -148,17 +168,12 @@ class ExplainBatchCliTest {
     /** A failed write is exit 9 with the path named; nothing of the run is left under the output's name. */
     @Test
     void aWriteThatFailsIsExitNineNamingThePath() throws IOException {
-        Path card;
-        try (Kernel k = Kernel.open()) {
-            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
-        }
+        Path card = tinyCard();
         Path out = tmp.resolve("out");
         org.ctcf.io.WriteFaults.failWrite(2);
         try {
-            CliTest.Result r = run("explain", TestPaths.sample().toString(), "--autoencoder",
-                    TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier",
-                    card.toString(), "--chunk", "60", "--fix-range", "-30,0", "--frames", "2", "--no-report", "-o",
-                    out.toString());
+            CliTest.Result r = run(List.of("explain", TestPaths.sample().toString(), "-o", out.toString()),
+                    quick(card));
             assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.OUTPUT.code());
             assertThat(r.err()).containsPattern("ctcf: error: " + java.util.regex.Pattern.quote(tmp.toString())
                     + "\\S*: cannot write: No space left on device");
@@ -175,17 +190,12 @@ class ExplainBatchCliTest {
      */
     @Test
     void controlCharactersAndFormulasFromInputsAreEscapedOnTheTerminalAndInTheCsv() throws IOException {
-        Path card;
-        try (Kernel k = Kernel.open()) {
-            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
-        }
+        Path card = tinyCard();
         Path m = tmp.resolve("m.csv");
         Files.writeString(m, "volume,id\n\"=cmd|' /C calc'!A0.nii.gz\",\"=evil\"\n\"x\u001b[2Jy.nii.gz\",\"\"\"q\"\n");
         Path out = tmp.resolve("out");
-        CliTest.Result r = run("explain", "--manifest", m.toString(), "--autoencoder",
-                TestPaths.vqgan("tiny_vqgan.safetensors").toString(), "--resize", "16", "--classifier", card.toString(),
-                "--chunk", "60", "--fix-range", "-30,0", "--frames", "2", "--no-report", "-o", out.toString(),
-                "--progress", "plain");
+        CliTest.Result r = run(List.of("explain", "--manifest", m.toString(), "-o", out.toString(), "--progress",
+                "plain"), quick(card));
         assertThat(r.code()).as(r.err()).isEqualTo(ExitCode.SCANS_FAILED.code());
         assertThat(r.out() + r.err()).doesNotContain("\u001b").contains("x\\x1b[2Jy.nii.gz");
         String csv = Files.readString(out.resolve("failures.csv"));
@@ -199,10 +209,7 @@ class ExplainBatchCliTest {
     /** Issue 32: evaluate exited 0 when every volume failed; now 8, as a batch explain, saying so on stderr. */
     @Test
     void anEvaluateWhereVolumesFailExitsEight() throws IOException {
-        Path card;
-        try (Kernel k = Kernel.open()) {
-            card = org.ctcf.report.TinyExplainModels.middleSlicesCard(tmp, k);
-        }
+        Path card = tinyCard();
         Files.writeString(tmp.resolve("a.nii.gz"), "not a volume");
         Files.writeString(tmp.resolve("b.nii.gz"), "not one either");
         Path m = tmp.resolve("eval.csv");

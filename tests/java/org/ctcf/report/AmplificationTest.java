@@ -10,46 +10,23 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 
-import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
-import org.ctcf.api.ChunkSweep;
-import org.ctcf.api.ExplainOptions;
-import org.ctcf.api.Progress;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
 import org.ctcf.io.ReadOptions;
 import org.ctcf.io.TestVolumes;
 import org.ctcf.io.VolumeFormatException;
 import org.ctcf.io.VolumeIO;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 32's amplification attacks: small files that asked for gigabytes. A header's sizes are bounded before
  * anything is allocated (the input, and what preprocessing would make of it), with an error naming the file and
  * the override; the input's hash reads only what the read used.
  */
-class AmplificationTest {
-    @RegisterExtension
-    static final SharedKernel KERNEL = new SharedKernel();
-
-    @TempDir
-    Path tmp;
-
-    Path card;
-
-    @BeforeEach
-    void classifierCard() throws IOException {
-        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
-    }
-
+class AmplificationTest extends TinyModelTest {
     private ExplanationSummary explain(Path input, Path out) throws IOException {
-        Explain.Request r = Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2)
-                .build(), ChunkSweep.of(60)).withFrames(2).withImages(false);
-        return TinyExplainModels.with(KERNEL.get(), card, m -> Explain.toDirectory(input, out, m, r,
-                Progress.Listener.NONE));
+        return explain(card, input, out, quick());
     }
 
     /** A 2 x 2 x 2 NIfTI-2 (a 1.1 KB file) whose voxels are {@code mm} wide. */

@@ -14,39 +14,14 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
-import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
-import org.ctcf.api.ChunkSweep;
-import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Progress;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Shard;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Many scans with one model load: the output layout, failures, resume, shards and atomic scan folders. */
-class BatchTest {
-    @RegisterExtension
-    static final SharedKernel KERNEL = new SharedKernel();
-
-    @TempDir
-    Path tmp;
-
-    Path card;
-
-    @BeforeEach
-    void classifierCard() throws IOException {
-        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
-    }
-
-    /** A fixed λ range (no search) in two chunks, volumes and summary only: quick. */
-    private static Explain.Request quick() {
-        return Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2).build(),
-                ChunkSweep.of(60)).withFrames(2).withImages(false);
-    }
-
+class BatchTest extends TinyModelTest {
     /** Records what the batch reports. */
     static final class Recorder implements Batch.Listener {
         final List<String> logs = new ArrayList<>();

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.ExplainOptions;
@@ -17,26 +16,10 @@ import org.ctcf.api.Progress;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The API's "explain this file and write the outputs here" on the tiny autoencoder and a TorchScript classifier. */
-class ExplainTest {
-    @RegisterExtension
-    static final SharedKernel KERNEL = new SharedKernel();
-
-    @TempDir
-    Path tmp;
-
-    Path card;
-
-    @BeforeEach
-    void classifierCard() throws IOException {
-        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
-    }
-
+class ExplainTest extends TinyModelTest {
     private ExplanationSummary explain(Path out, Explain.Request request, Progress.Listener progress)
             throws IOException {
         return explain(TestPaths.sample(), out, request, progress);

@@ -14,19 +14,12 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
-import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
-import org.ctcf.api.ChunkSweep;
-import org.ctcf.api.ExplainOptions;
-import org.ctcf.api.Progress;
 import org.ctcf.core.Shard;
 import org.ctcf.io.OutputException;
 import org.ctcf.io.WriteFaults;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every output path of {@code explain} appears whole or not at all: a second run into an earlier run's folder
@@ -34,20 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a write that fails at any point (fault injection: the N-th file write fails in the middle, as a full disk does)
  * leaves the earlier outputs exactly as they were, the DICOM folder included, and nothing staged behind.
  */
-class OutputAtomicityTest {
-    @RegisterExtension
-    static final SharedKernel KERNEL = new SharedKernel();
-
-    @TempDir
-    Path tmp;
-
-    Path card;
-
-    @BeforeEach
-    void classifierCard() throws IOException {
-        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
-    }
-
+class OutputAtomicityTest extends TinyModelTest {
     @AfterEach
     void disarm() {
         WriteFaults.failWrite(0);
@@ -57,13 +37,11 @@ class OutputAtomicityTest {
     private static final Path DICOM = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
 
     private static Explain.Request quick(boolean images) {
-        return Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2).build(),
-                ChunkSweep.of(60)).withFrames(2).withImages(images);
+        return quick().withImages(images);
     }
 
     private ExplanationSummary explain(Path input, Path out, Explain.Request r) throws IOException {
-        return TinyExplainModels.with(KERNEL.get(), card, m -> Explain.toDirectory(input, out, m, r,
-                Progress.Listener.NONE));
+        return explain(card, input, out, r);
     }
 
     /** Every file below {@code dir} (relative path → SHA-256), hidden ones included. */

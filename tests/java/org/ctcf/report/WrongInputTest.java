@@ -9,54 +9,24 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 
-import org.ctcf.SharedKernel;
 import org.ctcf.TestPaths;
-import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.ClassifierCard;
-import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.InputDomain;
-import org.ctcf.api.Progress;
 import org.ctcf.core.Geometry;
 import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 32's wrong-but-plausible inputs: an MR series with a CT card is refused (the override named), an oblique
  * grid is explained with a warning recorded in summary.json, and a volume shallower than the card's min_slices is
  * refused.
  */
-class WrongInputTest {
-    @RegisterExtension
-    static final SharedKernel KERNEL = new SharedKernel();
-
-    @TempDir
-    Path tmp;
-
-    Path card;
-
-    @BeforeEach
-    void classifierCard() throws IOException {
-        card = TinyExplainModels.middleSlicesCard(tmp, KERNEL.get());
-    }
-
+class WrongInputTest extends TinyModelTest {
     @AfterEach
     void noOverride() {
         InputDomain.allowModalities(List.of());
-    }
-
-    private static Explain.Request quick() {
-        return Explain.Request.sweep(ExplainOptions.builder().fixRange(-30, 0).lambdaSweepSteps(2).build(),
-                ChunkSweep.of(60)).withFrames(2).withImages(false);
-    }
-
-    private ExplanationSummary explain(Path c, Path input, Path out, Explain.Request r) throws IOException {
-        return TinyExplainModels.with(KERNEL.get(), c, m -> Explain.toDirectory(input, out, m, r,
-                Progress.Listener.NONE));
     }
 
     /** The sample DICOM series with its Modality (0008,0060) rewritten from CT to {@code modality}. */
