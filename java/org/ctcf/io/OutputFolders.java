@@ -127,8 +127,8 @@ public final class OutputFolders {
     /**
      * What a crashed writer of {@code target} left beside it, cleaned up by a caller that holds the target's {@link
      * OutputLock} (so the writer is gone): its staged folders are removed; an earlier output set aside during a
-     * replacement is put back when the target is missing, and removed when the target is in place and
-     * {@code ownAside} still accepts it. Returns what it did, for the log.
+     * replacement (one {@code ownAside} accepts as ctcf's) is put back when the target is missing, and removed when
+     * the target is in place. Returns what it did, for the log.
      */
     public static List<Recovered> recover(Path target, Predicate<Path> ownAside) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
@@ -160,10 +160,13 @@ public final class OutputFolders {
             done.add(new Recovered(p, Recovered.What.STAGED_REMOVED));
         }
         for (Path p : asides) {
+            if (!ownAside.test(p)) {
+                continue;  // not an output of ctcf's (a folder someone named like one): left alone
+            }
             if (!exists(target)) {
                 rename(p, target);
                 done.add(new Recovered(p, Recovered.What.RESTORED));
-            } else if (ownAside.test(p)) {
+            } else {
                 AtomicFiles.deleteTree(p);
                 done.add(new Recovered(p, Recovered.What.ASIDE_REMOVED));
             }
