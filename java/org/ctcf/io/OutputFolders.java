@@ -146,9 +146,9 @@ public final class OutputFolders {
                 if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                     continue;
                 }
-                if (rest.startsWith(PARTIAL) && rest.length() > PARTIAL.length()) {
+                if (isRandomSuffix(rest, PARTIAL)) {
                     staged.add(p);
-                } else if (rest.startsWith(OLD) && rest.length() > OLD.length()) {
+                } else if (isRandomSuffix(rest, OLD)) {
                     asides.add(p);
                 }
             }
@@ -193,6 +193,25 @@ public final class OutputFolders {
                 case ASIDE_REMOVED -> "removed " + path + " (an earlier output, replaced)";
             };
         }
+    }
+
+    /**
+     * Whether {@code rest} is exactly {@code marker} and the 12 hex digits {@link AtomicFiles#random} makes: the
+     * names ctcf gives, and no other (not {@code .scan.old-2023}, not {@code .p1.old-protocol.partial-…}).
+     */
+    static boolean isRandomSuffix(String rest, String marker) {
+        return rest.length() == marker.length() + 12 && rest.startsWith(marker)
+                && rest.substring(marker.length()).chars().allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+    }
+
+    /** The name of output {@code name}'s staged folder {@code fileName} ({@code .NAME.partial-RANDOM}), or null. */
+    public static String stagedName(String fileName) {
+        int at = fileName.lastIndexOf(PARTIAL);
+        if (!fileName.startsWith(".") || at < 2 || fileName.charAt(at) != '.'
+                || !isRandomSuffix(fileName.substring(at), PARTIAL)) {
+            return null;
+        }
+        return fileName.substring(1, at);
     }
 
     private static String globEscape(String s) {

@@ -63,7 +63,9 @@ public final class OutputLock implements AutoCloseable {
     public static Optional<OutputLock> tryAcquire(Path dir, String name) throws IOException {
         Objects.requireNonNull(name, "name");
         Files.createDirectories(dir);
-        Path file = dir.toAbsolutePath().normalize().resolve(fileName(name));
+        // the real path: one key per file whatever the spelling (a link on the way, "..") for this JVM's table, and
+        // what /proc/self/fd shows
+        Path file = dir.toRealPath().resolve(fileName(name));
         boolean proc = Files.isDirectory(PROC_FD);
         for (int attempt = 0; attempt < 100; attempt++) {
             if (!OPEN.add(file)) {
@@ -77,6 +79,8 @@ public final class OutputLock implements AutoCloseable {
                     l = ch.tryLock();
                 } catch (OverlappingFileLockException e) {
                     l = null;
+                } catch (java.nio.channels.ClosedByInterruptException e) {
+                    throw e;  // the thread was interrupted: not the file system's failing
                 } catch (IOException e) {
                     throw new Unsupported(file, e);
                 }

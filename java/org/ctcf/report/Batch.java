@@ -323,7 +323,7 @@ public final class Batch {
         checkUnique(scans, "the scans");
         checkOutOutsideInputs(out, scans, List.of());
         Files.createDirectories(out);
-        for (Path p : removeStale(out, shard)) {
+        for (Path p : removeStale(out, scans, shard)) {
             listener.log("removed " + p + " (left by an interrupted run)");
         }
         List<Scan> mine = scans.stream().filter(s -> shard.owns(s.id())).toList();
@@ -334,7 +334,7 @@ public final class Batch {
         int busy = 0;
         List<Failure> failures = new ArrayList<>();
         Path failuresFile = out.resolve(failuresName(shard));
-        Files.deleteIfExists(failuresFile);  // this run's failures only; the old ones are retried
+        deleteOwnFailures(failuresFile);  // this run's failures only; the old ones are retried
         for (int i = 0; i < mine.size(); i++) {
             Scan scan = mine.get(i);
             int index = i + 1;
@@ -508,19 +508,20 @@ public final class Batch {
     }
 
     /**
-     * Removes the {@code .<id>.partial-*} folders that dead writers left in {@code dir} for this shard's ids: only
-     * those whose scan's lock can be taken (no live process is writing that scan: another shard's, a twin's, stay),
-     * and none at all on a file system without locks. Returns them.
+     * Removes the {@code .<id>.partial-RANDOM} folders that dead writers left in {@code dir} for {@code scans}' ids
+     * this shard owns: only those whose scan's lock can be taken (no live process is writing that scan: another
+     * shard's, a twin's, stay), and none at all on a file system without locks. Returns them.
      */
-    public static List<Path> removeStale(Path dir, Shard shard) throws IOException {
+    public static List<Path> removeStale(Path dir, List<Scan> scans, Shard shard) throws IOException {
+        java.util.Set<String> mine = new java.util.HashSet<>();
+        scans.forEach(s -> mine.add(s.id()));
         TreeSet<String> ids = new TreeSet<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
-                String n = p.getFileName().toString();
-                int at = n.lastIndexOf(PARTIAL);
-                if (n.startsWith(".") && at > 1 && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                        && shard.owns(n.substring(1, at))) {
-                    ids.add(n.substring(1, at));
+                String id = OutputFolders.stagedName(p.getFileName().toString());
+                if (id != null && mine.contains(id) && shard.owns(id)
+                        && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    ids.add(id);
                 }
             }
         }
@@ -557,13 +558,37 @@ public final class Batch {
      * needed, control characters escaped, formulas neutralised).
      */
     public static void writeFailures(Path file, List<Failure> failures) throws IOException {
-        StringBuilder b = new StringBuilder(Csv.row("id", "volume", "error", "message"));
+        StringBuilder b = new StringBuilder(FAILURES_HEADER + "\n");
         for (Failure f : failures) {
             b.append(Csv.row(Csv.text(f.scan().id()), Csv.text(f.scan().volume().toString()),
                     Csv.text(f.errorClass()), Csv.text(f.message())));
         }
         AtomicFiles.write(file, b.toString().getBytes(StandardCharsets.UTF_8));
     }
+
+    /**
+     * Removes an earlier run's failures file (its first line is ctcf's header); a file of that name that is not
+     * ctcf's is refused, never removed.
+     */
+    public static void deleteOwnFailures(Path file) throws IOException {
+        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String first;
+        try (var r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            first = r.readLine();
+        } catch (IOException e) {
+            first = null;
+        }
+        if (!Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS) || !FAILURES_HEADER.equals(first)) {
+            throw new IllegalArgumentException(file + " is not a failures file of ctcf's (its first line is not "
+                    + FAILURES_HEADER + "); ctcf never removes it: move it away or give another -o");
+        }
+        Files.delete(file);
+    }
+
+    /** The first line of {@code failures.csv}. */
+    static final String FAILURES_HEADER = "id,volume,error,message";
 
     /** The message of a failure, on one line; a missing file says so. */
     private static String message(Exception e) {
@@ -587,11 +612,20 @@ public final class Batch {
     /** Whether a folder holds DICOM files (not only sub-folders): one regular file that {@link DicomReader} reads. */
     private static boolean holdsDicom(Path dir) throws IOException {
         try (var walk = Files.walk(dir, 3)) {
-            return walk.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
-                    .anyMatch(DicomReader::isDicom);
+            return walk.filter(Files::isRegularFile).filter(f -> !hidden(dir, f)).anyMatch(DicomReader::isDicom);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
+    }
+
+    /** Whether {@code p} is hidden below {@code root}: its name or a folder's on the way starts with a dot. */
+    private static boolean hidden(Path root, Path p) {
+        for (Path part : root.relativize(p)) {
+            if (part.toString().startsWith(".")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** An id is a folder name: not empty, no path separator or control character, not starting with a dot. */

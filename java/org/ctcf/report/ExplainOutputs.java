@@ -55,6 +55,9 @@ final class ExplainOutputs {
 
     /** Whether every file below {@code folder} is one its summary lists: an output of ctcf's, which it may replace. */
     static boolean isOwn(Path folder) {
+        if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+            return false;  // a link (to whatever folder) or a file is not a folder ctcf wrote
+        }
         Set<String> listed = listed(folder);
         if (listed == null) {
             return false;

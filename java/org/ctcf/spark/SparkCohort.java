@@ -163,7 +163,7 @@ final class SparkCohort {
             throws IOException {
         Batch.checkOutOutsideInputs(plan.out(), plan.scans(), List.of());
         Files.createDirectories(plan.out());
-        for (Path p : Batch.removeStale(plan.out(), Shard.ALL)) {
+        for (Path p : Batch.removeStale(plan.out(), plan.scans(), Shard.ALL)) {
             err.println("ctcf spark explain: removed " + p + " (left by an interrupted run)");
         }
         List<ScanTask> todo = new ArrayList<>();
@@ -177,7 +177,7 @@ final class SparkCohort {
         err.printf(Locale.ROOT, "ctcf spark explain: %d scans, %d done already, %d to explain on %s -> %s%n",
                 scans.size(), scans.size() - todo.size(), todo.size(), jsc.master(), plan.out());
         List<TaskResult> results = runTasks(jsc, todo, new ExplainTask(plan.spec(), plan.out().toString()), err);
-        for (Path p : Batch.removeStale(plan.out(), Shard.ALL)) {  // left by killed task attempts
+        for (Path p : Batch.removeStale(plan.out(), plan.scans(), Shard.ALL)) {  // left by killed task attempts
             err.println("ctcf spark explain: removed " + p + " (left by a lost task)");
         }
         List<Batch.Failure> failures = new ArrayList<>();
@@ -191,7 +191,7 @@ final class SparkCohort {
             }
         }
         Path failuresFile = plan.out().resolve(Batch.FAILURES);
-        Files.deleteIfExists(failuresFile);
+        Batch.deleteOwnFailures(failuresFile);
         if (!failures.isEmpty()) {
             Batch.writeFailures(failuresFile, failures);
         }

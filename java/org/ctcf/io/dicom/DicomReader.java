@@ -292,7 +292,7 @@ public final class DicomReader {
         List<Path> files = new ArrayList<>();
         if (Files.isDirectory(input)) {
             try (Stream<Path> walk = Files.walk(input, MAX_DEPTH, new FileVisitOption[0])) {
-                var it = walk.filter(Files::isRegularFile).sorted().iterator();
+                var it = walk.filter(Files::isRegularFile).filter(p -> !hidden(input, p)).sorted().iterator();
                 while (it.hasNext()) {
                     Path p = it.next();
                     if (p.getFileName().toString().equalsIgnoreCase("DICOMDIR") || !DicomFile.looksLikeDicom(p)) {
@@ -352,6 +352,21 @@ public final class DicomReader {
             }
         }
         return new Found(frames, series, skipped);
+    }
+
+    /**
+     * Whether {@code p} is hidden below the folder {@code root} (its name, or a folder's on the way, starts with a
+     * dot): skipped, as a folder's other files are. That keeps out what is not the study's: ctcf's own lock files and
+     * staged folders (a {@code --dicom-out} being written into the study, which must not be read half-written, and
+     * whose lock a read must not touch), macOS's {@code ._} files, version-control folders.
+     */
+    static boolean hidden(Path root, Path p) {
+        for (Path part : root.relativize(p)) {
+            if (part.toString().startsWith(".")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static List<Path> dicomdirFiles(Path dicomdir, ReadOptions options) throws IOException {

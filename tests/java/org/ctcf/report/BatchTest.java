@@ -83,13 +83,13 @@ class BatchTest extends TinyModelTest {
         assertThat(scans).extracting(Batch.Scan::id).containsExactly("a", "case_b", "missing", "bad");
         assertThat(scans.get(0).volume()).isEqualTo(tmp.resolve("data/a.nii.gz"));
         Path out = tmp.resolve("out");
-        Files.createDirectories(out.resolve(".a.partial-deadbeef"));  // a crashed run's
+        Files.createDirectories(out.resolve(".a.partial-deadbeef0123"));  // a crashed run's
         Recorder r = new Recorder();
         Batch.BatchResult res = run(scans, out, Shard.ALL, r);
         assertThat(res.explained()).isEqualTo(2);
         assertThat(res.skipped()).isZero();
         assertThat(res.failed()).isEqualTo(2);
-        assertThat(r.logs).singleElement().asString().contains(".a.partial-deadbeef");
+        assertThat(r.logs).singleElement().asString().contains(".a.partial-deadbeef0123");
         assertThat(names(out)).containsExactly("a", "case_b", "failures.csv");
         for (String id : List.of("a", "case_b")) {
             assertThat(out.resolve(id).resolve(ExplanationWriter.SUMMARY)).isRegularFile();
