@@ -15,7 +15,8 @@ import java.util.HexFormat;
 /**
  * Files that appear whole or not at all: the bytes go to a hidden temporary sibling ({@code .NAME.RANDOM.partial},
  * same directory, so the rename stays on one file system) which is renamed over the final name at the end. An
- * interrupted or failed write leaves no file that looks complete, and the temporary file is removed. Files are
+ * interrupted or failed write leaves no file that looks complete, and the temporary file is removed; the bytes are
+ * forced to the disk before the rename, so a power loss does not leave a short file under the name. Files are
  * created with the process's umask (as any other program's), never narrower. A failure is an
  * {@link OutputException} naming the final path.
  */
@@ -41,9 +42,23 @@ public final class AtomicFiles {
             Files.createDirectories(dir);
             tmp = dir.resolve("." + file.getFileName() + "." + random() + PARTIAL_SUFFIX);
             // CREATE_NEW with the default permissions: 0666 less the umask (Files.createTempFile would make 0600)
-            try (OutputStream out = new BufferedOutputStream(WriteFaults.wrap(file, Files.newOutputStream(tmp,
-                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)), 1 << 16)) {
-                body.writeTo(out);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                OutputStream out = new BufferedOutputStream(WriteFaults.wrap(file,
+                        java.nio.channels.Channels.newOutputStream(ch)), 1 << 16);
+                body.writeTo(new java.io.FilterOutputStream(out) {  // a body that closes its stream (a gzip's
+                    @Override                                       // finish) must not close the channel
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        out.write(b, off, len);
+                    }
+
+                    @Override
+                    public void close() throws IOException {
+                        out.flush();
+                    }
+                });
+                out.flush();
+                ch.force(false);  // the bytes on disk before the name: a power loss leaves no short file named
             }
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

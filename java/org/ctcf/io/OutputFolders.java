@@ -80,10 +80,72 @@ public final class OutputFolders {
      * target's {@link OutputLock} (or knows there is no other writer).
      */
     public static Commit commit(Path staged, Path target, Predicate<Path> replaceable) throws IOException {
+        Swap swap = swap(staged, target, replaceable);
+        if (swap == null) {
+            return Commit.REFUSED;
+        }
+        swap.finish();
+        return Commit.COMMITTED;
+    }
+
+    /**
+     * A commit whose earlier output is kept aside until {@link #finish()} (then removed) or {@link #undo()} (then put
+     * back, and the new output moved out of the way and removed): so that two folders committed one after the other
+     * (a {@code --dicom-out} and {@code -o}) end both new or both as they were.
+     */
+    public static final class Swap {
+        private final Path target;
+        private final Path aside;
+        private boolean done;
+
+        private Swap(Path target, Path aside) {
+            this.target = target;
+            this.aside = aside;
+        }
+
+        /** Removes the earlier output set aside (if there was one). */
+        public void finish() throws IOException {
+            if (done) {
+                return;
+            }
+            done = true;
+            if (aside != null) {
+                try {
+                    AtomicFiles.deleteTree(aside);
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    // committed all the same; the next run's recover removes it
+                    System.getLogger("org.ctcf.io").log(System.Logger.Level.WARNING, "could not remove " + aside
+                            + " (an earlier output, replaced): " + e.getMessage());
+                }
+            }
+        }
+
+        /** Takes the new output away again (removed) and puts the earlier one back. */
+        public void undo() throws IOException {
+            if (done) {
+                return;
+            }
+            done = true;
+            Path away = staged(target);
+            rename(target, away);
+            if (aside != null) {
+                rename(aside, target);
+            }
+            AtomicFiles.deleteTree(away);
+        }
+    }
+
+    /**
+     * The first half of {@link #commit}: {@code staged} renamed to {@code target}, an earlier output renamed aside
+     * and kept; null (nothing changed) when {@code replaceable} refuses what is there.
+     */
+    public static Swap swap(Path staged, Path target, Predicate<Path> replaceable) throws IOException {
+        syncFolders(staged);
         if (!exists(target) || isEmptyFolder(target)) {
             try {
                 rename(staged, target);  // rename(2) replaces an empty folder in one step
-                return Commit.COMMITTED;
+                syncParent(target);
+                return new Swap(target, null);
             } catch (IOException e) {
                 if (!exists(target) || isEmptyFolder(target)) {
                     throw OutputException.of(target, e);
@@ -92,13 +154,13 @@ public final class OutputFolders {
             }
         }
         if (!replaceable.test(target)) {
-            return Commit.REFUSED;
+            return null;
         }
         Path aside = target.toAbsolutePath().resolveSibling("." + target.getFileName() + OLD + AtomicFiles.random());
         try {
             rename(target, aside);
         } catch (NoSuchFileException e) {
-            // gone meanwhile
+            aside = null;  // gone meanwhile
         } catch (IOException e) {
             throw OutputException.of(target, e);
         }
@@ -106,14 +168,41 @@ public final class OutputFolders {
             rename(staged, target);
         } catch (IOException e) {
             try {
-                rename(aside, target);  // put the earlier output back
+                if (aside != null) {
+                    rename(aside, target);  // put the earlier output back
+                }
             } catch (IOException again) {
                 e.addSuppressed(again);
             }
             throw OutputException.of(target, e);
         }
-        AtomicFiles.deleteTree(aside);
-        return Commit.COMMITTED;
+        syncParent(target);
+        return new Swap(target, aside);
+    }
+
+    /** Forces the entries of {@code root} and of every folder below it to the disk (the files' names). */
+    static void syncFolders(Path root) throws IOException {
+        if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var walk = Files.walk(root)) {
+            for (Path d : walk.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
+                syncParent(d.resolve("x"));
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** Makes a rename in {@code p}'s folder durable (fsync of the folder, where the platform allows it). */
+    static void syncParent(Path p) {
+        Path dir = p.toAbsolutePath().getParent();
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(dir,
+                java.nio.file.StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // not every platform opens folders: the rename stands, only its durability after a power loss is less sure
+        }
     }
 
     private static void rename(Path from, Path to) throws IOException {

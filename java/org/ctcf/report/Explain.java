@@ -185,10 +185,25 @@ public final class Explain {
                         : dicomInside ? staged.resolve(out.relativize(dicom)) : dicomStaged);
                 ExplanationSummary s = write(input, staged, models, r, progress, dicomInside ? null : dicom);
                 ExplainOutputs.checkWritten(staged, dicom, dicomStaged);
-                if (dicomStaged != null) {
-                    commit(dicomStaged, dicom, "--dicom-out", DicomWriter::isOwnOutput);
+                // the DICOM folder first, its earlier output kept aside until -o is in place too: both new, or both
+                // as they were
+                OutputFolders.Swap dicomSwap = dicomStaged == null ? null
+                        : swap(dicomStaged, dicom, "--dicom-out", DicomWriter::isOwnOutput);
+                try {
+                    commit(staged, out, "-o", ExplainOutputs::isOwn);
+                } catch (IOException | RuntimeException e) {
+                    if (dicomSwap != null) {
+                        try {
+                            dicomSwap.undo();
+                        } catch (IOException again) {
+                            e.addSuppressed(again);
+                        }
+                    }
+                    throw e;
                 }
-                commit(staged, out, "-o", ExplainOutputs::isOwn);
+                if (dicomSwap != null) {
+                    dicomSwap.finish();
+                }
                 return s;
             } finally {
                 AtomicFiles.deleteTree(staged);
@@ -249,10 +264,20 @@ public final class Explain {
         if (!Files.isDirectory(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return option + " " + out + " exists and is not a folder; ctcf never replaces it: give a new folder";
         }
-        List<String> some = OutputFolders.sample(out, 5);
+        List<String> some = ExplainOutputs.foreign(out, 5);
         return option + " " + out + " holds files ctcf did not write (" + String.join(", ", some)
                 + (some.size() == 5 ? ", ..." : "") + "); ctcf never mixes its outputs into them nor removes "
                 + "them: give a new or empty folder, or " + ownKind;
+    }
+
+    private static OutputFolders.Swap swap(Path staged, Path out, String option,
+            java.util.function.Predicate<Path> own) throws IOException {
+        OutputFolders.Swap swap = OutputFolders.swap(staged, out, own);
+        if (swap == null) {
+            throw new IllegalArgumentException(refusal(out, option, "an earlier ctcf output")
+                    + " (it appeared while ctcf was working)");
+        }
+        return swap;
     }
 
     private static void commit(Path staged, Path out, String option, java.util.function.Predicate<Path> own)

@@ -77,6 +77,29 @@ final class ExplainOutputs {
         }
     }
 
+    /**
+     * Up to {@code max} files below {@code folder} (relative) that its summary does not list, or, without a summary
+     * of ctcf's, its first entries: what makes it not ctcf's, for a message.
+     */
+    static List<String> foreign(Path folder, int max) throws IOException {
+        Set<String> listed = listed(folder);
+        if (listed == null) {
+            return org.ctcf.io.OutputFolders.sample(folder, max);
+        }
+        List<String> out = new ArrayList<>();
+        try (var walk = Files.walk(folder)) {
+            for (Path p : walk.sorted().toList()) {
+                if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !listed.contains(folder.relativize(p)
+                        .toString()) && out.size() < max) {
+                    out.add(folder.relativize(p).toString());
+                }
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return out;
+    }
+
     /** Whether {@code folder} is a complete output: its summary is there and every output it lists inside is too. */
     static boolean complete(Path folder) {
         Set<String> listed = listed(folder);

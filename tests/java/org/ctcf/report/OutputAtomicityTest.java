@@ -15,6 +15,7 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 import org.ctcf.TestPaths;
+import org.ctcf.api.Progress;
 import org.ctcf.core.Shard;
 import org.ctcf.io.OutputException;
 import org.ctcf.io.WriteFaults;
@@ -158,6 +159,36 @@ class OutputAtomicityTest extends TinyModelTest {
                 .isInstanceOf(OutputException.class);
         assertThat(fresh).doesNotExist();
         assertThat(freshDicom).doesNotExist();
+    }
+
+    /**
+     * The DICOM folder and -o are committed one after the other; when -o cannot be (a file that is not ctcf's
+     * appeared in it while the run worked), the DICOM folder goes back to the earlier run's too: both new, or both
+     * as they were.
+     */
+    @Test
+    void whenMinusOCannotBeCommittedTheDicomFolderIsPutBackToo() throws IOException {
+        Path out = tmp.resolve("out");
+        Path dicom = tmp.resolve("pacs-inbox/ctcf");
+        explain(DICOM, out, quick(true).withDicomOut(dicom));
+        Map<String, String> dicomBefore = tree(dicom);
+        Progress.Listener intruder = p -> {
+            if (p.phase() == Progress.Phase.CHUNK_DONE) {
+                try {
+                    Files.writeString(out.resolve("reading.txt"), "a radiologist's note, written meanwhile");
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            return true;
+        };
+        assertThatThrownBy(() -> TinyExplainModels.with(KERNEL.get(), card, m -> Explain.toDirectory(DICOM, out, m,
+                quick(true).withDicomOut(dicom), intruder))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("reading.txt").hasMessageContaining("appeared while ctcf was working");
+        assertThat(tree(dicom)).isEqualTo(dicomBefore);
+        assertThat(out.resolve("reading.txt")).exists();
+        assertThat(names(tmp)).containsExactlyInAnyOrder("out", "pacs-inbox", "middle.json", "middle.pt");
+        assertThat(names(tmp.resolve("pacs-inbox"))).containsExactly("ctcf");
     }
 
     /** In a batch, a scan whose writes fail is that scan's failure; its folder never appears half-written. */
