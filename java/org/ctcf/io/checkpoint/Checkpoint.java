@@ -172,7 +172,9 @@ public final class Checkpoint implements AutoCloseable {
         Pickle.Result magic = Pickle.load(file, seg, 0, size, none);
         Pickle.Result proto = Pickle.load(file, seg, magic.end(), size, none);
         if (!(proto.value() instanceof Long p) || p != 1001L) {
-            throw new ModelFormatException(file, "legacy checkpoint with protocol version " + proto.value()
+            throw new ModelFormatException(file, "legacy checkpoint with protocol version " + (proto.value()
+                    instanceof Long || proto.value() instanceof String ? proto.value() : "a "
+                            + (proto.value() == null ? "None" : proto.value().getClass().getSimpleName()))
                     + " (expected 1001)");
         }
         Pickle.Result sysInfo = Pickle.load(file, seg, proto.end(), size, none);

@@ -29,9 +29,16 @@ import org.ctcf.io.checkpoint.ModelFormatException.UnsafePickleException;
  */
 public final class Pickle {
     /** A module-level name the stream referred to; never imported. */
-    public record Global(String module, String name) {
+    public record Global(String module, String name) implements Comparable<Global> {
         public String dotted() {
             return module + "." + name;
+        }
+
+        /** Ordered, so that many keys of equal hash in one dict cost log n each (a HashMap's tree bins). */
+        @Override
+        public int compareTo(Global o) {
+            int c = module.compareTo(o.module);
+            return c != 0 ? c : name.compareTo(o.name);
         }
     }
 
@@ -177,7 +184,7 @@ public final class Pickle {
     /** The keyed hash of a hashable leaf (what a tuple's hash is made of): its characters' or bytes' with the key. */
     private long leafHash(Object o) throws ModelFormatException {
         if (o instanceof String str) {
-            spend(str.length() / 64 + 1);
+            spend(str.length() / 8 + 1);
             long h = SEED ^ 0x9e3779b97f4a7c15L;
             for (int i = 0; i < str.length(); i++) {
                 h = (h ^ str.charAt(i)) * 0x100000001b3L;
@@ -185,7 +192,7 @@ public final class Pickle {
             return mix(h);
         }
         if (o instanceof Bytes b) {
-            spend(b.data().length / 64 + 1);
+            spend(b.data().length / 8 + 1);
             long h = SEED ^ 0x632be59bd9b4e019L;
             for (byte x : b.data()) {
                 h = (h ^ x) * 0x100000001b3L;
@@ -199,8 +206,13 @@ public final class Pickle {
             return mix(Double.doubleToLongBits(d) ^ SEED ^ 0x5851f42d4c957f2dL);
         }
         if (o instanceof BigInteger big) {
-            spend(big.bitLength() / 512 + 1);
-            return leafHash(big.toString(16));
+            byte[] b = big.toByteArray();
+            spend(b.length / 8 + 1);
+            long h = SEED ^ 0x2545f4914f6cdd1dL;
+            for (byte x : b) {
+                h = (h ^ x) * 0x100000001b3L;
+            }
+            return mix(h);
         }
         if (o instanceof Global g) {
             return leafHash(g.dotted());
@@ -215,11 +227,20 @@ public final class Pickle {
                 || o instanceof StorageRef || o instanceof TensorRef;
     }
 
+    /** Decimal integers longer than this are refused, as Python's int() refuses them (sys.int_info). */
+    static final int MAX_INT_DIGITS = 4300;
+
     /** Nesting of tuples beyond this is refused (Python's own recursion limit is 1000). */
     static final int MAX_DEPTH = 10_000;
 
     /** Python bytes (hashed and compared by value, as Python does). */
-    public record Bytes(byte[] data) {
+    public record Bytes(byte[] data) implements Comparable<Bytes> {
+        /** Ordered, so that many keys of equal hash in one dict cost log n each (a HashMap's tree bins). */
+        @Override
+        public int compareTo(Bytes o) {
+            return java.util.Arrays.compare(data, o.data);
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Bytes b && java.util.Arrays.equals(data, b.data);
@@ -479,10 +500,18 @@ public final class Pickle {
                 case 0x89 -> push(Boolean.FALSE);
                 case 'I' -> {
                     String s = line().trim();
+                    if (s.length() > MAX_INT_DIGITS) {
+                        throw corrupt("an integer of " + s.length() + " digits (Python itself refuses more than "
+                                + MAX_INT_DIGITS + ")");
+                    }
                     push(s.equals("01") ? Boolean.TRUE : s.equals("00") ? Boolean.FALSE : Long.parseLong(s));
                 }
                 case 'L' -> {
                     String s = line().trim();
+                    if (s.length() > MAX_INT_DIGITS) {
+                        throw corrupt("an integer of " + s.length() + " digits (Python itself refuses more than "
+                                + MAX_INT_DIGITS + ")");
+                    }
                     push(normalize(new BigInteger(s.endsWith("L") ? s.substring(0, s.length() - 1) : s)));
                 }
                 case 'J' -> push((long) (int) le(4));
@@ -722,6 +751,7 @@ public final class Pickle {
 
     /** REDUCE / INST / OBJ: a call. Only allow-listed functions do anything; tolerated classes become inert. */
     private Object call(Object callable, List<Object> args, String how) throws ModelFormatException {
+        spend(args.size() + 1);  // a call may copy its arguments (a placeholder keeps them)
         if (!(callable instanceof Global g)) {
             throw new UnsafePickleException(file, how + " calls a " + typeName(callable)
                     + " (not a named function); refused, nothing was executed");
@@ -808,6 +838,7 @@ public final class Pickle {
 
     /** NEWOBJ: {@code cls.__new__(cls, *args)} — an object creation without running user code: inert. */
     private Object construct(Object cls, List<Object> args) throws ModelFormatException {
+        spend(args.size() + 1);
         if (!(cls instanceof Global g)) {
             throw corrupt("NEWOBJ on a " + typeName(cls));
         }

@@ -43,13 +43,13 @@ public final class DicomWriter {
 
     /**
      * Writes {@code counterfactualHu} (on the source's grid, in HU) as a derived CT series in the source's study:
-     * one CT Image Storage file per slice, {@code dir/ctcf-ct-0001.dcm} onward (slice k = 0 first), stored with the
-     * source's Bits Stored and Pixel Representation (stored value = round((HU − intercept) / slope)). Each slice
+     * one CT Image Storage file per slice, {@code dir/ctcf-ct-0001.dcm} onward (slice k = 0 first), stored in 16
+     * bits with the source's Pixel Representation (stored value = round((HU − intercept) / slope)). Each slice
      * has a Rescale Slope/Intercept of its own ({@link #rescaleFor}): the source's when it holds the slice's values
      * at 1 HU or finer, else one made for the slice's range, so that the slice read back equals the volume within
      * half its slope wherever the values are finite, whatever the source's rescale (a series whose slices each have
      * their own, as ITK writes float images, included). Nothing is clamped; a non-finite voxel (there should be
-     * none) is stored as the slice's lowest (NaN, −∞) or highest (+∞) value, with a warning.
+     * none) is stored as the lowest (NaN, −∞) or highest (+∞) stored value, with a warning.
      *
      * @return the files written, in slice order
      */
@@ -65,7 +65,7 @@ public final class DicomWriter {
             throw new IllegalArgumentException("source Rescale Slope/Intercept unusable: " + src.rescaleSlope()
                     + " / " + src.rescaleIntercept());
         }
-        int bitsStored = src.bitsStored() >= 8 && src.bitsStored() <= 16 ? src.bitsStored() : 16;
+        int bitsStored = 16;  // all the bits allocated: a 12-bit source's slice of a wider range keeps a fine slope
         boolean signed = src.pixelRepresentation() == 1;
         long lo = signed ? -(1L << (bitsStored - 1)) : 0;
         long hi = signed ? (1L << (bitsStored - 1)) - 1 : (1L << bitsStored) - 1;

@@ -157,7 +157,27 @@ class CheckpointSecurityTest {
             b.append("h\u0000h\u0001\u0085R0".repeat(100_000)).append("N.");
             assertThatThrownBy(() -> unpickle(b.toString())).isInstanceOf(ModelFormatException.class)
                     .hasMessageContaining("bomb");
+            // a memoised 100,000-item tuple passed to a placeholder's class 20,000 times (2 * 10^9 items kept)
+            StringBuilder c = new StringBuilder("\u0080\u0002comegaconf\nDictConfig\nq\u0000(");
+            c.append("K\u0001".repeat(100_000)).append("tq\u0001");
+            c.append("h\u0000h\u0001R0".repeat(20_000)).append("N.");
+            assertThatThrownBy(() -> unpickle(c.toString())).isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining("bomb");
+            // a decimal integer of a million digits (Python refuses more than 4300)
+            assertThatThrownBy(() -> unpickle("L" + "9".repeat(1_000_000) + "L\n.")).isInstanceOf(
+                    ModelFormatException.class).hasMessageContaining("digits");
         });
+    }
+
+    /** A legacy file whose protocol pickle is a list nested 200,000 deep: one clear error, no StackOverflowError. */
+    @Test
+    void aLegacyHeaderOfDeepNestingIsAClearError() throws IOException {
+        String magic = "\u0080\u0002\u008a\nl\u00fc\u009cF\u00f9 j\u00a8P\u0019.";
+        Path deep = tmp.resolve("deep.pth");
+        Files.write(deep, (magic + "\u0080\u0002" + "]".repeat(200_000) + "a".repeat(199_999) + ".")
+                .getBytes(StandardCharsets.ISO_8859_1));
+        assertThatThrownBy(() -> Checkpoint.open(deep)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining("deep.pth").hasMessageContaining("protocol version a ArrayList");
     }
 
     private static byte[] safetensors(String header, int dataBytes) {
