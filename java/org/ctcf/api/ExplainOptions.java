@@ -64,6 +64,11 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         if ((fixLow == null) != (fixHigh == null)) {
             throw new IllegalArgumentException("a fixed range needs both bounds");
         }
+        if (referenceMode && autocast != Autocast.OFF) {
+            throw new IllegalArgumentException("--reference runs the published algorithm, which is float32: it takes "
+                    + "no --autocast " + autocast.name().toLowerCase(java.util.Locale.ROOT) + " (autocast is a fast-mode "
+                    + "option)");
+        }
         if (focusFrames < 0 || focusFrames == 1 || focusFrames > 1000) {
             throw new IllegalArgumentException("focus frames must be 0 (none) or in 2..1000, not " + focusFrames);
         }
