@@ -98,13 +98,21 @@ public record PreprocessPlan(int[] axisPerm, boolean[] axisFlip, int[] resampled
      * override.
      */
     public void checkSize(Geometry input, PreprocessOptions options, long limit) {
+        java.util.Optional<String> problem = sizeProblem(input, options, limit);
+        if (problem.isPresent()) {
+            throw new org.ctcf.core.CtcfException.InvalidArgumentException(problem.get());
+        }
+    }
+
+    /** What {@link #checkSize} refuses, said in one line, or empty when the preprocessing fits the limit. */
+    public java.util.Optional<String> sizeProblem(Geometry input, PreprocessOptions options, long limit) {
         long peak = peakVoxels(input);
         if (peak <= limit) {
-            return;
+            return java.util.Optional.empty();
         }
         double[] sp = input.spacing();
         double[] t = options.spacing();
-        throw new org.ctcf.core.CtcfException.InvalidArgumentException(String.format(java.util.Locale.ROOT,
+        return java.util.Optional.of(String.format(java.util.Locale.ROOT,
                 "preprocessing a %d x %d x %d volume of spacing %.4g x %.4g x %.4g mm to %s mm makes %d x %d x %d "
                         + "voxels (%,d at once, %.1f GB while resampling in float64), more than the limit of %,d; "
                         + "the input's spacing is likely wrong (check its header), or raise the limit with "

@@ -22,7 +22,7 @@ import java.util.HexFormat;
  */
 public final class AtomicFiles {
     /** The temporary files' suffix. */
-    public static final String PARTIAL_SUFFIX = ".partial";
+    private static final String PARTIAL_SUFFIX = ".partial";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private AtomicFiles() {

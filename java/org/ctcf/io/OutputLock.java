@@ -85,8 +85,7 @@ public final class OutputLock implements AutoCloseable {
                     throw new Unsupported(file, e);
                 }
                 if (l == null) {
-                    ch.close();
-                    OPEN.remove(file);
+                    close(ch, file);
                     return Optional.empty();
                 }
                 if (!proc || namesTheOpenFile(file)) {
@@ -94,8 +93,7 @@ public final class OutputLock implements AutoCloseable {
                 }
                 // the holder before us removed the file after we opened it: we locked a file nobody sees any more
                 l.release();
-                ch.close();
-                OPEN.remove(file);
+                close(ch, file);
             } catch (Unsupported e) {
                 close(ch, file);
                 throw e;

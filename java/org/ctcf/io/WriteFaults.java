@@ -9,11 +9,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Fault injection for the tests of ctcf's atomic outputs: every file ctcf writes goes through {@link AtomicFiles},
  * which asks here before each one. {@link #failWrite(long)} arms the N-th write from now (1 = the next) to fail in
- * the middle of its bytes, as a full disk does; nothing is armed unless a test arms it (or the system property
- * {@code ctcf.test.failWrite=N} is set when the class loads, for a child process).
+ * the middle of its bytes, as a full disk does; nothing is armed unless a test arms it.
  */
 public final class WriteFaults {
-    private static final AtomicLong COUNTDOWN = new AtomicLong(Long.getLong("ctcf.test.failWrite", 0));
+    private static final AtomicLong COUNTDOWN = new AtomicLong();
     private static final AtomicLong WRITES = new AtomicLong();
 
     private WriteFaults() {

@@ -47,8 +47,6 @@ import org.ctcf.io.dicom.DicomReader;
  * {@code OUT/<id>/dicom/}), committed with the scan's other outputs and named relative to them in its summary.
  */
 public final class Batch {
-    /** Marks a scan's folder being written: {@code .<id>.partial-<random>}. */
-    static final String PARTIAL = OutputFolders.PARTIAL;
     /** The failures file in the output folder. */
     public static final String FAILURES = "failures.csv";
     private static final String[] VOLUME_SUFFIXES = {".nii.gz", ".nii", ".mha", ".mhd"};
@@ -400,7 +398,7 @@ public final class Batch {
         Path target = out.resolve(scan.id());
         OutputLock lock = null;
         try {
-            Optional<OutputLock> l = acquire(out, scan, progress, wait);
+            Optional<OutputLock> l = acquire(out, scan, wait);
             if (l.isEmpty()) {
                 return new ScanResult(complete(out, scan) ? Outcome.SKIPPED : Outcome.BUSY, null);
             }
@@ -419,7 +417,7 @@ public final class Batch {
                 throw new IllegalArgumentException(Explain.refusal(target, "the scan's folder", "a folder of an "
                         + "earlier ctcf explain") + " (move it away to explain this scan)");
             }
-            Path partial = out.resolve("." + scan.id() + PARTIAL + AtomicFiles.random());
+            Path partial = OutputFolders.staged(target);
             try {
                 ExplanationSummary s = writer.write(scan, partial, progress);
                 ExplainOutputs.checkWritten(partial, null, null);
@@ -432,8 +430,7 @@ public final class Batch {
     }
 
     /** The scan's lock, waiting for it when {@code wait}; empty when another holds it (or the scan is done). */
-    private static Optional<OutputLock> acquire(Path out, Scan scan, Progress.Listener progress, boolean wait)
-            throws IOException {
+    private static Optional<OutputLock> acquire(Path out, Scan scan, boolean wait) throws IOException {
         while (true) {
             Optional<OutputLock> l = OutputLock.tryAcquire(out, scan.id());
             if (l.isPresent() || !wait || complete(out, scan)) {
@@ -526,12 +523,7 @@ public final class Batch {
             }
         }
         List<Path> stale = new ArrayList<>();
-        for (String id : ids) {
-            try {
-                checkId(id);
-            } catch (IllegalArgumentException e) {
-                continue;  // not a scan's name
-            }
+        for (String id : ids) {  // the run's own scan ids: valid folder names
             Optional<OutputLock> lock;
             try {
                 lock = OutputLock.tryAcquire(dir, id);
@@ -612,20 +604,11 @@ public final class Batch {
     /** Whether a folder holds DICOM files (not only sub-folders): one regular file that {@link DicomReader} reads. */
     private static boolean holdsDicom(Path dir) throws IOException {
         try (var walk = Files.walk(dir, 3)) {
-            return walk.filter(Files::isRegularFile).filter(f -> !hidden(dir, f)).anyMatch(DicomReader::isDicom);
+            return walk.filter(Files::isRegularFile).filter(f -> !DicomReader.hidden(dir, f))
+                    .anyMatch(DicomReader::isDicom);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
-    }
-
-    /** Whether {@code p} is hidden below {@code root}: its name or a folder's on the way starts with a dot. */
-    private static boolean hidden(Path root, Path p) {
-        for (Path part : root.relativize(p)) {
-            if (part.toString().startsWith(".")) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** An id is a folder name: not empty, no path separator or control character, not starting with a dot. */

@@ -158,26 +158,17 @@ public final class Explain {
      */
     public static ExplanationSummary toDirectory(Path input, Path outDir, Models models, Request request,
             Progress.Listener progress) throws IOException {
+        checkOutputs(input, outDir, request.dicomOut());
         Path out = outDir.toAbsolutePath().normalize();
-        OutputFolders.checkNotAnInput(out, "-o", List.of(input), false);
         Path dicom = request.dicomOut() == null ? null : request.dicomOut().toAbsolutePath().normalize();
         boolean dicomInside = dicom != null && dicom.startsWith(out);
-        if (dicom != null) {
-            if (dicom.equals(out)) {
-                throw new IllegalArgumentException("--dicom-out " + request.dicomOut() + " is the output folder -o "
-                        + outDir + ": give the DICOM objects a folder of their own (e.g. --dicom-out " + outDir
-                        + "/dicom)");
-            }
-            OutputFolders.checkNotAnInput(dicom, "--dicom-out", List.of(input), true);
-        }
         try (OutputLock lock = lock(out, "-o"); OutputLock dicomLock = dicom == null || dicomInside ? null
                 : lock(dicom, "--dicom-out")) {
             recover(out, ExplainOutputs::isOwn);
-            checkReplaceable(out, "-o", ExplainOutputs::isOwn, "an earlier ctcf explain's folder");
             if (dicomLock != null) {
                 recover(dicom, DicomWriter::isOwnOutput);
-                checkReplaceable(dicom, "--dicom-out", DicomWriter::isOwnOutput, "an earlier ctcf --dicom-out");
             }
+            checkOutputs(input, outDir, request.dicomOut());  // again, now that no other ctcf can be writing there
             Path staged = OutputFolders.staged(out);
             Path dicomStaged = dicomLock == null ? null : OutputFolders.staged(dicom);
             try {
@@ -224,6 +215,10 @@ public final class Explain {
         checkReplaceable(out, "-o", ExplainOutputs::isOwn, "an earlier ctcf explain's folder");
         if (dicomOut != null) {
             Path dicom = dicomOut.toAbsolutePath().normalize();
+            if (dicom.equals(out)) {
+                throw new IllegalArgumentException("--dicom-out " + dicomOut + " is the output folder -o " + outDir
+                        + ": give the DICOM objects a folder of their own (e.g. --dicom-out " + outDir + "/dicom)");
+            }
             OutputFolders.checkNotAnInput(dicom, "--dicom-out", List.of(input), true);
             if (!dicom.startsWith(out)) {
                 checkReplaceable(dicom, "--dicom-out", DicomWriter::isOwnOutput, "an earlier ctcf --dicom-out");
@@ -282,10 +277,7 @@ public final class Explain {
 
     private static void commit(Path staged, Path out, String option, java.util.function.Predicate<Path> own)
             throws IOException {
-        if (OutputFolders.commit(staged, out, own) == OutputFolders.Commit.REFUSED) {
-            throw new IllegalArgumentException(refusal(out, option, "an earlier ctcf output")
-                    + " (it appeared while ctcf was working)");
-        }
+        swap(staged, out, option, own).finish();
     }
 
     /**
@@ -386,17 +378,18 @@ public final class Explain {
         return processed.slices(s.start(), s.end());
     }
 
-    /** The input preprocessed; a preprocessing the input's header makes absurd is refused naming the input. */
+    /**
+     * The input preprocessed; a preprocessing that the input's header makes too large (an absurd spacing) is refused
+     * before anything is allocated, naming the input (the kernel would refuse it too, without the file's name).
+     */
     private static Volume preprocess(Path input, Kernel kernel, Volume ct, PreprocessOptions pre)
             throws IOException {
-        try {
-            return kernel.preprocess(ct, pre);
-        } catch (CtcfException.InvalidArgumentException e) {
-            if (e.getMessage() != null && e.getMessage().startsWith("preprocessing a ")) {
-                throw new org.ctcf.io.VolumeFormatException(input, e.getMessage());
-            }
-            throw e;
+        java.util.Optional<String> tooLarge = org.ctcf.api.PreprocessPlan.of(ct.geometry(), pre)
+                .sizeProblem(ct.geometry(), pre, ReadOptions.maxVoxelsByDefault());
+        if (tooLarge.isPresent()) {
+            throw new org.ctcf.io.VolumeFormatException(input, tooLarge.get());
         }
+        return kernel.preprocess(ct, pre);
     }
 
     /**

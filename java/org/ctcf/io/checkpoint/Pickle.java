@@ -85,11 +85,6 @@ public final class Pickle {
         /** Whether the reader interned it (then it is the only tuple of its pickle equal to it). */
         private boolean interned;
 
-        /** A tuple of {@code items} (hashed by their own hash codes; the reader makes its tuples with keyed ones). */
-        public Tuple(List<Object> items) {
-            this(items, null);
-        }
-
         private Tuple(List<Object> items, long[] itemHashes) {
             this.items = java.util.Collections.unmodifiableList(new ArrayList<>(items));
             boolean h = true;
@@ -103,7 +98,7 @@ public final class Pickle {
                     d = Math.max(d, t.depth);
                     ih = t.hash;
                 } else if (isHashableLeaf(o)) {
-                    ih = itemHashes != null ? itemHashes[i] : java.util.Objects.hashCode(o);
+                    ih = itemHashes[i];
                 } else {
                     h = false;
                     ih = 0;
@@ -184,20 +179,10 @@ public final class Pickle {
     /** The keyed hash of a hashable leaf (what a tuple's hash is made of): its characters' or bytes' with the key. */
     private long leafHash(Object o) throws ModelFormatException {
         if (o instanceof String str) {
-            spend(str.length() / 8 + 1);
-            long h = SEED ^ 0x9e3779b97f4a7c15L;
-            for (int i = 0; i < str.length(); i++) {
-                h = (h ^ str.charAt(i)) * 0x100000001b3L;
-            }
-            return mix(h);
+            return keyed(0x9e3779b97f4a7c15L, str.getBytes(StandardCharsets.UTF_8));
         }
         if (o instanceof Bytes b) {
-            spend(b.data().length / 8 + 1);
-            long h = SEED ^ 0x632be59bd9b4e019L;
-            for (byte x : b.data()) {
-                h = (h ^ x) * 0x100000001b3L;
-            }
-            return mix(h);
+            return keyed(0x632be59bd9b4e019L, b.data());
         }
         if (o instanceof Long l) {
             return mix(l ^ SEED);
@@ -206,13 +191,7 @@ public final class Pickle {
             return mix(Double.doubleToLongBits(d) ^ SEED ^ 0x5851f42d4c957f2dL);
         }
         if (o instanceof BigInteger big) {
-            byte[] b = big.toByteArray();
-            spend(b.length / 8 + 1);
-            long h = SEED ^ 0x2545f4914f6cdd1dL;
-            for (byte x : b) {
-                h = (h ^ x) * 0x100000001b3L;
-            }
-            return mix(h);
+            return keyed(0x2545f4914f6cdd1dL, big.toByteArray());
         }
         if (o instanceof Global g) {
             return leafHash(g.dotted());
@@ -221,6 +200,16 @@ public final class Pickle {
     }
 
     /** Values Python hashes by value or identity that hold nothing unhashable. */
+    /** FNV-1a over {@code data} from this JVM's key and a type's salt, finalised; its work charged. */
+    private long keyed(long salt, byte[] data) throws ModelFormatException {
+        spend(data.length / 8 + 1);
+        long h = SEED ^ salt;
+        for (byte x : data) {
+            h = (h ^ x) * 0x100000001b3L;
+        }
+        return mix(h);
+    }
+
     private static boolean isHashableLeaf(Object o) {
         return o == null || o instanceof Boolean || o instanceof Long || o instanceof BigInteger || o instanceof Double
                 || o instanceof String || o instanceof Bytes || o instanceof Global || o instanceof Placeholder
@@ -387,6 +376,16 @@ public final class Pickle {
                 StandardCharsets.UTF_8);
     }
 
+    /** The text of an INT or LONG opcode; more than {@link #MAX_INT_DIGITS} digits are refused, as Python does. */
+    private String intLine() throws ModelFormatException {
+        String s = line().trim();
+        if (s.length() > MAX_INT_DIGITS) {
+            throw corrupt("an integer of " + s.length() + " digits (Python itself refuses more than " + MAX_INT_DIGITS
+                    + ")");
+        }
+        return s;
+    }
+
     private Object pop() throws ModelFormatException {
         if (stack.isEmpty()) {
             throw corrupt("stack underflow");
@@ -499,19 +498,11 @@ public final class Pickle {
                 case 0x88 -> push(Boolean.TRUE);
                 case 0x89 -> push(Boolean.FALSE);
                 case 'I' -> {
-                    String s = line().trim();
-                    if (s.length() > MAX_INT_DIGITS) {
-                        throw corrupt("an integer of " + s.length() + " digits (Python itself refuses more than "
-                                + MAX_INT_DIGITS + ")");
-                    }
+                    String s = intLine();
                     push(s.equals("01") ? Boolean.TRUE : s.equals("00") ? Boolean.FALSE : Long.parseLong(s));
                 }
                 case 'L' -> {
-                    String s = line().trim();
-                    if (s.length() > MAX_INT_DIGITS) {
-                        throw corrupt("an integer of " + s.length() + " digits (Python itself refuses more than "
-                                + MAX_INT_DIGITS + ")");
-                    }
+                    String s = intLine();
                     push(normalize(new BigInteger(s.endsWith("L") ? s.substring(0, s.length() - 1) : s)));
                 }
                 case 'J' -> push((long) (int) le(4));

@@ -45,11 +45,6 @@ public final class DicomReader {
     /** One series found in the input: what {@code ctcf info} lists and {@code --series} picks from. */
     public record SeriesSummary(String uid, String number, String description, String modality, int slices, int rows,
             int columns, String imageType, boolean ctcf) {
-        public SeriesSummary(String uid, String number, String description, String modality, int slices, int rows,
-                int columns) {
-            this(uid, number, description, modality, slices, rows, columns, "", false);
-        }
-
         /** Whether it is an original, primary image series (Image Type ORIGINAL\PRIMARY, or none given). */
         public boolean originalPrimary() {
             return imageType.isEmpty() || imageType.toUpperCase(Locale.ROOT).startsWith("ORIGINAL\\PRIMARY");
@@ -119,6 +114,7 @@ public final class DicomReader {
         final String imageType;
         final boolean ctcf;
         int images;
+        int frames;
         int rows;
         int columns;
         VolumeFormatException error;
@@ -343,7 +339,9 @@ public final class DicomReader {
                     continue;
                 }
                 try {
+                    int before = frames.size();
                     addFrames(f, frames, options);
+                    info.frames += frames.size() - before;
                 } catch (VolumeFormatException e) {
                     info.error = e;  // the series' own problem: only an error when it is the one read
                 }
@@ -360,7 +358,7 @@ public final class DicomReader {
      * staged folders (a {@code --dicom-out} being written into the study, which must not be read half-written, and
      * whose lock a read must not touch), macOS's {@code ._} files, version-control folders.
      */
-    static boolean hidden(Path root, Path p) {
+    public static boolean hidden(Path root, Path p) {
         for (Path part : root.relativize(p)) {
             if (part.toString().startsWith(".")) {
                 return true;
@@ -431,7 +429,7 @@ public final class DicomReader {
         }
         int spp = d.uint16(Tags.SAMPLES_PER_PIXEL, 1);
         String photometric = nz(d.string(Tags.PHOTOMETRIC));
-        if (spp != 1 || !(photometric.isEmpty() || photometric.startsWith("MONOCHROME"))) {
+        if (!greyScale(d)) {
             throw f.fail("not a grey-scale image (Samples per Pixel " + spp + ", Photometric Interpretation '"
                     + photometric + "'); CT is MONOCHROME2");
         }
@@ -565,9 +563,8 @@ public final class DicomReader {
     private static List<SeriesSummary> summaries(Found found) {
         List<SeriesSummary> out = new ArrayList<>();
         for (SeriesInfo i : found.series().values()) {
-            long frames = found.frames().stream().filter(f -> f.image().seriesUid().equals(i.uid)).count();
             out.add(new SeriesSummary(i.uid, i.number, i.description, i.modality, i.error != null ? i.images
-                    : (int) frames, i.rows, i.columns, i.imageType, i.ctcf));
+                    : i.frames, i.rows, i.columns, i.imageType, i.ctcf));
         }
         return out;
     }

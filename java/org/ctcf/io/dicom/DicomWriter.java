@@ -125,7 +125,7 @@ public final class DicomWriter {
             }
             if (nonFinite > 0) {
                 System.getLogger("org.ctcf.io.dicom").log(System.Logger.Level.WARNING, nonFinite + " non-finite "
-                        + "voxels of slice " + k + " stored as the slice's lowest/highest value in " + dir);
+                        + "voxels of slice " + k + " stored as the lowest/highest stored value in " + dir);
             }
             byte[] pixels = px.array();
             Path file = dir.resolve(String.format("ctcf-ct-%04d.dcm", k + 1));
@@ -325,7 +325,7 @@ public final class DicomWriter {
         }
         Rescale source = new Rescale(Double.parseDouble(DicomDataset.ds(slope)),
                 Double.parseDouble(DicomDataset.ds(intercept)));
-        if (min > max || (Math.abs(source.slope()) <= 1 && source.slope() > 0 && fits(source, min, max, lo, hi))) {
+        if (min > max || (source.slope() > 0 && source.slope() <= 1 && fits(source, min, max, lo, hi))) {
             return source;
         }
         double s = Math.max((max - min) / (hi - lo), 1e-6);

@@ -134,14 +134,8 @@ class ExplainBatchCliTest {
     @Test
     void anOutputFolderThatIsHoldsOrLiesInsideTheInputsIsRefusedAndNothingIsDeleted() throws IOException {
         Path cohort = Files.createDirectories(tmp.resolve("cohort"));
-        Path sample = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
         for (String patient : List.of("p1", "p2")) {
-            Files.createDirectories(cohort.resolve(patient));
-            try (var s = Files.list(sample)) {
-                for (Path f : s.limit(3).toList()) {
-                    Files.copy(f, cohort.resolve(patient).resolve(f.getFileName()));
-                }
-            }
+            TestPaths.copySampleDicom(cohort.resolve(patient), 3);
         }
         Files.writeString(cohort.resolve("notes.txt"), "do not delete");
         Files.writeString(cohort.resolve("m.csv"), "volume\np1\np2\n");

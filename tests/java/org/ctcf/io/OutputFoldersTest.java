@@ -105,12 +105,7 @@ class OutputFoldersTest {
      */
     @Test
     void aLockSurvivesAReadOfItsFolderAndWorksThroughALink() throws Exception {
-        Path study = Files.createDirectories(tmp.resolve("study"));
-        try (Stream<Path> s = Files.list(org.ctcf.TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule"))) {
-            for (Path p : s.sorted().limit(3).toList()) {
-                Files.copy(p, study.resolve(p.getFileName()));
-            }
-        }
+        Path study = org.ctcf.TestPaths.copySampleDicom(tmp.resolve("study"), 3);
         try (OutputLock lock = OutputLock.tryAcquire(study, "ctcf").orElseThrow()) {
             assertThat(otherProcessCanLock(lock.file())).isFalse();
             try (var v = VolumeIO.read(study)) {

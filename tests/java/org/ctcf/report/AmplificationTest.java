@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 
 import org.ctcf.TestPaths;
 import org.ctcf.core.CtcfException;
@@ -104,15 +103,8 @@ class AmplificationTest extends TinyModelTest {
     /** The input's hash covers the series' files only: not a large unrelated file beside them. */
     @Test
     void theInputsHashReadsOnlyTheSeriesThatWasRead() throws IOException {
-        Path sample = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
-        Path alone = Files.createDirectories(tmp.resolve("alone/series"));
-        Path crowded = Files.createDirectories(tmp.resolve("crowded/series"));
-        try (Stream<Path> s = Files.list(sample)) {
-            for (Path p : s.toList()) {
-                Files.copy(p, alone.resolve(p.getFileName()));
-                Files.copy(p, crowded.resolve(p.getFileName()));
-            }
-        }
+        Path alone = TestPaths.copySampleDicom(tmp.resolve("alone/series"), -1);
+        Path crowded = TestPaths.copySampleDicom(tmp.resolve("crowded/series"), -1);
         Files.write(crowded.resolve("scanner-dump.bin"), new byte[32 << 20]);  // not DICOM, 32 MB
         Files.writeString(crowded.resolve("notes.txt"), "unrelated");
         ExplanationSummary a = explain(alone, tmp.resolve("a"));

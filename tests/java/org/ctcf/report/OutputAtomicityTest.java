@@ -35,7 +35,7 @@ class OutputAtomicityTest extends TinyModelTest {
         KERNEL.get().resetCancel();
     }
 
-    private static final Path DICOM = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+    private static final Path DICOM = TestPaths.sampleDicom();
 
     private static Explain.Request quick(boolean images) {
         return quick().withImages(images);
@@ -102,7 +102,7 @@ class OutputAtomicityTest extends TinyModelTest {
         assertThat(tree(run)).isEqualTo(before);
         // nor is an input: a DICOM series' own folder, or a folder around it
         Path study = tmp.resolve("study");
-        copyDicom(study.resolve("series"));
+        TestPaths.copySampleDicom(study.resolve("series"), -1);
         Map<String, String> input = tree(study);
         assertThatThrownBy(() -> explain(study.resolve("series"), study.resolve("series"), quick(false)))
                 .hasMessageContaining("is the input");
@@ -113,14 +113,6 @@ class OutputAtomicityTest extends TinyModelTest {
         assertThat(tree(study)).isEqualTo(input);
     }
 
-    private static void copyDicom(Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> s = Files.list(DICOM)) {
-            for (Path p : s.toList()) {
-                Files.copy(p, to.resolve(p.getFileName()));
-            }
-        }
-    }
 
     /**
      * The N-th write fails, for N across a whole run (the first file, the volumes, the images, the DICOM slices, the
@@ -195,8 +187,8 @@ class OutputAtomicityTest extends TinyModelTest {
     @Test
     void aBatchScanWhoseWriteFailsIsRecordedAndLeavesNoFolder() throws IOException {
         Path data = Files.createDirectories(tmp.resolve("data"));
-        copyDicom(data.resolve("p1"));
-        copyDicom(data.resolve("p2"));
+        TestPaths.copySampleDicom(data.resolve("p1"), -1);
+        TestPaths.copySampleDicom(data.resolve("p2"), -1);
         List<Batch.Scan> scans = Batch.fromFolder(data);
         Path out = tmp.resolve("batch");
         WriteFaults.failWrite(20);  // in p1's DICOM series

@@ -286,14 +286,9 @@ class DicomReaderTest {
      */
     @Test
     void aStudyWithCtcfsOwnSeriesASegAnSrAndADoseReportReadsItsOriginalCt(@TempDir Path tmp) throws Exception {
-        Path sample = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
-        Path study = Files.createDirectories(tmp.resolve("study"));
-        Path series = Files.createDirectories(study.resolve("ct"));
-        try (Stream<Path> s = Files.list(sample)) {
-            for (Path p : s.toList()) {
-                Files.copy(p, series.resolve(p.getFileName()));
-            }
-        }
+        Path sample = TestPaths.sampleDicom();
+        Path study = tmp.resolve("study");
+        Path series = TestPaths.copySampleDicom(study.resolve("ct"), -1);
         String original;
         String studyUid;
         try (Volume v = VolumeIO.read(sample)) {
