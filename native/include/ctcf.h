@@ -419,7 +419,19 @@ typedef struct ctcf_shift_options {
                                          this many lambda steps, reusing the sweep's latents, gradients and search
                                          (fast mode) -- fetch it with ctcf_result_take_focus */
     int32_t autocast;                 /* ctcf_autocast: the decoder and the classifier in bf16/fp16 (default off) */
+    int32_t stitch;                   /* chunk sweep only, ctcf_stitch: what the sweep's counterfactual is */
+    int32_t reserved;
 } ctcf_shift_options;
+
+/* A chunk sweep's counterfactual (CTCF_VOLUME_COUNTERFACTUAL, ctcf_result_info.counterfactual_prediction).
+ * Every chunk's shift is computed on its own, so a mosaic of them was never scored by the method: the paper reports
+ * the best chunk. */
+typedef enum ctcf_stitch {
+    CTCF_STITCH_BEST = 0,  /* the rank-1 chunk's own counterfactual: the reconstruction with that chunk's slices taken
+                              from its lowest-scoring frame (the paper's minimum over chunks) */
+    CTCF_STITCH_GREEDY = 1 /* ctcf's extension: from the best chunk, add chunks in rank order (their lowest-scoring
+                              frames) while the re-scored composite strictly drops */
+} ctcf_stitch;
 
 /* Lower-precision autocast of the decoder and the classifier in an explanation (the encoder, the codebook and
  * the search stay float32). Needs LibTorch 2.x and a device whose autocast supports the type. */
@@ -458,7 +470,8 @@ CTCF_API int32_t ctcf_explain(ctcf_context* ctx, ctcf_autoencoder* ae, const ctc
 
 /* The chunk sweep: Latent Shift for chunks [i, i + chunk) for i = offset + first, offset + first + stride, ...
  * below last (slice range [first, last); last <= 0 means all slices; the last chunk is clipped to the range).
- * Builds the stitched counterfactual and re-scores it with the classifier. */
+ * The counterfactual is the best chunk's own (opts->stitch); the reference's display mosaic of every chunk is built and
+ * scored beside it. */
 CTCF_API int32_t ctcf_sweep(ctcf_context* ctx, ctcf_autoencoder* ae, const ctcf_slice_wrapper* wrapper,
                             ctcf_classifier* clf, const ctcf_score_spec* score, const ctcf_volume* x, int64_t chunk,
                             int64_t stride, int64_t offset, int64_t first, int64_t last,
@@ -489,7 +502,8 @@ typedef enum ctcf_timer {
 typedef struct ctcf_result_info {
     double p0;               /* prediction on the reconstruction (lambda = 0) */
     double bound;            /* the lambda bound (single chunk) */
-    double stitched_prediction; /* sweep: the classifier on the stitched counterfactual */
+    double stitched_prediction; /* sweep: the classifier on the stitched mosaic (CTCF_VOLUME_STITCHED) */
+    double counterfactual_prediction; /* sweep: the classifier on the counterfactual (p0 when none was found) */
     double seconds[CTCF_TIMER_COUNT]; /* wall seconds by ctcf_timer */
     int64_t dims[3];         /* nx, ny, nz */
     int64_t frames;          /* number of sweep frames (single chunk) */
@@ -499,7 +513,7 @@ typedef struct ctcf_result_info {
     int64_t gradient_slices; /* slices a decoder vector-Jacobian product ran through (part of slices_decoded) */
     int64_t chunks;          /* sweep: number of chunks */
     int32_t stop_reason;     /* single chunk */
-    int32_t reserved;
+    int32_t counterfactual_chunks; /* sweep: chunks in the counterfactual (0: no chunk lowered the prediction) */
 } ctcf_result_info;
 
 typedef struct ctcf_chunk_row {
@@ -518,14 +532,18 @@ typedef enum ctcf_result_array {
     CTCF_ARRAY_SEARCH_LAMBDAS = 2, /* every lambda the search evaluated, in order */
     CTCF_ARRAY_SEARCH_PREDICTIONS = 3,
     CTCF_ARRAY_SLICE_PREDICTION = 4, /* sweep: per slice, the min prediction of the chunk(s) covering it */
-    CTCF_ARRAY_SLICE_CHANGE = 5      /* sweep: per slice, sum of the stitched heatmap's absolute values */
+    CTCF_ARRAY_SLICE_CHANGE = 5,     /* sweep: per slice, sum of the stitched heatmap's absolute values */
+    CTCF_ARRAY_SLICE_CHANGE_SQUARED = 6, /* sweep: per slice, sum of the stitched heatmap's squares */
+    CTCF_ARRAY_COUNTERFACTUAL_CHUNKS = 7 /* sweep: the indices of the chunks in the counterfactual, as added */
 } ctcf_result_array;
 
 typedef enum ctcf_result_volume_kind {
     CTCF_VOLUME_FRAME = 0,          /* single chunk: frame `index` of the sweep (index 0 = the counterfactual) */
-    CTCF_VOLUME_HEATMAP = 1,        /* single chunk: the heatmap; sweep: the stitched heatmap */
+    CTCF_VOLUME_HEATMAP = 1,        /* single chunk: the heatmap; sweep: the counterfactual's chunks' heatmaps */
     CTCF_VOLUME_RECONSTRUCTION = 2, /* x0 = decode(encode(x)) */
-    CTCF_VOLUME_COUNTERFACTUAL = 3  /* single chunk: frame 0; sweep: the stitched counterfactual */
+    CTCF_VOLUME_COUNTERFACTUAL = 3, /* single chunk: frame 0; sweep: the counterfactual (ctcf_stitch) */
+    CTCF_VOLUME_STITCHED = 4,       /* sweep: every chunk's frame 0 on its own slices (the reference's display mosaic) */
+    CTCF_VOLUME_STITCHED_HEATMAP = 5 /* sweep: every chunk's heatmap on its own slices */
 } ctcf_result_volume_kind;
 
 CTCF_API int32_t ctcf_result_info_get(const ctcf_result* r, ctcf_result_info* info, ctcf_error* err);

@@ -70,6 +70,13 @@ private:
         double dpix_at_bound = 0;
     };
 
+    // One chunk's own counterfactual in a sweep: slices [start, end) of its lowest-scoring frame and its heatmap.
+    struct ChunkCounterfactual {
+        int64_t index = -1, start = 0, end = 0;
+        double prediction = 0;
+        at::Tensor slices, heat;  // [end - start, H, W]
+    };
+
     // --- shared steps (engine.cpp) ---
     void tick(int32_t phase, int64_t chunk, int64_t chunks, int64_t step, double lambda, double pred);
     void encode_and_reconstruct();
@@ -94,7 +101,8 @@ private:
     ChunkRun run_chunk_reference(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, int32_t steps,
                                  at::Tensor* full_frames);
 
-    // --- a sweep's focus (explain.cpp) ---
+    // --- a sweep's counterfactual and focus (explain.cpp) ---
+    void compose_counterfactual(const std::vector<ChunkCounterfactual>& ranked, bool greedy);
     void keep_frames(ctcf_result& r, const at::Tensor& frames, int64_t z0);
     void focus(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, const SearchOutcome& outcome,
                const std::map<double, Eval>& memo, std::pair<size_t, size_t> entries);

@@ -74,8 +74,12 @@ void Engine::sweep(int64_t chunk, int64_t stride, int64_t offset, int64_t first,
         tick(CTCF_PHASE_GRADIENT, 0, chunks, 0, 0, p0_);
         latent_gradients(spans.front().first, spans.back().second);  // shared by every chunk
     }
-    at::Tensor cf = x0_.detach().clone();
+    at::Tensor cf = x0_.detach().clone();  // the display mosaic: every chunk's frame 0 on its slices
     at::Tensor hm = at::zeros_like(x0_);
+    // Per chunk, what its own counterfactual is: the slices of its lowest-scoring frame and their heatmap. The
+    // best mode keeps the best chunk's only (strictly lower replaces, so the first of equals wins, as in the ranks).
+    std::vector<ChunkCounterfactual> own;
+    ChunkCounterfactual leader;
     std::vector<double> best(static_cast<size_t>(d_), std::numeric_limits<double>::quiet_NaN());
     // Per chunk, what a focus explanation reuses: the search outcome, the evaluations, the search's entries.
     std::vector<SearchOutcome> outcomes;
@@ -100,6 +104,15 @@ void Engine::sweep(int64_t chunk, int64_t stride, int64_t offset, int64_t first,
         row.pixel_change = run.dpix_at_bound;
         r_->chunks.push_back(row);
         at::Tensor chunk_heat = heatmap(o_.heatmap, run.chunk_frames, x0_.slice(0, s, e));
+        const auto lowest = static_cast<int64_t>(std::min_element(run.preds.begin(), run.preds.end()) -
+                                                 run.preds.begin());
+        ChunkCounterfactual mine{c, s, e, row.min_prediction, run.chunk_frames[lowest], chunk_heat};
+        if (o_.stitch == CTCF_STITCH_GREEDY) {
+            own.push_back(ChunkCounterfactual{c, s, e, row.min_prediction, mine.slices.to(at::kCPU),
+                                              chunk_heat.to(at::kCPU)});
+        } else if (leader.index < 0 || row.min_prediction < leader.prediction) {
+            leader = mine;
+        }
         for (int64_t i = s; i < e; ++i) {
             double& b = best[static_cast<size_t>(i)];
             if (stitch_replaces(b, row.min_prediction)) {
@@ -113,22 +126,33 @@ void Engine::sweep(int64_t chunk, int64_t stride, int64_t offset, int64_t first,
     torch::NoGradGuard no_grad;
     const auto t = Clock::now();
     r_->info.stitched_prediction = score(cf.unsqueeze(0))[0];
-    r_->info.seconds[CTCF_TIMER_STITCHING] = seconds_since(t);
     // Rank: 1 = the chunk whose counterfactual lowers the prediction most.
     std::vector<double> mins;
     for (const ctcf_chunk_row& row : r_->chunks) mins.push_back(row.min_prediction);
     const std::vector<size_t> order = rank_order(mins);
     for (size_t k = 0; k < order.size(); ++k) r_->chunks[order[k]].rank = static_cast<int32_t>(k + 1);
     r_->slice_prediction = best;
-    // Σ|h| per slice, as the reference's per-slice plot (pleural-effusion notebook) sums it
-    at::Tensor change = hm.abs().sum({1, 2}).to(at::kCPU, at::kDouble);
-    r_->slice_change.resize(static_cast<size_t>(d_));
-    for (int64_t i = 0; i < d_; ++i) r_->slice_change[static_cast<size_t>(i)] = change[i].item<double>();
+    // Per slice of the mosaic's heatmap: Σ|h| (the single-chunk notebook's plot) and Σh² (the chunk-sweep notebooks')
+    at::Tensor change = hm.abs().sum({1, 2}).to(at::kCPU, at::kDouble).contiguous();
+    at::Tensor squared = hm.square().sum({1, 2}).to(at::kCPU, at::kDouble).contiguous();
+    r_->slice_change.assign(change.data_ptr<double>(), change.data_ptr<double>() + d_);
+    r_->slice_change_squared.assign(squared.data_ptr<double>(), squared.data_ptr<double>() + d_);
     r_->info.p0 = p0_;
     r_->info.chunks = chunks;
     r_->reconstruction = x0_.to(at::kCPU).contiguous();
-    r_->counterfactual = cf.to(at::kCPU).contiguous();
-    r_->heatmap = hm.to(at::kCPU).contiguous();
+    r_->stitched = cf.to(at::kCPU).contiguous();
+    r_->stitched_heatmap = hm.to(at::kCPU).contiguous();
+    if (o_.stitch == CTCF_STITCH_GREEDY) {
+        std::vector<ChunkCounterfactual> ranked;
+        for (size_t k : order) ranked.push_back(std::move(own[k]));
+        own.clear();
+        compose_counterfactual(ranked, true);
+    } else {
+        std::vector<ChunkCounterfactual> one;
+        if (leader.index >= 0) one.push_back(std::move(leader));
+        compose_counterfactual(one, false);
+    }
+    r_->info.seconds[CTCF_TIMER_STITCHING] = seconds_since(t);
     if (o_.focus_frames > 0) {
         const size_t top = order.front();
         const auto [s, e] = spans[top];
@@ -192,6 +216,51 @@ void Engine::focus(int64_t s, int64_t e, int64_t chunk_index, int64_t chunks, co
     f.reconstruction = sweep_result->reconstruction;  // the same x0 (CPU tensors are immutable once published)
     keep_frames(f, run.chunk_frames, s);
     f.info.seconds[CTCF_TIMER_TOTAL] = seconds_since(t0);
+}
+
+// The sweep's counterfactual from chunks in rank order (each with its lowest-scoring frame's slices): the first one
+// when it lowered the prediction below p0; with `greedy`, the next ones too while the re-scored composite strictly
+// drops. A chunk's slices go in where no better-ranked chunk put its own. Nothing below p0: the reconstruction
+// (counterfactual_chunks 0, counterfactual_prediction p0).
+void Engine::compose_counterfactual(const std::vector<ChunkCounterfactual>& ranked, bool greedy) {
+    torch::NoGradGuard no_grad;
+    at::Tensor cf = x0_.detach().clone();
+    at::Tensor hm = at::zeros_like(x0_);
+    std::vector<bool> taken(static_cast<size_t>(d_), false);
+    double current = p0_;
+    auto put = [&](at::Tensor& into_cf, at::Tensor& into_hm, std::vector<bool>& marks, const ChunkCounterfactual& c) {
+        for (int64_t i = c.start; i < c.end; ++i) {
+            if (marks[static_cast<size_t>(i)]) continue;
+            marks[static_cast<size_t>(i)] = true;
+            into_cf[i].copy_(c.slices[i - c.start]);
+            into_hm[i].copy_(c.heat[i - c.start]);
+        }
+    };
+    for (size_t k = 0; k < ranked.size(); ++k) {
+        const ChunkCounterfactual& c = ranked[k];
+        if (!(c.prediction < p0_)) break;  // ranked: no later chunk lowered it either
+        if (k == 0) {
+            put(cf, hm, taken, c);  // its score is the chunk's own minimum (the same volume was scored)
+            current = c.prediction;
+        } else {
+            at::Tensor next_cf = cf.clone();
+            at::Tensor next_hm = hm.clone();
+            std::vector<bool> next_taken = taken;
+            put(next_cf, next_hm, next_taken, c);
+            const double p = score(next_cf.unsqueeze(0))[0];
+            if (!(p < current)) break;
+            cf = next_cf;
+            hm = next_hm;
+            taken = next_taken;
+            current = p;
+        }
+        r_->counterfactual_chunks.push_back(static_cast<double>(c.index));
+        if (!greedy) break;
+    }
+    r_->info.counterfactual_prediction = current;
+    r_->info.counterfactual_chunks = static_cast<int32_t>(r_->counterfactual_chunks.size());
+    r_->counterfactual = cf.to(at::kCPU).contiguous();
+    r_->heatmap = hm.to(at::kCPU).contiguous();
 }
 
 namespace {

@@ -32,6 +32,8 @@ CTCF_API int32_t ctcf_result_array_get(const ctcf_result* r, int32_t which, cons
         case CTCF_ARRAY_SEARCH_PREDICTIONS: v = &r->search_predictions; break;
         case CTCF_ARRAY_SLICE_PREDICTION: v = &r->slice_prediction; break;
         case CTCF_ARRAY_SLICE_CHANGE: v = &r->slice_change; break;
+        case CTCF_ARRAY_SLICE_CHANGE_SQUARED: v = &r->slice_change_squared; break;
+        case CTCF_ARRAY_COUNTERFACTUAL_CHUNKS: v = &r->counterfactual_chunks; break;
         default: throw ctcf::InvalidArgument("unknown result array " + std::to_string(which));
     }
     *data = v->data();
@@ -95,6 +97,8 @@ CTCF_API int32_t ctcf_result_volume_read(const ctcf_result* r, int32_t which, in
         }
         case CTCF_VOLUME_HEATMAP: whole = &r->heatmap; break;
         case CTCF_VOLUME_RECONSTRUCTION: whole = &x0; break;
+        case CTCF_VOLUME_STITCHED: whole = &r->stitched; break;
+        case CTCF_VOLUME_STITCHED_HEATMAP: whole = &r->stitched_heatmap; break;
         default: throw ctcf::InvalidArgument("unknown result volume " + std::to_string(which));
     }
     if (!whole->defined()) throw ctcf::InvalidArgument("this result has no such volume");

@@ -35,6 +35,9 @@ void check_shift_options(const ctcf_shift_options* o) {
     if (o->lambda_batch < 1 || o->decoder_batch < 1 || o->gradient_batch < 1) {
         throw InvalidArgument("batch sizes must be >= 1");
     }
+    if (o->stitch < CTCF_STITCH_BEST || o->stitch > CTCF_STITCH_GREEDY) {
+        throw InvalidArgument("unknown stitch " + std::to_string(o->stitch));
+    }
     if (o->autocast < CTCF_AUTOCAST_OFF || o->autocast > CTCF_AUTOCAST_FP16) {
         throw InvalidArgument("unknown autocast " + std::to_string(o->autocast));
     }

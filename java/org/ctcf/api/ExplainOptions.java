@@ -16,11 +16,46 @@ package org.ctcf.api;
  *     steps ({@link SweepResult#focus()}); in fast mode it reuses the sweep's latents, gradients and search
  * @param autocast the decoder and the classifier in bfloat16 or float16 (default {@link Autocast#OFF}: float32);
  *     the encoder, the codebook and the search stay float32
+ * @param stitch chunk sweeps only: what the sweep's counterfactual is (default {@link Stitch#BEST}, the paper's)
  */
 public record ExplainOptions(Target target, double searchPredDiff, double searchStepSize, double searchMaxSteps,
         double searchMaxPixelDiffPct, double stopBelow, int lambdaSweepSteps, HeatmapMethod heatmap, Double fixLow,
         Double fixHigh, boolean referenceMode, int lambdaBatch, int decoderBatch, int gradientBatch,
-        int focusFrames, Autocast autocast) {
+        int focusFrames, Autocast autocast, Stitch stitch) {
+
+    /**
+     * A chunk sweep's counterfactual (codes as {@code ctcf_stitch}). Each chunk is shifted on its own, so the
+     * reference's mosaic of every chunk's frame (kept for display, {@link SweepResult#stitched()}) is a volume the
+     * method never scored; the paper reports the minimum over chunks.
+     */
+    public enum Stitch {
+        /** The rank-1 chunk's own counterfactual: its lowest-scoring frame on the reconstruction (the paper's). */
+        BEST(0),
+        /**
+         * ctcf's extension: from the best chunk, chunks added in rank order while the re-scored composite strictly
+         * drops (so never above the best chunk).
+         */
+        GREEDY(1);
+
+        private final int code;
+
+        Stitch(int code) {
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
+        }
+
+        /** best or greedy. */
+        public static Stitch parse(String name) {
+            return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+                case "best", "none" -> BEST;
+                case "greedy" -> GREEDY;
+                default -> throw new IllegalArgumentException("unknown stitch '" + name + "' (best, greedy)");
+            };
+        }
+    }
 
     /** Lower-precision autocast of the decoder and classifier (codes as {@code ctcf_autocast}). */
     public enum Autocast {
@@ -48,7 +83,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
     }
 
     public ExplainOptions {
-        if (target == null || heatmap == null || autocast == null) {
+        if (target == null || heatmap == null || autocast == null || stitch == null) {
             throw new IllegalArgumentException("target and heatmap are required");
         }
         if (!(searchStepSize > 0) || searchPredDiff < 0 || searchMaxSteps < 0 || searchMaxPixelDiffPct < 0) {
@@ -100,6 +135,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         b.gradientBatch = gradientBatch;
         b.focusFrames = focusFrames;
         b.autocast = autocast;
+        b.stitch = stitch;
         return b;
     }
 
@@ -125,6 +161,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         private int gradientBatch = 1;
         private int focusFrames;
         private Autocast autocast = Autocast.OFF;
+        private Stitch stitch = Stitch.BEST;
 
         public Builder target(Target t) {
             this.target = t;
@@ -198,6 +235,11 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
             return this;
         }
 
+        public Builder stitch(Stitch v) {
+            this.stitch = v;
+            return this;
+        }
+
         public Builder autocast(Autocast v) {
             this.autocast = v;
             return this;
@@ -206,7 +248,7 @@ public record ExplainOptions(Target target, double searchPredDiff, double search
         public ExplainOptions build() {
             return new ExplainOptions(target, searchPredDiff, searchStepSize, searchMaxSteps, searchMaxPixelDiffPct,
                     stopBelow, lambdaSweepSteps, heatmap, fixLow, fixHigh, referenceMode, lambdaBatch, decoderBatch,
-                    gradientBatch, focusFrames, autocast);
+                    gradientBatch, focusFrames, autocast, stitch);
         }
     }
 }

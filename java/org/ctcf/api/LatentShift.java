@@ -46,7 +46,7 @@ public final class LatentShift {
     public static SweepResult sweep(Volume x, SliceAutoencoder ae, Classifier clf, ExplainOptions o, ChunkSweep s,
             Progress.Listener listener) {
         return run(x, ae, clf, o.target(), (m, sink) -> ShiftCalls.sweep(m, x, s.chunk(), s.stride(), s.offset(),
-                s.first(), s.last(), shift(o), sink), listener, r -> toSweep(r, x.geometry()));
+                s.first(), s.last(), shift(o), sink), listener, r -> toSweep(r, x.geometry(), o.stitch()));
     }
 
     /**
@@ -118,7 +118,7 @@ public final class LatentShift {
                 o.stopBelow(), o.fixedRange(), o.fixedRange() ? o.fixLow() : 0.0, o.fixedRange() ? o.fixHigh() : 0.0,
                 o.lambdaSweepSteps(), o.heatmap().code,
                 o.referenceMode(), o.lambdaBatch(), o.decoderBatch(), o.gradientBatch(), o.focusFrames(),
-                o.autocast().code());
+                o.autocast().code(), o.stitch().code());
     }
 
     // ---- result conversion -------------------------------------------------------------------------------------
@@ -155,26 +155,32 @@ public final class LatentShift {
         }
     }
 
-    private static SweepResult toSweep(KernelResult r, Geometry g) {
+    private static SweepResult toSweep(KernelResult r, Geometry g, ExplainOptions.Stitch stitch) {
         Specs.ResultInfo i = r.info();
         List<SweepResult.Chunk> chunks = new ArrayList<>();
         for (Specs.ChunkRow row : r.chunks(i.chunks())) {
             chunks.add(new SweepResult.Chunk((int) row.start(), (int) row.end(), row.minPrediction(), row.bound(),
                     StopReason.fromCode(row.stopReason()), row.pixelChange(), row.rank()));
         }
-        Volume cf = null;
-        Volume heat = null;
-        Volume rec = null;
+        double[] in = r.array(ResultArray.COUNTERFACTUAL_CHUNKS);
+        int[] included = new int[in.length];
+        for (int k = 0; k < in.length; k++) {
+            included[k] = (int) in[k];
+        }
+        Volume[] v = new Volume[5];
         Explanation focus = null;
         try {
-            cf = volume(r, ResultVolume.COUNTERFACTUAL, 0, g);
-            heat = volume(r, ResultVolume.HEATMAP, 0, g);
-            rec = volume(r, ResultVolume.RECONSTRUCTION, 0, g);
-            focus = takeFocus(r, g, rec);
-            return new SweepResult(chunks, r.array(ResultArray.SLICE_PREDICTION), r.array(ResultArray.SLICE_CHANGE), cf,
-                    heat, rec, i.p0(), i.stitchedPrediction(), timings(i), focus);
+            ResultVolume[] kinds = {ResultVolume.COUNTERFACTUAL, ResultVolume.HEATMAP, ResultVolume.STITCHED,
+                ResultVolume.STITCHED_HEATMAP, ResultVolume.RECONSTRUCTION};
+            for (int k = 0; k < kinds.length; k++) {
+                v[k] = volume(r, kinds[k], 0, g);
+            }
+            focus = takeFocus(r, g, v[4]);
+            return new SweepResult(chunks, r.array(ResultArray.SLICE_PREDICTION), r.array(ResultArray.SLICE_CHANGE),
+                    r.array(ResultArray.SLICE_CHANGE_SQUARED), new SweepResult.Volumes(v[0], v[1], v[2], v[3], v[4]),
+                    i.p0(), i.stitchedPrediction(), i.counterfactualPrediction(), included, stitch, timings(i), focus);
         } catch (RuntimeException e) {
-            for (AutoCloseable c : new AutoCloseable[] {cf, heat, rec, focus}) {
+            for (AutoCloseable c : new AutoCloseable[] {v[0], v[1], v[2], v[3], v[4], focus}) {
                 if (c != null) {
                     try {
                         c.close();

@@ -214,9 +214,7 @@ final class ExplainCommand implements Callable<Integer> {
             if (s.outOfDomain()) {
                 o.println("WARNING: " + s.domainCheck().describe());
             }
-            o.printf(Locale.ROOT, "prediction %.4f -> %.4f (%s); %.1f s; outputs in %s%s%n", s.initialPrediction(),
-                    s.counterfactualPrediction(), s.explanation() != null ? s.explanation().stopReason().name()
-                            : "chunk sweep, stitched", s.wallSeconds(), out,
+            o.printf(Locale.ROOT, "%s; %.1f s; outputs in %s%s%n", headline(s), s.wallSeconds(), out,
                     s.outOfDomain() ? " [out of domain, not meaningful]" : "");
             if (s.domainCheck() != null && !s.outOfDomain()) {
                 o.println(s.domainCheck().describe());
@@ -224,6 +222,29 @@ final class ExplainCommand implements Callable<Integer> {
         }
         o.flush();
         return ExitCode.OK.code();
+    }
+
+    /**
+     * The console's result line: {@code prediction 0.9983 -> 0.1380 (chunk 48:64, the best of 4)}, the greedy
+     * composite's chunks, or {@code no counterfactual found} when no chunk lowered the prediction.
+     */
+    static String headline(org.ctcf.report.ExplanationSummary s) {
+        var e = s.explanation();
+        if (e != null) {
+            return String.format(Locale.ROOT, "prediction %.4f -> %.4f (%s)", s.initialPrediction(),
+                    s.counterfactualPrediction(), e.stopReason().name());
+        }
+        var w = s.sweep();
+        if (!w.counterfactualFound()) {
+            return String.format(Locale.ROOT, "prediction %.4f: no counterfactual found (no chunk lowered it; the "
+                    + "lowest over %d chunks is %.4f)", s.initialPrediction(), w.chunks().size(), w.minimumPrediction());
+        }
+        List<String> spans = w.counterfactualChunks().stream().map(c -> c.get(0) + ":" + c.get(1)).toList();
+        String how = "greedy".equals(w.stitch())
+                ? spans.size() + " chunks stitched greedily: " + String.join(", ", spans)
+                : "chunk " + spans.get(0) + ", the best of " + w.chunks().size();
+        return String.format(Locale.ROOT, "prediction %.4f -> %.4f (%s)", s.initialPrediction(),
+                s.counterfactualPrediction(), how);
     }
 
     /**

@@ -42,6 +42,13 @@ final class ShiftOptions {
                     + "float32; numbers change slightly). Default: ${DEFAULT-VALUE}.")
     String autocast;
 
+    @Option(names = "--stitch", paramLabel = "best|greedy",
+            description = {"A chunk sweep's counterfactual: best = the rank-1 chunk's own (the paper's minimum over "
+                    + "chunks); greedy = ctcf's extension: chunks added in rank order while the re-scored composite "
+                    + "strictly drops. Either way the mosaic of every chunk is written for display only. "
+                    + "Default: ${DEFAULT-VALUE}."})
+    String stitch;
+
     @Option(names = "--reference", description = "Run the literal published algorithm (slow).")
     boolean reference;
 
@@ -52,7 +59,8 @@ final class ShiftOptions {
         }
         ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)
                 .searchMaxSteps(maxSteps).searchMaxPixelDiffPct(pixelCap).heatmap(HeatmapMethod.parse(heatmap))
-                .referenceMode(reference).decoderBatch(decoderBatch).autocast(ExplainOptions.Autocast.parse(autocast));
+                .referenceMode(reference).decoderBatch(decoderBatch).autocast(ExplainOptions.Autocast.parse(autocast))
+                .stitch(ExplainOptions.Stitch.parse(stitch));
         if (fixRange != null) {
             b.fixRange(fixRange[0], fixRange[1]);
         }
@@ -75,6 +83,7 @@ final class ShiftOptions {
                 case "pixelCap" -> number(D.searchMaxPixelDiffPct());
                 case "heatmap" -> D.heatmap().name().toLowerCase(Locale.ROOT);
                 case "autocast" -> D.autocast().name().toLowerCase(Locale.ROOT);
+                case "stitch" -> D.stitch().name().toLowerCase(Locale.ROOT);
                 default -> null;
             };
         }

@@ -399,7 +399,8 @@ public final class Evaluation {
                         p0 = r.initialPrediction();
                         stitched = r.stitchedPrediction();
                         if (voxel != null) {
-                            float[] heat = Metrics.toArray(r.heatmap());
+                            // every chunk's heatmap on its own slices: the whole-volume peak and the best chunk's
+                            float[] heat = Metrics.toArray(r.stitchedHeatmap());
                             loc.put(LATENT_SHIFT, Localizer.localize(x.geometry(), heat, best.start(), best.end(), 0,
                                     x.nz(), voxel, c.position()));
                             loc.put(LATENT_SHIFT_CHUNK, Localizer.localize(x.geometry(), heat, best.start(),

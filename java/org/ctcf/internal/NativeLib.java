@@ -103,7 +103,9 @@ public final class NativeLib {
             JAVA_LONG.withName("decoder_batch"),
             JAVA_LONG.withName("gradient_batch"),
             JAVA_INT.withName("focus_frames"),
-            JAVA_INT.withName("autocast"));
+            JAVA_INT.withName("autocast"),
+            JAVA_INT.withName("stitch"),
+            JAVA_INT.withName("reserved"));
     public static final StructLayout SALIENCY_OPTIONS = MemoryLayout.structLayout(
             JAVA_INT.withName("steps"),
             JAVA_INT.withName("reserved"),
@@ -117,6 +119,7 @@ public final class NativeLib {
             JAVA_DOUBLE.withName("p0"),
             JAVA_DOUBLE.withName("bound"),
             JAVA_DOUBLE.withName("stitched_prediction"),
+            JAVA_DOUBLE.withName("counterfactual_prediction"),
             MemoryLayout.sequenceLayout(Specs.Timer.COUNT, JAVA_DOUBLE).withName("seconds"),
             MemoryLayout.sequenceLayout(3, JAVA_LONG).withName("dims"),
             JAVA_LONG.withName("frames"),
@@ -126,7 +129,7 @@ public final class NativeLib {
             JAVA_LONG.withName("gradient_slices"),
             JAVA_LONG.withName("chunks"),
             JAVA_INT.withName("stop_reason"),
-            JAVA_INT.withName("reserved"));
+            JAVA_INT.withName("counterfactual_chunks"));
     public static final StructLayout CHUNK_ROW = MemoryLayout.structLayout(
             JAVA_LONG.withName("start"),
             JAVA_LONG.withName("end"),

@@ -34,7 +34,7 @@ public final class Specs {
     public record Shift(double searchPredDiff, double searchStepSize, double searchMaxSteps,
             double searchMaxPixelDiffPct, double stopBelow, boolean fixRange, double fixLow, double fixHigh,
             int lambdaSweepSteps, int heatmap, boolean referenceMode, long lambdaBatch, long decoderBatch,
-            long gradientBatch, int focusFrames, int autocast) {
+            long gradientBatch, int focusFrames, int autocast, int stitch) {
     }
 
     /** ctcf_saliency_options; layer null = the built-in's default. */
@@ -54,9 +54,9 @@ public final class Specs {
     }
 
     /** ctcf_result_info; seconds are indexed by {@link Timer}. */
-    public record ResultInfo(double p0, double bound, double stitchedPrediction, double[] seconds, long frames,
-            long lambdasEvaluated, long slicesDecoded, long classifierCalls, long gradientSlices, long chunks,
-            int stopReason) {
+    public record ResultInfo(double p0, double bound, double stitchedPrediction, double counterfactualPrediction,
+            double[] seconds, long frames, long lambdasEvaluated, long slicesDecoded, long classifierCalls,
+            long gradientSlices, long chunks, int stopReason, int counterfactualChunks) {
         public double seconds(Timer t) {
             return seconds[t.code];
         }
@@ -82,7 +82,8 @@ public final class Specs {
 
     /** ctcf_result_array: the arrays a result holds. */
     public enum ResultArray {
-        LAMBDAS(0), PREDICTIONS(1), SEARCH_LAMBDAS(2), SEARCH_PREDICTIONS(3), SLICE_PREDICTION(4), SLICE_CHANGE(5);
+        LAMBDAS(0), PREDICTIONS(1), SEARCH_LAMBDAS(2), SEARCH_PREDICTIONS(3), SLICE_PREDICTION(4), SLICE_CHANGE(5),
+        SLICE_CHANGE_SQUARED(6), COUNTERFACTUAL_CHUNKS(7);
 
         public final int code;
 
@@ -93,7 +94,7 @@ public final class Specs {
 
     /** ctcf_result_volume_kind: the volumes a result holds. */
     public enum ResultVolume {
-        FRAME(0), HEATMAP(1), RECONSTRUCTION(2), COUNTERFACTUAL(3);
+        FRAME(0), HEATMAP(1), RECONSTRUCTION(2), COUNTERFACTUAL(3), STITCHED(4), STITCHED_HEATMAP(5);
 
         public final int code;
 

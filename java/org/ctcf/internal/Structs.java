@@ -124,6 +124,7 @@ final class Structs {
         s.set(JAVA_LONG, off(l, "gradient_batch"), o.gradientBatch());
         s.set(JAVA_INT, off(l, "focus_frames"), o.focusFrames());
         s.set(JAVA_INT, off(l, "autocast"), o.autocast());
+        s.set(JAVA_INT, off(l, "stitch"), o.stitch());
         return s;
     }
 
@@ -178,10 +179,11 @@ final class Structs {
             sec[k] = i.get(JAVA_DOUBLE, off(l, "seconds") + 8L * k);
         }
         return new Specs.ResultInfo(i.get(JAVA_DOUBLE, off(l, "p0")), i.get(JAVA_DOUBLE, off(l, "bound")),
-                i.get(JAVA_DOUBLE, off(l, "stitched_prediction")), sec, i.get(JAVA_LONG, off(l, "frames")),
-                i.get(JAVA_LONG, off(l, "lambdas_evaluated")), i.get(JAVA_LONG, off(l, "slices_decoded")),
-                i.get(JAVA_LONG, off(l, "classifier_calls")), i.get(JAVA_LONG, off(l, "gradient_slices")),
-                i.get(JAVA_LONG, off(l, "chunks")), i.get(JAVA_INT, off(l, "stop_reason")));
+                i.get(JAVA_DOUBLE, off(l, "stitched_prediction")), i.get(JAVA_DOUBLE, off(l, "counterfactual_prediction")),
+                sec, i.get(JAVA_LONG, off(l, "frames")), i.get(JAVA_LONG, off(l, "lambdas_evaluated")),
+                i.get(JAVA_LONG, off(l, "slices_decoded")), i.get(JAVA_LONG, off(l, "classifier_calls")),
+                i.get(JAVA_LONG, off(l, "gradient_slices")), i.get(JAVA_LONG, off(l, "chunks")),
+                i.get(JAVA_INT, off(l, "stop_reason")), i.get(JAVA_INT, off(l, "counterfactual_chunks")));
     }
 
     static Specs.ChunkRow chunkRow(MemorySegment row) {

@@ -149,21 +149,62 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
     /**
      * A chunk sweep ({@link SweepResult}).
      *
+     * @param stitch how the counterfactual was built: {@code best} (the rank-1 chunk's own, the paper's) or
+     *     {@code greedy} (ctcf's extension)
+     * @param counterfactualFound false when no chunk lowered the prediction below the initial one: then the
+     *     counterfactual is the reconstruction and its prediction the initial one
+     * @param counterfactualPrediction the classifier on the counterfactual (the headline)
+     * @param counterfactualChunks the chunks {@code [start, end)} the counterfactual is made of, in the order added
+     * @param minimumPrediction the lowest prediction over chunks (the paper's Table 1)
+     * @param stitchedPrediction the classifier on the reference's display mosaic (every chunk's frame 0 on its own
+     *     slices), which the method never scores: shown beside the result, not a counterfactual
      * @param slicePrediction per slice, the minimum prediction of the chunk(s) covering it
-     * @param sliceChange per slice, the measure {@code sliceChangeMeasure} names
+     * @param sliceChange per slice, Σ heatmap² of the mosaic's heatmap (the reference's chunk-sweep measure)
+     * @param sliceChangeSmoothed {@code sliceChange} smoothed by a centred 5-tap moving average (as the reference
+     *     plots it, {@link SweepResult#movingAverage})
+     * @param sliceChangeAbs per slice, Σ |heatmap| (the reference's single-chunk measure)
      * @param explainedChunk the rank-1 chunk explained with the sweep frames, absent without images
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record SweepSummary(int chunkSize, int stride, double initialPrediction, double minimumPrediction,
-            double stitchedPrediction, List<ChunkRow> chunks, double[] slicePrediction, double[] sliceChange,
-            String sliceChangeMeasure, TimingSummary timings,
-            @JsonInclude(JsonInclude.Include.NON_NULL) ChunkExplanation explainedChunk) {
-        static final String SLICE_CHANGE_MEASURE = "sum of |heatmap| over each slice (the reference's plot)";
+    public record SweepSummary(int chunkSize, int stride, String stitch, double initialPrediction,
+            boolean counterfactualFound, double counterfactualPrediction, List<List<Integer>> counterfactualChunks,
+            double minimumPrediction, double stitchedPrediction, List<ChunkRow> chunks, double[] slicePrediction,
+            double[] sliceChange, double[] sliceChangeSmoothed, double[] sliceChangeAbs, String sliceChangeMeasure,
+            TimingSummary timings, @JsonInclude(JsonInclude.Include.NON_NULL) ChunkExplanation explainedChunk) {
+        static final String SLICE_CHANGE_MEASURE = "slice_change: sum of heatmap^2 over each slice of every chunk's "
+                + "heatmap (the reference's chunk-sweep notebooks); slice_change_smoothed: its centred 5-tap moving "
+                + "average (as they plot it); slice_change_abs: sum of |heatmap| (its single-chunk notebook)";
+        /** The reference's smoothing of the per-slice change. */
+        static final int SMOOTHING_TAPS = 5;
 
         static SweepSummary of(SweepResult r, int chunkSize, int stride, ChunkExplanation explained) {
-            return new SweepSummary(chunkSize, stride, r.initialPrediction(), r.minimumPrediction(),
-                    r.stitchedPrediction(), r.chunks().stream().map(ChunkRow::of).toList(), r.slicePrediction(),
-                    r.sliceChange(), SLICE_CHANGE_MEASURE, TimingSummary.of(r.timings()), explained);
+            double[] squared = r.sliceChange(true);
+            return new SweepSummary(chunkSize, stride, r.stitch().name().toLowerCase(java.util.Locale.ROOT),
+                    r.initialPrediction(), r.found(), r.counterfactualPrediction(),
+                    r.counterfactualChunks().stream().map(c -> List.of(c.start(), c.end())).toList(),
+                    r.minimumPrediction(), r.stitchedPrediction(), r.chunks().stream().map(ChunkRow::of).toList(),
+                    r.slicePrediction(), squared, SweepResult.movingAverage(squared, SMOOTHING_TAPS),
+                    r.sliceChange(false), SLICE_CHANGE_MEASURE, TimingSummary.of(r.timings()), explained);
+        }
+
+        /** What a reader should know of the display mosaic's score, if it is above the result or p0. */
+        public java.util.Optional<String> stitchedCaveatOptional() {
+            return java.util.Optional.ofNullable(stitchedCaveat());
+        }
+
+        /** What a reader should know of the display mosaic's score, or null: it is above the result or p0. */
+        public String stitchedCaveat() {
+            if (stitchedPrediction > initialPrediction) {
+                return String.format(java.util.Locale.ROOT, "the display mosaic of every chunk's frame scores %.4f, "
+                        + "above the input's %.4f: the chunks' shifts were computed one at a time and do not add up; "
+                        + "it is not a counterfactual", stitchedPrediction, initialPrediction);
+            }
+            if (stitchedPrediction > counterfactualPrediction) {
+                return String.format(java.util.Locale.ROOT, "the display mosaic of every chunk's frame scores %.4f, "
+                        + "above the counterfactual's %.4f: the chunks' shifts were computed one at a time and do "
+                        + "not add up", stitchedPrediction, counterfactualPrediction);
+            }
+            return null;
         }
     }
 
@@ -193,9 +234,17 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
         return explanation != null ? explanation.initialPrediction() : sweep.initialPrediction();
     }
 
-    /** The prediction on the counterfactual: the chunk's, or the stitched volume's for a sweep. */
+    /**
+     * The prediction on the counterfactual: the chunk's frame 0, or for a sweep its counterfactual's (the best
+     * chunk's, {@link SweepSummary#counterfactualPrediction()}; the initial prediction when none was found).
+     */
     public double counterfactualPrediction() {
-        return explanation != null ? explanation.counterfactualPrediction() : sweep.stitchedPrediction();
+        return explanation != null ? explanation.counterfactualPrediction() : sweep.counterfactualPrediction();
+    }
+
+    /** False for a sweep in which no chunk lowered the prediction (a single chunk's frame 0 always counts). */
+    public boolean counterfactualFound() {
+        return explanation != null || sweep.counterfactualFound();
     }
 
     /** The summary as {@code summary.json} holds it (indented JSON, UTF-8). */

@@ -38,6 +38,10 @@ public final class ExplanationWriter {
     public static final String COUNTERFACTUAL = "counterfactual.nii.gz";
     public static final String RECONSTRUCTION = "reconstruction.nii.gz";
     public static final String HEATMAP = "heatmap.nii.gz";
+    /** A sweep's display mosaic: every chunk's frame 0 on its own slices (not a counterfactual). */
+    public static final String STITCHED = "stitched_counterfactual.nii.gz";
+    /** Every chunk's heatmap on its own slices. */
+    public static final String STITCHED_HEATMAP = "stitched_heatmap.nii.gz";
     public static final String GIF = "sweep.gif";
     public static final String PANELS = "panels.png";
     public static final String LAMBDA_PLOT = "lambda_prediction.png";
@@ -122,6 +126,13 @@ public final class ExplanationWriter {
             throws IOException {
         explainedGrid = r.heatmap().geometry();
         try (OnInputGrid v = volumes(r.counterfactual(), r.reconstruction(), r.heatmap())) {
+            mosaic(r);
+            if (!r.found()) {
+                warn(String.format(java.util.Locale.ROOT, "no counterfactual found: no chunk lowered the prediction "
+                        + "below the input's %.4f (the lowest over %d chunks is %.4f); counterfactual.nii.gz is the "
+                        + "reconstruction", r.initialPrediction(), r.chunks().size(), r.minimumPrediction()));
+            }
+            draft.sweep().stitchedCaveatOptional().ifPresent(this::warn);
             if (images) {
                 sweepPlots(r);
                 focusImages(r.focus().orElseThrow(), r.reconstruction(), r.counterfactual(), r.heatmap());
@@ -182,11 +193,35 @@ public final class ExplanationWriter {
         }
     }
 
+    /** The sweep's display mosaic and its heatmap on the input grid (volumes only; the report shows the result). */
+    private void mosaic(SweepResult r) throws IOException {
+        if (rangeStart < 0) {
+            writeMosaic(r.stitched(), r.stitchedHeatmap());
+            return;
+        }
+        try (Volume zeros = Volume.filled(processed.geometry(), 0f);
+                Volume c = processed.withSlices(rangeStart, r.stitched());
+                Volume h = zeros.withSlices(rangeStart, r.stitchedHeatmap())) {
+            writeMosaic(c, h);
+        }
+    }
+
+    private void writeMosaic(Volume stitched, Volume heat) throws IOException {
+        try (Volume c = kernel.restore(stitched, input.geometry(), pre, true)) {
+            VolumeIO.write(c, dir.resolve(STITCHED));
+        }
+        try (Volume h = kernel.restore(heat, input.geometry(), pre.withPadValue(0), false)) {
+            AtomicFiles.write(dir.resolve(STITCHED_HEATMAP), NiftiWriter.encode(h, true));
+        }
+        written.addAll(List.of(STITCHED, STITCHED_HEATMAP));
+    }
+
     /**
      * Per-chunk lowest prediction (bars; the explained chunk in its own colour) against the initial prediction, and
-     * the change per slice: Σ|heatmap| over the slice (summary.json's {@code slice_change}, window units) divided by
-     * the slice's voxels and times the window's width, i.e. the mean |Δ| per voxel in HU. Without fonts neither is
-     * drawn (see {@link #lambdaPlot}).
+     * the change per slice: Σ heatmap² over the slice (summary.json's {@code slice_change}, window units²) smoothed
+     * by the reference's 5-tap moving average ({@code slice_change_smoothed}), divided by the slice's voxels, square
+     * root, times the window's width: the RMS change per voxel in HU. Without fonts neither is drawn (see
+     * {@link #lambdaPlot}).
      */
     private void sweepPlots(SweepResult r) throws IOException {
         if (!PlotWriter.available()) {
@@ -209,15 +244,18 @@ public final class ExplanationWriter {
         }
         image(CHUNK_PLOT, PlotWriter.png(PlotWriter.chunkPrediction("lowest prediction reached by shifting each "
                 + "chunk", s, e, y, r.initialPrediction(), explained)).orElseThrow());
-        double[] change = r.sliceChange();
+        // Σh² per slice smoothed as the reference plots it, shown as the root mean square change per voxel
+        double[] change = SweepResult.movingAverage(r.sliceChange(true),
+                ExplanationSummary.SweepSummary.SMOOTHING_TAPS);
         double voxels = (double) r.heatmap().nx() * r.heatmap().ny();
         double width = pre.windowEnabled() ? pre.windowHigh() - pre.windowLow() : 1;
         for (int i = 0; i < change.length; i++) {
-            change[i] = change[i] / voxels * width;
+            change[i] = Math.sqrt(change[i] / voxels) * width;
         }
         String unit = pre.windowEnabled() ? "HU" : "input units";
-        image(SLICE_PLOT, PlotWriter.png(PlotWriter.perSlice("change per slice (stitched heatmap)",
-                "mean |Δ| per voxel (" + unit + ")", "mean |heatmap| over the slice", 0, change)).orElseThrow());
+        image(SLICE_PLOT, PlotWriter.png(PlotWriter.perSlice("change per slice, every chunk shifted on its own",
+                "RMS change per voxel (" + unit + ")", "Σ heatmap², 5-slice moving average", 0, change))
+                .orElseThrow());
     }
 
     /**
@@ -274,6 +312,12 @@ public final class ExplanationWriter {
      * the images were drawn). Named in the outputs by their paths (relative to the output folder when inside it).
      */
     private void dicom(OnInputGrid v, Volume delta, ExplanationSummary draft) throws IOException {
+        if (!draft.counterfactualFound()) {
+            Files.createDirectories(dicomOut);
+            warn("--dicom-out: no DICOM objects written, as no counterfactual was found (a derived CT equal to the "
+                    + "reconstruction would be taken for one)");
+            return;
+        }
         DicomSource src = (DicomSource) input.geometry().sourceHint();
         String targetName = draft.target().name().isEmpty() ? "output " + draft.target().index()
                 : draft.target().name();

@@ -3,6 +3,7 @@ package org.ctcf.report;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -124,6 +125,7 @@ public final class ReportWriter {
         d.put("framePredictions", f.get("predictions"));
         d.put("chunks", s.get("chunks"));
         d.put("sliceChange", s.get("slice_change"));
+        d.put("sliceChangeSmoothed", s.get("slice_change_smoothed"));
         d.put("sliceChangeMeasure", s.get("slice_change_measure"));
         if (p.frames() != null) {
             d.put("framesChunk", List.of(p.frames().chunkStart(), p.frames().chunkEnd()));
@@ -132,6 +134,21 @@ public final class ReportWriter {
     }
 
     /** "What was explained": the figures a reader needs before looking at any picture. */
+    /** "the best chunk, slices 48–64" or "3 chunks added greedily: 48–64, 32–48, 0–16". */
+    private static String chunksText(List<?> chunks, Object stitch) {
+        List<String> spans = new ArrayList<>();
+        for (Object c : chunks) {
+            if (c instanceof List<?> l && l.size() == 2) {
+                spans.add(l.get(0) + "–" + l.get(1));
+            }
+        }
+        if ("greedy".equals(stitch)) {
+            return spans.size() + " chunk" + (spans.size() == 1 ? "" : "s") + " added in rank order while the "
+                    + "prediction dropped (ctcf's extension): slices " + String.join(", ", spans);
+        }
+        return "the best chunk's own counterfactual: slices " + String.join(", ", spans);
+    }
+
     /** A visible warning when the volume is outside the classifier's input domain ({@code in_domain} false). */
     private static void domainBanner(StringBuilder h, Map<String, Object> s) {
         if (!Boolean.FALSE.equals(s.get("in_domain"))) {
@@ -155,10 +172,19 @@ public final class ReportWriter {
         row(h, "input", s.get("input"));
         row(h, "classifier", s.get("classifier"));
         row(h, "target", tgt);
-        row(h, "prediction", format(s.get("initial_prediction")) + " → "
-                + format(s.containsKey("stitched_prediction") ? s.get("stitched_prediction")
-                        : s.get("counterfactual_prediction"))
-                + (s.containsKey("stitched_prediction") ? " (every chunk's counterfactual stitched)" : ""));
+        if (Boolean.FALSE.equals(s.get("counterfactual_found"))) {
+            row(h, "prediction", format(s.get("initial_prediction")) + ": no counterfactual found (no chunk lowered "
+                    + "the prediction; the lowest over chunks is " + format(s.get("minimum_prediction")) + ")");
+        } else {
+            row(h, "prediction", format(s.get("initial_prediction")) + " → " + format(s.get("counterfactual_prediction"))
+                    + (s.get("counterfactual_chunks") instanceof List<?> cs ? " (" + chunksText(cs, s.get("stitch"))
+                            + ")" : ""));
+        }
+        if (s.containsKey("stitched_prediction")) {
+            row(h, "display mosaic", format(s.get("stitched_prediction")) + " (every chunk's frame on its own "
+                    + "slices, scored for comparison only: the chunks were shifted one at a time, so it is not a "
+                    + "counterfactual)");
+        }
         if (focus.get("chunk") instanceof List<?> c && c.size() == 2) {
             row(h, "explained chunk", "slices " + c.get(0) + "–" + c.get(1) + " (processed grid): "
                     + format(focus.get("initial_prediction")) + " → " + format(focus.get("counterfactual_prediction")));
@@ -445,12 +471,14 @@ public final class ReportWriter {
                 window.ctcfSliceChart = new Chart(document.getElementById('chart-slices'), {
                   type: 'line',
                   data: {labels: d.sliceChange.map((_, i) => i),
-                         datasets: [{label: 'change per slice', data: d.sliceChange, borderColor: '#d62728',
-                                     pointRadius: 0, fill: false}]},
+                         datasets: [{label: 'Σ heatmap² per slice', data: d.sliceChange, borderColor: '#f4a6a6',
+                                     pointRadius: 0, fill: false}].concat(d.sliceChangeSmoothed ?
+                                    [{label: '5-slice moving average', data: d.sliceChangeSmoothed,
+                                      borderColor: '#d62728', pointRadius: 0, fill: false}] : [])},
                   options: Object.assign({}, base, {
-                    plugins: {title: {display: true, text: 'Change per slice of the stitched counterfactual'}},
+                    plugins: {title: {display: true, text: 'Change per slice, every chunk shifted on its own'}},
                     scales: {x: axis('slice (processed grid)', {ticks: {maxTicksLimit: 12}}),
-                             y: axis(d.sliceChangeMeasure ? 'Σ |heatmap| per slice (window units)' : 'change',
+                             y: axis(d.sliceChangeMeasure ? 'Σ heatmap² per slice (window units²)' : 'change',
                                      {beginAtZero: true, min: 0})},
                     onClick: (e, els, chart) => {
                       const hit = chart.getElementsAtEventForMode(e, 'index', {intersect: false}, false);

@@ -33,6 +33,8 @@ class LatentShiftTest {
     private static Volume volume;
     /** Mean of the reconstruction over slices 20..24: what the crafted classifiers are centred on. */
     private static double m0;
+    /** Mean of the reconstruction over slices 5..9. */
+    private static double m5;
 
     @TempDir
     Path tmp;
@@ -64,6 +66,15 @@ class LatentShiftTest {
                 }
             }
             m0 = s / (5 * 256);
+            double s5 = 0;
+            for (int z = 5; z < 10; z++) {
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) {
+                        s5 += e.reconstruction().get(x, y, z);
+                    }
+                }
+            }
+            m5 = s5 / (5 * 256);
         }
     }
 
@@ -394,11 +405,98 @@ class LatentShiftTest {
                 assertThat(curve).hasSize(D);
                 assertThat(curve[22]).isEqualTo(best.minPrediction());
                 assertThat(curve[0]).isEqualTo(s.initialPrediction());
-                double[] change = s.sliceChange();
+                double[] change = s.sliceChange(false);
+                double[] squared = s.sliceChange(true);
                 assertThat(change[22]).isGreaterThan(0);
                 assertThat(change[30]).isZero();
-                // The stitched counterfactual, re-scored, is as low as the best chunk's.
+                assertThat(squared[22]).isGreaterThan(0).isNotEqualTo(change[22]);
+                assertThat(squared[30]).isZero();
+                // The mosaic, re-scored, is as low as the best chunk's: no other chunk moved.
                 assertThat(s.stitchedPrediction()).isCloseTo(best.minPrediction(), within(1e-4));
+                assertThat(s.counterfactualPrediction()).isEqualTo(best.minPrediction());
+            }
+        }
+    }
+
+    /** The logit of a classifier that sees slices 20..24 (weight 60) and 5..9 (weight 30): two chunks lower it. */
+    private static String twoRegions() {
+        return "return ((" + M + " - " + num(m0) + ") * 60.0 + (x[:, :, 5:10].mean(dim=[1, 2, 3, 4]) - " + num(m5)
+                + ") * 30.0 + 1.5).unsqueeze(1)";
+    }
+
+    @Test
+    void aSweepsCounterfactualIsItsBestChunksOwnAndTheMosaicOfEveryChunkIsOnlyShownBesideIt() {
+        try (Classifier c = classifier(twoRegions())) {
+            ExplainOptions o = ExplainOptions.builder().target(Target.sigmoidOf(0)).lambdaSweepSteps(2).build();
+            try (SweepResult s = LatentShift.sweep(volume, ae, c, o, ChunkSweep.of(5), null);
+                    SweepResult g = LatentShift.sweep(volume, ae, c, o.toBuilder()
+                            .stitch(ExplainOptions.Stitch.GREEDY).build(), ChunkSweep.of(5), null)) {
+                SweepResult.Chunk best = s.ranked().get(0);
+                SweepResult.Chunk second = s.ranked().get(1);
+                assertThat(List.of(best.start(), second.start())).containsExactly(20, 5);
+                assertThat(second.minPrediction()).isLessThan(s.initialPrediction() - 0.01);
+                // the paper's result: the best chunk on its own, scored as the search scored it
+                assertThat(s.found()).isTrue();
+                assertThat(s.counterfactualChunks()).containsExactly(best);
+                assertThat(s.counterfactualPrediction()).isEqualTo(best.minPrediction())
+                        .isEqualTo(s.minimumPrediction());
+                int plane = volume.nx() * volume.ny();
+                float[] a = new float[plane];
+                float[] b = new float[plane];
+                for (int z = 0; z < D; z++) {
+                    s.counterfactual().read((long) z * plane, a);
+                    s.reconstruction().read((long) z * plane, b);
+                    if (z < 20 || z >= 25) {
+                        assertThat(a).as("slice %d outside the best chunk", z).containsExactly(b);
+                    } else {
+                        assertThat(a).as("slice %d of the best chunk", z).isNotEqualTo(b);
+                    }
+                    s.heatmap().read((long) z * plane, a);
+                    if (z < 20 || z >= 25) {
+                        assertThat(a).as("heatmap slice %d", z).containsOnly(0f);
+                    }
+                }
+                // the mosaic holds both chunks' changes: it scores lower than the method's result, and is not it
+                assertThat(s.stitchedPrediction()).isLessThan(s.counterfactualPrediction() - 1e-3);
+                s.stitched().read(7L * plane, a);
+                s.reconstruction().read(7L * plane, b);
+                assertThat(a).isNotEqualTo(b);
+                // greedy: the second chunk joins because the re-scored composite drops; here it is the mosaic
+                assertThat(g.counterfactualChunks()).containsExactly(g.ranked().get(0), g.ranked().get(1));
+                assertThat(g.counterfactualPrediction()).isLessThan(best.minPrediction())
+                        .isCloseTo(g.stitchedPrediction(), within(1e-5));
+                assertThat(g.minimumPrediction()).isEqualTo(s.minimumPrediction());
+            }
+        }
+    }
+
+    @Test
+    void aSweepInWhichNoChunkLowersThePredictionFindsNoCounterfactualAndIgnoresFramesThatRaiseIt() {
+        // a quadratic just past its minimum: the first step against the gradient overshoots and raises the score
+        String overshoot = "return ((" + M + " - " + num(m0 + 0.0005) + ") * (" + M + " - " + num(m0 + 0.0005)
+                + ") * 100000.0 + 0.5).unsqueeze(1)";
+        String flat = "return (x.mean(dim=[1, 2, 3, 4]) * 0.0 + 0.3).unsqueeze(1)";
+        for (String body : List.of(overshoot, flat)) {
+            for (ExplainOptions.Stitch stitch : ExplainOptions.Stitch.values()) {
+                try (Classifier c = classifier(body); SweepResult s = LatentShift.sweep(volume, ae, c, ExplainOptions
+                        .builder().target(Target.raw(0)).lambdaSweepSteps(2).searchMaxSteps(60).stitch(stitch)
+                        .build(), ChunkSweep.of(5), null)) {
+                    String what = (body == flat ? "flat" : "overshoot") + ", " + stitch;
+                    assertThat(s.found()).as(what).isFalse();
+                    assertThat(s.counterfactualChunks()).as(what).isEmpty();
+                    assertThat(s.counterfactualPrediction()).as(what).isEqualTo(s.initialPrediction())
+                            .isEqualTo(s.minimumPrediction());
+                    assertThat(Metrics.toArray(s.counterfactual())).as(what)
+                            .containsExactly(Metrics.toArray(s.reconstruction()));
+                    assertThat(Metrics.toArray(s.heatmap())).as(what).containsOnly(0f);
+                    if (body == overshoot) {
+                        SweepResult.Chunk risen = s.chunks().get(4);
+                        assertThat(risen.start()).isEqualTo(20);
+                        assertThat(risen.stopReason()).isEqualTo(StopReason.PREDICTION_ROSE);
+                        // the mosaic takes every chunk's frame 0 as the reference does: here, worse than the input
+                        assertThat(s.stitchedPrediction()).as(what).isGreaterThan(s.initialPrediction());
+                    }
+                }
             }
         }
     }

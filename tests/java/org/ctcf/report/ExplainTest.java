@@ -13,6 +13,7 @@ import org.ctcf.TestPaths;
 import org.ctcf.api.ChunkSweep;
 import org.ctcf.api.ExplainOptions;
 import org.ctcf.api.Progress;
+import org.ctcf.api.SweepResult;
 import org.ctcf.core.CtcfException;
 import org.ctcf.core.Volume;
 import org.ctcf.io.VolumeIO;
@@ -43,7 +44,8 @@ class ExplainTest extends TinyModelTest {
                 });
         assertThat(chunksDone.get()).isEqualTo(6);
         assertThat(s.outputs()).containsExactly(ExplanationWriter.COUNTERFACTUAL, ExplanationWriter.RECONSTRUCTION,
-                ExplanationWriter.HEATMAP, ExplanationWriter.CHUNK_PLOT, ExplanationWriter.SLICE_PLOT,
+                ExplanationWriter.HEATMAP, ExplanationWriter.STITCHED, ExplanationWriter.STITCHED_HEATMAP,
+                ExplanationWriter.CHUNK_PLOT, ExplanationWriter.SLICE_PLOT,
                 ExplanationWriter.GIF, ExplanationWriter.PANELS, ExplanationWriter.LAMBDA_PLOT,
                 ExplanationWriter.REPORT, ExplanationWriter.SUMMARY);
         try (var files = Files.list(out)) {
@@ -59,6 +61,18 @@ class ExplainTest extends TinyModelTest {
                 .containsExactly(0, 20, 40, 60, 80, 100);
         assertThat(read.sweep().explainedChunk().lambdas()).hasSize(4);
         assertThat(read.sweep().slicePrediction()).hasSize(105);
+        // the headline is the best chunk's own counterfactual: the minimum over chunks, that chunk's slices
+        ExplanationSummary.SweepSummary w = read.sweep();
+        ExplanationSummary.ChunkRow best = w.chunks().stream().filter(c -> c.rank() == 1).findFirst().orElseThrow();
+        assertThat(w.stitch()).isEqualTo("best");
+        assertThat(w.counterfactualFound()).isEqualTo(best.minPrediction() < w.initialPrediction());
+        assertThat(read.counterfactualPrediction()).isEqualTo(w.minimumPrediction()).isEqualTo(best.minPrediction());
+        if (w.counterfactualFound()) {
+            assertThat(w.counterfactualChunks()).containsExactly(List.of(best.start(), best.end()));
+        }
+        assertThat(w.sliceChangeSmoothed()).containsExactly(SweepResult.movingAverage(w.sliceChange(), 5));
+        assertThat(w.sliceChangeAbs()).hasSize(105);
+        assertThat(w.sliceChangeMeasure()).contains("heatmap^2", "5-tap");
         assertThat(read.initialPrediction()).isEqualTo(s.initialPrediction()).isBetween(0.0, 1.0);
         assertThat(read.options().searchMaxSteps()).isEqualTo(ExplainOptions.defaults().searchMaxSteps());
         assertThat(read.classifierCard()).isEqualTo(card.toString());
@@ -102,8 +116,8 @@ class ExplainTest extends TinyModelTest {
             log.removeHandler(h);
         }
         assertThat(s.outputs()).containsExactly(ExplanationWriter.COUNTERFACTUAL, ExplanationWriter.RECONSTRUCTION,
-                ExplanationWriter.HEATMAP, ExplanationWriter.GIF, ExplanationWriter.PANELS, ExplanationWriter.REPORT,
-                ExplanationWriter.SUMMARY);
+                ExplanationWriter.HEATMAP, ExplanationWriter.STITCHED, ExplanationWriter.STITCHED_HEATMAP,
+                ExplanationWriter.GIF, ExplanationWriter.PANELS, ExplanationWriter.REPORT, ExplanationWriter.SUMMARY);
         try (var files = Files.list(out)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrderElementsOf(s.outputs());
         }
