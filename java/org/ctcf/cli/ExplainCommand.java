@@ -235,6 +235,11 @@ final class ExplainCommand implements Callable<Integer> {
                     s.counterfactualPrediction(), e.stopReason().name());
         }
         var w = s.sweep();
+        if (!w.counterfactualFound() && s.initialPrediction() < s.options().stopBelow()) {
+            return String.format(Locale.ROOT, "prediction %.4f: no counterfactual found (below the search's floor "
+                    + "%s: nothing to lower; --stop-below 0 explains it anyway)", s.initialPrediction(),
+                    java.math.BigDecimal.valueOf(s.options().stopBelow()).stripTrailingZeros().toPlainString());
+        }
         if (!w.counterfactualFound()) {
             return String.format(Locale.ROOT, "prediction %.4f: no counterfactual found (no chunk lowered it; the "
                     + "lowest over %d chunks is %.4f)", s.initialPrediction(), w.chunks().size(), w.minimumPrediction());

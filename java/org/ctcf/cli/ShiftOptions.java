@@ -30,6 +30,11 @@ final class ShiftOptions {
             description = "search_max_pixel_diff_pct. Default: ${DEFAULT-VALUE}.")
     double pixelCap;
 
+    @Option(names = "--stop-below", paramLabel = "P",
+            description = {"The search's floor: it stops where the score falls below P (the reference's 0.05; a "
+                    + "scan already below it has nothing to lower: 0 explains it anyway). Default: ${DEFAULT-VALUE}."})
+    double stopBelow;
+
     @Option(names = "--heatmap", paramLabel = "METHOD",
             description = "int, mean, max or mm. Default: ${DEFAULT-VALUE}.")
     String heatmap;
@@ -58,7 +63,7 @@ final class ShiftOptions {
             throw new IllegalArgumentException("--fix-range takes LOW,HIGH");
         }
         ExplainOptions.Builder b = ExplainOptions.builder().target(t).searchPredDiff(predDiff).searchStepSize(step)
-                .searchMaxSteps(maxSteps).searchMaxPixelDiffPct(pixelCap).heatmap(HeatmapMethod.parse(heatmap))
+                .searchMaxSteps(maxSteps).searchMaxPixelDiffPct(pixelCap).stopBelow(stopBelow).heatmap(HeatmapMethod.parse(heatmap))
                 .referenceMode(reference).decoderBatch(decoderBatch).autocast(ExplainOptions.Autocast.parse(autocast))
                 .stitch(ExplainOptions.Stitch.parse(stitch));
         if (fixRange != null) {
@@ -81,6 +86,7 @@ final class ShiftOptions {
                 case "step" -> number(D.searchStepSize());
                 case "maxSteps" -> number(D.searchMaxSteps());
                 case "pixelCap" -> number(D.searchMaxPixelDiffPct());
+                case "stopBelow" -> number(D.stopBelow());
                 case "heatmap" -> D.heatmap().name().toLowerCase(Locale.ROOT);
                 case "autocast" -> D.autocast().name().toLowerCase(Locale.ROOT);
                 case "stitch" -> D.stitch().name().toLowerCase(Locale.ROOT);

@@ -351,7 +351,7 @@ public final class Explain {
         Target t = o.target();
         List<String> classes = clf.card().classes();
         var options = new ExplanationSummary.OptionsSummary(o.searchPredDiff(), o.searchStepSize(),
-                o.searchMaxSteps(), o.searchMaxPixelDiffPct(), o.heatmap().name().toLowerCase(Locale.ROOT),
+                o.searchMaxSteps(), o.searchMaxPixelDiffPct(), o.stopBelow(), o.heatmap().name().toLowerCase(Locale.ROOT),
                 o.autocast().name().toLowerCase(Locale.ROOT), r.frames(),
                 o.fixedRange() ? List.of(o.fixLow(), o.fixHigh()) : null, m.device(), m.threads());
         return new ExplanationSummary(input.toString(), sha256, ct.geometry().toString(), clf.card().name(),

@@ -105,7 +105,8 @@ public record ExplanationSummary(String input, String inputSha256, String inputG
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record OptionsSummary(double searchPredDiff, double searchStepSize, double searchMaxSteps,
-            double searchMaxPixelDiffPct, String heatmap, String autocast, int frames, List<Double> fixRange,
+            double searchMaxPixelDiffPct, double stopBelow, String heatmap, String autocast, int frames,
+            List<Double> fixRange,
             String device, int threads) {
     }
 

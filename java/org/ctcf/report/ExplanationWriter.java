@@ -128,9 +128,17 @@ public final class ExplanationWriter {
         try (OnInputGrid v = volumes(r.counterfactual(), r.reconstruction(), r.heatmap())) {
             mosaic(r);
             if (!r.found()) {
-                warn(String.format(java.util.Locale.ROOT, "no counterfactual found: no chunk lowered the prediction "
-                        + "below the input's %.4f (the lowest over %d chunks is %.4f); counterfactual.nii.gz is the "
-                        + "reconstruction", r.initialPrediction(), r.chunks().size(), r.minimumPrediction()));
+                double floor = draft.options().stopBelow();
+                warn(r.initialPrediction() < floor ? String.format(java.util.Locale.ROOT, "no counterfactual found: "
+                        + "the input's prediction %.4f is below the search's floor %s, so every chunk's search "
+                        + "stopped at once (λ 0), as the reference's does: a negative scan has nothing to lower. To "
+                        + "explain it anyway lower the floor (--stop-below 0) or give the card a score offset (the "
+                        + "reference adds +0.4 or +4); counterfactual.nii.gz is the reconstruction",
+                        r.initialPrediction(), java.math.BigDecimal.valueOf(floor).stripTrailingZeros().toPlainString())
+                        : String.format(java.util.Locale.ROOT, "no counterfactual found: no chunk lowered the "
+                        + "prediction below the input's %.4f (the lowest over %d chunks is %.4f); "
+                        + "counterfactual.nii.gz is the reconstruction", r.initialPrediction(), r.chunks().size(),
+                        r.minimumPrediction()));
             }
             draft.sweep().stitchedCaveatOptional().ifPresent(this::warn);
             if (images) {

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.ctcf.TestPaths;
@@ -75,6 +76,14 @@ class ReferencePortParityTest {
         Classifier c = Classifier.loadTorchScript(DIR.resolve("tiny_classifier.pt"), Classifier.Layout.BCHWD, 0,
                 kernel);
         c.setOrientation(Classifier.Orientation.DISPLAY);
+        return c;
+    }
+
+    /** The port's bowl model: the RAS layout [B, 1, X, Y, Z]. */
+    static Classifier bowlClassifier() throws IOException {
+        Classifier c = Classifier.loadTorchScript(DIR.resolve("bowl_classifier.pt"), Classifier.Layout.BCHWD, 0,
+                kernel);
+        c.setOrientation(Classifier.Orientation.RAS);
         return c;
     }
 
@@ -152,6 +161,43 @@ class ReferencePortParityTest {
         }
     }
 
+    /** Every chunk's bound, stop reason and minimum against the port's rows. */
+    static void assertSameChunks(SweepResult r, JsonNode rows) {
+        assertThat(r.chunks()).hasSize(rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            SweepResult.Chunk got = r.chunks().get(i);
+            JsonNode want = rows.get(i);
+            assertThat(got.start()).isEqualTo(want.get("start").asInt());
+            assertThat(got.end()).isEqualTo(want.get("end").asInt());
+            assertThat(got.stopReason().name()).as("chunk " + i).isEqualTo(want.get("stop_reason").asText());
+            assertThat(got.bound()).as("chunk " + i).isEqualTo(want.get("bound").asDouble());
+            assertThat(got.minPrediction()).as("chunk " + i)
+                    .isCloseTo(want.get("min_prediction").asDouble(), within(REL));
+        }
+    }
+
+    /** The sweep's own counterfactual, found or not, and the mosaic's score against the port's. */
+    static void assertSameHeadline(SweepResult r, JsonNode s) {
+        assertThat(r.initialPrediction()).isCloseTo(s.get("p0").asDouble(), within(REL));
+        assertThat(r.found()).isEqualTo(s.get("counterfactual_found").asBoolean());
+        assertThat(r.counterfactualPrediction()).isCloseTo(s.get("counterfactual_prediction").asDouble(),
+                within(REL));
+        assertThat(r.stitchedPrediction()).as("the mosaic's score")
+                .isCloseTo(s.get("stitched_prediction").asDouble(), within(REL));
+        if (r.found()) {
+            JsonNode c = s.get("counterfactual_chunk");
+            assertThat(r.counterfactualChunks()).singleElement().satisfies(k -> {
+                assertThat(k.start()).isEqualTo(c.get(0).asInt());
+                assertThat(k.end()).isEqualTo(c.get(1).asInt());
+            });
+        } else {
+            assertThat(r.counterfactualChunks()).isEmpty();
+            assertThat(Metrics.toArray(r.counterfactual())).containsExactly(Metrics.toArray(r.reconstruction()));
+        }
+        assertSameSequence(r.sliceChange(true), s.get("slice_change_squared"), -1, "slice change (sum h^2)");
+        assertSameSequence(r.sliceChange(false), s.get("slice_change"), -1, "slice change (sum |h|)");
+    }
+
     @ParameterizedTest(name = "reference mode: {0}")
     @ValueSource(booleans = {true, false})
     void theChunkSweepEqualsThePortsPerChunkBoundsStopsMinimaAndStitchedVolumes(boolean referenceMode)
@@ -160,24 +206,49 @@ class ReferencePortParityTest {
         try (SliceAutoencoder ae = autoencoder(portWrapper()); Classifier c = classifier();
                 SweepResult r = LatentShift.sweep(x, ae, c, options(s.get("options")).referenceMode(referenceMode)
                         .build(), ChunkSweep.of(s.get("chunk").asInt()), null)) {
+            assertSameChunks(r, s.get("chunks"));
+            assertSameHeadline(r, s);
+            // the sweep's counterfactual is the best chunk's own (its lowest-scoring frame on the reconstruction)
+            assertThat(error(r.counterfactual(), tensors.get("sweep.best"), 0, 0)).isLessThanOrEqualTo(REL);
             JsonNode rows = s.get("chunks");
-            assertThat(r.chunks()).hasSize(rows.size());
-            for (int i = 0; i < rows.size(); i++) {
-                SweepResult.Chunk got = r.chunks().get(i);
-                JsonNode want = rows.get(i);
-                assertThat(got.start()).isEqualTo(want.get("start").asInt());
-                assertThat(got.end()).isEqualTo(want.get("end").asInt());
-                assertThat(got.stopReason().name()).as("chunk " + i).isEqualTo(want.get("stop_reason").asText());
-                assertThat(got.bound()).as("chunk " + i).isEqualTo(want.get("bound").asDouble());
-                assertThat(got.minPrediction()).as("chunk " + i)
-                        .isCloseTo(want.get("min_prediction").asDouble(), within(REL));
-            }
             // the rows' stop reasons differ: the sweep covers more than one stop rule
             assertThat(rows.findValuesAsText("stop_reason").stream().distinct().count()).isGreaterThan(1);
             // the reference's display mosaic: every chunk's frame 0 on its own slices
             assertThat(error(r.stitched(), tensors.get("sweep.counterfactual"), 0, 0)).isLessThanOrEqualTo(REL);
             assertThat(error(r.stitchedHeatmap(), tensors.get("sweep.heatmap"), 0, 0)).isLessThanOrEqualTo(REL);
-            assertSameSequence(r.sliceChange(false), s.get("slice_change"), -1, "slice change (sum |h|)");
         }
+    }
+
+    /**
+     * A card-style score (sigmoid, 1 − mean over the output map, offset +0.4, no sigmoid after) of a model in the RAS
+     * layout, whose bowl makes chunk [4, 8)'s first step overshoot: its frame 0 scores above p0, so the sweep finds no
+     * counterfactual, while the reference's mosaic (frame 0 of every chunk) scores above p0.
+     */
+    @ParameterizedTest(name = "reference mode: {0}")
+    @ValueSource(booleans = {true, false})
+    void aCardStyleScoreInRasWhoseChunkOvershootsFindsNoCounterfactualAsThePortDoes(boolean referenceMode)
+            throws IOException {
+        JsonNode s = port.get("bowl");
+        Target t = new Target(0, Target.Activation.SIGMOID, Target.Reducer.ONE_MINUS_MEAN, s.get("offset").asDouble(),
+                false);
+        try (SliceAutoencoder ae = autoencoder(portWrapper());
+                Classifier c = bowlClassifier();
+                SweepResult r = LatentShift.sweep(x, ae, c, options(s.get("options")).target(t)
+                        .referenceMode(referenceMode).build(), ChunkSweep.of(s.get("chunk").asInt()), null)) {
+            assertSameChunks(r, s.get("chunks"));
+            JsonNode risen = s.get("chunks").get(1);
+            assertThat(risen.get("stop_reason").asText()).isEqualTo("PREDICTION_ROSE");
+            assertThat(risen.get("preds").get(0).asDouble()).as("frame 0 of chunk [4, 8)")
+                    .isGreaterThan(s.get("p0").asDouble());
+            assertSameHeadline(r, s);
+            assertThat(r.found()).isFalse();
+            assertThat(r.stitchedPrediction()).isGreaterThan(r.initialPrediction());
+            assertThat(error(r.stitched(), tensors.get("bowl.counterfactual"), 0, 0)).isLessThanOrEqualTo(REL);
+            assertThat(error(r.stitchedHeatmap(), tensors.get("bowl.heatmap"), 0, 0)).isLessThanOrEqualTo(REL);
+        }
+        // the two sweeps end their chunks' searches by three rules between them (README: "Latent Shift")
+        List<String> rules = new java.util.ArrayList<>(port.get("sweep").get("chunks").findValuesAsText("stop_reason"));
+        rules.addAll(s.get("chunks").findValuesAsText("stop_reason"));
+        assertThat(rules.stream().distinct()).hasSizeGreaterThanOrEqualTo(3);
     }
 }

@@ -42,6 +42,35 @@ class ExplainBatchCliTest {
     }
 
     @Test
+    void theResultLineNamesTheBestChunkTheGreedyChunksOrWhyNoCounterfactualWasFound() throws IOException {
+        Path card = tinyCard();
+        List<String> search = List.of("--autoencoder", TestPaths.vqgan("tiny_vqgan.safetensors").toString(),
+                "--resize", "16", "--classifier", card.toString(), "--chunk", "60", "--frames", "2", "--no-report",
+                "--max-steps", "40");
+        CliTest.Result best = run(List.of("explain", TestPaths.sample().toString(), "-o", tmp.resolve("best")
+                .toString()), search);
+        assertThat(best.code()).as(best.err()).isZero();
+        var s = org.ctcf.report.ExplanationSummary.read(tmp.resolve("best/summary.json"));
+        assertThat(best.out()).contains(String.format(java.util.Locale.ROOT, "prediction %.4f -> %.4f (chunk %d:%d, "
+                + "the best of 2)", s.initialPrediction(), s.sweep().minimumPrediction(),
+                s.sweep().counterfactualChunks().get(0).get(0), s.sweep().counterfactualChunks().get(0).get(1)));
+        CliTest.Result greedy = run(List.of("explain", TestPaths.sample().toString(), "-o", tmp.resolve("greedy")
+                .toString(), "--stitch", "greedy"), search);
+        assertThat(greedy.code()).as(greedy.err()).isZero();
+        assertThat(greedy.out()).containsPattern("\\(\\d chunks stitched greedily: \\d+:\\d+|\\(chunk \\d+:\\d+, the best");
+        var g = org.ctcf.report.ExplanationSummary.read(tmp.resolve("greedy/summary.json"));
+        assertThat(g.sweep().stitch()).isEqualTo("greedy");
+        assertThat(g.counterfactualPrediction()).isLessThanOrEqualTo(s.counterfactualPrediction());
+        CliTest.Result negative = run(List.of("explain", TestPaths.sample().toString(), "-o", tmp.resolve("neg")
+                .toString(), "--stop-below", "1.5"), search);
+        assertThat(negative.code()).as(negative.err()).isZero();
+        assertThat(negative.out()).contains("no counterfactual found (below the search's floor 1.5: nothing to "
+                + "lower; --stop-below 0 explains it anyway)");
+        assertThat(run(List.of("explain", TestPaths.sample().toString(), "--stitch", "mosaic"), search).err())
+                .contains("unknown stitch 'mosaic' (best, greedy)");
+    }
+
+    @Test
     void manifestErrorsNameFileAndLineBeforeAnyModelLoads() throws IOException {
         Path m = tmp.resolve("m.csv");
         Files.writeString(m, "volume,id\na.nii.gz,a\n\"b.nii.gz,b\n");

@@ -167,6 +167,39 @@ class ExplainTest extends TinyModelTest {
     }
 
     @Test
+    void aScanBelowTheSearchsFloorFindsNoCounterfactualSaysWhyAndWritesNoDicomObjects() throws Exception {
+        Path input = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
+        Path out = tmp.resolve("negative");
+        Path dcm = out.resolve("dicom");
+        // a floor above any prediction: the search stops at λ 0 in every chunk, as the reference's does on a negative
+        ExplanationSummary s = explain(input, out, Explain.Request.sweep(ExplainOptions.builder().stopBelow(1.5)
+                .lambdaSweepSteps(2).build(), ChunkSweep.of(60)).withFrames(2).withDicomOut(dcm),
+                Progress.Listener.NONE);
+        ExplanationSummary read = ExplanationSummary.read(out.resolve(ExplanationWriter.SUMMARY));
+        assertThat(read.options().stopBelow()).isEqualTo(1.5);
+        assertThat(read.counterfactualFound()).isFalse();
+        assertThat(read.sweep().counterfactualChunks()).isEmpty();
+        assertThat(read.counterfactualPrediction()).isEqualTo(read.initialPrediction());
+        assertThat(read.sweep().chunks()).allSatisfy(c -> {
+            assertThat(c.stopReason()).isEqualTo(org.ctcf.api.StopReason.BELOW_THRESHOLD);
+            assertThat(c.lambdaBound()).isZero();
+        });
+        assertThat(read.warnings()).anySatisfy(w -> assertThat(w).contains("no counterfactual found",
+                "below the search's floor", "--stop-below 0"));
+        assertThat(read.warnings()).anySatisfy(w -> assertThat(w).contains("--dicom-out: no DICOM objects"));
+        // nothing in the study looks like a counterfactual; the volume written is the reconstruction
+        assertThat(s.outputs()).noneMatch(f -> f.startsWith("dicom/"));
+        try (var files = Files.list(dcm)) {
+            assertThat(files).isEmpty();
+        }
+        try (Volume cf = VolumeIO.read(out.resolve(ExplanationWriter.COUNTERFACTUAL));
+                Volume rec = VolumeIO.read(out.resolve(ExplanationWriter.RECONSTRUCTION))) {
+            assertThat(cf.toArray()).containsExactly(rec.toArray());
+        }
+        assertThat(Files.readString(out.resolve(ExplanationWriter.REPORT))).contains("no counterfactual found");
+    }
+
+    @Test
     void aDicomSeriesIsExplainedAndWrittenBackIntoItsStudy() throws Exception {
         Path input = TestPaths.root().resolve("models/sample/dicom/cip_ct64_nodule");
         Path out = tmp.resolve("dicom");
