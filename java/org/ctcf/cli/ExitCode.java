@@ -23,6 +23,8 @@ public enum ExitCode {
             + " scans failed (listed in OUT/failures.csv; evaluate: summary.json's \"failed\")"),
     OUTPUT(9, "an output could not be written (disk full, permission denied, I/O error; the message names the"
             + " path); nothing half-written is left under an output's name"),
+    CHECK_FAILED(10, "a check ran to its end and found a difference (check-reference: not exactly one antialias"
+            + " setting reproduces the logged numbers)"),
     CANCELLED(130, "cancelled: Ctrl-C (SIGINT) gives 130, SIGTERM 143 (128 + the signal, as the shell reports it);"
             + " outputs in progress are removed");
 

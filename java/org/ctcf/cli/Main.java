@@ -18,6 +18,7 @@ import picocli.CommandLine.Mixin;
             AeCommand.class,
             TrainCommand.class,
             ModelsCommand.class,
+            CheckReferenceCommand.class,
             BenchCommand.class,
             DoctorCommand.class,
             CommandLine.HelpCommand.class},
