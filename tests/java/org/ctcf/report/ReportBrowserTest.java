@@ -82,7 +82,12 @@ class ReportBrowserTest {
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("input", "synthetic.nii.gz");
         summary.put("classifier", "test classifier");
+        summary.put("stitch", "best");
         summary.put("initial_prediction", 0.8);
+        summary.put("counterfactual_found", true);
+        summary.put("counterfactual_prediction", 0.3);
+        summary.put("counterfactual_chunks", List.of(List.of(8, 16)));
+        summary.put("minimum_prediction", 0.3);
         summary.put("stitched_prediction", 0.5);
         List<Map<String, Object>> chunks = new ArrayList<>();
         for (int c = 0; c < 3; c++) {
@@ -101,7 +106,8 @@ class ReportBrowserTest {
             change.add(Math.abs(z - MARKER_Z) <= 3 ? 10.0 : 0.0);
         }
         summary.put("slice_change", change);
-        summary.put("slice_change_measure", "sum of |heatmap| over each slice");
+        summary.put("slice_change_smoothed", change);
+        summary.put("slice_change_measure", "sum of heatmap^2 over each slice");
         Map<String, Object> focus = new LinkedHashMap<>();
         focus.put("chunk", List.of(8, 16));
         focus.put("initial_prediction", 0.8);
@@ -282,7 +288,8 @@ class ReportBrowserTest {
     void theReportSaysWhatWasExplainedAndHowToReadIt() throws IOException {
         String html = Files.readString(page(tmp, Display.NEUROLOGICAL));
         assertThat(html).contains("What was explained").contains("How to read this").contains("test classifier")
-                .contains("0.8000 → 0.5000").contains("slices 8–16").contains("neurological convention")
+                .contains("0.8000 → 0.3000 (the best chunk's own counterfactual: slices 8–16)")
+                .contains("display mosaic</td><td>0.5000").contains("slices 8–16").contains("neurological convention")
                 .contains("PREDICTION_ROSE").doesNotContain("src=\"http").doesNotContain("<script src");
     }
 }
